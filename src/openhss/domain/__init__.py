@@ -1,0 +1,1 @@
+"""Pure values shared by every layer; nothing here does I/O."""

@@ -1,0 +1,1 @@
+"""The scan engine: image sources, the streaming layer walk, analyzers, applier, matcher."""

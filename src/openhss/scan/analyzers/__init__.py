@@ -1,0 +1,1 @@
+"""Analyzers: one module each, listed in `registry.py`; all share one pass over each layer."""

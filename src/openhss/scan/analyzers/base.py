@@ -1,0 +1,93 @@
+"""The analyzer contract.
+
+The layer walker reads each layer once. For every tar member it builds a `FileEntry` from the header
+alone and asks each enabled analyzer `wants(entry)`; that call must be cheap (string tests on the path,
+size and mode) because it runs for every file of every layer. Only when some analyzer wants a member are
+its bytes read, at most `max_size` of them, into a seekable buffer shared by all analyzers that want it,
+and `analyze` is called. Analyzers therefore never see the filesystem and never read unrelated bytes.
+
+An analyzer instance lives for one layer: `analyze` may accumulate state and `finish` returns what is
+left (e.g. a package manager whose database spans several files). Results carry the path they came from;
+the walker stamps the layer's diff_id afterwards, so analyzers need not know it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import BinaryIO, ClassVar
+
+from openhss.domain.enums import EntryKind, ScanScope
+from openhss.domain.models import FileRecord, Finding, OSInfo, Package
+
+
+@dataclass(frozen=True, slots=True)
+class FileEntry:
+    """A tar member as the analyzers see it.
+
+    `path` is normalised and relative to the image root: no leading `/`, no `.`/`..` segments
+    (e.g. `var/lib/dpkg/status`). `linkname` is normalised the same way for hard links and kept
+    verbatim for symlinks.
+    """
+
+    path: str
+    size: int
+    mode: int
+    kind: EntryKind
+    uid: int = 0
+    gid: int = 0
+    linkname: str = ""
+    mtime: int = 0
+
+    @property
+    def is_file(self) -> bool:
+        return self.kind is EntryKind.FILE
+
+    @property
+    def is_executable(self) -> bool:
+        return self.kind is EntryKind.FILE and bool(self.mode & 0o111)
+
+
+@dataclass(slots=True)
+class AnalysisResult:
+    """What analyzers report for one layer; `merge` lets the walker combine all analyzers' outputs."""
+
+    os: OSInfo | None = None
+    packages: list[Package] = field(default_factory=list)
+    files: list[FileRecord] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    # Files an analyzer wanted but could not read whole (too large, corrupt): reported, never silent.
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def merge(self, other: AnalysisResult) -> None:
+        if other.os is not None:
+            self.os = other.os
+        self.packages.extend(other.packages)
+        self.files.extend(other.files)
+        self.findings.extend(other.findings)
+        self.skipped.extend(other.skipped)
+
+
+class Analyzer(ABC):
+    """Base class of every analyzer. Subclasses set the class attributes and implement two methods."""
+
+    #: Stable identifier; part of the layer-cache key together with `version`.
+    name: ClassVar[str]
+    #: Bump whenever the output for the same input changes, so cached layer results are recomputed.
+    version: ClassVar[int] = 1
+    #: The `scan_scope` bits that enable this analyzer.
+    scope: ClassVar[ScanScope] = ScanScope.VULNERABILITY
+    #: Largest member whose bytes are handed over; larger wanted members are reported in `skipped`.
+    max_size: ClassVar[int] = 64 * 1024 * 1024
+
+    @abstractmethod
+    def wants(self, entry: FileEntry) -> bool:
+        """Cheap header-only test; called for every member of every layer."""
+
+    @abstractmethod
+    def analyze(self, entry: FileEntry, content: BinaryIO) -> AnalysisResult:
+        """Read `content` (seekable, positioned at 0, exactly `entry.size` bytes) and report findings."""
+
+    def finish(self) -> AnalysisResult:
+        """Called once after the last member of the layer; for analyzers that aggregate across files."""
+        return AnalysisResult()
