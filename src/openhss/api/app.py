@@ -1,0 +1,35 @@
+"""Application factory. One app for the embedded and distributed shapes; only `Settings` differ."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from openhss import __version__
+from openhss.api import errors
+from openhss.api.deps import AppContext
+from openhss.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from openhss.api.routers import health, iam
+from openhss.api.routers.registry import V5_ROUTERS
+from openhss.config import Settings
+from openhss.services import identity
+from openhss.services.runtime import Runtime, open_runtime
+
+
+def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
+    app = FastAPI(
+        title="openhss",
+        version=__version__,
+        description="Container-image security with a Huawei Cloud HSS v5 compatible API.",
+    )
+    rt = runtime or open_runtime(settings, migrate_schema=False)
+    app.state.ctx = AppContext(
+        settings, rt.sessions, rt.box, identity.LoginThrottle(settings.limits.auth_attempts_per_minute)
+    )
+    errors.install(app)
+    app.include_router(health.router)
+    app.include_router(iam.router)
+    for router in V5_ROUTERS:
+        app.include_router(router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_request_bytes)
+    app.add_middleware(RequestIdMiddleware)
+    return app

@@ -1,0 +1,194 @@
+"""The slice of Huawei IAM that HSS clients use: tokens, and project discovery by name.
+
+`POST /v3/auth/tokens` takes IAM's body (`auth.identity.methods` = `password` or `hw_ak_sk`, optional
+`auth.scope.project.id|name`) and returns the token in `X-Subject-Token`, as IAM does. `GET /v3/projects`
+is what the SDK calls to discover a project id from a region name when none is configured.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from openhss.api.deps import AppContext, Ctx, CurrentPrincipal
+from openhss.db.engine import transaction
+from openhss.db.models import AuthToken, Project, User
+from openhss.domain.errors import InvalidRequest, Unauthenticated
+from openhss.services import identity
+from openhss.services.identity import Principal, TooManyAttempts
+
+router = APIRouter(prefix="/v3", tags=["iam"])
+
+
+class _Named(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str | None = Field(default=None, max_length=64)
+    name: str | None = Field(default=None, max_length=128)
+
+
+class _PasswordUser(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    name: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+    domain: _Named | None = None
+
+
+class _Password(BaseModel):
+    user: _PasswordUser
+
+
+class _Key(BaseModel):
+    key: str = Field(min_length=1, max_length=256)
+
+
+class _AkSk(BaseModel):
+    access: _Key
+    secret: _Key
+
+
+class _Identity(BaseModel):
+    methods: list[str] = Field(min_length=1)
+    password: _Password | None = None
+    hw_ak_sk: _AkSk | None = None
+
+
+class _Scope(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    project: _Named | None = None
+
+
+class _Auth(BaseModel):
+    identity: _Identity
+    scope: _Scope | None = None
+
+
+class TokenRequest(BaseModel):
+    auth: _Auth
+
+
+def _iso(dt: datetime) -> str:
+    return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _issue(ctx: AppContext, body: TokenRequest, source: str) -> tuple[str, dict[str, Any]]:
+    ident = body.auth.identity
+    limits = ctx.settings.limits
+    ctx.throttle.check(source)
+    try:
+        with transaction(ctx.sessions) as session:
+            user: User
+            if "password" in ident.methods and ident.password is not None:
+                user = identity.authenticate_password(
+                    session, ident.password.user.name, ident.password.user.password
+                )
+                method = "password"
+            elif "hw_ak_sk" in ident.methods and ident.hw_ak_sk is not None:
+                user = identity.authenticate_key_pair(
+                    session, ctx.box, ident.hw_ak_sk.access.key, ident.hw_ak_sk.secret.key
+                )
+                method = "hw_ak_sk"
+            else:
+                raise InvalidRequest(
+                    "auth.identity.methods must be password or hw_ak_sk with its credentials"
+                )
+            project_id = _scope_project(session, body)
+            token, row = identity.issue_token(session, user, limits.token_ttl_seconds, project_id, method)
+            return token, _token_body(row, user, session.get(Project, project_id) if project_id else None)
+    except Unauthenticated as exc:
+        if not isinstance(exc, TooManyAttempts):
+            ctx.throttle.failed(source)
+        raise
+
+
+def _scope_project(session: Any, body: TokenRequest) -> str | None:
+    scope = body.auth.scope
+    if scope is None or scope.project is None:
+        return None
+    if scope.project.id:
+        return scope.project.id
+    if scope.project.name:
+        pid = session.scalar(select(Project.id).where(Project.name == scope.project.name))
+        if pid is None:
+            raise InvalidRequest(f"project {scope.project.name!r} does not exist")
+        return str(pid)
+    raise InvalidRequest("auth.scope.project needs id or name")
+
+
+def _token_body(row: AuthToken, user: User, project: Project | None) -> dict[str, Any]:
+    token: dict[str, Any] = {
+        "methods": [row.methods],
+        "issued_at": _iso(row.issued_at),
+        "expires_at": _iso(row.expires_at),
+        "user": {"id": str(user.id), "name": user.name, "domain": {"id": "openhss", "name": "openhss"}},
+        "roles": [{"id": user.role, "name": user.role}],
+        "catalog": [],
+    }
+    if project is not None:
+        token["project"] = {
+            "id": project.id,
+            "name": project.name,
+            "domain": {"id": "openhss", "name": "openhss"},
+        }
+    return {"token": token}
+
+
+@router.post("/auth/tokens", status_code=201)
+async def create_token(body: TokenRequest, request: Request, response: Response, ctx: Ctx) -> dict[str, Any]:
+    source = request.client.host if request.client else "unknown"
+    token, payload = await run_in_threadpool(_issue, ctx, body, source)
+    response.headers["X-Subject-Token"] = token
+    return payload
+
+
+def _validate(ctx: AppContext, token: str) -> dict[str, Any]:
+    with transaction(ctx.sessions) as session:
+        row = session.get(AuthToken, identity.token_digest(token))
+        principal = identity.resolve_token(session, token)
+        user = session.get(User, principal.user_id)
+        assert row is not None and user is not None
+        return _token_body(row, user, session.get(Project, row.project_id) if row.project_id else None)
+
+
+@router.get("/auth/tokens")
+async def validate_token(
+    _caller: CurrentPrincipal, ctx: Ctx, subject: Annotated[str, Header(alias="X-Subject-Token")]
+) -> dict[str, Any]:
+    return await run_in_threadpool(_validate, ctx, subject)
+
+
+@router.delete("/auth/tokens", status_code=204)
+async def delete_token(
+    _caller: CurrentPrincipal, ctx: Ctx, subject: Annotated[str, Header(alias="X-Subject-Token")]
+) -> Response:
+    def _revoke() -> None:
+        with transaction(ctx.sessions) as session:
+            identity.revoke_token(session, subject)
+
+    await run_in_threadpool(_revoke)
+    return Response(status_code=204)
+
+
+def _projects(ctx: AppContext, principal: Principal, name: str | None) -> dict[str, Any]:
+    with transaction(ctx.sessions) as session:
+        rows = session.scalars(
+            select(Project).where(Project.id.in_(list(principal.grants))).order_by(Project.id)
+        )
+        return {
+            "projects": [
+                {"id": p.id, "name": p.name, "description": p.description, "enabled": True}
+                for p in rows
+                if name is None or p.name == name
+            ]
+        }
+
+
+@router.get("/projects")
+async def list_projects(
+    principal: CurrentPrincipal, ctx: Ctx, name: Annotated[str | None, Query(max_length=128)] = None
+) -> dict[str, Any]:
+    return await run_in_threadpool(_projects, ctx, principal, name)

@@ -1,0 +1,12 @@
+"""Every `/v5/{project_id}/...` router, in one list; literal routes are registered before parametric ones
+inside each router (spec Appendix B)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from openhss.api.routers import vulnerability
+
+V5_ROUTERS: list[APIRouter] = [
+    vulnerability.router,
+]

@@ -1,0 +1,101 @@
+"""Settings: environment (`OPENHSS_*`), an optional TOML file (`OPENHSS_CONFIG`), then defaults.
+
+The embedded defaults (SQLite and a filesystem broker under the data dir) make `make run` work with no
+server; the distributed deployment changes only `database_url` and `broker_url`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class Limits(BaseModel):
+    """Bounds that keep hostile input and large fleets from exhausting the service."""
+
+    max_request_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_image_bytes: int = Field(default=20 * 1024**3, ge=1)
+    max_layer_members: int = Field(default=2_000_000, ge=1)
+    token_ttl_seconds: int = Field(default=24 * 3600, ge=60, le=7 * 24 * 3600)
+    signature_skew_seconds: int = Field(default=15 * 60, ge=1, le=3600)
+    auth_attempts_per_minute: int = Field(default=30, ge=1)
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """Reads the file named by `OPENHSS_CONFIG` (TOML); absent file name means no file."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls)
+        name = os.environ.get("OPENHSS_CONFIG", "")
+        self._data: dict[str, Any] = {}
+        if name:
+            with Path(name).open("rb") as fh:
+                self._data = tomllib.load(fh)
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OPENHSS_", env_nested_delimiter="__", extra="ignore")
+
+    data_dir: Path = Path("data")
+    database_url: str = ""
+    broker_url: str = ""
+    result_backend: str = ""
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    #: Key material for encrypting secrets at rest (access-key secrets, registry passwords). When empty,
+    #: a random key is generated once into `<data_dir>/secret.key` (mode 0600).
+    secret_key: SecretStr = SecretStr("")
+    admin_username: str = "admin"
+    #: When set, the first start uses these instead of generating and printing random credentials.
+    admin_password: SecretStr = SecretStr("")
+    admin_access_key: str = ""
+    admin_secret_key: SecretStr = SecretStr("")
+    default_project_id: str = ""
+    default_project_name: str = "default"
+    embedded_worker: bool = True
+    limits: Limits = Limits()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlSource(settings_cls), file_secret_settings)
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'openhss.db').resolve()}"
+
+    @cached_property
+    def resolved_broker_url(self) -> str:
+        if self.broker_url:
+            return self.broker_url
+        # kombu's SQLAlchemy transport needs no server and, unlike the filesystem transport, supports
+        # visibility timeouts, so a crashed in-process worker's task is redelivered.
+        return f"sqla+sqlite:///{(self.data_dir / 'broker.db').resolve()}"
+
+    def ensure_data_dir(self) -> Path:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return self.data_dir
+
+
+def load_settings(**overrides: Any) -> Settings:
+    return Settings(**overrides)

@@ -1,0 +1,275 @@
+"""Typed ORM models. Column names follow HSS field names where the API exposes them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores aware UTC datetimes on both databases (SQLite drops tzinfo; we put it back)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Project(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EnterpriseProject(Base):
+    """HSS enterprise projects partition a project's resources; "0" is the default one."""
+
+    __tablename__ = "enterprise_projects"
+
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256), default="")
+    role: Mapped[str] = mapped_column(String(16))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ProjectGrant(Base):
+    """A user may see a project; `enterprise_project_id` NULL means every enterprise project of it."""
+
+    __tablename__ = "project_grants"
+    __table_args__ = (UniqueConstraint("user_id", "project_id", "enterprise_project_id", name="uq_grant"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    enterprise_project_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class AccessKey(Base):
+    """AK/SK pair. The SK must be recoverable to verify HMAC signatures, so it is encrypted, not hashed."""
+
+    __tablename__ = "access_keys"
+
+    access_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    secret_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    description: Mapped[str] = mapped_column(String(255), default="")
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class AuthToken(Base):
+    """Issued X-Auth-Tokens, stored by SHA-256 so a database leak does not leak usable tokens."""
+
+    __tablename__ = "auth_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    methods: Mapped[str] = mapped_column(String(64), default="password")
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class RequestNonce(Base):
+    """Signatures of accepted state-changing requests, kept for the skew window to refuse replays."""
+
+    __tablename__ = "request_nonces"
+
+    signature: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+# --- fleet: hosts, images, containers ---------------------------------------------------------------
+
+
+class Host(Base):
+    """A machine an agent reports from; local images and containers hang off it."""
+
+    __tablename__ = "hosts"
+    __table_args__ = (UniqueConstraint("project_id", "agent_id", name="uq_host_agent"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    enterprise_project_id: Mapped[str] = mapped_column(String(64), default="0")
+    agent_id: Mapped[str] = mapped_column(String(128))
+    host_id: Mapped[str] = mapped_column(String(128), default="")
+    host_name: Mapped[str] = mapped_column(String(256), default="")
+    private_ip: Mapped[str] = mapped_column(String(64), default="")
+    public_ip: Mapped[str] = mapped_column(String(64), default="")
+    os_type: Mapped[str] = mapped_column(String(32), default="Linux")
+    version: Mapped[str] = mapped_column(String(64), default="")
+    agent_status: Mapped[str] = mapped_column(String(16), default="online")
+    docker_type: Mapped[str] = mapped_column(String(32), default="")
+    docker_name: Mapped[str] = mapped_column(String(128), default="")
+    cluster_id: Mapped[str] = mapped_column(String(128), default="")
+    cluster_name: Mapped[str] = mapped_column(String(256), default="")
+    last_heartbeat: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Image(Base):
+    """One image as HSS lists it: a local image (possibly on many hosts), a registry or a CI/CD image.
+
+    Counters and the severity level are denormalised summaries, refreshed whenever findings change,
+    so list endpoints never aggregate findings at request time.
+    """
+
+    __tablename__ = "images"
+    __table_args__ = (
+        UniqueConstraint("project_id", "image_type", "registry_name", "image_id", name="uq_image"),
+        Index("ix_images_project_type_name", "project_id", "image_type", "image_name", "image_version"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    enterprise_project_id: Mapped[str] = mapped_column(String(64), default="0")
+    image_type: Mapped[str] = mapped_column(String(16))
+    image_id: Mapped[str] = mapped_column(String(256))
+    image_digest: Mapped[str] = mapped_column(String(256), default="")
+    image_name: Mapped[str] = mapped_column(String(512))
+    image_version: Mapped[str] = mapped_column(String(256), default="")
+    local_image_type: Mapped[str] = mapped_column(String(32), default="other_image")
+    registry_name: Mapped[str] = mapped_column(String(256), default="")
+    registry_type: Mapped[str] = mapped_column(String(32), default="")
+    organization: Mapped[str] = mapped_column(String(256), default="")
+    cluster_id: Mapped[str] = mapped_column(String(128), default="")
+    cluster_name: Mapped[str] = mapped_column(String(256), default="")
+    agent_id: Mapped[str] = mapped_column(String(128), default="")
+    image_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    is_multi_arch: Mapped[bool] = mapped_column(Boolean, default=False)
+    latest_update_time: Mapped[int] = mapped_column(BigInteger, default=0)
+    scan_status: Mapped[str] = mapped_column(String(32), default="unscan")
+    scan_failed_desc: Mapped[str] = mapped_column(Text, default="")
+    first_scan_time: Mapped[int] = mapped_column(BigInteger, default=0)
+    latest_scan_time: Mapped[int] = mapped_column(BigInteger, default=0)
+    vul_num: Mapped[int] = mapped_column(Integer, default=0)
+    unsafe_setting_num: Mapped[int] = mapped_column(Integer, default=0)
+    malicious_file_num: Mapped[int] = mapped_column(Integer, default=0)
+    component_num: Mapped[int] = mapped_column(Integer, default=0)
+    host_num: Mapped[int] = mapped_column(Integer, default=0)
+    container_num: Mapped[int] = mapped_column(Integer, default=0)
+    severity_level: Mapped[str] = mapped_column(String(16), default="Security")
+
+
+class ImageHost(Base):
+    __tablename__ = "image_hosts"
+
+    image_pk: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), primary_key=True)
+    host_pk: Mapped[int] = mapped_column(
+        ForeignKey("hosts.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class Container(Base):
+    __tablename__ = "containers"
+    __table_args__ = (UniqueConstraint("host_pk", "container_id", name="uq_container"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    host_pk: Mapped[int] = mapped_column(ForeignKey("hosts.id", ondelete="CASCADE"))
+    image_pk: Mapped[int | None] = mapped_column(ForeignKey("images.id", ondelete="SET NULL"), index=True)
+    container_id: Mapped[str] = mapped_column(String(128))
+    container_name: Mapped[str] = mapped_column(String(256), default="")
+    pod_id: Mapped[str] = mapped_column(String(128), default="")
+    pod_name: Mapped[str] = mapped_column(String(256), default="")
+    namespace: Mapped[str] = mapped_column(String(256), default="")
+    status: Mapped[str] = mapped_column(String(32), default="running")
+    entry_point: Mapped[str] = mapped_column(Text, default="")
+
+
+class ImageVulnerability(Base):
+    """One vulnerability finding in one package of one image (the per-image list)."""
+
+    __tablename__ = "image_vulnerabilities"
+    __table_args__ = (
+        UniqueConstraint("image_pk", "vul_id", "app_name", "app_path", "app_version", name="uq_image_vul"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64))
+    image_pk: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    vul_id: Mapped[str] = mapped_column(String(256))
+    vul_type: Mapped[str] = mapped_column(String(16))
+    repair_necessity: Mapped[str] = mapped_column(String(16))
+    severity_rank: Mapped[int] = mapped_column(Integer, default=0)
+    cvss_score: Mapped[float | None] = mapped_column(nullable=True)
+    app_name: Mapped[str] = mapped_column(String(256))
+    app_version: Mapped[str] = mapped_column(String(256), default="")
+    app_path: Mapped[str] = mapped_column(String(1024), default="")
+    app_type: Mapped[str] = mapped_column(String(32), default="")
+    fixed_version: Mapped[str] = mapped_column(String(256), default="")
+    layer_digest: Mapped[str] = mapped_column(String(128), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(32), default="vul_status_unfix")
+    first_found_time: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class VulImageIndex(Base):
+    """Inverted index vulnerability → image: one row per (image, vul_id, type).
+
+    "Which images are hit by CVE-X" is answered from here with an index range scan, never by scanning
+    findings. Maintained at scan and re-match time together with `image_vulnerabilities`.
+    """
+
+    __tablename__ = "vul_image_index"
+    __table_args__ = (
+        UniqueConstraint("project_id", "vul_id", "vul_type", "image_pk", name="uq_vul_image"),
+        Index("ix_vul_image_lookup", "project_id", "vul_id", "vul_type", "handled", "image_pk"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64))
+    enterprise_project_id: Mapped[str] = mapped_column(String(64), default="0")
+    vul_id: Mapped[str] = mapped_column(String(256))
+    vul_type: Mapped[str] = mapped_column(String(16))
+    image_pk: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    image_type: Mapped[str] = mapped_column(String(16))
+    repair_necessity: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(32), default="vul_status_unfix")
+    handled: Mapped[bool] = mapped_column(Boolean, default=False)
