@@ -1,0 +1,70 @@
+"""Errors the image layer raises, each carrying the HSS scan status it ends a scan with.
+
+The scan state machine must record *why* a scan ended, not just that it did: the status tells the user
+whether to retry (download_failed), raise a limit (image_oversized) or report a broken image (failed),
+and the reason string is what the HSS API shows next to it. Mapping lives on the exception so the
+pipeline needs a single `except ScanError as e: mark(e.status, e.reason)`.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from openhss.domain.enums import ScanStatus
+from openhss.domain.errors import InvalidRequest
+
+
+class ScanError(Exception):
+    """Base of every error that ends an image scan; `status` is the final `ScanStatus`."""
+
+    status: ClassVar[ScanStatus] = ScanStatus.FAILED
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ImageOversized(ScanError):
+    """A configured size or count limit was exceeded (image, layer, members)."""
+
+    status = ScanStatus.IMAGE_OVERSIZED
+
+
+class DownloadFailed(ScanError):
+    """The image could not be fetched intact: store unreachable, auth refused, digest mismatch."""
+
+    status = ScanStatus.DOWNLOAD_FAILED
+
+
+class DigestMismatch(DownloadFailed):
+    """Bytes received do not hash to the digest that names them: corrupted or tampered in transit."""
+
+
+class AuthenticationFailed(DownloadFailed):
+    """The registry refused the credentials (or demanded some and none were configured)."""
+
+
+class ImageNotFound(DownloadFailed):
+    """The store answered but has no such image, tag or blob."""
+
+
+class CorruptImage(ScanError):
+    """Malformed content: bad tar header, truncated or invalid compression, unparsable manifest."""
+
+    status = ScanStatus.FAILED
+
+
+class PlatformNotFound(ScanError):
+    """A multi-platform index has no manifest for the requested platform."""
+
+    status = ScanStatus.FAILED
+
+
+class UnsafeContent(ScanError):
+    """Content that is structurally valid but hostile beyond skipping (e.g. an over-long path)."""
+
+    status = ScanStatus.FAILED
+
+
+class InvalidImageReference(InvalidRequest):
+    """A reference string the parser cannot read; an API input error (400), not a scan outcome."""

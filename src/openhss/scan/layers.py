@@ -1,0 +1,583 @@
+"""Safe streaming walk over one layer: decompress, parse tar headers, normalise paths, enforce limits.
+
+Why a hand-written tar parser rather than `tarfile`: `tarfile` reads GNU long names and PAX headers
+of any declared size into memory in one call, keeps every member in a list (millions of tiny members
+mean gigabytes), and treats a stream that stops between headers as a clean end. Here every header is
+bounded, nothing is retained per member, truncation is an error, and the walk never writes anything:
+members are handed out as bounded readers over the one decompression stream.
+
+Decompression is chosen by sniffing the first bytes (media types lie: docker-archive layers are
+labelled gzip after being stored uncompressed); gzip goes through ISA-L (`isal.igzip`), zstd
+through `zstandard`, both streaming. Whiteouts are not yielded as files: they delete entries of
+*lower* layers, so they are collected on the reader for whoever folds the layers.
+"""
+
+from __future__ import annotations
+
+import bz2
+import hashlib
+import io
+import logging
+import lzma
+import posixpath
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO, Final, cast
+
+import zstandard
+from isal import igzip, isal_zlib
+
+from openhss.domain.enums import EntryKind
+from openhss.scan.analyzers.base import FileEntry
+from openhss.scan.errors import CorruptImage, ImageOversized, UnsafeContent
+
+log = logging.getLogger(__name__)
+
+BLOCK: Final = 512
+CHUNK: Final = 1024 * 1024
+WHITEOUT_PREFIX: Final = ".wh."
+OPAQUE_MARKER: Final = ".wh..wh..opq"
+
+GZIP_MAGIC: Final = b"\x1f\x8b"
+ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
+XZ_MAGIC: Final = b"\xfd7zXZ\x00"
+BZIP2_MAGIC: Final = b"BZh"
+
+_KIND_BY_TYPE: Final = {
+    b"0": EntryKind.FILE,
+    b"\x00": EntryKind.FILE,
+    b"7": EntryKind.FILE,
+    b"1": EntryKind.HARDLINK,
+    b"2": EntryKind.SYMLINK,
+    b"5": EntryKind.DIR,
+    b"3": EntryKind.OTHER,  # character device
+    b"4": EntryKind.OTHER,  # block device
+    b"6": EntryKind.OTHER,  # fifo
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds on hostile input. Byte limits count *uncompressed* tar bytes, so a bomb hits them early."""
+
+    max_layer_bytes: int = 16 * 1024**3
+    max_image_bytes: int = 32 * 1024**3
+    max_members: int = 2_000_000
+    max_path_length: int = 4096
+    # PAX records / GNU long names larger than this are hostile: real ones are a few hundred bytes.
+    max_header_bytes: int = 1024 * 1024
+
+
+@dataclass(slots=True)
+class ImageBudget:
+    """Uncompressed bytes consumed so far across the layers of one image (shared by their readers)."""
+
+    limits: Limits
+    used: int = 0
+
+    def charge(self, n: int) -> None:
+        self.used += n
+        if self.used > self.limits.max_image_bytes:
+            raise ImageOversized(
+                f"image exceeds the maximum uncompressed size of {self.limits.max_image_bytes} bytes"
+            )
+
+
+def normalize_path(name: str) -> str | None:
+    """Image-root-relative path without `.`/`..`/empty segments; None if `..` climbs above the root.
+
+    A leading `/` is dropped, as every tar implementation does; `a/../b` becomes `b`. The empty
+    string (the root itself) is returned as "" so callers can skip it.
+    """
+    parts: list[str] = []
+    for seg in name.split("/"):
+        if seg in ("", "."):
+            continue
+        if seg == "..":
+            if not parts:
+                return None
+            parts.pop()
+        else:
+            parts.append(seg)
+    return "/".join(parts)
+
+
+def resolve_link(path: str, linkname: str) -> str:
+    """Where a symlink at `path` points, resolved lexically *inside* the image root.
+
+    Like a chroot: `..` at the root stays at the root, absolute targets start at the root, so a link
+    to `../../../etc/shadow` means the image's `etc/shadow`, never the host's.
+    """
+    base = "" if linkname.startswith("/") else posixpath.dirname(path)
+    parts: list[str] = []
+    for seg in f"{base}/{linkname}".split("/"):
+        if seg in ("", "."):
+            continue
+        if seg == "..":
+            if parts:
+                parts.pop()
+        else:
+            parts.append(seg)
+    return "/".join(parts)
+
+
+def sniff_compression(head: bytes) -> str:
+    if head.startswith(GZIP_MAGIC):
+        return "gzip"
+    if head.startswith(ZSTD_MAGIC):
+        return "zstd"
+    if head.startswith(XZ_MAGIC):
+        return "xz"
+    if head.startswith(BZIP2_MAGIC):
+        return "bzip2"
+    return "tar"
+
+
+class _Prefixed(io.RawIOBase):
+    """Replays sniffed bytes before the rest of a non-seekable stream."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self._head = head
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: memoryview) -> int:  # type: ignore[override]
+        if self._head:
+            n = min(len(buf), len(self._head))
+            buf[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._rest.read(len(buf))
+        buf[: len(data)] = data
+        return len(data)
+
+
+def _is_seekable(stream: BinaryIO) -> bool:
+    try:
+        return bool(stream.seekable())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _read_head(stream: BinaryIO, n: int) -> bytes:
+    out = b""
+    while len(out) < n:
+        data = stream.read(n - len(out))
+        if not data:
+            break
+        out += data
+    return out
+
+
+def open_decompressed(stream: BinaryIO, media_type: str = "") -> tuple[BinaryIO, str]:
+    """Wrap `stream` in the right streaming decompressor; returns it with the detected format.
+
+    A seekable plain tar is returned as-is so the walker can seek over unwanted member data.
+    """
+    seekable = _is_seekable(stream)
+    head = _read_head(stream, 8)
+    kind = sniff_compression(head)
+    if seekable:
+        stream.seek(-len(head), io.SEEK_CUR)
+        if kind == "tar":
+            return stream, kind
+    if kind == "tar" and media_type.endswith(("+gzip", ".gzip", "+zstd")) and head[:1] not in (b"", b"\x00"):
+        # Some writers label plain tars as gzip; the bytes decide. Anything else is logged for triage.
+        log.debug("layer labelled %s is an uncompressed tar", media_type)
+    raw = stream if seekable else io.BufferedReader(_Prefixed(head, stream), CHUNK)
+    if kind == "gzip":
+        return igzip.GzipFile(fileobj=raw, mode="rb"), kind  # type: ignore[no-untyped-call,return-value]
+    if kind == "zstd":
+        dctx = zstandard.ZstdDecompressor()
+        return dctx.stream_reader(raw, read_size=CHUNK, read_across_frames=True), kind
+    if kind == "xz":
+        return lzma.LZMAFile(raw), kind  # type: ignore[return-value]
+    if kind == "bzip2":
+        return bz2.BZ2File(raw), kind  # type: ignore[return-value]
+    return raw, kind
+
+
+_DECOMPRESS_ERRORS: Final[tuple[type[BaseException], ...]] = (
+    OSError,
+    EOFError,
+    zlib.error,
+    cast("type[BaseException]", isal_zlib.error),  # the stub declares an instance; it is a class
+    zstandard.ZstdError,
+    lzma.LZMAError,
+)
+
+
+def _parse_number(field_: bytes) -> int:
+    if field_ and field_[0] & 0x80:  # GNU base-256
+        value = int.from_bytes(field_[1:], "big")
+        if field_[0] & 0x40:
+            raise CorruptImage("negative number in tar header")
+        return value
+    text = field_.split(b"\x00", 1)[0].strip(b" \x00")
+    if not text:
+        return 0
+    try:
+        return int(text, 8)
+    except ValueError:
+        raise CorruptImage(f"invalid octal field {field_!r} in tar header") from None
+
+
+def _signed_checksum(block: bytes) -> int:
+    """Historic writers summed signed chars; accepted like GNU tar and Go do."""
+    signed = block[:148] + b" " * 8 + block[156:]
+    return sum(b - 256 if b > 127 else b for b in signed)
+
+
+def _cstr(field_: bytes) -> bytes:
+    return field_.split(b"\x00", 1)[0]
+
+
+def _decode(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def _parse_pax(data: bytes) -> dict[str, bytes]:
+    out: dict[str, bytes] = {}
+    pos = 0
+    while pos < len(data):
+        if data[pos] == 0:
+            break
+        sp = data.find(b" ", pos)
+        if sp < 0:
+            raise CorruptImage("malformed PAX header")
+        try:
+            length = int(data[pos:sp])
+        except ValueError:
+            raise CorruptImage("malformed PAX record length") from None
+        if length <= sp - pos or pos + length > len(data):
+            raise CorruptImage("PAX record length out of range")
+        record = data[sp + 1 : pos + length - 1]
+        key, eq, value = record.partition(b"=")
+        if not eq:
+            raise CorruptImage("PAX record without '='")
+        out[key.decode("utf-8", "replace")] = value
+        pos += length
+    return out
+
+
+class _MemberReader(io.RawIOBase):
+    """Reads exactly one member's data from the layer stream; the walker skips whatever is left."""
+
+    def __init__(self, owner: LayerReader, size: int) -> None:
+        self._owner = owner
+        self.remaining = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: memoryview) -> int:  # type: ignore[override]
+        if self.remaining <= 0:
+            return 0
+        n = min(len(buf), self.remaining)
+        data = self._owner._read_exact(n, "member data")
+        buf[:n] = data
+        self.remaining -= n
+        return n
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            size = self.remaining
+        n = min(size, self.remaining)
+        if n <= 0:
+            return b""
+        data = self._owner._read_exact(n, "member data")
+        self.remaining -= n
+        return data
+
+
+@dataclass(slots=True)
+class LayerStats:
+    members: int = 0
+    uncompressed_bytes: int = 0
+    compression: str = ""
+
+
+class LayerReader:
+    """One streaming pass over a layer tar. Iterate for `(FileEntry, reader-or-None)` pairs.
+
+    The reader is only valid until the next iteration step (the stream moves on). After iteration,
+    `whiteouts`/`opaque_dirs` hold what the layer deletes below it and `warnings` what was skipped.
+    The underlying stream is read to its end so a digest-verifying source sees every byte.
+    """
+
+    def __init__(
+        self,
+        stream: BinaryIO,
+        media_type: str = "",
+        limits: Limits | None = None,
+        budget: ImageBudget | None = None,
+        *,
+        hash_diff_id: bool = False,
+    ) -> None:
+        self.limits = limits or Limits()
+        self.budget = budget
+        self._raw = stream
+        self._media_type = media_type
+        self._stream: BinaryIO | None = None
+        self._hasher = hashlib.sha256() if hash_diff_id else None
+        self.whiteouts: list[str] = []
+        self.opaque_dirs: list[str] = []
+        self.warnings: list[str] = []
+        self.stats = LayerStats()
+        self._global_pax: dict[str, bytes] = {}
+        self._seek_ok = False
+
+    @property
+    def diff_id(self) -> str:
+        """sha256 of the uncompressed tar, when `hash_diff_id` was requested (after iteration)."""
+        return "sha256:" + self._hasher.hexdigest() if self._hasher is not None else ""
+
+    def _charge(self, n: int) -> None:
+        self.stats.uncompressed_bytes += n
+        if self.stats.uncompressed_bytes > self.limits.max_layer_bytes:
+            raise ImageOversized(
+                f"layer exceeds the maximum uncompressed size of {self.limits.max_layer_bytes} bytes"
+            )
+        if self.budget is not None:
+            self.budget.charge(n)
+
+    def _read_some(self, n: int) -> bytes:
+        assert self._stream is not None
+        try:
+            data = self._stream.read(n)
+        except _DECOMPRESS_ERRORS as exc:
+            raise CorruptImage(f"corrupt {self.stats.compression} layer stream: {exc}") from None
+        if data:
+            self._charge(len(data))
+            if self._hasher is not None:
+                self._hasher.update(data)
+        return data
+
+    def _read_exact(self, n: int, what: str) -> bytes:
+        data = self._read_some(n)
+        if len(data) == n:
+            return data
+        parts = [data]
+        got = len(data)
+        while got < n:
+            more = self._read_some(n - got)
+            if not more:
+                raise CorruptImage(f"layer tar truncated in {what} ({got} of {n} bytes)")
+            parts.append(more)
+            got += len(more)
+        return b"".join(parts)
+
+    def _skip(self, n: int) -> None:
+        if self._seek_ok and n > 0:
+            self._charge(n)
+            assert self._stream is not None
+            self._stream.seek(n, io.SEEK_CUR)
+            return
+        while n > 0:
+            data = self._read_some(min(n, CHUNK))
+            if not data:
+                raise CorruptImage("layer tar truncated in member data")
+            n -= len(data)
+
+    def tell(self) -> int:
+        """Offset in the underlying seekable plain tar (where the current member's data starts)."""
+        assert self._stream is not None
+        return self._stream.tell()
+
+    def _drain(self) -> None:
+        """Consume trailing padding and let the decompressor and any verifying source see EOF."""
+        if self._seek_ok:
+            assert self._stream is not None
+            here = self._stream.tell()
+            self._charge(max(0, self._stream.seek(0, io.SEEK_END) - here))
+            return
+        while self._read_some(CHUNK):
+            pass
+        raw = self._raw
+        while raw.read(CHUNK):
+            pass
+
+    def _read_header_block(self) -> bytes:
+        first = self._read_some(BLOCK)
+        if not first:
+            # Every real writer ends with zero blocks; without them a truncated compressed stream
+            # (zstd gives no end-of-frame error) would pass as a shorter, valid layer.
+            raise CorruptImage("layer tar truncated: stream ended without the end-of-archive marker")
+        if len(first) < BLOCK:
+            rest = self._read_some(BLOCK - len(first))
+            first += rest
+            while len(first) < BLOCK and rest:
+                rest = self._read_some(BLOCK - len(first))
+                first += rest
+            if len(first) < BLOCK:
+                raise CorruptImage("layer tar truncated inside a header")
+        return first
+
+    def _long_data(self, size: int, what: str) -> bytes:
+        if size > self.limits.max_header_bytes:
+            raise UnsafeContent(f"tar {what} of {size} bytes exceeds {self.limits.max_header_bytes}")
+        data = self._read_exact(size, what)
+        self._skip((-size) % BLOCK)
+        return data
+
+    def _check_path(self, path: str) -> None:
+        if len(path) > self.limits.max_path_length:
+            raise UnsafeContent(
+                f"tar member path of {len(path)} characters exceeds {self.limits.max_path_length}"
+            )
+
+    def __iter__(self) -> Iterator[tuple[FileEntry, BinaryIO | None]]:
+        try:
+            self._stream, self.stats.compression = open_decompressed(self._raw, self._media_type)
+            self._seek_ok = self._stream is self._raw and self._hasher is None
+        except _DECOMPRESS_ERRORS as exc:
+            raise CorruptImage(f"cannot open layer stream: {exc}") from None
+        long_name: bytes | None = None
+        long_link: bytes | None = None
+        pax: dict[str, bytes] = {}
+        while True:
+            block = self._read_header_block()
+            if block == bytes(BLOCK):
+                break
+            stored = _parse_number(block[148:156])
+            unsigned = sum(block) - sum(block[148:156]) + 256
+            if stored != unsigned and stored != _signed_checksum(block):
+                raise CorruptImage("invalid tar header checksum (not a tar stream, or corrupt)")
+            typeflag = block[156:157]
+            size = _parse_number(block[124:136])
+            if typeflag == b"L":
+                long_name = _cstr(self._long_data(size, "GNU long name"))
+                continue
+            if typeflag == b"K":
+                long_link = _cstr(self._long_data(size, "GNU long link"))
+                continue
+            if typeflag == b"x":
+                pax = _parse_pax(self._long_data(size, "PAX header"))
+                continue
+            if typeflag == b"g":
+                self._global_pax.update(_parse_pax(self._long_data(size, "PAX global header")))
+                continue
+            self.stats.members += 1
+            if self.stats.members > self.limits.max_members:
+                raise ImageOversized(f"layer has more than {self.limits.max_members} tar members")
+            fields = {**self._global_pax, **pax}
+            name = _cstr(block[0:100])
+            if block[257:263] == b"ustar\x00":
+                prefix = _cstr(block[345:500])
+                if prefix:
+                    name = prefix + b"/" + name
+            raw_name = fields.get("path", long_name or name)
+            raw_link = fields.get("linkpath", long_link or _cstr(block[157:257]))
+            if "size" in fields:
+                try:
+                    size = int(fields["size"])
+                except ValueError:
+                    raise CorruptImage("invalid PAX size") from None
+            long_name = long_link = None
+            pax = {}
+            kind = _KIND_BY_TYPE.get(typeflag)
+            if kind is None:
+                # GNU sparse, volume labels, vendor extensions: never content an analyzer should trust.
+                self.warnings.append(
+                    f"skipped tar member of unsupported type {typeflag!r}: {_decode(raw_name)!r}"
+                )
+                self._skip(size + (-size) % BLOCK)
+                continue
+            data_size = size if kind is EntryKind.FILE else 0
+            if kind is not EntryKind.FILE and size:
+                self._skip(size + (-size) % BLOCK)  # links/dirs/devices carry no data; skip any anyway
+            yield from self._emit(block, fields, raw_name, raw_link, kind, data_size)
+            if data_size:
+                self._skip((-data_size) % BLOCK)
+        self._drain()
+
+    def _emit(
+        self,
+        block: bytes,
+        fields: dict[str, bytes],
+        raw_name: bytes,
+        raw_link: bytes,
+        kind: EntryKind,
+        size: int,
+    ) -> Iterator[tuple[FileEntry, BinaryIO | None]]:
+        name = _decode(raw_name)
+        self._check_path(name)
+        if "\x00" in name:
+            self.warnings.append(f"skipped member with NUL in its name: {name!r}")
+            self._skip(size)
+            return
+        path = normalize_path(name)
+        if path is None:
+            self.warnings.append(f"skipped member escaping the image root: {name!r}")
+            self._skip(size)
+            return
+        if not path:
+            self._skip(size)  # the root directory itself
+            return
+        base = posixpath.basename(path)
+        if base.startswith(WHITEOUT_PREFIX):
+            parent = posixpath.dirname(path)
+            if base == OPAQUE_MARKER:
+                self.opaque_dirs.append(parent)
+            elif base == WHITEOUT_PREFIX or base.startswith(".wh..wh."):
+                self.warnings.append(f"skipped unknown whiteout-like member {path!r}")
+            else:
+                self.whiteouts.append(posixpath.join(parent, base[len(WHITEOUT_PREFIX) :]))
+            self._skip(size)
+            return
+        linkname = _decode(raw_link)
+        if kind is EntryKind.HARDLINK:
+            target = normalize_path(linkname)
+            if not target:
+                self.warnings.append(f"skipped hard link {path!r} escaping the image root: {linkname!r}")
+                return
+            linkname = target
+        elif kind is EntryKind.SYMLINK:
+            self._check_path(linkname)
+        entry = FileEntry(
+            path=path,
+            size=size,
+            mode=_num(fields, "mode", block[100:108]) & 0o7777,
+            kind=kind,
+            uid=_num(fields, "uid", block[108:116]),
+            gid=_num(fields, "gid", block[116:124]),
+            linkname=linkname,
+            mtime=_num(fields, "mtime", block[136:148]),
+        )
+        if kind is EntryKind.FILE:
+            member = _MemberReader(self, size)
+            yield entry, member  # type: ignore[misc]
+            if member.remaining:
+                self._skip(member.remaining)
+                member.remaining = 0
+        else:
+            yield entry, None
+
+
+def _num(fields: dict[str, bytes], key: str, raw: bytes) -> int:
+    if key in fields:
+        try:
+            return int(float(fields[key]))
+        except ValueError:
+            raise CorruptImage(f"invalid PAX {key}") from None
+    return _parse_number(raw)
+
+
+def iter_layer(
+    stream: BinaryIO, media_type: str = "", limits: Limits | None = None, budget: ImageBudget | None = None
+) -> Iterator[tuple[FileEntry, BinaryIO | None]]:
+    """Function form of `LayerReader` for callers that need no whiteout/warning bookkeeping."""
+    yield from LayerReader(stream, media_type, limits, budget)
+
+
+@dataclass(slots=True)
+class LayerSummary:
+    """What a bare walk (no analyzers) learned: used by the benchmark and by sources' sanity checks."""
+
+    stats: LayerStats
+    whiteouts: list[str] = field(default_factory=list)
+    opaque_dirs: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)

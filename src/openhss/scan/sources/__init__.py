@@ -1,0 +1,1 @@
+"""Image sources: one module per skopeo transport, all producing the same `ImageHandle`."""

@@ -1,0 +1,127 @@
+"""The one-pass driver: every analyzer sees every header of a layer; wanted bytes are read once.
+
+This is where the analyzer contract of `analyzers/base.py` is enforced. The cost of a layer is the
+decompression plus one cheap `wants()` per analyzer per member; bytes are only copied for members
+someone asked for, into one spooled buffer (memory for small files, a scratch-dir file for large
+ones) that every interested analyzer reads in turn. Nothing is ever written outside the scratch
+dir, and the buffer is gone when the next member starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry
+from openhss.scan.errors import CorruptImage
+from openhss.scan.layers import CHUNK, ImageBudget, LayerReader, LayerStats, Limits
+
+log = logging.getLogger(__name__)
+
+#: Wanted members up to this size stay in memory; larger ones spill to the scratch dir.
+SPOOL_IN_MEMORY = 4 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class LayerAnalysis:
+    """Everything one layer contributes; enough for an applier to fold layers without re-reading them."""
+
+    diff_id: str
+    result: AnalysisResult
+    #: Paths this layer deletes from the layers below (`dir/.wh.name` → `dir/name`).
+    whiteouts: list[str] = field(default_factory=list)
+    #: Directories whose lower-layer contents this layer hides (`dir/.wh..wh..opq`).
+    opaque_dirs: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    stats: LayerStats = field(default_factory=LayerStats)
+    #: analyzer name → version: the other half of the layer-cache key.
+    analyzers: dict[str, int] = field(default_factory=dict)
+
+
+def _stamp(result: AnalysisResult, diff_id: str) -> None:
+    if not diff_id:
+        return
+    result.packages = [
+        p if p.layer_digest else dataclasses.replace(p, layer_digest=diff_id) for p in result.packages
+    ]
+    result.files = [
+        f if f.layer_digest else dataclasses.replace(f, layer_digest=diff_id) for f in result.files
+    ]
+    result.findings = [
+        f if f.layer_digest else dataclasses.replace(f, layer_digest=diff_id) for f in result.findings
+    ]
+
+
+def _run(analyzer: Analyzer, entry: FileEntry, content: BinaryIO, result: AnalysisResult) -> None:
+    content.seek(0)
+    try:
+        result.merge(analyzer.analyze(entry, content))
+    except (CorruptImage, OSError, ValueError, UnicodeError, LookupError, ArithmeticError) as exc:
+        # One unreadable file must not sink the layer; it is reported, never dropped silently.
+        log.warning("analyzer %s failed on %s: %s", analyzer.name, entry.path, exc)
+        result.skipped.append((entry.path, f"{analyzer.name}: {type(exc).__name__}: {exc}"))
+
+
+def analyze_layer(
+    stream: BinaryIO,
+    media_type: str,
+    analyzers: Sequence[Analyzer],
+    limits: Limits | None = None,
+    *,
+    diff_id: str = "",
+    budget: ImageBudget | None = None,
+    scratch_dir: Path | None = None,
+) -> LayerAnalysis:
+    """Walk one layer once, feeding `analyzers` (fresh instances: they live for this layer only)."""
+    reader = LayerReader(stream, media_type, limits, budget, hash_diff_id=not diff_id)
+    result = AnalysisResult()
+    for entry, member in reader:
+        if member is None:
+            # Links, dirs and devices still reach `wants` (a setuid check may want the header),
+            # but there are no bytes: analyzers that want them get an empty buffer.
+            wanting = [a for a in analyzers if a.wants(entry)]
+            for analyzer in wanting:
+                with tempfile.SpooledTemporaryFile(max_size=1) as empty:
+                    _run(analyzer, entry, empty, result)  # type: ignore[arg-type]
+            continue
+        wanting = [a for a in analyzers if a.wants(entry)]
+        if not wanting:
+            continue
+        fits = []
+        for analyzer in wanting:
+            if entry.size > analyzer.max_size:
+                result.skipped.append(
+                    (
+                        entry.path,
+                        f"{analyzer.name}: {entry.size} bytes exceeds its limit of {analyzer.max_size}",
+                    )
+                )
+            else:
+                fits.append(analyzer)
+        if not fits:
+            continue
+        with tempfile.SpooledTemporaryFile(
+            max_size=SPOOL_IN_MEMORY, dir=str(scratch_dir) if scratch_dir else None
+        ) as buf:
+            shutil.copyfileobj(member, buf, CHUNK)
+            for analyzer in fits:
+                _run(analyzer, entry, buf, result)  # type: ignore[arg-type]
+    for analyzer in analyzers:
+        result.merge(analyzer.finish())
+    layer_id = diff_id or reader.diff_id
+    _stamp(result, layer_id)
+    return LayerAnalysis(
+        diff_id=layer_id,
+        result=result,
+        whiteouts=reader.whiteouts,
+        opaque_dirs=reader.opaque_dirs,
+        warnings=reader.warnings,
+        stats=reader.stats,
+        analyzers={a.name: a.version for a in analyzers},
+    )
