@@ -1,0 +1,82 @@
+"""Fold per-layer analysis results into the image's inventory, in layer order.
+
+The fold works on results, never on bytes, so a layer analysed once (and cached by diff_id) serves
+every image built on it. Semantics, matching how the overlay filesystem presents the final image:
+
+* a whiteout of `p` removes everything reported at `p` or below it by lower layers; an opaque dir
+  removes everything below it from lower layers (the layer's own entries stay);
+* package databases are files: when a layer reports packages read from a database path, that layer's
+  list *replaces* the lower layers' list for the same path (dpkg rewrites `status` whole); a package
+  keeps the layer that first introduced it at that version, so evidence points at the right layer;
+* file records are keyed by path, the upper layer wins;
+* secret and malware findings are NOT removed by later deletions: a secret deleted in a later layer is
+  still in the earlier layer's blob, which anyone who pulls the image can read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from openhss.domain.models import FileRecord, Finding, OSInfo, Package
+from openhss.scan.walk import LayerAnalysis
+
+#: Re-stamps OS packages once the distribution is known (e.g. Debian vs Ubuntu, and the release).
+OsRestamper = Callable[[Sequence[Package], OSInfo], list[Package]]
+
+
+@dataclass(slots=True)
+class Inventory:
+    os: OSInfo | None = None
+    packages: list[Package] = field(default_factory=list)
+    files: list[FileRecord] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")
+
+
+def _removed(path: str, whiteouts: Iterable[str], opaque: Iterable[str]) -> bool:
+    return any(_under(path, w) for w in whiteouts) or any(path.startswith(o + "/") for o in opaque)
+
+
+def fold(layers: Sequence[LayerAnalysis], restamp: OsRestamper | None = None) -> Inventory:
+    inv = Inventory()
+    # database path → packages currently provided by it
+    by_db: dict[str, list[Package]] = {}
+    files: dict[str, FileRecord] = {}
+    for layer in layers:
+        result = layer.result
+        if layer.whiteouts or layer.opaque_dirs:
+            for db in [p for p in by_db if _removed(p, layer.whiteouts, layer.opaque_dirs)]:
+                del by_db[db]
+            for path in [p for p in files if _removed(p, layer.whiteouts, layer.opaque_dirs)]:
+                del files[path]
+        fresh: dict[str, list[Package]] = {}
+        for pkg in result.packages:
+            fresh.setdefault(pkg.path, []).append(pkg)
+        for db, pkgs in fresh.items():
+            earlier = {(p.key, p.version): p.layer_digest for p in by_db.get(db, [])}
+            by_db[db] = [
+                dataclasses.replace(p, layer_digest=earlier[(p.key, p.version)])
+                if earlier.get((p.key, p.version))
+                else p
+                for p in pkgs
+            ]
+        for rec in result.files:
+            files[rec.path] = rec
+        if result.os is not None:
+            inv.os = result.os
+        inv.findings.extend(result.findings)
+        inv.skipped.extend(result.skipped)
+        inv.warnings.extend(layer.warnings)
+    packages = [p for pkgs in by_db.values() for p in pkgs]
+    if restamp is not None and inv.os is not None:
+        packages = restamp(packages, inv.os)
+    inv.packages = sorted(packages, key=lambda p: (p.type.value, p.name, p.version, p.path))
+    inv.files = sorted(files.values(), key=lambda f: f.path)
+    return inv

@@ -1,0 +1,173 @@
+"""Layer-result cache: a layer shared by a thousand images is analysed once.
+
+Key = (diff_id, the name→version map of the analyzers that ran). An analyzer whose `version` is bumped
+changes the key, so stale results are never reused. Values are the whole `LayerAnalysis` (results,
+whiteouts, opaque dirs), enough for the applier to fold the layer without reading it again.
+
+`scan/` may not import the service database, so this module defines the protocol, the codec and a
+file-backed cache for the standalone CLI; the service supplies a database-backed implementation of the
+same protocol, shared by every worker and agent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Protocol
+
+import zstandard
+
+from openhss.domain.enums import Ecosystem, FindingKind, PackageType, Severity
+from openhss.domain.models import FileRecord, Finding, OSInfo, Package
+from openhss.scan.analyzers.base import AnalysisResult
+from openhss.scan.walk import LayerAnalysis
+
+CODEC_VERSION = 1
+
+
+def cache_key(diff_id: str, analyzers: dict[str, int]) -> str:
+    material = json.dumps([CODEC_VERSION, diff_id, sorted(analyzers.items())], separators=(",", ":"))
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+class LayerCache(Protocol):
+    def get(self, key: str) -> LayerAnalysis | None: ...
+
+    def put(self, key: str, analysis: LayerAnalysis) -> None: ...
+
+
+# --- codec -------------------------------------------------------------------------------------------
+
+
+def _pkg(p: Package) -> list[Any]:
+    return [
+        p.name,
+        p.version,
+        p.ecosystem.value,
+        p.type.value,
+        p.purl,
+        p.path,
+        p.layer_digest,
+        list(p.licenses),
+        p.source_name,
+        p.source_version,
+        p.arch,
+        list(p.dependencies),
+    ]
+
+
+def _unpkg(r: list[Any]) -> Package:
+    return Package(
+        r[0],
+        r[1],
+        Ecosystem(r[2]),
+        PackageType(r[3]),
+        r[4],
+        r[5],
+        r[6],
+        tuple(r[7]),
+        r[8],
+        r[9],
+        r[10],
+        tuple(r[11]),
+    )
+
+
+def _file(f: FileRecord) -> list[Any]:
+    return [f.path, f.size, f.mode, f.uid, f.gid, f.file_type, f.sha256, f.layer_digest]
+
+
+def _finding(f: Finding) -> list[Any]:
+    return [
+        f.kind.value,
+        f.rule_id,
+        f.severity.value,
+        f.title,
+        f.path,
+        f.layer_digest,
+        f.line,
+        f.evidence,
+        f.remediation,
+    ]
+
+
+def _unfinding(r: list[Any]) -> Finding:
+    return Finding(FindingKind(r[0]), r[1], Severity(r[2]), r[3], r[4], r[5], r[6], r[7], r[8])
+
+
+def encode(a: LayerAnalysis) -> bytes:
+    res = a.result
+    doc = {
+        "v": CODEC_VERSION,
+        "diff_id": a.diff_id,
+        "os": [res.os.family, res.os.version, res.os.name, res.os.codename] if res.os else None,
+        "packages": [_pkg(p) for p in res.packages],
+        "files": [_file(f) for f in res.files],
+        "findings": [_finding(f) for f in res.findings],
+        "skipped": [list(s) for s in res.skipped],
+        "whiteouts": a.whiteouts,
+        "opaque_dirs": a.opaque_dirs,
+        "warnings": a.warnings,
+        "analyzers": a.analyzers,
+    }
+    return zstandard.ZstdCompressor(level=3).compress(json.dumps(doc, separators=(",", ":")).encode())
+
+
+def decode(blob: bytes) -> LayerAnalysis:
+    doc = json.loads(zstandard.ZstdDecompressor().decompress(blob))
+    if doc.get("v") != CODEC_VERSION:
+        raise ValueError("layer cache entry from another codec version")
+    os_ = doc["os"]
+    result = AnalysisResult(
+        os=OSInfo(*os_) if os_ else None,
+        packages=[_unpkg(r) for r in doc["packages"]],
+        files=[FileRecord(*r) for r in doc["files"]],
+        findings=[_unfinding(r) for r in doc["findings"]],
+        skipped=[(s[0], s[1]) for s in doc["skipped"]],
+    )
+    return LayerAnalysis(
+        diff_id=doc["diff_id"],
+        result=result,
+        whiteouts=doc["whiteouts"],
+        opaque_dirs=doc["opaque_dirs"],
+        warnings=doc["warnings"],
+        analyzers=doc["analyzers"],
+    )
+
+
+class FileLayerCache:
+    """One compressed file per key under a directory; writes are atomic (temp file + rename)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / key
+
+    def get(self, key: str) -> LayerAnalysis | None:
+        try:
+            return decode(self._path(key).read_bytes())
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, IndexError, TypeError, zstandard.ZstdError):
+            return None  # a corrupt or foreign entry is a miss, and the next put overwrites it
+
+    def put(self, key: str, analysis: LayerAnalysis) -> None:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(encode(analysis))
+            Path(tmp).replace(target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "openhss" / "layers"
