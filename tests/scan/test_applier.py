@@ -96,3 +96,35 @@ def test_restamper_sees_final_os() -> None:
 
     inv = fold([layer("L1", packages=[deb("bash", "5.1")], os=OSInfo("ubuntu", "22.04"))], restamp)
     assert seen == [OSInfo("ubuntu", "22.04")] and inv.packages[0].ecosystem is Ecosystem.UBUNTU
+
+
+def _shadow_finding(layer_id: str) -> Finding:
+    return Finding(
+        FindingKind.BASELINE,
+        "baseline.empty-password",
+        Severity.HIGH,
+        "account with an empty password",
+        path="etc/shadow",
+        layer_digest=layer_id,
+    )
+
+
+def test_baseline_state_is_superseded_when_a_later_layer_fixes_or_deletes_the_file() -> None:
+    bad = layer("L1", findings=[_shadow_finding("L1")])
+    fixed = layer("L2")
+    fixed.result.observed.append("etc/shadow")
+    assert fold([bad, fixed]).findings == []
+    deleted = layer("L2", whiteouts=["etc/shadow"])
+    assert fold([bad, deleted]).findings == []
+    untouched = layer("L2")
+    assert [f.layer_digest for f in fold([bad, untouched]).findings] == ["L1"]
+    # the fixing layer's own verdict stands when it still finds a problem
+    still_bad = layer("L2", findings=[_shadow_finding("L2")])
+    still_bad.result.observed.append("etc/shadow")
+    assert [f.layer_digest for f in fold([bad, still_bad]).findings] == ["L2"]
+
+
+def test_secret_findings_survive_deletion_but_baseline_does_not() -> None:
+    secret = Finding(FindingKind.SECRET, "aws-access-key", Severity.CRITICAL, "AWS key", path="etc/shadow")
+    inv = fold([layer("L1", findings=[secret, _shadow_finding("L1")]), layer("L2", whiteouts=["etc"])])
+    assert [f.kind for f in inv.findings] == [FindingKind.SECRET]

@@ -109,6 +109,16 @@ class Ecosystem(StrEnum):
     OPENSUSE = "openSUSE"
     WOLFI = "Wolfi"
     CHAINGUARD = "Chainguard"
+    # RPM/other distributions without an OSV ecosystem of their own; matched through distro feeds
+    # or their upstream's advisories. Names follow the distribution's own spelling.
+    CENTOS = "CentOS"
+    FEDORA = "Fedora"
+    AMAZON = "Amazon Linux"
+    ORACLE = "Oracle Linux"
+    EULEROS = "EulerOS"
+    HCE = "Huawei Cloud EulerOS"
+    KYLIN = "Kylin"
+    UOS = "UOS"
     PYPI = "PyPI"
     NPM = "npm"
     MAVEN = "Maven"

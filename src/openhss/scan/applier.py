@@ -10,7 +10,9 @@ every image built on it. Semantics, matching how the overlay filesystem presents
   keeps the layer that first introduced it at that version, so evidence points at the right layer;
 * file records are keyed by path, the upper layer wins;
 * secret and malware findings are NOT removed by later deletions: a secret deleted in a later layer is
-  still in the earlier layer's blob, which anyone who pulls the image can read.
+  still in the earlier layer's blob, which anyone who pulls the image can read;
+* baseline findings describe the *state* of a file (`/etc/shadow` has an empty password): a later layer
+  that deletes the file, or whose analyzers re-examined it (`observed`), supersedes them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from openhss.domain.enums import FindingKind
 from openhss.domain.models import FileRecord, Finding, OSInfo, Package
 from openhss.scan.walk import LayerAnalysis
 
@@ -49,6 +52,8 @@ def fold(layers: Sequence[LayerAnalysis], restamp: OsRestamper | None = None) ->
     # database path → packages currently provided by it
     by_db: dict[str, list[Package]] = {}
     files: dict[str, FileRecord] = {}
+    # state findings (baseline) by the path they describe; findings without a path are image-wide
+    state: dict[str, list[Finding]] = {}
     for layer in layers:
         result = layer.result
         if layer.whiteouts or layer.opaque_dirs:
@@ -56,6 +61,10 @@ def fold(layers: Sequence[LayerAnalysis], restamp: OsRestamper | None = None) ->
                 del by_db[db]
             for path in [p for p in files if _removed(p, layer.whiteouts, layer.opaque_dirs)]:
                 del files[path]
+            for path in [p for p in state if p and _removed(p, layer.whiteouts, layer.opaque_dirs)]:
+                del state[path]
+        for path in result.observed:
+            state.pop(path, None)
         fresh: dict[str, list[Package]] = {}
         for pkg in result.packages:
             fresh.setdefault(pkg.path, []).append(pkg)
@@ -71,9 +80,14 @@ def fold(layers: Sequence[LayerAnalysis], restamp: OsRestamper | None = None) ->
             files[rec.path] = rec
         if result.os is not None:
             inv.os = result.os
-        inv.findings.extend(result.findings)
+        for finding in result.findings:
+            if finding.kind is FindingKind.BASELINE:
+                state.setdefault(finding.path, []).append(finding)
+            else:
+                inv.findings.append(finding)
         inv.skipped.extend(result.skipped)
         inv.warnings.extend(layer.warnings)
+    inv.findings.extend(f for found in state.values() for f in found)
     packages = [p for pkgs in by_db.values() for p in pkgs]
     if restamp is not None and inv.os is not None:
         packages = restamp(packages, inv.os)

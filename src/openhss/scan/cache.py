@@ -25,7 +25,7 @@ from openhss.domain.models import FileRecord, Finding, OSInfo, Package
 from openhss.scan.analyzers.base import AnalysisResult
 from openhss.scan.walk import LayerAnalysis
 
-CODEC_VERSION = 1
+CODEC_VERSION = 2
 
 
 def cache_key(diff_id: str, analyzers: dict[str, int]) -> str:
@@ -108,6 +108,7 @@ def encode(a: LayerAnalysis) -> bytes:
         "files": [_file(f) for f in res.files],
         "findings": [_finding(f) for f in res.findings],
         "skipped": [list(s) for s in res.skipped],
+        "observed": res.observed,
         "whiteouts": a.whiteouts,
         "opaque_dirs": a.opaque_dirs,
         "warnings": a.warnings,
@@ -127,6 +128,7 @@ def decode(blob: bytes) -> LayerAnalysis:
         files=[FileRecord(*r) for r in doc["files"]],
         findings=[_unfinding(r) for r in doc["findings"]],
         skipped=[(s[0], s[1]) for s in doc["skipped"]],
+        observed=list(doc.get("observed", [])),
     )
     return LayerAnalysis(
         diff_id=doc["diff_id"],

@@ -58,6 +58,10 @@ class AnalysisResult:
     findings: list[Finding] = field(default_factory=list)
     # Files an analyzer wanted but could not read whole (too large, corrupt): reported, never silent.
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    # Paths whose *current state* an analyzer examined (e.g. `etc/shadow` for the baseline checks).
+    # State findings (baseline) at such a path from lower layers are superseded by this layer's view,
+    # even when this layer reports nothing there: a fixed file must clear the old finding.
+    observed: list[str] = field(default_factory=list)
 
     def merge(self, other: AnalysisResult) -> None:
         if other.os is not None:
@@ -66,6 +70,7 @@ class AnalysisResult:
         self.files.extend(other.files)
         self.findings.extend(other.findings)
         self.skipped.extend(other.skipped)
+        self.observed.extend(other.observed)
 
 
 class Analyzer(ABC):
