@@ -34,9 +34,10 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
-lock:
-	uv pip compile pyproject.toml --python-version 3.11 --no-emit-index-url --no-emit-find-links -q -o requirements.lock
-	uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-emit-index-url --no-emit-find-links -q -o requirements-dev.lock
+lock: $(STAMP)
+	$(BIN)/python -m pip install -q uv
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --no-emit-index-url --no-emit-find-links -q -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-emit-index-url --no-emit-find-links -q -o requirements-dev.lock
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -23,9 +23,10 @@ import zstandard
 from openhss.domain.enums import Ecosystem, FindingKind, PackageType, Severity
 from openhss.domain.models import FileRecord, Finding, OSInfo, Package
 from openhss.scan.analyzers.base import AnalysisResult
+from openhss.scan.layers import LayerStats
 from openhss.scan.walk import LayerAnalysis
 
-CODEC_VERSION = 2
+CODEC_VERSION = 3
 
 
 def cache_key(diff_id: str, analyzers: dict[str, int]) -> str:
@@ -113,6 +114,7 @@ def encode(a: LayerAnalysis) -> bytes:
         "opaque_dirs": a.opaque_dirs,
         "warnings": a.warnings,
         "analyzers": a.analyzers,
+        "stats": [a.stats.members, a.stats.uncompressed_bytes, a.stats.compression],
     }
     return zstandard.ZstdCompressor(level=3).compress(json.dumps(doc, separators=(",", ":")).encode())
 
@@ -137,6 +139,7 @@ def decode(blob: bytes) -> LayerAnalysis:
         opaque_dirs=doc["opaque_dirs"],
         warnings=doc["warnings"],
         analyzers=doc["analyzers"],
+        stats=LayerStats(*doc["stats"]),
     )
 
 

@@ -1,0 +1,189 @@
+"""Scan one image end to end: open → analyse each layer once (or take it from the cache) → fold → check
+→ match.
+
+Everything here is shared by `openhss scan` (no server), the Celery scan task and the agent: only the
+cache, the matcher and the progress sink differ. Layers are independent until the fold, so they are
+analysed on a small thread pool (decompression and hashing release the GIL; a registry source overlaps
+downloads), and a layer whose `(diff_id, analyzer versions)` is cached is never opened at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from openhss.domain.enums import ScanScope
+from openhss.domain.models import Finding
+from openhss.domain.report import ImageReport, ImageSummary, LayerSummary
+from openhss.domain.vulnerability import VulnerabilityFinding
+from openhss.scan.analyzers.base import Analyzer
+from openhss.scan.analyzers.registry import ANALYZERS
+from openhss.scan.applier import Inventory, OsRestamper, fold
+from openhss.scan.cache import LayerCache, cache_key
+from openhss.scan.image import Image, Layer
+from openhss.scan.layers import ImageBudget, Limits
+from openhss.scan.refs import ImageRef
+from openhss.scan.sources.base import ImageHandle
+from openhss.scan.walk import LayerAnalysis, analyze_layer
+
+log = logging.getLogger(__name__)
+
+#: Analyzers in this scope build the inventory (packages, files); every report needs it, so they always run.
+INVENTORY_SCOPE = ScanScope.VULNERABILITY
+
+Matcher = Callable[[Inventory], list[VulnerabilityFinding]]
+#: Checks over the folded inventory and the image config (baseline, build commands, compliance).
+ImageCheck = Callable[[Image, Inventory, ScanScope], list[Finding]]
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A layer finished: `done` of `total`; `cached` when the layer cache answered without reading it."""
+
+    done: int
+    total: int
+    layer: LayerSummary
+
+
+@dataclass(slots=True)
+class PipelineOptions:
+    scope: ScanScope = ScanScope.ALL
+    limits: Limits = field(default_factory=Limits)
+    scratch_dir: Path | None = None
+    cache: LayerCache | None = None
+    #: Analyzer classes to use instead of the registry (tests, the agent's reduced set).
+    analyzers: Sequence[type[Analyzer]] | None = None
+    restamp: OsRestamper | None = None
+    matcher: Matcher | None = None
+    checks: Sequence[ImageCheck] = ()
+    workers: int = 2
+    progress: Callable[[Progress], None] | None = None
+
+
+def select_analyzers(
+    scope: ScanScope, classes: Sequence[type[Analyzer]] | None = None
+) -> list[type[Analyzer]]:
+    chosen = ANALYZERS if classes is None else classes
+    return [a for a in chosen if a.scope & (scope | INVENTORY_SCOPE)]
+
+
+def _created_by(image: Image) -> list[str]:
+    """The build instruction of each layer: history entries that made a layer, in order."""
+    made = [h.created_by for h in image.config.history if not h.empty_layer]
+    if len(made) != len(image.layers):
+        # History is optional and sometimes inconsistent (squashed images): say nothing rather than lie.
+        return [""] * len(image.layers)
+    return made
+
+
+def analyze_layers(
+    handle: ImageHandle, options: PipelineOptions
+) -> tuple[list[LayerAnalysis], list[LayerSummary]]:
+    image = handle.image
+    classes = select_analyzers(options.scope, options.analyzers)
+    versions = {a.name: a.version for a in classes}
+    budget = ImageBudget(options.limits)
+    created = _created_by(image)
+    total = len(image.layers)
+    done = 0
+
+    def one(index: int, layer: Layer) -> tuple[LayerAnalysis, LayerSummary]:
+        key = cache_key(layer.diff_id, versions) if layer.diff_id and options.cache else ""
+        if key and options.cache is not None:
+            hit = options.cache.get(key)
+            if hit is not None:
+                # The walk never ran, but the image-size budget must still see this layer's bytes.
+                budget.charge(hit.stats.uncompressed_bytes)
+                return hit, _summary(layer, created[index], hit, cached=True, seconds=0.0)
+        started = time.perf_counter()
+        with handle.open_layer(layer) as stream:
+            analysis = analyze_layer(
+                stream,
+                layer.media_type,
+                [cls() for cls in classes],
+                options.limits,
+                diff_id=layer.diff_id,
+                budget=budget,
+                scratch_dir=options.scratch_dir,
+            )
+        seconds = time.perf_counter() - started
+        if key and options.cache is not None:
+            options.cache.put(key, analysis)
+        return analysis, _summary(layer, created[index], analysis, cached=False, seconds=seconds)
+
+    analyses: list[LayerAnalysis] = []
+    summaries: list[LayerSummary] = []
+    with ThreadPoolExecutor(max_workers=max(1, min(options.workers, total or 1))) as pool:
+        futures = [pool.submit(one, i, layer) for i, layer in enumerate(image.layers)]
+        for future in futures:
+            analysis, summary = future.result()
+            analyses.append(analysis)
+            summaries.append(summary)
+            done += 1
+            if options.progress is not None:
+                options.progress(Progress(done, total, summary))
+    return analyses, summaries
+
+
+def _summary(
+    layer: Layer, created_by: str, analysis: LayerAnalysis, *, cached: bool, seconds: float
+) -> LayerSummary:
+    return LayerSummary(
+        digest=layer.digest,
+        diff_id=analysis.diff_id or layer.diff_id,
+        size=layer.size,
+        media_type=layer.media_type,
+        created_by=created_by,
+        cached=cached,
+        members=analysis.stats.members,
+        uncompressed_bytes=analysis.stats.uncompressed_bytes,
+        seconds=round(seconds, 4),
+    )
+
+
+def image_summary(ref: ImageRef, image: Image) -> ImageSummary:
+    cfg = image.config
+    return ImageSummary(
+        ref=str(ref),
+        transport=ref.transport.value,
+        digest=image.manifest_digest,
+        config_digest=image.config_digest,
+        os_name=cfg.platform.os,
+        architecture=cfg.platform.architecture,
+        created=cfg.created,
+        user=cfg.user,
+        env=cfg.env,
+        entrypoint=cfg.entrypoint,
+        cmd=cfg.cmd,
+        exposed_ports=cfg.exposed_ports,
+        labels=tuple(sorted(cfg.labels.items())),
+        repo_tags=image.repo_tags,
+        size=image.size,
+    )
+
+
+def scan_handle(handle: ImageHandle, options: PipelineOptions) -> ImageReport:
+    """Scan an opened image. Raises `ScanError` subclasses whose `status` is the HSS scan status."""
+    started = time.perf_counter()
+    analyses, summaries = analyze_layers(handle, options)
+    inventory = fold(analyses, options.restamp)
+    findings = list(inventory.findings)
+    for check in options.checks:
+        findings.extend(check(handle.image, inventory, options.scope))
+    vulnerabilities = options.matcher(inventory) if options.matcher is not None else []
+    return ImageReport(
+        image=image_summary(handle.ref, handle.image),
+        os=inventory.os,
+        layers=summaries,
+        packages=inventory.packages,
+        files=inventory.files,
+        vulnerabilities=vulnerabilities,
+        findings=findings,
+        skipped=inventory.skipped,
+        warnings=inventory.warnings,
+        seconds=round(time.perf_counter() - started, 4),
+    )
