@@ -179,3 +179,20 @@ def test_spdx_validates_with_spdx_tools(tmp_path: Path) -> None:
 )
 def test_spdx_expression_normalises_or_refuses(text: str, expected: str | None) -> None:
     assert spdx.spdx_expression(text) == expected
+
+
+def test_sarif_results_point_at_their_rules_and_carry_levels() -> None:
+    from openhss.exports import sarif
+
+    doc = json.loads(sarif.render(sample_report()))
+    assert doc["version"] == "2.1.0"
+    run = doc["runs"][0]
+    rules = run["tool"]["driver"]["rules"]
+    assert len({r["id"] for r in rules}) == len(rules)
+    assert len(run["results"]) == 4
+    for result in run["results"]:
+        assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
+        assert result["level"] in ("error", "warning", "note")
+    secret = next(r for r in run["results"] if r["ruleId"] == "aws-access-key-id")
+    assert secret["locations"][0]["physicalLocation"]["region"] == {"startLine": 3}
+    assert "AKIA****" in secret["message"]["text"]
