@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from openhss.domain.enums import FindingKind
 from openhss.domain.models import FileRecord, Finding, OSInfo, Package
+from openhss.scan.analyzers.os.release import infer_os
 from openhss.scan.walk import LayerAnalysis
 
 #: Re-stamps OS packages once the distribution is known (e.g. Debian vs Ubuntu, and the release).
@@ -47,6 +48,17 @@ def _removed(path: str, whiteouts: Iterable[str], opaque: Iterable[str]) -> bool
     return any(_under(path, w) for w in whiteouts) or any(path.startswith(o + "/") for o in opaque)
 
 
+def _carry(new: Package, old: Package | None) -> Package:
+    """The same package at the same version in a rewritten database: it keeps the layer that introduced
+    it and, when this layer does not name them, its licenses (dpkg's copyright files live in the layer
+    that installed the package, not in every layer that rewrites `status`)."""
+    if old is None:
+        return new
+    return dataclasses.replace(
+        new, layer_digest=old.layer_digest or new.layer_digest, licenses=new.licenses or old.licenses
+    )
+
+
 def fold(layers: Sequence[LayerAnalysis], restamp: OsRestamper | None = None) -> Inventory:
     inv = Inventory()
     # database path → packages currently provided by it
@@ -69,13 +81,8 @@ def fold(layers: Sequence[LayerAnalysis], restamp: OsRestamper | None = None) ->
         for pkg in result.packages:
             fresh.setdefault(pkg.path, []).append(pkg)
         for db, pkgs in fresh.items():
-            earlier = {(p.key, p.version): p.layer_digest for p in by_db.get(db, [])}
-            by_db[db] = [
-                dataclasses.replace(p, layer_digest=earlier[(p.key, p.version)])
-                if earlier.get((p.key, p.version))
-                else p
-                for p in pkgs
-            ]
+            earlier = {(p.key, p.version): p for p in by_db.get(db, [])}
+            by_db[db] = [_carry(p, earlier.get((p.key, p.version))) for p in pkgs]
         for rec in result.files:
             files[rec.path] = rec
         if result.os is not None:
@@ -89,6 +96,9 @@ def fold(layers: Sequence[LayerAnalysis], restamp: OsRestamper | None = None) ->
         inv.warnings.extend(layer.warnings)
     inv.findings.extend(f for found in state.values() for f in found)
     packages = [p for pkgs in by_db.values() for p in pkgs]
+    if inv.os is None:
+        # No layer has a release file: distroless Debian is recognised by its dpkg status.d records.
+        inv.os = infer_os(packages)
     if restamp is not None and inv.os is not None:
         packages = restamp(packages, inv.os)
     inv.packages = sorted(packages, key=lambda p: (p.type.value, p.name, p.version, p.path))

@@ -21,6 +21,7 @@ from openhss.domain.models import Finding
 from openhss.domain.report import ImageReport, ImageSummary, LayerSummary
 from openhss.domain.vulnerability import VulnerabilityFinding
 from openhss.scan.analyzers.base import Analyzer
+from openhss.scan.analyzers.os.restamp import restamp_os_packages
 from openhss.scan.analyzers.registry import ANALYZERS
 from openhss.scan.applier import Inventory, OsRestamper, fold
 from openhss.scan.cache import LayerCache, cache_key
@@ -57,7 +58,7 @@ class PipelineOptions:
     cache: LayerCache | None = None
     #: Analyzer classes to use instead of the registry (tests, the agent's reduced set).
     analyzers: Sequence[type[Analyzer]] | None = None
-    restamp: OsRestamper | None = None
+    restamp: OsRestamper | None = restamp_os_packages
     matcher: Matcher | None = None
     checks: Sequence[ImageCheck] = ()
     workers: int = 2

@@ -1,0 +1,1 @@
+"""OS detection and the OS package managers' databases (dpkg, apk, rpm)."""

@@ -1,0 +1,90 @@
+"""Re-stamp OS packages once the distribution is known (the applier's `OsRestamper`).
+
+A dpkg database looks the same on Debian, Ubuntu and UOS, and apk's on Alpine, Wolfi and Chainguard;
+which advisories apply (the OSV ecosystem) and the purl namespace follow from the OS, which may even
+be detected in a different layer than the package database. So the package analyzers stamp a default
+and this pass, run after the fold, sets the right ecosystem and purl `distro` qualifier.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from packageurl import PackageURL
+
+from openhss.domain.enums import Ecosystem, PackageType
+from openhss.domain.models import OSInfo, Package
+
+#: os-release ID → (package type the distro uses, OSV ecosystem, purl namespace).
+DISTROS: dict[str, tuple[PackageType, Ecosystem, str]] = {
+    "debian": (PackageType.DEB, Ecosystem.DEBIAN, "debian"),
+    "ubuntu": (PackageType.DEB, Ecosystem.UBUNTU, "ubuntu"),
+    "uos": (PackageType.DEB, Ecosystem.UOS, "uos"),
+    "alpine": (PackageType.APK, Ecosystem.ALPINE, "alpine"),
+    "wolfi": (PackageType.APK, Ecosystem.WOLFI, "wolfi"),
+    "chainguard": (PackageType.APK, Ecosystem.CHAINGUARD, "chainguard"),
+    "rhel": (PackageType.RPM, Ecosystem.REDHAT, "redhat"),
+    "centos": (PackageType.RPM, Ecosystem.CENTOS, "centos"),
+    "rocky": (PackageType.RPM, Ecosystem.ROCKY, "rocky"),
+    "almalinux": (PackageType.RPM, Ecosystem.ALMALINUX, "almalinux"),
+    "fedora": (PackageType.RPM, Ecosystem.FEDORA, "fedora"),
+    "amzn": (PackageType.RPM, Ecosystem.AMAZON, "amazon"),
+    "ol": (PackageType.RPM, Ecosystem.ORACLE, "oracle"),
+    "sles": (PackageType.RPM, Ecosystem.SUSE, "suse"),
+    "sled": (PackageType.RPM, Ecosystem.SUSE, "suse"),
+    "sle-micro": (PackageType.RPM, Ecosystem.SUSE, "suse"),
+    "sle-micro-rancher": (PackageType.RPM, Ecosystem.SUSE, "suse"),
+    "sl-micro": (PackageType.RPM, Ecosystem.SUSE, "suse"),
+    "opensuse-leap": (PackageType.RPM, Ecosystem.OPENSUSE, "opensuse"),
+    "opensuse-tumbleweed": (PackageType.RPM, Ecosystem.OPENSUSE, "opensuse"),
+    "openEuler": (PackageType.RPM, Ecosystem.OPENEULER, "openeuler"),
+    "euleros": (PackageType.RPM, Ecosystem.EULEROS, "euleros"),
+    "hce": (PackageType.RPM, Ecosystem.HCE, "hce"),
+}
+#: Kylin ships deb (desktop) and rpm (server) editions under one ID.
+_BOTH = {"kylin": (Ecosystem.KYLIN, "kylin")}
+
+
+def distro_qualifier(os: OSInfo) -> str:
+    return f"{os.family}-{os.version}" if os.version else os.family
+
+
+def _purl(pkg: Package, namespace: str, distro: str) -> str:
+    if pkg.purl:
+        try:
+            old = PackageURL.from_string(pkg.purl)
+        except ValueError:
+            old = None
+        if old is not None:
+            quals = dict(old.qualifiers) if isinstance(old.qualifiers, dict) else {}
+            quals["distro"] = distro
+            return PackageURL(
+                type=old.type, namespace=namespace, name=old.name, version=old.version, qualifiers=quals
+            ).to_string()
+    quals = {"arch": pkg.arch} if pkg.arch else {}
+    quals["distro"] = distro
+    return PackageURL(
+        type=pkg.type.value, namespace=namespace, name=pkg.name, version=pkg.version, qualifiers=quals
+    ).to_string()
+
+
+def restamp_os_packages(packages: Sequence[Package], os: OSInfo) -> list[Package]:
+    """Set ecosystem and purl of OS packages from the detected OS; other packages pass unchanged."""
+    distro = distro_qualifier(os)
+    known = DISTROS.get(os.family)
+    out: list[Package] = []
+    for pkg in packages:
+        if not pkg.type.is_os:
+            out.append(pkg)
+            continue
+        if known is not None and known[0] is pkg.type:
+            eco, ns = known[1], known[2]
+        elif os.family in _BOTH and pkg.type in (PackageType.DEB, PackageType.RPM):
+            eco, ns = _BOTH[os.family]
+        else:
+            # Packages of a foreign format (an rpmdb inside a Debian image): not this distro's to vouch for.
+            out.append(pkg)
+            continue
+        out.append(dataclasses.replace(pkg, ecosystem=eco, purl=_purl(pkg, ns, distro)))
+    return out
