@@ -7,11 +7,22 @@ sort key once (`key`) and the hot loop compares keys; `compare` is the convenien
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
+
+# Real versions are short (the longest in the OSV corpus is well under 200 characters); version
+# strings come from hostile images, and keys are cached, so anything longer is refused outright.
+MAX_VERSION_LENGTH: Final = 512
 
 
 class InvalidVersion(ValueError):
     """A version string the scheme cannot order. Matchers skip such ranges with a warning."""
+
+
+def bounded(version: str) -> str:
+    """`version` unchanged, or InvalidVersion when it is longer than any real version."""
+    if len(version) > MAX_VERSION_LENGTH:
+        raise InvalidVersion(f"version longer than {MAX_VERSION_LENGTH} characters")
+    return version
 
 
 class VersionScheme(ABC):
