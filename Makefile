@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?=
 PORT ?=
 
-.PHONY: run test lint typecheck pytest lock clean venv
+.PHONY: run test lint typecheck pytest lock clean venv bench
 
 venv: $(STAMP)
 
@@ -33,6 +33,11 @@ pytest: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# Benchmarks print figures against baselines measured in the same run; `make bench BENCH=inventory`.
+bench: $(STAMP)
+	bash scripts/test-setup.sh
+	$(BIN)/python bench/run.py $(BENCH)
 
 lock: $(STAMP)
 	$(BIN)/python -m pip install -q uv
