@@ -20,6 +20,8 @@ import io
 import logging
 import lzma
 import posixpath
+import queue
+import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -291,6 +293,70 @@ class _MemberReader(io.RawIOBase):
         data = self._owner._read_exact(n, "member data")
         self.remaining -= n
         return data
+
+
+class Prefetcher(io.RawIOBase):
+    """Reads (and so hashes) the stored blob in a background thread, `depth` chunks ahead.
+
+    Fetching and sha256 release the GIL, so on two cores they overlap with decompression and tar
+    parsing instead of adding to them; the bounded queue keeps memory at `depth` chunks.
+    Errors raised by the reader thread (digest mismatch, network) surface on the consumer's read.
+    """
+
+    def __init__(self, inner: BinaryIO, chunk: int = 1024 * 1024, depth: int = 4) -> None:
+        self._inner = inner
+        self._chunk = chunk
+        self._queue: queue.Queue[bytes | BaseException | None] = queue.Queue(depth)
+        self._stop = threading.Event()
+        self._buf = memoryview(b"")
+        self._eof = False
+        self._thread = threading.Thread(target=self._run, name="blob-prefetch", daemon=True)
+        self._thread.start()
+
+    def _put(self, item: bytes | BaseException | None) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                data = self._inner.read(self._chunk)
+                if not self._put(data or None) or not data:
+                    return
+        except BaseException as exc:  # handed to the consumer thread
+            self._put(exc)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: memoryview) -> int:  # type: ignore[override]
+        if not self._buf:
+            if self._eof:
+                return 0
+            item = self._queue.get()
+            if item is None:
+                self._eof = True
+                return 0
+            if isinstance(item, BaseException):
+                self._eof = True
+                raise item
+            self._buf = memoryview(item)
+        n = min(len(buf), len(self._buf))
+        buf[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
+
+    def close(self) -> None:
+        if not self.closed:
+            self._stop.set()
+            self._thread.join()
+            self._inner.close()
+        super().close()
 
 
 @dataclass(slots=True)

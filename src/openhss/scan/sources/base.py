@@ -18,6 +18,7 @@ from typing import BinaryIO, ClassVar
 
 from openhss.scan.errors import CorruptImage, DigestMismatch, ImageOversized
 from openhss.scan.image import Image, Layer, Platform
+from openhss.scan.layers import Prefetcher
 from openhss.scan.refs import DOCKER_HUB, ImageRef, Transport
 
 
@@ -86,6 +87,11 @@ class Source(ABC):
     def open(self, ref: ImageRef, options: SourceOptions) -> ImageHandle:
         """Resolve `ref` to a single-platform image (an index is narrowed to `options.platform`)."""
 
+    def platforms(self, ref: ImageRef, options: SourceOptions) -> list[Platform]:
+        """Every platform `ref` offers; a single-platform store answers with its one image's platform."""
+        with self.open(ref, options) as handle:
+            return [handle.image.config.platform]
+
 
 def check_image_size(image: Image, options: SourceOptions) -> None:
     if image.size > options.max_image_bytes:
@@ -148,4 +154,5 @@ class VerifyingReader(io.RawIOBase):
 
 
 def verified(inner: BinaryIO, digest: str, size: int | None, what: str) -> BinaryIO:
-    return io.BufferedReader(VerifyingReader(inner, digest, size, what), 1024 * 1024)
+    checked = io.BufferedReader(VerifyingReader(inner, digest, size, what), 1024 * 1024)
+    return io.BufferedReader(Prefetcher(checked), 1024 * 1024)
