@@ -21,8 +21,9 @@ from openhss.domain.vulnerability import VulnerabilityFinding
 from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry
 from openhss.scan.applier import Inventory
 from openhss.scan.cache import FileLayerCache
+from openhss.scan.checks.base import Check, CheckContext
 from openhss.scan.errors import ImageOversized
-from openhss.scan.image import Image, Layer, build_image, parse_manifest
+from openhss.scan.image import Layer, build_image, parse_manifest
 from openhss.scan.layers import Limits
 from openhss.scan.pipeline import PipelineOptions, Progress, scan_handle, select_analyzers
 from openhss.scan.refs import parse_ref
@@ -88,7 +89,7 @@ def _built(tmp_path: Path) -> BuiltImage:
 def test_scan_folds_layers_with_attribution_and_instructions(tmp_path: Path) -> None:
     built = _built(tmp_path)
     events: list[Progress] = []
-    opts = PipelineOptions(analyzers=[ReleaseFile, Secretish], progress=events.append)
+    opts = PipelineOptions(analyzers=[ReleaseFile, Secretish], progress=events.append, checks=[])
     report = scan_handle(CountingHandle(built), opts)
     assert [(p.name, p.version, p.layer_digest) for p in report.packages] == [
         ("alpha", "1.0", built.diff_ids[0]),
@@ -100,6 +101,9 @@ def test_scan_folds_layers_with_attribution_and_instructions(tmp_path: Path) -> 
         "RUN rm gone",
     ]
     assert [f.path for f in report.findings] == ["app/.env"]
+    # the default checks read the image config: the builder's config runs as root with a PASSWORD env
+    default = scan_handle(CountingHandle(built), PipelineOptions(analyzers=[ReleaseFile]))
+    assert {f.kind for f in default.findings} >= {FindingKind.BASELINE}
     assert [(e.done, e.total) for e in events] == [(1, 3), (2, 3), (3, 3)]
     assert report.image.digest == built.manifest_digest
 
@@ -150,13 +154,17 @@ def test_matcher_and_checks_see_the_folded_inventory(tmp_path: Path) -> None:
             if p.name == "beta"
         ]
 
-    def check(image: Image, inv: Inventory, scope: ScanScope) -> list[Finding]:
-        assert scope is ScanScope.ALL
-        return [Finding(FindingKind.BASELINE, "user-root", Severity.MEDIUM, f"user {image.config.user}")]
+    class UserCheck(Check):
+        id = "test-user"
+        scope = ScanScope.BASELINE
+
+        def run(self, ctx: CheckContext) -> list[Finding]:
+            seen.append([p.name for p in ctx.inventory.packages])
+            return [Finding(FindingKind.BASELINE, "user-root", Severity.MEDIUM, f"user {ctx.config.user}")]
 
     report = scan_handle(
-        CountingHandle(built), PipelineOptions(analyzers=[ReleaseFile], matcher=matcher, checks=[check])
+        CountingHandle(built), PipelineOptions(analyzers=[ReleaseFile], matcher=matcher, checks=[UserCheck()])
     )
-    assert seen == [["alpha", "beta"]]
+    assert seen == [["alpha", "beta"], ["alpha", "beta"]]
     assert [v.vul_id for v in report.vulnerabilities] == ["CVE-2024-0001"]
     assert [f.rule_id for f in report.findings] == ["user-root"]

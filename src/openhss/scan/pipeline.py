@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from openhss.domain.enums import ScanScope
-from openhss.domain.models import Finding
 from openhss.domain.report import ImageReport, ImageSummary, LayerSummary
 from openhss.domain.vulnerability import VulnerabilityFinding
 from openhss.scan.analyzers.base import Analyzer
@@ -25,6 +24,8 @@ from openhss.scan.analyzers.os.restamp import restamp_os_packages
 from openhss.scan.analyzers.registry import ANALYZERS
 from openhss.scan.applier import Inventory, OsRestamper, fold
 from openhss.scan.cache import LayerCache, cache_key
+from openhss.scan.checks.base import Check, CheckContext, run_checks
+from openhss.scan.checks.registry import CHECKS
 from openhss.scan.image import Image, Layer
 from openhss.scan.layers import ImageBudget, Limits
 from openhss.scan.refs import ImageRef
@@ -37,8 +38,11 @@ log = logging.getLogger(__name__)
 INVENTORY_SCOPE = ScanScope.VULNERABILITY
 
 Matcher = Callable[[Inventory], list[VulnerabilityFinding]]
-#: Checks over the folded inventory and the image config (baseline, build commands, compliance).
-ImageCheck = Callable[[Image, Inventory, ScanScope], list[Finding]]
+
+
+def default_checks() -> list[Check]:
+    """Image-level checks over the config, history and folded inventory (baseline, build, compliance)."""
+    return [cls() for cls in CHECKS]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +64,7 @@ class PipelineOptions:
     analyzers: Sequence[type[Analyzer]] | None = None
     restamp: OsRestamper | None = restamp_os_packages
     matcher: Matcher | None = None
-    checks: Sequence[ImageCheck] = ()
+    checks: Sequence[Check] = field(default_factory=default_checks)
     workers: int = 2
     progress: Callable[[Progress], None] | None = None
 
@@ -173,8 +177,9 @@ def scan_handle(handle: ImageHandle, options: PipelineOptions) -> ImageReport:
     analyses, summaries = analyze_layers(handle, options)
     inventory = fold(analyses, options.restamp)
     findings = list(inventory.findings)
-    for check in options.checks:
-        findings.extend(check(handle.image, inventory, options.scope))
+    findings.extend(
+        run_checks(list(options.checks), CheckContext(handle.image.config, inventory), options.scope)
+    )
     vulnerabilities = options.matcher(inventory) if options.matcher is not None else []
     return ImageReport(
         image=image_summary(handle.ref, handle.image),

@@ -1,0 +1,208 @@
+"""Java archives (jar/war/ear and friends), including archives nested inside archives.
+
+Each archive contributes the Maven coordinates its `pom.properties` files name (a shaded or fat jar
+carries several), and only when it has none, what its `MANIFEST.MF` says (the rules Trivy applies:
+vendor id or bundle symbolic name for the group, title for the artifact). Nested archives are opened
+in memory up to a depth, and everything is bounded against zip bombs: entries per archive, declared
+sizes, bytes actually inflated per member (never trusting the declared size) and inflated bytes per
+top-level archive. Packages point at the archive file in the image (`Package.path`), because that is the
+file a user replaces, and the applier then treats a changed archive as a whole.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from dataclasses import dataclass
+from typing import BinaryIO, ClassVar
+
+from openhss.domain.enums import Ecosystem, PackageType
+from openhss.domain.models import Package
+from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry
+from openhss.scan.analyzers.lang._common import dedupe, make_package
+
+ARCHIVE_SUFFIXES = (".jar", ".war", ".ear", ".par", ".sar", ".hpi", ".jpi", ".kar", ".rar")
+
+_ANY_CASE_SUFFIXES = ARCHIVE_SUFFIXES + tuple(s.upper() for s in ARCHIVE_SUFFIXES)
+
+
+@dataclass(frozen=True, slots=True)
+class ZipLimits:
+    max_depth: int = 4
+    max_entries: int = 100_000
+    #: pom.properties / MANIFEST.MF larger than this are not real ones.
+    max_metadata: int = 1024 * 1024
+    #: A nested archive is read into memory: at most this much of it.
+    max_nested: int = 64 * 1024 * 1024
+    #: Bytes inflated from one top-level archive, all nesting levels together.
+    max_total: int = 256 * 1024 * 1024
+
+
+class ArchiveTooLarge(ValueError):
+    """A limit tripped: the archive is reported as skipped rather than read further."""
+
+
+_PROBLEMS_MAX = 20
+_CHUNK = 1024 * 1024
+_PROPS_LINE = re.compile(r"^\s*([A-Za-z.]+)\s*[=:]\s*(.*?)\s*$")
+
+
+def parse_properties(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.lstrip().startswith(("#", "!")):
+            continue
+        m = _PROPS_LINE.match(line)
+        if m:
+            out[m.group(1)] = m.group(2)
+    return out
+
+
+def parse_manifest(text: str) -> dict[str, str]:
+    """Main section of a MANIFEST.MF: `Key: value`, continuation lines start with one space."""
+    out: dict[str, str] = {}
+    key = ""
+    for line in text.replace("\r\n", "\n").split("\n"):
+        if not line:
+            if out:
+                break  # end of the main section
+            continue
+        if line.startswith(" ") and key:
+            out[key] += line[1:]
+            continue
+        k, sep, v = line.partition(":")
+        if sep:
+            key = k.strip()
+            out[key] = v.strip()
+    return out
+
+
+def maven_package(group: str, artifact: str, version: str, path: str, licenses: list[str]) -> Package:
+    return make_package(
+        f"{group}:{artifact}",
+        version,
+        Ecosystem.MAVEN,
+        PackageType.JAR,
+        path,
+        "maven",
+        namespace=group,
+        purl_name=artifact,
+        licenses=licenses,
+    )
+
+
+def _manifest_package(m: dict[str, str], path: str) -> Package | None:
+    group = m.get("Implementation-Vendor-Id", "")
+    if not group and m.get("Bundle-SymbolicName"):
+        symbolic = m["Bundle-SymbolicName"].split(";", 1)[0].strip()
+        idx = symbolic.rfind(".")
+        group = symbolic[:idx] if idx > 0 else symbolic
+    group = group or m.get("Implementation-Vendor", "") or m.get("Specification-Vendor", "")
+    artifact = m.get("Implementation-Title") or m.get("Specification-Title") or m.get("Bundle-Name") or ""
+    version = (
+        m.get("Implementation-Version") or m.get("Specification-Version") or m.get("Bundle-Version") or ""
+    )
+    if not (group and artifact and version):
+        return None
+    licenses = [v for k, v in m.items() if k == "Bundle-License" or k.startswith("Plugin-License-Name")]
+    return maven_package(group, artifact, version, path, licenses)
+
+
+class _Budget:
+    def __init__(self, limits: ZipLimits) -> None:
+        self.limits = limits
+        self.left = limits.max_total
+
+    def read(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> bytes:
+        """Inflate one member, trusting neither its declared size nor its compression ratio."""
+        if info.file_size > cap:
+            raise ArchiveTooLarge(f"{info.filename} declares {info.file_size} bytes (limit {cap})")
+        want = min(cap, self.left) + 1
+        out = io.BytesIO()
+        with zf.open(info) as member:
+            # Small reads: zipfile inflates up to the requested size in one go, so one big read of a
+            # member that lies about its size would allocate the whole limit before anything checks.
+            while out.tell() < want:
+                chunk = member.read(min(_CHUNK, want - out.tell()))
+                if not chunk:
+                    break
+                out.write(chunk)
+        if out.tell() >= want:
+            raise ArchiveTooLarge(f"{info.filename} inflates beyond its limit")
+        self.left -= out.tell()
+        return out.getvalue()
+
+
+def scan_archive(
+    content: BinaryIO,
+    path: str,
+    limits: ZipLimits | None = None,
+    problems: list[str] | None = None,
+    *,
+    depth: int = 0,
+    budget: _Budget | None = None,
+) -> list[Package]:
+    """Packages of one archive and those nested in it; what could not be read lands in `problems`
+    (a nested bomb costs only its own subtree, the rest of the archive is still reported)."""
+    limits = limits or ZipLimits()
+    budget = budget or _Budget(limits)
+    problems = problems if problems is not None else []
+    out: list[Package] = []
+    manifest: dict[str, str] = {}
+    found_pom = False
+    with zipfile.ZipFile(content) as zf:
+        infos = zf.infolist()
+        if len(infos) > limits.max_entries:
+            raise ArchiveTooLarge(f"{len(infos)} entries (limit {limits.max_entries})")
+        for info in infos:
+            name = info.filename
+            low = name.lower()
+            if low.endswith("/pom.properties") or low == "pom.properties":
+                props = parse_properties(
+                    budget.read(zf, info, limits.max_metadata).decode("utf-8", "replace")
+                )
+                group, artifact = props.get("groupId", ""), props.get("artifactId", "")
+                version = props.get("version", "")
+                if group and artifact and version:
+                    found_pom = True
+                    out.append(maven_package(group, artifact, version, path, []))
+            elif low == "meta-inf/manifest.mf":
+                text = budget.read(zf, info, limits.max_metadata).decode("utf-8", "replace")
+                manifest = parse_manifest(text)
+            elif low.endswith(ARCHIVE_SUFFIXES) and not info.is_dir():
+                if depth + 1 >= limits.max_depth:
+                    problems.append(f"{name}: archives nested deeper than {limits.max_depth}")
+                    continue
+                try:
+                    data = budget.read(zf, info, limits.max_nested)
+                    out.extend(
+                        scan_archive(io.BytesIO(data), path, limits, problems, depth=depth + 1, budget=budget)
+                    )
+                except ArchiveTooLarge as exc:
+                    problems.append(f"{name}: {exc}")
+                except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError) as exc:
+                    problems.append(f"{name}: unreadable nested archive: {exc}")
+    if not found_pom and manifest:
+        pkg = _manifest_package(manifest, path)
+        if pkg is not None:
+            out.append(pkg)
+    return out
+
+
+class JavaAnalyzer(Analyzer):
+    name: ClassVar[str] = "lang-java"
+    version: ClassVar[int] = 1
+    max_size: ClassVar[int] = 512 * 1024 * 1024
+
+    def wants(self, entry: FileEntry) -> bool:
+        return entry.path.endswith(_ANY_CASE_SUFFIXES) and entry.is_file
+
+    def analyze(self, entry: FileEntry, content: BinaryIO) -> AnalysisResult:
+        problems: list[str] = []
+        try:
+            packages = scan_archive(content, entry.path, problems=problems)
+        except (zipfile.BadZipFile, EOFError, NotImplementedError) as exc:
+            raise ValueError(f"not a zip archive: {exc}") from exc
+        skipped = [(entry.path, f"{self.name}: {p}") for p in problems[:_PROBLEMS_MAX]]
+        return AnalysisResult(packages=dedupe(packages), skipped=skipped)

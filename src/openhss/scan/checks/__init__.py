@@ -1,0 +1,1 @@
+"""Image-level checks: rules over the image config, its history and the folded inventory."""

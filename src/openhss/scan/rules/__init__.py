@@ -1,0 +1,1 @@
+"""Detection rules shipped as data (secrets, malware, compliance); loaded with importlib.resources."""

@@ -1,0 +1,34 @@
+"""Every analyzer module is registered: adding one is a module plus a registry line, and forgetting the
+line must fail loudly rather than silently scan less."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+
+import openhss.scan.analyzers as analyzers_pkg
+from openhss.scan.analyzers.base import Analyzer
+from openhss.scan.analyzers.registry import ANALYZERS
+
+
+def _all_analyzer_classes() -> set[type[Analyzer]]:
+    found: set[type[Analyzer]] = set()
+    for info in pkgutil.walk_packages(analyzers_pkg.__path__, analyzers_pkg.__name__ + "."):
+        module = importlib.import_module(info.name)
+        for _, obj in inspect.getmembers(module, inspect.isclass):
+            concrete = issubclass(obj, Analyzer) and obj is not Analyzer and not inspect.isabstract(obj)
+            if concrete and obj.__module__ == module.__name__:
+                found.add(obj)
+    return found
+
+
+def test_every_analyzer_class_is_registered() -> None:
+    missing = _all_analyzer_classes() - set(ANALYZERS)
+    assert not missing, f"not in ANALYZERS: {sorted(c.__qualname__ for c in missing)}"
+
+
+def test_names_are_unique_and_versions_positive() -> None:
+    names = [a.name for a in ANALYZERS]
+    assert len(names) == len(set(names))
+    assert all(a.version >= 1 for a in ANALYZERS)
