@@ -1,0 +1,75 @@
+"""`openhss db update|import|status`: keep the advisory database current, online or air-gapped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from openhss.config import load_settings
+from openhss.services.vulndb import SyncReport, VulnDbError, VulnDbService
+
+db_app = typer.Typer(help="Advisory database: update, offline import, status.", no_args_is_help=True)
+
+
+def _service() -> VulnDbService:
+    return VulnDbService.from_settings(load_settings())
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def _print(report: SyncReport) -> None:
+    for name, count in sorted(report.counts.items()):
+        typer.echo(f"{name}: {'not modified' if count is None else f'{count} records'}")
+    typer.echo(f"{len(report.changed)} package keys changed")
+
+
+@db_app.command("update")
+def update(
+    ecosystem: Annotated[
+        list[str] | None, typer.Option("--ecosystem", "-e", help="OSV ecosystem name")
+    ] = None,
+    mirror: Annotated[str | None, typer.Option(help="base URL laid out as <Ecosystem>/all.zip …")] = None,
+) -> None:
+    """Download advisory feeds (only what changed since the last update) and swap in the new database."""
+    try:
+        report = _service().update(ecosystem or (), mirror)
+    except (VulnDbError, OSError) as exc:
+        _fail(str(exc))
+        return
+    _print(report)
+    for err in report.errors:
+        typer.echo(f"error: {err}", err=True)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@db_app.command("import")
+def import_(
+    paths: Annotated[
+        list[Path], typer.Argument(help="OSV zips/dirs, Debian tracker JSON, Alpine secdb JSON")
+    ],
+) -> None:
+    """Import advisory files carried in by hand (air-gapped sites)."""
+    try:
+        report = _service().import_paths(paths)
+    except (VulnDbError, OSError) as exc:
+        _fail(str(exc))
+        return
+    _print(report)
+
+
+@db_app.command("status")
+def status() -> None:
+    """Sources, record counts and age of the advisory database."""
+    st = _service().status()
+    if not st.exists:
+        _fail(f"no advisory database at {st.path}; run `openhss db update` or `openhss db import`")
+    typer.echo(f"{st.path}: {st.total} records from {len(st.sources)} sources")
+    for s in st.sources:
+        hours = s.age_seconds / 3600
+        typer.echo(f"  {s.name:<28} {s.count:>8} records  {hours:6.1f} h old")

@@ -1,0 +1,1 @@
+"""Advisory database: sources (OSV bulk zips, distro feeds), the local SQLite store, sync bookkeeping."""

@@ -1,0 +1,1 @@
+"""Advisory sources: one module per feed family, listed in `registry.py`."""

@@ -1,0 +1,53 @@
+"""The advisory-source contract.
+
+A source knows its online feeds (URLs, and where a mirror keeps them) and how to turn one downloaded or
+hand-carried file into `AffectedRecord`s. Everything that touches the network or the store lives in the
+service, so a source is a pure parser plus a list of feeds.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from openhss.domain.advisory import AffectedRecord
+
+#: JSON documents larger than this are refused: a feed entry never needs more, hostile input might.
+MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
+
+
+class SourceError(ValueError):
+    """A feed file that cannot be read as this source's format."""
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """One downloadable file. `name` is the store's bookkeeping key (`osv:PyPI`, `alpine:v3.18/main`)."""
+
+    name: str
+    url: str
+    mirror_path: str
+    ecosystem: str
+
+
+class AdvisorySource(ABC):
+    name: ClassVar[str]
+
+    @abstractmethod
+    def feeds(self) -> list[Feed]:
+        """Every feed this source can download."""
+
+    @abstractmethod
+    def accepts(self, path: Path, head: bytes) -> bool:
+        """Whether a local file (its first bytes given) is in this source's format."""
+
+    @abstractmethod
+    def feed_name(self, path: Path) -> str:
+        """The bookkeeping name of an offline file, so re-importing it replaces its earlier import."""
+
+    @abstractmethod
+    def parse(self, path: Path, feed_name: str) -> Iterator[AffectedRecord]:
+        """The records in a local file or directory."""
