@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import Query
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 Offset = Annotated[int, Query(ge=0, le=2_000_000, description="Start position, 0-2000000.")]
 Limit = Annotated[int, Query(ge=10, le=200, description="Page size, 10-200.")]
@@ -44,3 +44,456 @@ class VulAffectImagesResponseInfo(BaseModel):
 class ListVulAffectImagesResponse(BaseModel):
     total_num: int
     data_list: list[VulAffectImagesResponseInfo]
+
+
+# --- request bodies and response models of the image API (names exactly as the SDK's JSON keys) ---------
+
+ScanStatusParam = Literal[
+    "unscan", "success", "scanning", "failed", "download_failed", "image_oversized", "waiting_for_scan"
+]
+ScanStatusAll = Literal[
+    "unscan",
+    "success",
+    "scanning",
+    "failed",
+    "download_failed",
+    "image_oversized",
+    "waiting_for_scan",
+    "image_scan_stop",
+]
+LocalImageType = Literal["other_image", "swr_image"]
+HandleStatus = Literal["unhandled", "handled"]
+RepairUrgency = Literal["immediate_repair", "delay_repair", "not_needed_repair"]
+PerImageType = Literal[
+    "private_image", "shared_image", "instance_image", "cicd", "harbor", "jfrog", "local_image", "local"
+]
+Str64 = Annotated[str, Field(max_length=64)]
+Str128 = Annotated[str, Field(max_length=128)]
+Str256 = Annotated[str, Field(max_length=256)]
+Str512 = Annotated[str, Field(max_length=512)]
+NonNegBig = Annotated[int, Field(ge=0, le=9_223_372_036_854_775_807)]
+IdList = Annotated[list[Str512], Field(max_length=10_000)]
+
+
+class StrictBody(BaseModel):
+    """Unknown keys are accepted (the SDK may grow fields) but every known one is type- and range-checked."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class LocalImageInfo(StrictBody):
+    image_id: Str256 | None = None
+    image_digest: Str256 | None = None
+    image_name: Str256 | None = None
+    image_version: Str256 | None = None
+
+
+class LocalImageBatchScanRequestBody(StrictBody):
+    operate_all: bool | None = None
+    image_info_list: Annotated[list[LocalImageInfo], Field(max_length=10_000)] | None = None
+    image_name: Str256 | None = None
+    image_version: Str256 | None = None
+    local_image_type: LocalImageType | None = None
+    scan_status: ScanStatusParam | None = None
+    image_size: NonNegBig | None = None
+    start_latest_update_time: NonNegBig | None = None
+    end_latest_update_time: NonNegBig | None = None
+    start_latest_scan_time: NonNegBig | None = None
+    end_latest_scan_time: NonNegBig | None = None
+
+
+class ScanTaskQueryInfo(StrictBody):
+    local_image_type: LocalImageType | None = None
+    host_id: Str128 | None = None
+    host_name: Str128 | None = None
+    public_ip: Str128 | None = None
+    private_ip: Str128 | None = None
+    cluster_id: Str128 | None = None
+    container_id: Str128 | None = None
+    container_name: Str128 | None = None
+    pod_id: Str64 | None = None
+    pod_name: Str512 | None = None
+    app_name: Str256 | None = None
+    has_vul: bool | None = None
+    namespace: Str256 | None = None
+    image_name: Str256 | None = None
+    image_version: Str256 | None = None
+    image_type: Literal["private_image", "shared_image", "instance_image", "harbor", "jfrog"] | None = None
+    scan_status: ScanStatusParam | None = None
+    image_size: NonNegBig | None = None
+    start_latest_update_time: NonNegBig | None = None
+    end_latest_update_time: NonNegBig | None = None
+    start_latest_scan_time: NonNegBig | None = None
+    end_latest_scan_time: NonNegBig | None = None
+
+
+class ScanTaskImageInfo(StrictBody):
+    id: Annotated[int, Field(ge=0, le=9_223_372_036_854_775_807)] | None = None
+    image_id: Str256 | None = None
+    image_digest: Str256 | None = None
+    registry_id: Str256 | None = None
+    registry_name: Str256 | None = None
+    image_name: Str256 | None = None
+    image_version: Str256 | None = None
+    namespace: Str256 | None = None
+    instance_id: Str256 | None = None
+    instance_url: Str512 | None = None
+    registry_type: (
+        Literal["SwrPrivate", "SwrShared", "SwrEnterprise", "Harbor", "Jfrog", "Other", "Local"] | None
+    ) = None
+
+
+class CreateManualImageScanTaskReqInfo(StrictBody):
+    scan_scope: Annotated[int, Field(ge=0, le=0x7FFFFFFF)] | None = None
+    rate_limit: Annotated[int, Field(ge=0, le=1000)] | None = None
+    is_all: bool | None = None
+    query_info: ScanTaskQueryInfo | None = None
+    image_info: Annotated[list[ScanTaskImageInfo], Field(max_length=10_000)] | None = None
+
+
+class BatchExportLocalVulInfoRequestInfo(StrictBody):
+    image_id_list: IdList | None = None
+    operate_all: bool | None = None
+    vul_type: VulTypeParam | None = None
+    handle_status: HandleStatus | None = None
+    scan_status: ScanStatusAll | None = None
+    image_name: Str256 | None = None
+    image_version: Str256 | None = None
+    image_size: NonNegBig | None = None
+    start_latest_update_time: NonNegBig | None = None
+    end_latest_update_time: NonNegBig | None = None
+    start_latest_scan_time: NonNegBig | None = None
+    end_latest_scan_time: NonNegBig | None = None
+    has_container: bool | None = None
+    vul_id_list: IdList | None = None
+
+
+class BatchExportLocalVulTaskResponse(BaseModel):
+    record_total_num: int
+    task_id: str
+
+
+class ExportImageSecurityReportTaskRequestInfo(StrictBody):
+    export_size: Annotated[int, Field(ge=1, le=2_147_483_647)]
+    security_report_type: Literal[
+        "malwares", "apps", "files", "sensitive-info", "non-compliant-app", "build-command-risks"
+    ]
+    image_id_list: IdList | None = None
+    operate_all: bool
+    image_type: (
+        Literal["private_image", "shared_image", "local_image", "instance_image", "harbor", "jfrog", "cicd"]
+        | None
+    ) = None
+    scan_status: (
+        Literal["unscan", "success", "scanning", "failed", "download_failed", "image_oversized"] | None
+    ) = None
+    namespace: Str256 | None = None
+    image_name: Str256 | None = None
+    image_version: Str256 | None = None
+    image_id: Str256 | None = None
+    latest_version: bool | None = None
+    image_size: NonNegBig | None = None
+    start_latest_update_time: NonNegBig | None = None
+    end_latest_update_time: NonNegBig | None = None
+    start_latest_scan_time: NonNegBig | None = None
+    end_latest_scan_time: NonNegBig | None = None
+    has_malicious_file: bool | None = None
+    has_vul: bool | None = None
+    has_unsafe_setting: bool | None = None
+    risky: bool | None = None
+    severity_level: Literal["Security", "Low", "Medium", "High"] | None = None
+    instance_name: Str256 | None = None
+    cicd_name: Str256 | None = None
+    build_command_risk_level: Literal["critical", "high", "medium", "low"] | None = None
+    build_command_risk_name: Str256 | None = None
+    build_command_rule_id_list: IdList | None = None
+
+
+class ExportImageSecurityReportTaskResponse(BaseModel):
+    task_id: str
+
+
+class ListQueryExportTaskResponse(BaseModel):
+    task_id: str
+    task_name: str
+    task_status: str
+    file_id: str
+    file_name: str
+
+
+class ImageLocalInfo(BaseModel):
+    image_name: str
+    image_id: str
+    image_digest: str
+    image_version: str
+    local_image_type: str
+    scan_status: str
+    image_size: int
+    latest_update_time: int
+    latest_scan_time: int
+    vul_num: int
+    unsafe_setting_num: int
+    malicious_file_num: int
+    host_num: int
+    container_num: int
+    component_num: int
+    scan_failed_desc: str
+    severity_level: str
+    host_name: str
+    host_id: str
+    agent_id: str
+    non_scan_reason: str
+
+
+class ListImageLocalResponse(BaseModel):
+    total_num: int
+    data_list: list[ImageLocalInfo]
+
+
+class LocalImageHostInfo(BaseModel):
+    agent_id: str
+    agent_status: str
+    host_name: str
+    host_id: str
+    version: str
+    private_ip: str
+    public_ip: str
+    docker_name: str
+    docker_type: str
+
+
+class ListLocalImageHostsResponse(BaseModel):
+    total_num: int
+    data_list: list[LocalImageHostInfo]
+
+
+class LocalImageContainerInfo(BaseModel):
+    agent_id: str
+    container_name: str
+    container_id: str
+    host_id: str
+    host_name: str
+    pod_id: str
+    pod_name: str
+    private_ip: str
+    public_ip: str
+    entry_point: str
+
+
+class ListLocalImageContainersResponse(BaseModel):
+    total_num: int
+    data_list: list[LocalImageContainerInfo]
+
+
+class ImageVulInfo(BaseModel):
+    vul_id: str
+    repair_necessity: str
+    description: str
+    position: str
+    app_name: str
+    app_path: str
+    version: str
+    solution: str
+    url: str
+
+
+class ListImageVulnerabilitiesResponse(BaseModel):
+    total_num: int
+    data_list: list[ImageVulInfo]
+
+
+class CveInfo(BaseModel):
+    cve_id: str
+    cvss_score: float
+    publish_time: int
+    description: str
+
+
+class GlobalVulInfo(BaseModel):
+    vul_name: str
+    vul_id: str
+    repair_necessity: str
+    decription: str
+    description: str
+    solution: str
+    url: str
+    history_number: int
+    undeal_number: int
+    data_list: list[CveInfo]
+
+
+class ListGlobalVulnerabilitiesResponse(BaseModel):
+    total_num: int
+    data_list: list[GlobalVulInfo]
+
+
+class VulRepoImagesTagInfo(BaseModel):
+    tag_id: str
+    tag_name: str
+    size: int
+    app_name: str
+
+
+class VulRepoImageInfo(BaseModel):
+    namespace: str
+    image_id: str
+    image_name: str
+    app_name: str
+    version: str
+    tag_count: int
+    image_type: str
+    data_list: list[VulRepoImagesTagInfo]
+
+
+class ListVulRepoImageResponse(BaseModel):
+    total_num: int
+    data_list: list[VulRepoImageInfo]
+
+
+class ImageAppsInfo(BaseModel):
+    app_name: str
+    app_type: str
+    app_version: str
+    vul_num: int
+
+
+class ListImageAppsResponse(BaseModel):
+    total_num: int
+    data_list: list[ImageAppsInfo]
+
+
+class ImageFileInfo(BaseModel):
+    file_name: str
+    file_path: str
+    size: int
+
+
+class ListImageFilesResponse(BaseModel):
+    total_num: int
+    data_list: list[ImageFileInfo]
+
+
+class ImageMalwareInfo(BaseModel):
+    file_name: str
+    file_path: str
+    size: int
+    description: str
+
+
+class ListImageMalwareResponse(BaseModel):
+    total_num: int
+    data_list: list[ImageMalwareInfo]
+
+
+class ImageSensitiveInfo(BaseModel):
+    sensitive_info_id: str
+    severity: str
+    name: str
+    description: str
+    position: str
+    file_path: str
+    content: str
+    latest_scan_time: int
+    handle_status: str
+    operate_accept: str
+
+
+class ListImageSensitiveResponse(BaseModel):
+    total_num: int
+    data_list: list[ImageSensitiveInfo]
+
+
+class ImageNonCompliantAppInfo(BaseModel):
+    id: str
+    app_name: str
+    app_path: str
+    app_version: str
+    layer_digest: str
+
+
+class ListImageNonCompliantAppResponse(BaseModel):
+    total_num: int
+    data_list: list[ImageNonCompliantAppInfo]
+
+
+class ImageBuildCommandRiskResponseInfo(BaseModel):
+    latest_scan_time: int
+    image_num: int
+    risk_id: str
+    rule_id: str
+    risk_name: str
+    risk_level: str
+    description: str
+    image_type: str
+
+
+class ListImageBuildCommandRisksResponse(BaseModel):
+    total_num: int
+    data_list: list[ImageBuildCommandRiskResponseInfo]
+
+
+class ImageScanTaskInfoFailedImages(BaseModel):
+    id: int
+    registry_id: str
+    registry_name: str
+    image_name: str
+    image_version: str
+    namespace: str
+    registry_type: str
+    failed_reason: str
+
+
+class ImageScanTaskInfo(BaseModel):
+    task_id: str
+    policy_id: str
+    task_name: str
+    begin_time: int
+    end_time: int
+    remain_min: int
+    task_type: str
+    image_type: str
+    task_status: int
+    scan_scope: int
+    rate_limit: int
+    is_all: bool
+    failed_num: int
+    success_num: int
+    total_num: int
+    risky_num: int
+    sync_task_type: str
+    failed_reason: str
+    failed_images: list[ImageScanTaskInfoFailedImages]
+
+
+class ListImageScanTaskResponse(BaseModel):
+    data_list: list[ImageScanTaskInfo]
+    total_num: int
+
+
+class HandleVulDataList(StrictBody):
+    vul_id: Str128 | None = None
+    image_id_list: IdList | None = None
+
+
+class HandleImageDataList(StrictBody):
+    image_id: Str512 | None = None
+    vul_id_list: IdList | None = None
+
+
+class HandleImageVulnerabilityRequestBody(StrictBody):
+    image_type: Literal["local", "registry", "cicd"]
+    type: VulTypeParam
+    operate_type: Literal["ignore", "not_ignore", "manual_repair", "add_to_whitelist"]
+    handle_status: HandleStatus | None = None
+    select_type: Literal[
+        "all_vul", "specific_image_all_vul", "specific_vul_all_image", "vul_view", "image_view"
+    ]
+    image_id_list: IdList | None = None
+    vul_id_list: IdList | None = None
+    vul_data_list: Annotated[list[HandleVulDataList], Field(max_length=10_000)] | None = None
+    image_data_list: Annotated[list[HandleImageDataList], Field(max_length=10_000)] | None = None
+    remark: Str512 | None = None
+
+
+class EmptyResponse(BaseModel):
+    pass

@@ -261,6 +261,16 @@ class VulImageIndex(Base):
     __table_args__ = (
         UniqueConstraint("project_id", "vul_id", "vul_type", "image_pk", name="uq_vul_image"),
         Index("ix_vul_image_lookup", "project_id", "vul_id", "vul_type", "handled", "image_pk"),
+        Index(
+            "ix_vul_image_page",
+            "project_id",
+            "vul_id",
+            "vul_type",
+            "image_type",
+            "handled",
+            "enterprise_project_id",
+            "image_pk",
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -273,3 +283,156 @@ class VulImageIndex(Base):
     repair_necessity: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(32), default="vul_status_unfix")
     handled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+# --- per-image scan results ---------------------------------------------------------------------------
+
+
+class ImageApp(Base):
+    """One installed package ("app" in HSS) of one image; `vul_num` is kept by `record_scan`."""
+
+    __tablename__ = "image_apps"
+    __table_args__ = (Index("ix_image_apps_image_name", "image_pk", "app_name"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    image_pk: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    app_name: Mapped[str] = mapped_column(String(256))
+    app_version: Mapped[str] = mapped_column(String(256), default="")
+    app_type: Mapped[str] = mapped_column(String(32), default="")
+    app_path: Mapped[str] = mapped_column(String(1024), default="")
+    layer_digest: Mapped[str] = mapped_column(String(128), default="")
+    licenses: Mapped[str] = mapped_column(Text, default="")
+    vul_num: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ImageFile(Base):
+    """A file worth listing (executable, setuid/setgid, world-writable) in one image."""
+
+    __tablename__ = "image_files"
+    __table_args__ = (Index("ix_image_files_image", "image_pk", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    image_pk: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    file_path: Mapped[str] = mapped_column(String(4096))
+    file_name: Mapped[str] = mapped_column(String(1024))
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    mode: Mapped[int] = mapped_column(Integer, default=0)
+    file_type: Mapped[str] = mapped_column(String(32), default="")
+    sha256: Mapped[str] = mapped_column(String(64), default="")
+    layer_digest: Mapped[str] = mapped_column(String(128), default="")
+
+
+class ImageFinding(Base):
+    """A non-CVE finding of one image: malware, sensitive info, baseline, build-command risk, licence breach.
+
+    `evidence` is already masked by the analyzer; `handle_status` is the user's verdict on sensitive
+    info (unhandled / ignored / ...), kept across rescans by `record_scan` when the same finding recurs.
+    """
+
+    __tablename__ = "image_findings"
+    __table_args__ = (
+        Index("ix_image_findings_image_kind", "image_pk", "kind"),
+        Index("ix_image_findings_project_kind_rule", "project_id", "kind", "rule_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64))
+    image_pk: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    rule_id: Mapped[str] = mapped_column(String(256))
+    severity: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(1024), default="")
+    path: Mapped[str] = mapped_column(String(4096), default="")
+    layer_digest: Mapped[str] = mapped_column(String(128), default="")
+    line: Mapped[int] = mapped_column(Integer, default=0)
+    evidence: Mapped[str] = mapped_column(Text, default="")
+    remediation: Mapped[str] = mapped_column(Text, default="")
+    handle_status: Mapped[str] = mapped_column(String(32), default="unhandled")
+    found_time: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ImageVulOperation(Base):
+    """History of vulnerability handling (ignore / not_ignore / manual_repair / add_to_whitelist)."""
+
+    __tablename__ = "image_vul_operations"
+    __table_args__ = (Index("ix_image_vul_ops_project_time", "project_id", "operate_time"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64))
+    enterprise_project_id: Mapped[str] = mapped_column(String(64), default="0")
+    operate_type: Mapped[str] = mapped_column(String(32))
+    vul_id: Mapped[str] = mapped_column(String(256))
+    vul_type: Mapped[str] = mapped_column(String(16))
+    image_pk: Mapped[int | None] = mapped_column(ForeignKey("images.id", ondelete="SET NULL"), nullable=True)
+    image_id: Mapped[str] = mapped_column(String(256), default="")
+    user_name: Mapped[str] = mapped_column(String(64), default="")
+    remark: Mapped[str] = mapped_column(String(512), default="")
+    operate_time: Mapped[int] = mapped_column(BigInteger)
+
+
+# --- scan tasks and export tasks ---------------------------------------------------------------------
+
+
+class ScanTask(Base):
+    """A manual or batch scan request; `filters` is the JSON of the query that chose its images."""
+
+    __tablename__ = "scan_tasks"
+    __table_args__ = (Index("ix_scan_tasks_project_created", "project_id", "create_time"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task_id: Mapped[str] = mapped_column(String(64), unique=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    enterprise_project_id: Mapped[str] = mapped_column(String(64), default="0")
+    task_name: Mapped[str] = mapped_column(String(256))
+    task_type: Mapped[str] = mapped_column(String(16), default="manual")
+    image_type: Mapped[str] = mapped_column(String(16))
+    scan_scope: Mapped[int] = mapped_column(BigInteger, default=0x7FFFFFFF)
+    rate_limit: Mapped[int] = mapped_column(Integer, default=0)
+    is_all: Mapped[bool] = mapped_column(Boolean, default=False)
+    filters: Mapped[str] = mapped_column(Text, default="{}")
+    task_status: Mapped[str] = mapped_column(String(16), default="scanning")
+    total_num: Mapped[int] = mapped_column(Integer, default=0)
+    success_num: Mapped[int] = mapped_column(Integer, default=0)
+    failed_num: Mapped[int] = mapped_column(Integer, default=0)
+    create_time: Mapped[int] = mapped_column(BigInteger)
+    end_time: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ScanTaskImage(Base):
+    """One image of a scan task, in HSS scan statuses; the executor picks `waiting_for_scan` rows."""
+
+    __tablename__ = "scan_task_images"
+    __table_args__ = (
+        UniqueConstraint("task_pk", "image_pk", name="uq_scan_task_image"),
+        Index("ix_scan_task_images_status", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    task_pk: Mapped[int] = mapped_column(ForeignKey("scan_tasks.id", ondelete="CASCADE"))
+    image_pk: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(32), default="waiting_for_scan")
+    failed_reason: Mapped[str] = mapped_column(Text, default="")
+    first_scan_time: Mapped[int] = mapped_column(BigInteger, default=0)
+    latest_scan_time: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ExportTask(Base):
+    """An export requested through the API; the export worker writes `file_id`/`file_name` when done."""
+
+    __tablename__ = "export_tasks"
+    __table_args__ = (Index("ix_export_tasks_project", "project_id", "create_time"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task_id: Mapped[str] = mapped_column(String(64), unique=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    enterprise_project_ids: Mapped[str] = mapped_column(Text, default="")
+    task_name: Mapped[str] = mapped_column(String(128))
+    export_type: Mapped[str] = mapped_column(String(64))
+    export_size: Mapped[int] = mapped_column(Integer)
+    filters: Mapped[str] = mapped_column(Text, default="{}")
+    task_status: Mapped[str] = mapped_column(String(16), default="running")
+    record_total_num: Mapped[int] = mapped_column(Integer, default=0)
+    file_id: Mapped[str] = mapped_column(String(64), default="")
+    file_name: Mapped[str] = mapped_column(String(255), default="")
+    failed_reason: Mapped[str] = mapped_column(Text, default="")
+    create_time: Mapped[int] = mapped_column(BigInteger)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from openhss.api.routers import vulnerability
+from openhss.api.routers import export, image, vulnerability
 
 V5_ROUTERS: list[APIRouter] = [
     vulnerability.router,
+    image.router,
+    export.router,
 ]

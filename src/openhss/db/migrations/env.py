@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
+import openhss.db.scheduling  # noqa: F401 - registers the engine tables on Base.metadata
 from openhss.db.models import Base
 
 target_metadata = Base.metadata

@@ -1,0 +1,932 @@
+"""`/v5/{project_id}/image/...`: local images, scans, scan tasks, per-image results, vulnerability handling
+and export requests.
+
+Literal routes are declared before parametric ones (spec Appendix B): `/image/local/apps`-style paths
+would otherwise be captured by `/image/{image_id}/apps`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Literal, TypeVar
+
+from fastapi import APIRouter, Header, Path, Query
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
+
+from openhss.api import schemas as s
+from openhss.api.deps import Ctx, OperatorPrincipal, ProjectScope
+from openhss.api.schemas import Limit, Offset
+from openhss.db.engine import transaction
+from openhss.domain.enums import FindingKind, ScanScope
+from openhss.domain.errors import InvalidRequest
+from openhss.services import exports, findings, images, scan_tasks, vulnerabilities
+from openhss.services.identity import Scope
+
+router = APIRouter(prefix="/v5/{project_id}/image", tags=["image"])
+T = TypeVar("T")
+
+Region = Annotated[str | None, Header(max_length=64, description="Region ID, e.g. cn-north-4.")]
+Q256 = Annotated[str | None, Query(max_length=256)]
+Q128 = Annotated[str | None, Query(max_length=128)]
+Q64 = Annotated[str | None, Query(max_length=64)]
+BigQ = Annotated[int | None, Query(ge=0, le=9_223_372_036_854_775_807)]
+ImageIdPath = Annotated[str, Path(min_length=1, max_length=512)]
+
+
+async def _run(ctx: Ctx, fn: Callable[[Session], T]) -> T:
+    def work() -> T:
+        with transaction(ctx.sessions) as session:
+            return fn(session)
+
+    return await run_in_threadpool(work)
+
+
+# --- local images ------------------------------------------------------------------------------------
+
+
+@router.get("/local-repositories", response_model=s.ListImageLocalResponse, summary="ListImageLocal")
+async def list_image_local(
+    scope: ProjectScope,
+    ctx: Ctx,
+    offset: Offset = 0,
+    limit: Limit = 10,
+    image_name: Q256 = None,
+    image_version: Q128 = None,
+    scan_status: Annotated[s.ScanStatusParam | None, Query()] = None,
+    local_image_type: Annotated[s.LocalImageType | None, Query()] = None,
+    image_size: BigQ = None,
+    start_latest_update_time: BigQ = None,
+    end_latest_update_time: BigQ = None,
+    start_latest_scan_time: BigQ = None,
+    end_latest_scan_time: BigQ = None,
+    has_vul: bool | None = None,
+    host_name: Q64 = None,
+    host_id: Q64 = None,
+    host_ip: Q64 = None,
+    container_id: Q64 = None,
+    container_name: Q64 = None,
+    pod_id: Q64 = None,
+    pod_name: Q64 = None,
+    app_name: Q64 = None,
+    has_container: bool | None = None,
+) -> s.ListImageLocalResponse:
+    f = images.ImageFilter(
+        image_name=image_name,
+        image_version=image_version,
+        scan_status=scan_status,
+        local_image_type=local_image_type,
+        image_size=image_size,
+        start_latest_update_time=start_latest_update_time,
+        end_latest_update_time=end_latest_update_time,
+        start_latest_scan_time=start_latest_scan_time,
+        end_latest_scan_time=end_latest_scan_time,
+        has_vul=has_vul,
+        host_name=host_name,
+        host_id=host_id,
+        host_ip=host_ip,
+        container_id=container_id,
+        container_name=container_name,
+        pod_id=pod_id,
+        pod_name=pod_name,
+        app_name=app_name,
+        has_container=has_container,
+    )
+
+    def q(session: Session) -> s.ListImageLocalResponse:
+        total, rows = images.list_local(session, scope, f, offset, limit)
+        return s.ListImageLocalResponse(
+            total_num=total,
+            data_list=[
+                s.ImageLocalInfo(
+                    image_name=i.image_name,
+                    image_id=i.image_id,
+                    image_digest=i.image_digest,
+                    image_version=i.image_version,
+                    local_image_type=i.local_image_type,
+                    scan_status=i.scan_status,
+                    image_size=i.image_size,
+                    latest_update_time=i.latest_update_time,
+                    latest_scan_time=i.latest_scan_time,
+                    vul_num=i.vul_num,
+                    unsafe_setting_num=i.unsafe_setting_num,
+                    malicious_file_num=i.malicious_file_num,
+                    host_num=i.host_num,
+                    container_num=i.container_num,
+                    component_num=i.component_num,
+                    scan_failed_desc=i.scan_failed_desc,
+                    severity_level=i.severity_level,
+                    host_name=h.host_name if h else "",
+                    host_id=h.host_id if h else "",
+                    agent_id=h.agent_id if h else i.agent_id,
+                    non_scan_reason="",
+                )
+                for i, h in rows
+            ],
+        )
+
+    return await _run(ctx, q)
+
+
+@router.get("/local/hosts", response_model=s.ListLocalImageHostsResponse, summary="ListLocalImageHosts")
+async def list_local_image_hosts(
+    scope: ProjectScope,
+    ctx: Ctx,
+    region: Region = None,
+    image_digest: Q256 = None,
+    image_name: Q256 = None,
+    image_version: Q256 = None,
+    host_name: Q256 = None,
+    agent_id: Q128 = None,
+    offset: Offset = 0,
+    limit: Limit = 10,
+) -> s.ListLocalImageHostsResponse:
+    def q(session: Session) -> s.ListLocalImageHostsResponse:
+        pks = images.local_images_by_ref(session, scope, image_digest, image_name, image_version)
+        total, hosts = images.list_image_hosts(session, pks, host_name, agent_id, offset, limit)
+        return s.ListLocalImageHostsResponse(
+            total_num=total,
+            data_list=[
+                s.LocalImageHostInfo(
+                    agent_id=h.agent_id,
+                    agent_status=h.agent_status,
+                    host_name=h.host_name,
+                    host_id=h.host_id,
+                    version=h.version,
+                    private_ip=h.private_ip,
+                    public_ip=h.public_ip,
+                    docker_name=h.docker_name,
+                    docker_type=h.docker_type,
+                )
+                for h in hosts
+            ],
+        )
+
+    return await _run(ctx, q)
+
+
+@router.get(
+    "/local/containers", response_model=s.ListLocalImageContainersResponse, summary="ListLocalImageContainers"
+)
+async def list_local_image_containers(
+    scope: ProjectScope,
+    ctx: Ctx,
+    region: Region = None,
+    image_digest: Q256 = None,
+    image_name: Q256 = None,
+    image_version: Q256 = None,
+    container_id: Q128 = None,
+    agent_id: Q128 = None,
+    offset: Offset = 0,
+    limit: Limit = 10,
+) -> s.ListLocalImageContainersResponse:
+    def q(session: Session) -> s.ListLocalImageContainersResponse:
+        pks = images.local_images_by_ref(session, scope, image_digest, image_name, image_version)
+        total, rows = images.list_image_containers(session, pks, container_id, agent_id, offset, limit)
+        return s.ListLocalImageContainersResponse(
+            total_num=total,
+            data_list=[
+                s.LocalImageContainerInfo(
+                    agent_id=h.agent_id,
+                    container_name=c.container_name,
+                    container_id=c.container_id,
+                    host_id=h.host_id,
+                    host_name=h.host_name,
+                    pod_id=c.pod_id,
+                    pod_name=c.pod_name,
+                    private_ip=h.private_ip,
+                    public_ip=h.public_ip,
+                    entry_point=c.entry_point,
+                )
+                for c, h in rows
+            ],
+        )
+
+    return await _run(ctx, q)
+
+
+@router.post("/local/batch-scan", response_model=s.EmptyResponse, summary="BatchScanLocalImage")
+async def batch_scan_local_image(
+    scope: ProjectScope,
+    ctx: Ctx,
+    _op: OperatorPrincipal,
+    body: s.LocalImageBatchScanRequestBody,
+    region: Region = None,
+) -> s.EmptyResponse:
+    f = images.ImageFilter(
+        image_name=body.image_name,
+        image_version=body.image_version,
+        local_image_type=body.local_image_type,
+        scan_status=body.scan_status,
+        image_size=body.image_size,
+        start_latest_update_time=body.start_latest_update_time,
+        end_latest_update_time=body.end_latest_update_time,
+        start_latest_scan_time=body.start_latest_scan_time,
+        end_latest_scan_time=body.end_latest_scan_time,
+    )
+    refs = [
+        scan_tasks.ImageRefIn(
+            image_id=i.image_id,
+            image_digest=i.image_digest,
+            image_name=i.image_name,
+            image_version=i.image_version,
+        )
+        for i in body.image_info_list or []
+    ]
+
+    def q(session: Session) -> s.EmptyResponse:
+        scan_tasks.create_task(
+            session, scope, image_type="local", is_all=bool(body.operate_all), image_filter=f, refs=refs
+        )
+        return s.EmptyResponse()
+
+    return await _run(ctx, q)
+
+
+# --- scan tasks ----------------------------------------------------------------------------------------
+
+
+@router.post("/image-scan/tasks", response_model=s.EmptyResponse, summary="CreateManualImageScanTask")
+async def create_manual_image_scan_task(
+    scope: ProjectScope,
+    ctx: Ctx,
+    _op: OperatorPrincipal,
+    body: s.CreateManualImageScanTaskReqInfo,
+    region: Region = None,
+    global_image_type: Annotated[Literal["local", "registry"], Query()] = "registry",
+) -> s.EmptyResponse:
+    qi = body.query_info or s.ScanTaskQueryInfo()
+    f = images.ImageFilter(
+        local_image_type=qi.local_image_type,
+        host_id=qi.host_id,
+        host_name=qi.host_name,
+        public_ip=qi.public_ip,
+        private_ip=qi.private_ip,
+        cluster_id=qi.cluster_id,
+        container_id=qi.container_id,
+        container_name=qi.container_name,
+        pod_id=qi.pod_id,
+        pod_name=qi.pod_name,
+        app_name=qi.app_name,
+        has_vul=qi.has_vul,
+        namespace=qi.namespace,
+        image_name=qi.image_name,
+        image_version=qi.image_version,
+        registry_type=scan_tasks.REGISTRY_FLAVOUR.get(qi.image_type) if qi.image_type else None,
+        scan_status=qi.scan_status,
+        image_size=qi.image_size,
+        start_latest_update_time=qi.start_latest_update_time,
+        end_latest_update_time=qi.end_latest_update_time,
+        start_latest_scan_time=qi.start_latest_scan_time,
+        end_latest_scan_time=qi.end_latest_scan_time,
+    )
+    refs = [
+        scan_tasks.ImageRefIn(
+            id=i.id if global_image_type == "registry" else None,
+            image_id=i.image_id,
+            image_digest=i.image_digest,
+            image_name=i.image_name,
+            image_version=i.image_version,
+            namespace=i.namespace,
+            registry_name=i.registry_name,
+        )
+        for i in body.image_info or []
+    ]
+    scan_scope = ScanScope.ALL.value if body.scan_scope is None else body.scan_scope
+
+    def q(session: Session) -> s.EmptyResponse:
+        scan_tasks.create_task(
+            session,
+            scope,
+            image_type=global_image_type,
+            scan_scope=scan_scope,
+            rate_limit=body.rate_limit or 0,
+            is_all=bool(body.is_all),
+            image_filter=f,
+            refs=refs,
+        )
+        return s.EmptyResponse()
+
+    return await _run(ctx, q)
+
+
+@router.put("/image-scan/tasks/{task_id}/stop", response_model=s.EmptyResponse, summary="StopImageScanTask")
+async def stop_image_scan_task(
+    scope: ProjectScope,
+    ctx: Ctx,
+    _op: OperatorPrincipal,
+    task_id: Annotated[str, Path(min_length=1, max_length=256)],
+    region: Region = None,
+) -> s.EmptyResponse:
+    def q(session: Session) -> s.EmptyResponse:
+        scan_tasks.stop_task(session, scope, task_id)
+        return s.EmptyResponse()
+
+    return await _run(ctx, q)
+
+
+@router.get("/tasks", response_model=s.ListImageScanTaskResponse, summary="ListImageScanTask")
+async def list_image_scan_task(
+    scope: ProjectScope,
+    ctx: Ctx,
+    type: Annotated[Literal["image_sync", "image_scan"], Query()],
+    global_image_type: Annotated[Literal["local", "registry"] | None, Query()] = None,
+    offset: Offset = 0,
+    limit: Limit = 10,
+    task_type: Annotated[Literal["cycle", "manual", "autoSync", "manualSync"] | None, Query()] = None,
+    task_name: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
+    task_id: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
+    create_time: Annotated[int | None, Query(ge=0, le=4_070_880_000_000)] = None,
+    end_time: Annotated[int | None, Query(ge=0, le=4_070_880_000_000)] = None,
+    task_status: Annotated[Literal["scanning", "finished"] | None, Query()] = None,
+    scan_scope: Annotated[int | None, Query(ge=0, le=0x7FFFFFFF)] = None,
+) -> s.ListImageScanTaskResponse:
+    f = scan_tasks.TaskFilter(
+        type=type,
+        global_image_type=global_image_type,
+        task_type=task_type,
+        task_name=task_name,
+        task_id=task_id,
+        create_time=create_time,
+        end_time=end_time,
+        task_status=task_status,
+        scan_scope=scan_scope,
+    )
+
+    def q(session: Session) -> s.ListImageScanTaskResponse:
+        total, rows = scan_tasks.list_tasks(session, scope, f, offset, limit)
+        out = []
+        for task, failed in rows:
+            out.append(
+                s.ImageScanTaskInfo(
+                    task_id=task.task_id,
+                    policy_id="",
+                    task_name=task.task_name,
+                    begin_time=task.create_time,
+                    end_time=task.end_time,
+                    remain_min=0,
+                    task_type=task.task_type,
+                    image_type=task.image_type,
+                    task_status=scan_tasks.progress(session, task),
+                    scan_scope=task.scan_scope,
+                    rate_limit=task.rate_limit,
+                    is_all=task.is_all,
+                    failed_num=task.failed_num,
+                    success_num=task.success_num,
+                    total_num=task.total_num,
+                    risky_num=0,
+                    sync_task_type="",
+                    failed_reason="",
+                    failed_images=[
+                        s.ImageScanTaskInfoFailedImages(
+                            id=img.id,
+                            registry_id="",
+                            registry_name=img.registry_name,
+                            image_name=img.image_name,
+                            image_version=img.image_version,
+                            namespace=img.organization,
+                            registry_type=img.registry_type,
+                            failed_reason=row.failed_reason or row.status,
+                        )
+                        for row, img in failed
+                    ],
+                )
+            )
+        return s.ListImageScanTaskResponse(data_list=out, total_num=total)
+
+    return await _run(ctx, q)
+
+
+# --- exports -------------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/local-vulnerability/export",
+    response_model=s.BatchExportLocalVulTaskResponse,
+    summary="BatchExportLocalVulTask",
+)
+async def batch_export_local_vul_task(
+    scope: ProjectScope,
+    ctx: Ctx,
+    _op: OperatorPrincipal,
+    export_size: Annotated[int, Query(ge=1, le=2_147_483_647)],
+    body: s.BatchExportLocalVulInfoRequestInfo | None = None,
+    region: Region = None,
+) -> s.BatchExportLocalVulTaskResponse:
+    b = body or s.BatchExportLocalVulInfoRequestInfo()
+    if not b.operate_all and not b.image_id_list:
+        raise InvalidRequest("invalid parameter image_id_list: required when operate_all is false")
+    q_ = exports.LocalVulExport(
+        image_filter=images.ImageFilter(
+            scan_status=b.scan_status,
+            image_name=b.image_name,
+            image_version=b.image_version,
+            image_size=b.image_size,
+            start_latest_update_time=b.start_latest_update_time,
+            end_latest_update_time=b.end_latest_update_time,
+            start_latest_scan_time=b.start_latest_scan_time,
+            end_latest_scan_time=b.end_latest_scan_time,
+            has_container=b.has_container,
+        ),
+        operate_all=bool(b.operate_all),
+        image_id_list=tuple(b.image_id_list or ()),
+        vul_type=b.vul_type,
+        handle_status=b.handle_status,
+        vul_id_list=tuple(b.vul_id_list or ()),
+    )
+
+    def q(session: Session) -> s.BatchExportLocalVulTaskResponse:
+        task = exports.create_local_vul_export(session, scope, export_size, q_)
+        return s.BatchExportLocalVulTaskResponse(record_total_num=task.record_total_num, task_id=task.task_id)
+
+    return await _run(ctx, q)
+
+
+@router.post(
+    "/security-report/export-tasks",
+    response_model=s.ExportImageSecurityReportTaskResponse,
+    summary="ExportImageSecurityReportTask",
+)
+async def export_image_security_report_task(
+    scope: ProjectScope, ctx: Ctx, _op: OperatorPrincipal, body: s.ExportImageSecurityReportTaskRequestInfo
+) -> s.ExportImageSecurityReportTaskResponse:
+    if not body.operate_all and not body.image_id_list:
+        raise InvalidRequest("invalid parameter image_id_list: required when operate_all is false")
+    q_ = exports.ReportExport(
+        security_report_type=body.security_report_type,
+        operate_all=body.operate_all,
+        image_type=body.image_type,
+        image_id_list=tuple(body.image_id_list or ()),
+        latest_version=body.latest_version,
+        build_command_rule_id_list=tuple(body.build_command_rule_id_list or ()),
+        build_command_risk_level=body.build_command_risk_level,
+        build_command_risk_name=body.build_command_risk_name,
+        image_filter=images.ImageFilter(
+            scan_status=body.scan_status,
+            namespace=body.namespace,
+            image_name=body.image_name,
+            image_version=body.image_version,
+            image_id=body.image_id,
+            image_size=body.image_size,
+            start_latest_update_time=body.start_latest_update_time,
+            end_latest_update_time=body.end_latest_update_time,
+            start_latest_scan_time=body.start_latest_scan_time,
+            end_latest_scan_time=body.end_latest_scan_time,
+            has_malicious_file=body.has_malicious_file,
+            has_vul=body.has_vul,
+            has_unsafe_setting=body.has_unsafe_setting,
+            risky=body.risky,
+            severity_level=body.severity_level,
+        ),
+    )
+
+    def q(session: Session) -> s.ExportImageSecurityReportTaskResponse:
+        task = exports.create_report_export(session, scope, body.export_size, q_)
+        return s.ExportImageSecurityReportTaskResponse(task_id=task.task_id)
+
+    return await _run(ctx, q)
+
+
+# --- vulnerabilities -----------------------------------------------------------------------------------
+
+
+@router.get(
+    "/vulnerabilities",
+    response_model=s.ListGlobalVulnerabilitiesResponse,
+    summary="ListGlobalVulnerabilities",
+)
+async def list_global_vulnerabilities(
+    scope: ProjectScope,
+    ctx: Ctx,
+    offset: Offset,
+    limit: Limit,
+    region: Region = None,
+    repair_necessity: Annotated[s.RepairUrgency | None, Query()] = None,
+    vul_id: Annotated[str | None, Query(max_length=65535)] = None,
+    type: Annotated[s.VulTypeParam | None, Query()] = None,
+) -> s.ListGlobalVulnerabilitiesResponse:
+    def q(session: Session) -> s.ListGlobalVulnerabilitiesResponse:
+        total, rows = vulnerabilities.list_global_vulnerabilities(
+            session, scope, repair_necessity, vul_id, type, offset, limit
+        )
+        return s.ListGlobalVulnerabilitiesResponse(
+            total_num=total,
+            data_list=[
+                s.GlobalVulInfo(
+                    vul_name=v.vul_id,
+                    vul_id=v.vul_id,
+                    repair_necessity=v.repair_necessity,
+                    decription=v.description,
+                    description=v.description,
+                    solution="",
+                    url="",
+                    history_number=v.history_number,
+                    undeal_number=v.undeal_number,
+                    data_list=(
+                        [
+                            s.CveInfo(
+                                cve_id=v.vul_id,
+                                cvss_score=v.cvss_score or 0.0,
+                                publish_time=0,
+                                description="",
+                            )
+                        ]
+                        if v.vul_id.startswith("CVE-")
+                        else []
+                    ),
+                )
+                for v in rows
+            ],
+        )
+
+    return await _run(ctx, q)
+
+
+@router.post("/vulnerability/handle", response_model=s.EmptyResponse, summary="HandleImageVulnerability")
+async def handle_image_vulnerability(
+    scope: ProjectScope, ctx: Ctx, op: OperatorPrincipal, body: s.HandleImageVulnerabilityRequestBody
+) -> s.EmptyResponse:
+    needs = {
+        "specific_image_all_vul": body.image_id_list,
+        "specific_vul_all_image": body.vul_id_list,
+        "vul_view": body.vul_data_list,
+        "image_view": body.image_data_list,
+    }
+    if body.select_type in needs and not needs[body.select_type]:
+        raise InvalidRequest(f"invalid parameter select_type: {body.select_type} needs its id list")
+    req = vulnerabilities.HandleRequest(
+        image_type=body.image_type,
+        vul_type=body.type,
+        operate_type=body.operate_type,
+        select_type=body.select_type,
+        handle_status=body.handle_status,
+        image_id_list=tuple(body.image_id_list or ()),
+        vul_id_list=tuple(body.vul_id_list or ()),
+        vul_data=tuple((d.vul_id or "", tuple(d.image_id_list or ())) for d in body.vul_data_list or []),
+        image_data=tuple((d.image_id or "", tuple(d.vul_id_list or ())) for d in body.image_data_list or []),
+        remark=body.remark or "",
+    )
+
+    def q(session: Session) -> s.EmptyResponse:
+        vulnerabilities.handle(session, scope, req, op.name)
+        return s.EmptyResponse()
+
+    return await _run(ctx, q)
+
+
+@router.get(
+    "/build-command-risks",
+    response_model=s.ListImageBuildCommandRisksResponse,
+    summary="ListImageBuildCommandRisks",
+)
+async def list_image_build_command_risks(
+    scope: ProjectScope,
+    ctx: Ctx,
+    image_type: Annotated[Literal["cicd", "registry", "local"], Query()],
+    region: Region = None,
+    offset: Offset = 0,
+    limit: Limit = 10,
+    image_id: Q256 = None,
+    risk_name: Q256 = None,
+    risk_level: Annotated[Literal["critical", "high", "medium", "low"] | None, Query()] = None,
+) -> s.ListImageBuildCommandRisksResponse:
+    def q(session: Session) -> s.ListImageBuildCommandRisksResponse:
+        total, rules = findings.build_command_rules(
+            session, scope, image_type, image_id, risk_name, risk_level, offset, limit
+        )
+        return s.ListImageBuildCommandRisksResponse(
+            total_num=total,
+            data_list=[
+                s.ImageBuildCommandRiskResponseInfo(
+                    latest_scan_time=r.latest_scan_time,
+                    image_num=r.image_num,
+                    risk_id=r.rule_id,
+                    rule_id=r.rule_id,
+                    risk_name=r.risk_name,
+                    risk_level=r.risk_level,
+                    description=r.description,
+                    image_type=image_type,
+                )
+                for r in rules
+            ],
+        )
+
+    return await _run(ctx, q)
+
+
+# --- parametric: per image / per vulnerability -----------------------------------------------------------
+
+
+@router.get(
+    "/{image_id}/vulnerabilities",
+    response_model=s.ListImageVulnerabilitiesResponse,
+    summary="ListImageVulnerabilities",
+)
+async def list_image_vulnerabilities(
+    scope: ProjectScope,
+    ctx: Ctx,
+    image_id: ImageIdPath,
+    image_type: Annotated[s.PerImageType, Query()],
+    namespace: Annotated[str, Query(max_length=64)],
+    image_name: Annotated[str, Query(max_length=128)],
+    tag_name: Annotated[str, Query(max_length=64)],
+    offset: Offset = 0,
+    limit: Limit = 10,
+    instance_id: Q128 = None,
+    repair_necessity: Annotated[s.RepairUrgency | None, Query()] = None,
+    vul_id: Q128 = None,
+    app_name: Q64 = None,
+    type: Annotated[s.VulTypeParam | None, Query()] = None,
+    handle_status: Annotated[s.HandleStatus | None, Query()] = None,
+) -> s.ListImageVulnerabilitiesResponse:
+    f = vulnerabilities.ImageVulFilter(repair_necessity, vul_id, app_name, type, handle_status)
+
+    def q(session: Session) -> s.ListImageVulnerabilitiesResponse:
+        img = images.find_image(
+            session,
+            scope,
+            image_id,
+            image_type,
+            namespace=namespace,
+            image_name=image_name,
+            image_version=tag_name,
+        )
+        total, rows = vulnerabilities.list_image_vulnerabilities(session, img.id, f, offset, limit)
+        return s.ListImageVulnerabilitiesResponse(
+            total_num=total,
+            data_list=[
+                s.ImageVulInfo(
+                    vul_id=v.vul_id,
+                    repair_necessity=vulnerabilities.urgency(v.repair_necessity),
+                    description=v.description,
+                    position=v.layer_digest,
+                    app_name=v.app_name,
+                    app_path=v.app_path,
+                    version=v.app_version,
+                    solution=f"upgrade {v.app_name} to {v.fixed_version}" if v.fixed_version else "",
+                    url="",
+                )
+                for v in rows
+            ],
+        )
+
+    return await _run(ctx, q)
+
+
+@router.get("/{vul_id}/images", response_model=s.ListVulRepoImageResponse, summary="ListVulRepoImage")
+async def list_vul_repo_image(
+    scope: ProjectScope,
+    ctx: Ctx,
+    vul_id: Annotated[str, Path(min_length=1, max_length=65535)],
+    region: Region = None,
+    limit: Limit = 10,
+    offset: Offset = 0,
+    namespace: Q256 = None,
+    image_name: Q256 = None,
+    image_id: Q256 = None,
+    app_name: Q256 = None,
+) -> s.ListVulRepoImageResponse:
+    def q(session: Session) -> s.ListVulRepoImageResponse:
+        total, rows = vulnerabilities.list_vul_images(
+            session, scope, vul_id, namespace, image_name, image_id, app_name, offset, limit
+        )
+        return s.ListVulRepoImageResponse(
+            total_num=total,
+            data_list=[
+                s.VulRepoImageInfo(
+                    namespace=img.organization,
+                    image_id=img.image_id,
+                    image_name=img.image_name,
+                    app_name=hits[0].app_name if hits else "",
+                    version=hits[0].app_version if hits else "",
+                    tag_count=1,
+                    image_type=vulnerabilities.ROW_IMAGE_TYPE.get(img.image_type, img.image_type),
+                    data_list=[
+                        s.VulRepoImagesTagInfo(
+                            tag_id=str(img.id),
+                            tag_name=img.image_version,
+                            size=img.image_size,
+                            app_name=h.app_name,
+                        )
+                        for h in hits
+                    ],
+                )
+                for img, hits in rows
+            ],
+        )
+
+    return await _run(ctx, q)
+
+
+def _image_for(session: Session, scope: Scope, image_id: str, image_type: str, **ref: str | None) -> int:
+    return images.find_image(session, scope, image_id, image_type, **ref).id
+
+
+@router.get("/{image_id}/apps", response_model=s.ListImageAppsResponse, summary="ListImageApps")
+async def list_image_apps(
+    scope: ProjectScope,
+    ctx: Ctx,
+    image_id: ImageIdPath,
+    image_type: Annotated[s.PerImageType, Query()],
+    offset: Offset = 0,
+    limit: Limit = 10,
+    namespace: Q256 = None,
+    image_name: Q256 = None,
+    tag_name: Q256 = None,
+    app_name: Q256 = None,
+) -> s.ListImageAppsResponse:
+    def q(session: Session) -> s.ListImageAppsResponse:
+        pk = _image_for(
+            session,
+            scope,
+            image_id,
+            image_type,
+            namespace=namespace,
+            image_name=image_name,
+            image_version=tag_name,
+        )
+        total, rows = findings.apps(session, pk, app_name, offset, limit)
+        return s.ListImageAppsResponse(
+            total_num=total,
+            data_list=[
+                s.ImageAppsInfo(
+                    app_name=a.app_name, app_type=a.app_type, app_version=a.app_version, vul_num=a.vul_num
+                )
+                for a in rows
+            ],
+        )
+
+    return await _run(ctx, q)
+
+
+@router.get("/{image_id}/files", response_model=s.ListImageFilesResponse, summary="ListImageFiles")
+async def list_image_files(
+    scope: ProjectScope,
+    ctx: Ctx,
+    image_id: ImageIdPath,
+    image_type: Annotated[s.PerImageType, Query()],
+    offset: Offset = 0,
+    limit: Limit = 10,
+    namespace: Q256 = None,
+    image_name: Q256 = None,
+    tag_name: Q256 = None,
+    file_name: Q256 = None,
+) -> s.ListImageFilesResponse:
+    def q(session: Session) -> s.ListImageFilesResponse:
+        pk = _image_for(
+            session,
+            scope,
+            image_id,
+            image_type,
+            namespace=namespace,
+            image_name=image_name,
+            image_version=tag_name,
+        )
+        total, rows = findings.files(session, pk, file_name, offset, limit)
+        return s.ListImageFilesResponse(
+            total_num=total,
+            data_list=[
+                s.ImageFileInfo(file_name=r.file_name, file_path=r.file_path, size=r.size) for r in rows
+            ],
+        )
+
+    return await _run(ctx, q)
+
+
+@router.get("/{image_id}/malwares", response_model=s.ListImageMalwareResponse, summary="ListImageMalware")
+async def list_image_malware(
+    scope: ProjectScope,
+    ctx: Ctx,
+    image_id: ImageIdPath,
+    image_type: Annotated[s.PerImageType, Query()],
+    region: Region = None,
+    offset: Offset = 0,
+    limit: Limit = 10,
+    file_name: Q256 = None,
+    namespace: Q256 = None,
+    image_name: Q256 = None,
+    tag_name: Q256 = None,
+) -> s.ListImageMalwareResponse:
+    def q(session: Session) -> s.ListImageMalwareResponse:
+        pk = _image_for(
+            session,
+            scope,
+            image_id,
+            image_type,
+            namespace=namespace,
+            image_name=image_name,
+            image_version=tag_name,
+        )
+        total, rows = findings.findings(
+            session, pk, FindingKind.MALWARE, findings.FindingFilter(file_name=file_name), offset, limit
+        )
+        return s.ListImageMalwareResponse(
+            total_num=total,
+            data_list=[
+                s.ImageMalwareInfo(
+                    file_name=r.path.rsplit("/", 1)[-1], file_path=r.path, size=0, description=r.title
+                )
+                for r in rows
+            ],
+        )
+
+    return await _run(ctx, q)
+
+
+@router.get(
+    "/{image_id}/sensitive", response_model=s.ListImageSensitiveResponse, summary="ListImageSensitive"
+)
+async def list_image_sensitive(
+    scope: ProjectScope,
+    ctx: Ctx,
+    image_id: ImageIdPath,
+    image_type: Annotated[s.PerImageType, Query()],
+    region: Region = None,
+    offset: Offset = 0,
+    limit: Limit = 10,
+    namespace: Q256 = None,
+    image_name: Q256 = None,
+    image_version: Q256 = None,
+    file_path: Q256 = None,
+    severity: Annotated[Literal["high", "medium", "low"] | None, Query()] = None,
+    handle_status: Annotated[Literal["unhandled", "handled", "ignored"] | None, Query()] = None,
+) -> s.ListImageSensitiveResponse:
+    def q(session: Session) -> s.ListImageSensitiveResponse:
+        pk = _image_for(
+            session,
+            scope,
+            image_id,
+            image_type,
+            namespace=namespace,
+            image_name=image_name,
+            image_version=image_version,
+        )
+        f = findings.FindingFilter(file_path=file_path, severity=severity, handle_status=handle_status)
+        total, rows = findings.findings(session, pk, FindingKind.SECRET, f, offset, limit)
+        return s.ListImageSensitiveResponse(
+            total_num=total,
+            data_list=[
+                s.ImageSensitiveInfo(
+                    sensitive_info_id=str(r.id),
+                    severity=r.severity.lower(),
+                    name=r.title,
+                    description=r.remediation,
+                    position=f"{r.path}:{r.line}" if r.line else r.path,
+                    file_path=r.path,
+                    content=r.evidence,
+                    latest_scan_time=r.found_time,
+                    handle_status=r.handle_status,
+                    operate_accept="",
+                )
+                for r in rows
+            ],
+        )
+
+    return await _run(ctx, q)
+
+
+@router.get(
+    "/{image_id}/non-compliant-app",
+    response_model=s.ListImageNonCompliantAppResponse,
+    summary="ListImageNonCompliantApp",
+)
+async def list_image_non_compliant_app(
+    scope: ProjectScope,
+    ctx: Ctx,
+    image_id: ImageIdPath,
+    image_type: Annotated[s.PerImageType, Query()],
+    region: Region = None,
+    offset: Offset = 0,
+    limit: Limit = 10,
+    namespace: Q256 = None,
+    image_name: Q256 = None,
+    image_version: Q256 = None,
+    app_name: Q256 = None,
+) -> s.ListImageNonCompliantAppResponse:
+    def q(session: Session) -> s.ListImageNonCompliantAppResponse:
+        pk = _image_for(
+            session,
+            scope,
+            image_id,
+            image_type,
+            namespace=namespace,
+            image_name=image_name,
+            image_version=image_version,
+        )
+        f = findings.FindingFilter(app_name=app_name)
+        total, rows = findings.findings(session, pk, FindingKind.NON_COMPLIANT_APP, f, offset, limit)
+        return s.ListImageNonCompliantAppResponse(
+            total_num=total,
+            data_list=[
+                s.ImageNonCompliantAppInfo(
+                    id=str(r.id),
+                    app_name=r.title,
+                    app_path=r.path,
+                    app_version=r.evidence,
+                    layer_digest=r.layer_digest,
+                )
+                for r in rows
+            ],
+        )
+
+    return await _run(ctx, q)

@@ -1,0 +1,246 @@
+"""Scan tasks as the API sees them: create (rows in `waiting_for_scan`), list, stop.
+
+The executor that picks waiting rows and runs scans lives elsewhere; this module only queues and
+stops. An image already waiting or scanning in another task is not queued twice.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from openhss.db.models import Image, ScanTask, ScanTaskImage
+from openhss.domain.enums import ScanScope, ScanStatus
+from openhss.domain.errors import InvalidRequest, NotFound
+from openhss.services.identity import Scope
+from openhss.services.images import ImageFilter, apply_filter, scoped_images
+from openhss.services.results import now_ms
+
+ACTIVE = (ScanStatus.WAITING.value, ScanStatus.SCANNING.value)
+#: `query_info.image_type` (registry flavours) → the row's registry_type.
+REGISTRY_FLAVOUR = {
+    "private_image": "SwrPrivate",
+    "shared_image": "SwrShared",
+    "instance_image": "SwrEnterprise",
+    "harbor": "Harbor",
+    "jfrog": "Jfrog",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRefIn:
+    """One entry of `image_info` / `image_info_list`: whatever identifies the image."""
+
+    id: int | None = None
+    image_id: str | None = None
+    image_digest: str | None = None
+    image_name: str | None = None
+    image_version: str | None = None
+    namespace: str | None = None
+    registry_name: str | None = None
+
+
+def _resolve(session: Session, scope: Scope, image_type: str, refs: Sequence[ImageRefIn]) -> list[int]:
+    base = scoped_images(scope).where(Image.image_type == image_type)
+    found: list[int] = []
+    for ref in refs:
+        stmt = base
+        if ref.id is not None:
+            stmt = stmt.where(Image.id == ref.id)
+        elif ref.image_id:
+            stmt = stmt.where(Image.image_id == ref.image_id)
+        elif ref.image_digest:
+            stmt = stmt.where(Image.image_digest == ref.image_digest)
+        elif ref.image_name:
+            stmt = stmt.where(Image.image_name == ref.image_name)
+            if ref.image_version:
+                stmt = stmt.where(Image.image_version == ref.image_version)
+        else:
+            raise InvalidRequest("invalid parameter image_info: each image needs image_id, id or image_name")
+        if ref.namespace:
+            stmt = stmt.where(Image.organization == ref.namespace)
+        if ref.registry_name:
+            stmt = stmt.where(Image.registry_name == ref.registry_name)
+        found.extend(session.scalars(stmt.with_only_columns(Image.id).limit(1000)))
+    return sorted(set(found))
+
+
+def create_task(
+    session: Session,
+    scope: Scope,
+    *,
+    image_type: str,
+    scan_scope: int = ScanScope.ALL.value,
+    rate_limit: int = 0,
+    is_all: bool,
+    image_filter: ImageFilter | None = None,
+    refs: Sequence[ImageRefIn] = (),
+    task_type: str = "manual",
+) -> ScanTask:
+    """Queue a task; 404 when explicit images are given and none of them is visible to the caller."""
+    if is_all:
+        stmt = apply_filter(
+            scoped_images(scope).where(Image.image_type == image_type), image_filter or ImageFilter()
+        )
+        image_pks = list(session.scalars(stmt.with_only_columns(Image.id).order_by(Image.id)))
+    else:
+        if not refs:
+            raise InvalidRequest("invalid parameter image_info: required when is_all/operate_all is false")
+        image_pks = _resolve(session, scope, image_type, refs)
+        if not image_pks:
+            raise NotFound("none of the given images exists")
+    busy = set(
+        session.scalars(
+            select(ScanTaskImage.image_pk).where(
+                ScanTaskImage.image_pk.in_(image_pks) if len(image_pks) < 5000 else ScanTaskImage.id >= 0,
+                ScanTaskImage.status.in_(ACTIVE),
+            )
+        )
+    )
+    queue = [pk for pk in image_pks if pk not in busy]
+    at = now_ms()
+    ep = "0"
+    if scope.enterprise_project_ids is not None and len(scope.enterprise_project_ids) == 1:
+        ep = next(iter(scope.enterprise_project_ids))
+    task = ScanTask(
+        task_id=uuid.uuid4().hex,
+        project_id=scope.project_id,
+        enterprise_project_id=ep,
+        task_name=f"{task_type}_scan_{at}",
+        task_type=task_type,
+        image_type=image_type,
+        scan_scope=scan_scope,
+        rate_limit=rate_limit,
+        is_all=is_all,
+        filters=json.dumps((image_filter or ImageFilter()).as_json(), sort_keys=True),
+        task_status="scanning" if queue else "finished",
+        total_num=len(queue),
+        create_time=at,
+        end_time=0 if queue else at,
+    )
+    session.add(task)
+    session.flush()
+    if queue:
+        session.execute(
+            insert(ScanTaskImage),
+            [{"task_pk": task.id, "image_pk": pk, "status": ScanStatus.WAITING.value} for pk in queue],
+        )
+        for i in range(0, len(queue), 1000):
+            session.execute(
+                update(Image)
+                .where(Image.id.in_(queue[i : i + 1000]))
+                .values(scan_status=ScanStatus.WAITING.value, scan_failed_desc="")
+            )
+    return task
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFilter:
+    type: str
+    global_image_type: str | None = None
+    task_type: str | None = None
+    task_name: str | None = None
+    task_id: str | None = None
+    create_time: int | None = None
+    end_time: int | None = None
+    task_status: str | None = None
+    scan_scope: int | None = None
+
+
+def list_tasks(
+    session: Session, scope: Scope, f: TaskFilter, offset: int, limit: int
+) -> tuple[int, list[tuple[ScanTask, list[tuple[ScanTaskImage, Image]]]]]:
+    if f.type != "image_scan":
+        return 0, []  # image_sync tasks belong to registry synchronisation, not implemented here
+    stmt = select(ScanTask).where(ScanTask.project_id == scope.project_id)
+    if scope.enterprise_project_ids is not None:
+        stmt = stmt.where(ScanTask.enterprise_project_id.in_(sorted(scope.enterprise_project_ids)))
+    if f.global_image_type:
+        stmt = stmt.where(ScanTask.image_type == f.global_image_type)
+    if f.task_type:
+        stmt = stmt.where(ScanTask.task_type == f.task_type)
+    if f.task_name:
+        stmt = stmt.where(ScanTask.task_name.contains(f.task_name, autoescape=True))
+    if f.task_id:
+        stmt = stmt.where(ScanTask.task_id == f.task_id)
+    if f.create_time is not None:
+        stmt = stmt.where(ScanTask.create_time >= f.create_time)
+    if f.end_time is not None:
+        stmt = stmt.where(or_(ScanTask.end_time == 0, ScanTask.end_time <= f.end_time))
+    if f.task_status:
+        stmt = stmt.where(ScanTask.task_status == f.task_status)
+    if f.scan_scope is not None:
+        stmt = stmt.where(ScanTask.scan_scope == f.scan_scope)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    tasks = list(
+        session.scalars(
+            stmt.order_by(ScanTask.create_time.desc(), ScanTask.id.desc()).offset(offset).limit(limit)
+        )
+    )
+    out = []
+    for task in tasks:
+        failed = session.execute(
+            select(ScanTaskImage, Image)
+            .join(Image, Image.id == ScanTaskImage.image_pk)
+            .where(
+                ScanTaskImage.task_pk == task.id,
+                ScanTaskImage.status.not_in((*ACTIVE, ScanStatus.SUCCESS.value, ScanStatus.STOPPED.value)),
+            )
+            .order_by(ScanTaskImage.id)
+            .limit(100)
+        ).all()
+        out.append((task, [(row, img) for row, img in failed]))
+    return total, out
+
+
+def progress(session: Session, task: ScanTask) -> int:
+    """HSS `task_status` integer: 0-100 progress, 100 done, -1 stopped."""
+    counts = dict(
+        session.execute(
+            select(ScanTaskImage.status, func.count())
+            .where(ScanTaskImage.task_pk == task.id)
+            .group_by(ScanTaskImage.status)
+        ).all()
+    )
+    total = sum(counts.values())
+    if counts.get(ScanStatus.STOPPED.value) and not any(counts.get(s) for s in ACTIVE):
+        return -1
+    if total == 0:
+        return 100
+    done = total - sum(counts.get(s, 0) for s in ACTIVE)
+    return int(done * 100 / total)
+
+
+def stop_task(session: Session, scope: Scope, task_id: str) -> None:
+    """Waiting images become `image_scan_stop`; a scan already running is left to the executor to finish."""
+    stmt = select(ScanTask).where(ScanTask.project_id == scope.project_id, ScanTask.task_id == task_id)
+    if scope.enterprise_project_ids is not None:
+        stmt = stmt.where(ScanTask.enterprise_project_id.in_(sorted(scope.enterprise_project_ids)))
+    task = session.scalars(stmt.with_for_update()).first()
+    if task is None:
+        raise NotFound(f"scan task {task_id} does not exist")
+    waiting = list(
+        session.scalars(
+            select(ScanTaskImage.image_pk).where(
+                ScanTaskImage.task_pk == task.id, ScanTaskImage.status == ScanStatus.WAITING.value
+            )
+        )
+    )
+    session.execute(
+        update(ScanTaskImage)
+        .where(ScanTaskImage.task_pk == task.id, ScanTaskImage.status == ScanStatus.WAITING.value)
+        .values(status=ScanStatus.STOPPED.value, failed_reason="stopped by user")
+    )
+    for i in range(0, len(waiting), 1000):
+        session.execute(
+            update(Image)
+            .where(Image.id.in_(waiting[i : i + 1000]), Image.scan_status == ScanStatus.WAITING.value)
+            .values(scan_status=ScanStatus.STOPPED.value)
+        )
+    task.task_status = "finished"
+    task.end_time = task.end_time or now_ms()
