@@ -17,6 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from packageurl import PackageURL
+
 from common import OPENHSS, measure, record, table
 from corpus import CACHE, fat_image, image_bytes
 
@@ -45,17 +47,19 @@ def _norm(purl_type: str, name: str) -> str:
 
 
 def packages(cyclonedx: bytes) -> set[tuple[str, str, str]]:
+    """(purl type, namespace/name normalised, version) of every component, from its purl: tools differ
+    in how they split names into CycloneDX `group`/`name`, but purls are a standard."""
     doc = json.loads(cyclonedx)
     out = set()
     for comp in doc.get("components", []):
-        purl = comp.get("purl", "")
-        if not purl.startswith("pkg:"):
+        try:
+            purl = PackageURL.from_string(comp.get("purl", ""))
+        except ValueError:
             continue
-        ptype = purl[4:].split("/", 1)[0]
-        name = comp.get("name", "")
-        if ptype == "maven" and comp.get("group"):
-            name = f"{comp['group']}:{name}"
-        out.add((ptype, _norm(ptype, name), comp.get("version", "")))
+        name = (
+            f"{purl.namespace}/{purl.name}" if purl.namespace and purl.type in ("npm", "maven") else purl.name
+        )
+        out.add((purl.type, _norm(purl.type, name), purl.version or ""))
     return out
 
 

@@ -13,6 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from openhss.cli_db import db_app
+from openhss.cli_scan import scan_command
 from openhss.config import Settings, load_settings
 from openhss.db.engine import transaction
 from openhss.domain.enums import Role
@@ -29,6 +31,8 @@ project_app = typer.Typer(help="Projects and enterprise projects.", no_args_is_h
 app.add_typer(user_app, name="user")
 user_app.add_typer(keys_app, name="keys")
 app.add_typer(project_app, name="project")
+app.add_typer(db_app, name="db")
+app.command("scan")(scan_command)
 
 out = Console()
 P = ParamSpec("P")

@@ -120,12 +120,15 @@ def render(report: ImageReport) -> str:
         Component(name="openhss", version=__version__, type=ComponentType.APPLICATION)
     )
     refs: dict[tuple[str, str, str, str], str] = {}
+    components: list[Component] = []
     for index, pkg in enumerate(report.packages):
         ref = _bom_ref(pkg, index)
         refs.setdefault((pkg.name, pkg.version, pkg.ecosystem.value, pkg.path), ref)
         component = _component(pkg, ref, licenses)
         bom.components.add(component)
-        bom.register_dependency(root, [component])
+        components.append(component)
+    # one call: registering per component is quadratic in the library
+    bom.register_dependency(root, components)
     for v in report.vulnerabilities:
         target = refs.get((v.package_name, v.package_version, v.ecosystem.value, v.path))
         if target is None:

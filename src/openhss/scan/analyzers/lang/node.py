@@ -196,13 +196,24 @@ def parse_pnpm(text: str, path: str) -> list[Package]:
     return dedupe(out)
 
 
+#: Distribution-managed module roots (Debian's node-* packages install here, not in node_modules).
+_SYSTEM_ROOTS = ("usr/share/nodejs/", "usr/lib/nodejs/")
+
+
 def _installed_manifest(path: str) -> bool:
-    """`node_modules/<name>/package.json` or `node_modules/@scope/<name>/package.json` only: packages
-    ship test fixtures and examples with package.json files of their own, which are not installed."""
+    """`node_modules/<name>/package.json` or `node_modules/@scope/<name>/package.json` only (or the
+    same under a system module root): packages ship test fixtures and examples with package.json files
+    of their own, which are not installed."""
     idx = path.rfind(_NODE_MODULES)
-    if idx < 0 or (idx > 0 and path[idx - 1] != "/"):
+    if idx < 0:
+        root = next((r for r in _SYSTEM_ROOTS if path.startswith(r)), None)
+        if root is None:
+            return False
+        rest = path[len(root) :].split("/")
+    elif idx > 0 and path[idx - 1] != "/":
         return False
-    rest = path[idx + len(_NODE_MODULES) :].split("/")
+    else:
+        rest = path[idx + len(_NODE_MODULES) :].split("/")
     if len(rest) == 2:
         return not rest[0].startswith((".", "@"))
     return len(rest) == 3 and rest[0].startswith("@")
@@ -217,7 +228,7 @@ def _project_dir(path: str) -> str:
 
 class NodeAnalyzer(Analyzer):
     name: ClassVar[str] = "lang-node"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
 
     def __init__(self) -> None:
         self._installed_roots: set[str] = set()

@@ -73,6 +73,11 @@ def iter_stanzas(stream: BinaryIO) -> Iterator[dict[str, str]]:
 
 def deb_purl(name: str, version: str, arch: str, distro_ns: str = "debian", distro: str = "") -> str:
     qualifiers = {"arch": arch} if arch else {}
+    epoch, sep, rest = version.partition(":")
+    if sep and epoch.isdigit():
+        # purl spec: the epoch is a qualifier and the version carries none (as Trivy and Syft write it).
+        qualifiers["epoch"] = epoch
+        version = rest
     if distro:
         qualifiers["distro"] = distro
     return PackageURL(
@@ -123,7 +128,7 @@ def parse_status(stream: BinaryIO, path: str, require_status: bool = True) -> li
 
 class DpkgAnalyzer(Analyzer):
     name: ClassVar[str] = "dpkg"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
     max_size: ClassVar[int] = 512 * 1024 * 1024
 
     def __init__(self) -> None:

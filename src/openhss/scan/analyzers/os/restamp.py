@@ -63,9 +63,15 @@ def _purl(pkg: Package, namespace: str, distro: str) -> str:
                 type=old.type, namespace=namespace, name=old.name, version=old.version, qualifiers=quals
             ).to_string()
     quals = {"arch": pkg.arch} if pkg.arch else {}
+    version = pkg.version
+    epoch, sep, rest = version.partition(":")
+    if sep and epoch.isdigit():
+        # purl spec: epochs go in the `epoch` qualifier, the version carries none.
+        quals["epoch"] = epoch
+        version = rest
     quals["distro"] = distro
     return PackageURL(
-        type=pkg.type.value, namespace=namespace, name=pkg.name, version=pkg.version, qualifiers=quals
+        type=pkg.type.value, namespace=namespace, name=pkg.name, version=version, qualifiers=quals
     ).to_string()
 
 

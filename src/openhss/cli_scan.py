@@ -1,0 +1,240 @@
+"""`openhss scan IMAGE`: the whole engine on one image, locally, with no server.
+
+This is what a CI pipeline runs, so its contract is the output formats, the filters and the exit code:
+`--exit-code N` makes the command fail when anything at or above `--severity` remains after filtering.
+A scan that cannot finish prints one line with the HSS status and reason and exits 2.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from openhss.domain.enums import ScanScope, Severity
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from openhss.domain.report import ImageReport
+    from openhss.scan.pipeline import Progress as LayerProgress
+
+#: Same as scan.refs.DOCKER_HUB; spelled out so `--help` does not import the engine.
+DEFAULT_REGISTRY = "docker.io"
+
+
+class OutputFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    CYCLONEDX = "cyclonedx"
+    SPDX = "spdx"
+    SARIF = "sarif"
+
+
+#: `--scanners` names → the HSS scan_scope bits they enable.
+SCANNERS: dict[str, ScanScope] = {
+    "vuln": ScanScope.VULNERABILITY,
+    "secret": ScanScope.SENSITIVE_INFO,
+    "malware": ScanScope.MALWARE,
+    "baseline": ScanScope.BASELINE,
+    "build": ScanScope.BASELINE,
+    "compliance": ScanScope.SOFTWARE_COMPLIANCE,
+}
+
+
+def parse_scanners(text: str) -> ScanScope:
+    scope = ScanScope(0)
+    for name in (n.strip() for n in text.split(",") if n.strip()):
+        if name == "all":
+            return ScanScope.ALL
+        if name in ("none", "sbom"):
+            continue  # inventory only: the package analyzers always run
+        if name not in SCANNERS:
+            raise typer.BadParameter(f"unknown scanner {name!r}; choose from {', '.join(SCANNERS)}, all")
+        scope |= SCANNERS[name]
+    return scope
+
+
+def parse_severities(text: str) -> frozenset[Severity]:
+    out = set()
+    for name in (n.strip() for n in text.split(",") if n.strip()):
+        match = next((s for s in Severity if s.value.lower() == name.lower()), None)
+        if match is None:
+            raise typer.BadParameter(
+                f"unknown severity {name!r}; choose from {', '.join(s.value for s in Severity)}"
+            )
+        out.add(match)
+    return frozenset(out)
+
+
+def render(report: ImageReport, fmt: OutputFormat) -> str:
+    from openhss.exports import cyclonedx, sarif, scan_json, spdx
+
+    if fmt is OutputFormat.JSON:
+        return json.dumps(scan_json.report_doc(report), indent=2, ensure_ascii=False)
+    if fmt is OutputFormat.CYCLONEDX:
+        return cyclonedx.render(report)
+    if fmt is OutputFormat.SPDX:
+        return spdx.render(report)
+    if fmt is OutputFormat.SARIF:
+        return sarif.render(report)
+    return render_table(report)
+
+
+def render_table(report: ImageReport) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(record=True, width=160, file=io.StringIO())
+    img = report.image
+    os_text = f"{report.os.family} {report.os.version}" if report.os else "unknown OS"
+    console.print(
+        f"[bold]{img.ref}[/bold]  {img.digest or img.config_digest}  {os_text}  "
+        f"{img.os_name}/{img.architecture}  {len(report.layers)} layers"
+    )
+    console.print(
+        f"{len(report.packages)} packages, {len(report.vulnerabilities)} vulnerabilities, "
+        f"{len(report.findings)} other findings"
+    )
+    if report.vulnerabilities:
+        table = Table(title="Vulnerabilities")
+        for col in ("Package", "Installed", "Fixed", "Vulnerability", "Severity", "Type", "Path"):
+            table.add_column(col)
+        for v in sorted(report.vulnerabilities, key=lambda v: (-v.severity.rank, v.package_name, v.vul_id)):
+            table.add_row(
+                v.package_name,
+                v.package_version,
+                v.fixed_version or f"({v.status})",
+                v.vul_id,
+                v.severity.value,
+                v.type.value,
+                v.path,
+            )
+        console.print(table)
+    if report.findings:
+        table = Table(title="Findings")
+        for col in ("Kind", "Rule", "Severity", "Title", "Path", "Evidence"):
+            table.add_column(col)
+        for f in sorted(report.findings, key=lambda f: (-f.severity.rank, f.kind.value, f.rule_id, f.path)):
+            table.add_row(f.kind.value, f.rule_id, f.severity.value, f.title, f.path, f.evidence)
+        console.print(table)
+    if not report.vulnerabilities and report.packages:
+        table = Table(title="Packages")
+        for col in ("Name", "Version", "Ecosystem", "Path"):
+            table.add_column(col)
+        for p in report.packages:
+            table.add_row(p.name, p.version, p.ecosystem.value, p.path)
+        console.print(table)
+    for path, reason in report.skipped:
+        console.print(f"[yellow]skipped[/yellow] {path}: {reason}")
+    return console.export_text()
+
+
+def _progress_sink(enabled: bool) -> tuple[Callable[[LayerProgress], None] | None, Progress | None]:
+    if not enabled:
+        return None, None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        TextColumn("layers"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    task = bar.add_task("layers", total=None)
+
+    def sink(event: LayerProgress) -> None:
+        bar.update(task, total=event.total, completed=event.done)
+
+    return sink, bar
+
+
+def scan_command(
+    image: Annotated[
+        str,
+        typer.Argument(
+            help="Image reference in skopeo transport syntax, e.g. "
+            "oci-archive:app.tar, docker://host/repo:tag, dir:/rootfs"
+        ),
+    ],
+    format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.TABLE,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout")
+    ] = None,
+    scanners: Annotated[
+        str, typer.Option(help="vuln,secret,malware,baseline,build,compliance, all, or none (inventory only)")
+    ] = "all",
+    severity: Annotated[str, typer.Option(help="Only report these severities (comma-separated)")] = "",
+    ignore_unfixed: Annotated[bool, typer.Option("--ignore-unfixed")] = False,
+    exit_code: Annotated[
+        int, typer.Option("--exit-code", help="Exit with this code when findings remain")
+    ] = 0,
+    platform: Annotated[str, typer.Option(help="os/arch\\[/variant] in a multi-platform image")] = "",
+    username: Annotated[str, typer.Option(envvar="OPENHSS_REGISTRY_USERNAME")] = "",
+    password: Annotated[str, typer.Option(envvar="OPENHSS_REGISTRY_PASSWORD", hidden=True)] = "",
+    insecure: Annotated[bool, typer.Option("--insecure", help="Plain HTTP / unverified TLS")] = False,
+    ca_file: Annotated[str, typer.Option(help="CA bundle for the registry's TLS")] = "",
+    default_registry: Annotated[
+        str, typer.Option(help="Registry for bare REPO:TAG references")
+    ] = DEFAULT_REGISTRY,
+    docker_host: Annotated[str, typer.Option(envvar="DOCKER_HOST")] = "unix:///var/run/docker.sock",
+    cache_dir: Annotated[Path | None, typer.Option(help="Layer cache directory")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache")] = False,
+    db: Annotated[Path | None, typer.Option(help="Advisory database file (default: the data dir's)")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Scan one image and print its inventory and findings."""
+    from openhss.scan.cache import FileLayerCache, default_cache_dir
+    from openhss.scan.errors import ScanError
+    from openhss.scan.image import Platform
+    from openhss.scan.refs import parse_ref
+    from openhss.scan.sources.base import Credentials, SourceOptions
+    from openhss.services.scanning import ScanFilters, apply_filters, build_pipeline, exceeds, scan_image
+
+    try:
+        scope = parse_scanners(scanners)
+        filters = ScanFilters(severities=parse_severities(severity), ignore_unfixed=ignore_unfixed)
+        ref = parse_ref(image, default_registry=default_registry)
+        source = SourceOptions(
+            platform=Platform.parse(platform) if platform else Platform(),
+            default_registry=default_registry,
+            credentials=Credentials(username=username, password=password) if username else None,
+            insecure=insecure,
+            ca_file=ca_file or None,
+            docker_host=docker_host,
+        )
+        cache = None if no_cache else FileLayerCache(cache_dir or default_cache_dir())
+        options = build_pipeline(scope, cache=cache, advisory_db=db)
+        sink, bar = _progress_sink(not quiet and sys.stderr.isatty())
+        options.progress = sink
+        if bar is not None:
+            with bar:
+                report = scan_image(ref, source, options)
+        else:
+            report = scan_image(ref, source, options)
+    except ScanError as exc:
+        typer.echo(f"openhss: scan {exc.status.value}: {exc.reason}", err=True)
+        raise typer.Exit(2) from None
+    except typer.BadParameter as exc:
+        typer.echo(f"openhss: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    except (OSError, ValueError) as exc:
+        typer.echo(f"openhss: {exc}", err=True)
+        raise typer.Exit(2) from None
+    report = apply_filters(report, filters)
+    text = render(report, format)
+    if output is not None:
+        output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    if exit_code and exceeds(report):
+        raise typer.Exit(exit_code)

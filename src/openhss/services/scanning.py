@@ -1,0 +1,78 @@
+"""Scanning one image with everything wired: analyzers, OS restamping, checks, the advisory matcher.
+
+The CLI, the Celery scan task and the agent all build their pipeline here, so "what a scan does" is
+decided in one place; they differ only in cache, progress sink and where results go.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+from openhss.config import Settings, load_settings
+from openhss.domain.enums import ScanScope, Severity
+from openhss.domain.report import ImageReport
+from openhss.domain.vulnerability import VulnerabilityFinding
+from openhss.scan.cache import LayerCache
+from openhss.scan.pipeline import PipelineOptions, scan_handle
+from openhss.scan.refs import ImageRef
+from openhss.scan.sources.base import SourceOptions
+from openhss.scan.sources.registry import open_image
+from openhss.services.vulndb import VulnDbError, open_matcher
+
+
+@dataclass(frozen=True, slots=True)
+class ScanFilters:
+    """Report filters a user asks for; they never change what is stored, only what is shown."""
+
+    severities: frozenset[Severity] = frozenset()
+    ignore_unfixed: bool = False
+
+    def keeps_vulnerability(self, v: VulnerabilityFinding) -> bool:
+        if self.ignore_unfixed and not v.fixed_version:
+            return False
+        return not self.severities or v.severity in self.severities
+
+
+def apply_filters(report: ImageReport, filters: ScanFilters) -> ImageReport:
+    return dataclasses.replace(
+        report,
+        vulnerabilities=[v for v in report.vulnerabilities if filters.keeps_vulnerability(v)],
+        findings=[f for f in report.findings if not filters.severities or f.severity in filters.severities],
+    )
+
+
+def exceeds(report: ImageReport) -> bool:
+    """Whether anything is left to fail a pipeline on (call after `apply_filters`)."""
+    return bool(report.vulnerabilities or report.findings)
+
+
+class NoAdvisoryDatabase(ValueError):
+    """Vulnerability scanning was asked for but no advisory database exists yet."""
+
+
+def build_pipeline(
+    scope: ScanScope,
+    *,
+    cache: LayerCache | None = None,
+    advisory_db: Path | None = None,
+    settings: Settings | None = None,
+) -> PipelineOptions:
+    """The pipeline for `scope`. Vulnerability matching needs the advisory database; without one the
+    scan refuses rather than reporting "no vulnerabilities", which a CI gate would read as clean."""
+    options = PipelineOptions(scope=scope, cache=cache)
+    if scope & ScanScope.VULNERABILITY:
+        try:
+            options.matcher = open_matcher(settings or load_settings(), advisory_db)
+        except VulnDbError as exc:
+            raise NoAdvisoryDatabase(
+                f"{exc}; run `openhss db update` (or `openhss db import PATH` offline), "
+                "or scan with --scanners that exclude vuln"
+            ) from None
+    return options
+
+
+def scan_image(ref: ImageRef, source: SourceOptions, options: PipelineOptions) -> ImageReport:
+    with open_image(ref, source) as handle:
+        return scan_handle(handle, options)
