@@ -59,7 +59,12 @@ def packages(cyclonedx: bytes) -> set[tuple[str, str, str]]:
         name = (
             f"{purl.namespace}/{purl.name}" if purl.namespace and purl.type in ("npm", "maven") else purl.name
         )
-        out.add((purl.type, _norm(purl.type, name), purl.version or ""))
+        version = purl.version or ""
+        if purl.type in ("deb", "rpm"):
+            # tools disagree on where the epoch goes (purl qualifier vs version prefix): compare without it
+            epoch, sep, rest = version.partition(":")
+            version = rest if sep and epoch.isdigit() else version
+        out.add((purl.type, _norm(purl.type, name), version))
     return out
 
 
