@@ -1,31 +1,18 @@
 """CycloneDX 1.6 SBOM (JSON) of one scanned image, with its vulnerabilities (VEX-style `affects`).
 
-Built with cyclonedx-python-lib so the output follows the spec's schema exactly; the image itself is the
-metadata component (type `container`) and every package a `library` component keyed by its purl.
+Written directly as the JSON the 1.6 schema defines, in one linear pass: cyclonedx-python-lib's model
+validates dependencies in quadratic time (2.5 s for a 2,200-package image, longer than the scan itself).
+The tests validate every document with that library's strict JSON-schema validator, so the format is
+still checked by the reference implementation. The image is the metadata component (type `container`);
+every package is a `library` component keyed by a unique bom-ref.
 """
 
 from __future__ import annotations
 
+import json
+import uuid
 from datetime import UTC, datetime
-from decimal import Decimal
-
-from cyclonedx.contrib.license.factories import LicenseFactory
-from cyclonedx.model import HashAlgorithm, HashType, Property
-from cyclonedx.model.bom import Bom
-from cyclonedx.model.component import Component, ComponentType
-from cyclonedx.model.impact_analysis import ImpactAnalysisState
-from cyclonedx.model.license import DisjunctiveLicense, LicenseExpression
-from cyclonedx.model.vulnerability import (
-    BomTarget,
-    Vulnerability,
-    VulnerabilityAnalysis,
-    VulnerabilityRating,
-    VulnerabilityScoreSource,
-    VulnerabilitySeverity,
-    VulnerabilitySource,
-)
-from cyclonedx.output.json import JsonV1Dot6
-from packageurl import PackageURL
+from typing import Any
 
 from openhss import __version__
 from openhss.domain.enums import Severity
@@ -34,126 +21,134 @@ from openhss.domain.report import ImageReport
 from openhss.exports.spdx import spdx_expression
 
 _SEVERITY = {
-    Severity.CRITICAL: VulnerabilitySeverity.CRITICAL,
-    Severity.HIGH: VulnerabilitySeverity.HIGH,
-    Severity.MEDIUM: VulnerabilitySeverity.MEDIUM,
-    Severity.LOW: VulnerabilitySeverity.LOW,
-    Severity.UNKNOWN: VulnerabilitySeverity.UNKNOWN,
+    Severity.CRITICAL: "critical",
+    Severity.HIGH: "high",
+    Severity.MEDIUM: "medium",
+    Severity.LOW: "low",
+    Severity.UNKNOWN: "unknown",
 }
 
 
-def _bom_ref(p: Package, index: int) -> str:
-    # purls are not unique in an image (the same wheel vendored twice); the path disambiguates.
-    return f"{p.purl or p.name + '@' + p.version}#{index}"
-
-
-def _component(p: Package, ref: str, licenses: LicenseFactory) -> Component:
-    purl: PackageURL | None = None
-    if p.purl:
-        try:
-            purl = PackageURL.from_string(p.purl)
-        except ValueError:
-            purl = None
-    props = [Property(name="openhss:ecosystem", value=p.ecosystem.value)]
-    if p.path:
-        props.append(Property(name="openhss:path", value=p.path))
-    if p.layer_digest:
-        props.append(Property(name="openhss:layer_digest", value=p.layer_digest))
-    if p.source_name:
-        props.append(Property(name="openhss:source_name", value=p.source_name))
-        props.append(Property(name="openhss:source_version", value=p.source_version))
-    comp = Component(
-        name=p.name,
-        version=p.version,
-        type=ComponentType.LIBRARY,
-        purl=purl,
-        bom_ref=ref,
-        properties=props,
-    )
-    # CycloneDX allows either ONE expression or a list of named/id licenses, never both.
-    exprs = [spdx_expression(t) for t in p.licenses if t]
-    if exprs and all(exprs):
-        joined = " AND ".join(f"({e})" if " " in str(e) else str(e) for e in dict.fromkeys(exprs))
-        comp.licenses.add(LicenseExpression(joined) if " " in joined else licenses.make_from_string(joined))
-    else:
-        for text in dict.fromkeys(t for t in p.licenses if t):
-            comp.licenses.add(DisjunctiveLicense(name=text))
-    return comp
-
-
-def _method(vector: str) -> VulnerabilityScoreSource | None:
+def _method(vector: str) -> str | None:
     if not vector:
         return None
     if vector.startswith("CVSS:4"):
-        return VulnerabilityScoreSource.CVSS_V4
+        return "CVSSv4"
+    if vector.startswith("CVSS:3.1"):
+        return "CVSSv31"
     if vector.startswith("CVSS:3"):
-        return (
-            VulnerabilityScoreSource.CVSS_V3_1
-            if vector.startswith("CVSS:3.1")
-            else VulnerabilityScoreSource.CVSS_V3
-        )
-    return VulnerabilityScoreSource.CVSS_V2
+        return "CVSSv3"
+    return "CVSSv2"
 
 
-def render(report: ImageReport) -> str:
-    licenses = LicenseFactory()
+def _bom_ref(p: Package, index: int) -> str:
+    # purls are not unique in an image (the same wheel vendored twice); the index disambiguates.
+    return f"{p.purl or p.name + '@' + p.version}#{index}"
+
+
+def _licenses(p: Package) -> list[dict[str, Any]]:
+    """CycloneDX allows either ONE expression or a list of named/id licenses, never both."""
+    texts = list(dict.fromkeys(t for t in p.licenses if t))
+    exprs = [spdx_expression(t) for t in texts]
+    if exprs and all(exprs):
+        unique = list(dict.fromkeys(e for e in exprs if e))
+        if len(unique) == 1 and " " not in unique[0]:
+            return [{"license": {"id": unique[0]}}]
+        return [{"expression": " AND ".join(f"({e})" if " " in e else e for e in unique)}]
+    return [{"license": {"name": t}} for t in texts]
+
+
+def _properties(pairs: list[tuple[str, str]]) -> list[dict[str, str]]:
+    return [{"name": n, "value": v} for n, v in pairs if v]
+
+
+def document(report: ImageReport) -> dict[str, Any]:
     img = report.image
-    root = Component(
-        name=img.ref,
-        version=img.digest or img.config_digest,
-        type=ComponentType.CONTAINER,
-        bom_ref=f"image:{img.digest or img.config_digest or img.ref}",
-        hashes=[HashType(alg=HashAlgorithm.SHA_256, content=img.digest.partition(":")[2])]
-        if img.digest.startswith("sha256:")
-        else [],
-        properties=[Property(name="openhss:platform", value=f"{img.os_name}/{img.architecture}")]
-        + (
-            [Property(name="openhss:os", value=f"{report.os.family} {report.os.version}".strip())]
-            if report.os
-            else []
+    root_ref = f"image:{img.digest or img.config_digest or img.ref}"
+    root: dict[str, Any] = {
+        "type": "container",
+        "bom-ref": root_ref,
+        "name": img.ref,
+        "version": img.digest or img.config_digest or "unknown",
+        "properties": _properties(
+            [
+                ("openhss:platform", f"{img.os_name}/{img.architecture}"),
+                ("openhss:os", f"{report.os.family} {report.os.version}".strip() if report.os else ""),
+            ]
         ),
-    )
-    bom = Bom()
-    bom.metadata.timestamp = datetime.now(UTC)
-    bom.metadata.component = root
-    bom.metadata.tools.components.add(
-        Component(name="openhss", version=__version__, type=ComponentType.APPLICATION)
-    )
+    }
+    if img.digest.startswith("sha256:"):
+        root["hashes"] = [{"alg": "SHA-256", "content": img.digest.partition(":")[2]}]
+    components: list[dict[str, Any]] = []
     refs: dict[tuple[str, str, str, str], str] = {}
-    components: list[Component] = []
-    for index, pkg in enumerate(report.packages):
-        ref = _bom_ref(pkg, index)
-        refs.setdefault((pkg.name, pkg.version, pkg.ecosystem.value, pkg.path), ref)
-        component = _component(pkg, ref, licenses)
-        bom.components.add(component)
-        components.append(component)
-    # one call: registering per component is quadratic in the library
-    bom.register_dependency(root, components)
+    for index, p in enumerate(report.packages):
+        ref = _bom_ref(p, index)
+        refs.setdefault((p.name, p.version, p.ecosystem.value, p.path), ref)
+        comp: dict[str, Any] = {"type": "library", "bom-ref": ref, "name": p.name, "version": p.version}
+        if p.purl:
+            comp["purl"] = p.purl
+        licenses = _licenses(p)
+        if licenses:
+            comp["licenses"] = licenses
+        props = _properties(
+            [
+                ("openhss:ecosystem", p.ecosystem.value),
+                ("openhss:path", p.path),
+                ("openhss:layer_digest", p.layer_digest),
+                ("openhss:source_name", p.source_name),
+                ("openhss:source_version", p.source_version if p.source_name else ""),
+            ]
+        )
+        if props:
+            comp["properties"] = props
+        components.append(comp)
+    vulnerabilities: list[dict[str, Any]] = []
     for v in report.vulnerabilities:
         target = refs.get((v.package_name, v.package_version, v.ecosystem.value, v.path))
         if target is None:
             continue
-        ratings = [
-            VulnerabilityRating(
-                severity=_SEVERITY[v.severity],
-                score=Decimal(str(v.cvss_score)) if v.cvss_score else None,
-                vector=v.cvss_vector or None,
-                method=_method(v.cvss_vector),
-            )
-        ]
-        analysis = None
+        rating: dict[str, Any] = {"severity": _SEVERITY[v.severity]}
+        if v.cvss_score:
+            rating["score"] = v.cvss_score
+        if v.cvss_vector:
+            rating["vector"] = v.cvss_vector
+            rating["method"] = _method(v.cvss_vector)
+        entry: dict[str, Any] = {
+            "bom-ref": f"{v.vul_id}:{target}",
+            "id": v.vul_id,
+            "ratings": [rating],
+            "affects": [{"ref": target}],
+        }
+        if v.source:
+            entry["source"] = {"name": v.source}
+        if v.title:
+            entry["description"] = v.title
+        if v.fixed_version:
+            entry["recommendation"] = f"Upgrade {v.package_name} to {v.fixed_version}"
         if v.status in ("unfixed", "wont-fix"):
-            analysis = VulnerabilityAnalysis(state=ImpactAnalysisState.EXPLOITABLE, detail=v.status)
-        bom.vulnerabilities.add(
-            Vulnerability(
-                bom_ref=f"{v.vul_id}:{target}",
-                id=v.vul_id,
-                source=VulnerabilitySource(name=v.source) if v.source else None,
-                description=v.title or None,
-                ratings=ratings,
-                recommendation=f"Upgrade {v.package_name} to {v.fixed_version}" if v.fixed_version else None,
-                affects=[BomTarget(ref=target)],
-                analysis=analysis,
-            )
-        )
-    return JsonV1Dot6(bom).output_as_string(indent=2)
+            entry["analysis"] = {"state": "exploitable", "detail": v.status}
+        vulnerabilities.append(entry)
+    doc: dict[str, Any] = {
+        "$schema": "http://cyclonedx.org/schema/bom-1.6.schema.json",
+        "bomFormat": "CycloneDX",
+        "specVersion": "1.6",
+        "serialNumber": f"urn:uuid:{uuid.uuid4()}",
+        "version": 1,
+        "metadata": {
+            "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "tools": {"components": [{"type": "application", "name": "openhss", "version": __version__}]},
+            "component": root,
+        },
+        "components": components,
+        "dependencies": [
+            {"ref": root_ref, "dependsOn": [c["bom-ref"] for c in components]},
+            *({"ref": c["bom-ref"]} for c in components),
+        ],
+    }
+    if vulnerabilities:
+        doc["vulnerabilities"] = vulnerabilities
+    return doc
+
+
+def render(report: ImageReport) -> str:
+    return json.dumps(document(report), indent=2, ensure_ascii=False)
