@@ -64,7 +64,7 @@ def parse_scanners(text: str) -> ScanScope:
 def parse_severities(text: str) -> frozenset[Severity]:
     out = set()
     for name in (n.strip() for n in text.split(",") if n.strip()):
-        match = next((s for s in Severity if s.value.lower() == name.lower()), None)
+        match = Severity.parse(name)
         if match is None:
             raise typer.BadParameter(
                 f"unknown severity {name!r}; choose from {', '.join(s.value for s in Severity)}"

@@ -22,6 +22,14 @@ class Severity(StrEnum):
         return _SEVERITY_RANK[self]
 
     @classmethod
+    def parse(cls, text: str) -> Severity | None:
+        """Case-insensitive name (`high`, `HIGH`, `High`) → level; None when it names none.
+
+        Rules files, CLI flags and API filters all spell levels freely; one parser keeps them agreeing.
+        """
+        return _SEVERITY_BY_NAME.get(text.strip().lower())
+
+    @classmethod
     def from_score(cls, score: float | None) -> Severity:
         """CVSS base score → qualitative rating (FIRST's CVSS v3/v4 bands)."""
         if score is None:
@@ -36,6 +44,8 @@ class Severity(StrEnum):
             return cls.LOW
         return cls.UNKNOWN
 
+
+_SEVERITY_BY_NAME = {s.value.lower(): s for s in Severity}
 
 _SEVERITY_RANK = {
     Severity.UNKNOWN: 0,

@@ -23,7 +23,6 @@ from openhss.domain.models import Finding, Package
 from openhss.domain.version import InvalidVersion, scheme_for
 from openhss.scan.checks.base import Check, CheckContext
 
-_SEVERITY = {s.value.lower(): s for s in Severity}
 _OPS = ("<=", ">=", "!=", "==", "<", ">", "=")
 
 
@@ -67,7 +66,7 @@ class CompliancePolicy:
                     PolicyRule(
                         id=str(item["id"]),
                         title=str(item.get("title", item["id"])),
-                        severity=_SEVERITY.get(str(item.get("severity", "medium")).lower(), Severity.MEDIUM),
+                        severity=Severity.parse(str(item.get("severity", "medium"))) or Severity.MEDIUM,
                         patterns=tuple(str(p) for p in pats),
                         types=frozenset(str(t) for t in item.get("types") or ()),
                         versions=tuple(str(v) for v in item.get("versions") or ()),
