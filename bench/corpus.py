@@ -13,7 +13,7 @@ import os
 import shutil
 import subprocess
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -134,26 +134,33 @@ def _walk(src: Path) -> Iterator[Path]:
         dirnames[:] = [d for d in dirnames if not (base / d).is_symlink()]
 
 
+def tree(src: Path, dest: str = "") -> Iterator[tuple[Path, str]]:
+    """(file on disk, name in the layer) for every entry under `src`, placed under `dest`."""
+    for path in _walk(src):
+        rel = path.relative_to(src).as_posix()
+        name = "/".join(p for p in (dest.strip("/"), "" if rel == "." else rel) if p)
+        if name:
+            yield path, name
+
+
 @dataclass
 class LayerInput:
     created_by: str
-    src: Path
-    dest: str = ""
+    entries: Iterable[tuple[Path, str]]
 
 
-def _write_layer(spec: LayerInput, blobs: Path) -> tuple[str, str, int]:
+def _write_layer(spec: LayerInput, blobs: Path, compresslevel: int) -> tuple[str, str, int]:
     tmp = blobs / "tmp-layer"
     with tmp.open("wb") as raw_out:
         blob = _Hashing(raw_out)
-        with igzip.IGzipFile(fileobj=blob, mode="wb", compresslevel=1, mtime=0) as gz:
+        with igzip.IGzipFile(fileobj=blob, mode="wb", compresslevel=compresslevel, mtime=0) as gz:
             diff = _Hashing(gz)
             with tarfile.open(fileobj=diff, mode="w|", format=tarfile.PAX_FORMAT) as tf:
-                for path in _walk(spec.src):
-                    rel = path.relative_to(spec.src).as_posix()
-                    name = "/".join(p for p in (spec.dest.strip("/"), "" if rel == "." else rel) if p)
-                    if not name:
-                        continue
-                    info = tf.gettarinfo(str(path), arcname=name)
+                for path, name in spec.entries:
+                    try:
+                        info = tf.gettarinfo(str(path), arcname=name)
+                    except OSError:
+                        continue  # vanished or unreadable host file: the corpus just lacks it
                     if info is None:
                         continue
                     info.mtime = 0
@@ -167,7 +174,9 @@ def _write_layer(spec: LayerInput, blobs: Path) -> tuple[str, str, int]:
     return digest, "sha256:" + diff.hash.hexdigest(), blob.size
 
 
-def build_oci(out: Path, layers: list[LayerInput], config: dict[str, object], tag: str = "app") -> Path:
+def build_oci(
+    out: Path, layers: list[LayerInput], config: dict[str, object], tag: str = "app", compresslevel: int = 1
+) -> Path:
     """Write an OCI layout at `out` (skipped when `out/.done` exists)."""
     if (out / ".done").exists():
         return out
@@ -176,7 +185,7 @@ def build_oci(out: Path, layers: list[LayerInput], config: dict[str, object], ta
     blobs.mkdir(parents=True)
     descs, diff_ids = [], []
     for spec in layers:
-        digest, diff_id, size = _write_layer(spec, blobs)
+        digest, diff_id, size = _write_layer(spec, blobs, compresslevel)
         descs.append(
             {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest, "size": size}
         )
@@ -244,9 +253,9 @@ def fat_image() -> Path:
     return build_oci(
         CACHE / "images" / "fat",
         [
-            LayerInput(f"debootstrap --variant=minbase --include={FAT_PACKAGES} bookworm", base),
-            LayerInput("/bin/sh -c pip install " + " ".join(PY_PACKAGES), pip_tree(PY_PACKAGES)),
-            LayerInput("/bin/sh -c npm install " + " ".join(NPM_PACKAGES), npm_tree(NPM_PACKAGES)),
+            LayerInput(f"debootstrap --variant=minbase --include={FAT_PACKAGES} bookworm", tree(base)),
+            LayerInput("/bin/sh -c pip install " + " ".join(PY_PACKAGES), tree(pip_tree(PY_PACKAGES))),
+            LayerInput("/bin/sh -c npm install " + " ".join(NPM_PACKAGES), tree(npm_tree(NPM_PACKAGES))),
         ],
         {"User": "root", "Env": ["PATH=/usr/local/bin:/usr/bin:/bin"], "Cmd": ["/bin/bash"]},
     )

@@ -10,19 +10,16 @@ Each mode runs twice, alternating; the best time of each counts. Goal: ratio <= 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import sys
-import tarfile
 from pathlib import Path
-from typing import BinaryIO
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from isal import igzip
 
 from common import measure, record, table
+from corpus import LayerInput, build_oci
 
 CACHE = (
     Path(os.environ.get("OPENHSS_TEST_CACHE", Path.home() / ".cache" / "openhss-tests")) / "bench-layers-v1"
@@ -41,109 +38,43 @@ SOURCES = [
 N_LAYERS = 5
 
 
-class _Hashing:
-    def __init__(self, inner: BinaryIO | None) -> None:
-        self.inner = inner
-        self.hash = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: bytes) -> int:
-        self.hash.update(data)
-        self.size += len(data)
-        if self.inner is not None:
-            self.inner.write(data)
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-
-def _files() -> list[tuple[str, str]]:
-    seen: set[str] = set()
+def _files() -> list[tuple[Path, str]]:
+    # Hard links would become content-less link entries in the tar, so dedupe by inode, not name.
+    seen: set[tuple[int, int]] = set()
     out = []
     for top in SOURCES:
         for dirpath, dirnames, filenames in os.walk(top):
             dirnames.sort()
             for name in sorted(filenames):
                 full = os.path.join(dirpath, name)
-                real = os.path.realpath(full)
-                if real in seen or not os.path.isfile(full) or os.path.islink(full):
+                if not os.path.isfile(full) or os.path.islink(full):
                     continue
-                seen.add(real)
-                out.append((full, full.lstrip("/")))
+                st = os.stat(full)
+                if (st.st_dev, st.st_ino) in seen:
+                    continue
+                seen.add((st.st_dev, st.st_ino))
+                out.append((Path(full), full.lstrip("/")))
     return out
+
+
+def _chunks(files: list[tuple[Path, str]]) -> list[list[tuple[Path, str]]]:
+    """N_LAYERS groups of about LAYER_BYTES of file content each."""
+    chunks: list[list[tuple[Path, str]]] = [[]]
+    size = 0
+    for entry in files:
+        if size >= LAYER_BYTES:
+            if len(chunks) == N_LAYERS:
+                break
+            chunks.append([])
+            size = 0
+        chunks[-1].append(entry)
+        size += entry[0].stat().st_size
+    return chunks
 
 
 def build() -> Path:
-    out = CACHE / "oci"
-    if (out / "index.json").exists():
-        return out
-    blobs = out / "blobs" / "sha256"
-    blobs.mkdir(parents=True, exist_ok=True)
-    files = iter(_files())
-    descs, diff_ids = [], []
-    for i in range(N_LAYERS):
-        tmp = blobs / f"tmp-{i}"
-        with tmp.open("wb") as f:
-            comp = _Hashing(f)
-            gz = igzip.IGzipFile(fileobj=comp, mode="wb", compresslevel=2, mtime=0)  # type: ignore[no-untyped-call]
-            raw = _Hashing(gz)  # type: ignore[arg-type]
-            with tarfile.open(fileobj=raw, mode="w|", format=tarfile.PAX_FORMAT) as tf:  # type: ignore[call-overload]
-                for full, arc in files:
-                    try:
-                        tf.add(full, arcname=arc, recursive=False)
-                    except OSError:
-                        continue
-                    if raw.size >= LAYER_BYTES:
-                        break
-            gz.close()
-        digest = comp.hash.hexdigest()
-        tmp.rename(blobs / digest)
-        descs.append(
-            {
-                "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                "digest": f"sha256:{digest}",
-                "size": comp.size,
-            }
-        )
-        diff_ids.append(f"sha256:{raw.hash.hexdigest()}")
-        print(f"layer {i}: {raw.size / 1e6:.0f} MB tar, {comp.size / 1e6:.0f} MB gzip", file=sys.stderr)
-
-    def put(obj: object) -> dict[str, object]:
-        data = json.dumps(obj).encode()
-        digest = hashlib.sha256(data).hexdigest()
-        (blobs / digest).write_bytes(data)
-        return {"digest": f"sha256:{digest}", "size": len(data)}
-
-    config = put(
-        {
-            "architecture": "amd64",
-            "os": "linux",
-            "config": {},
-            "rootfs": {"type": "layers", "diff_ids": diff_ids},
-        }
-    )
-    manifest = put(
-        {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **config},
-            "layers": descs,
-        }
-    )
-    (out / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
-    index = {
-        "schemaVersion": 2,
-        "manifests": [
-            {
-                "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                **manifest,
-                "annotations": {"org.opencontainers.image.ref.name": "bench"},
-            }
-        ],
-    }
-    (out / "index.json").write_text(json.dumps(index))
-    return out
+    layers = [LayerInput(f"layer {i}", chunk) for i, chunk in enumerate(_chunks(_files()))]
+    return build_oci(CACHE / "oci", layers, {}, tag="bench", compresslevel=2)
 
 
 def run_bare(layout: Path) -> None:
