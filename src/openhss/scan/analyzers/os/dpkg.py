@@ -71,13 +71,18 @@ def iter_stanzas(stream: BinaryIO) -> Iterator[dict[str, str]]:
     text.detach()
 
 
+def split_epoch(version: str) -> tuple[str, str]:
+    """`2:1.0-1` → (`2`, `1.0-1`); no epoch → (``, version). purls carry the epoch as a qualifier."""
+    epoch, sep, rest = version.partition(":")
+    return (epoch, rest) if sep and epoch.isdigit() else ("", version)
+
+
 def deb_purl(name: str, version: str, arch: str, distro_ns: str = "debian", distro: str = "") -> str:
     qualifiers = {"arch": arch} if arch else {}
-    epoch, sep, rest = version.partition(":")
-    if sep and epoch.isdigit():
+    epoch, version = split_epoch(version)
+    if epoch:
         # purl spec: the epoch is a qualifier and the version carries none (as Trivy and Syft write it).
         qualifiers["epoch"] = epoch
-        version = rest
     if distro:
         qualifiers["distro"] = distro
     return PackageURL(

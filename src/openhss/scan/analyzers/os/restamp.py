@@ -15,6 +15,7 @@ from packageurl import PackageURL
 
 from openhss.domain.enums import Ecosystem, PackageType
 from openhss.domain.models import OSInfo, Package
+from openhss.scan.analyzers.os.dpkg import split_epoch
 
 #: os-release ID → (package type the distro uses, OSV ecosystem, purl namespace).
 DISTROS: dict[str, tuple[PackageType, Ecosystem, str]] = {
@@ -63,12 +64,9 @@ def _purl(pkg: Package, namespace: str, distro: str) -> str:
                 type=old.type, namespace=namespace, name=old.name, version=old.version, qualifiers=quals
             ).to_string()
     quals = {"arch": pkg.arch} if pkg.arch else {}
-    version = pkg.version
-    epoch, sep, rest = version.partition(":")
-    if sep and epoch.isdigit():
-        # purl spec: epochs go in the `epoch` qualifier, the version carries none.
+    epoch, version = split_epoch(pkg.version)
+    if epoch:
         quals["epoch"] = epoch
-        version = rest
     quals["distro"] = distro
     return PackageURL(
         type=pkg.type.value, namespace=namespace, name=pkg.name, version=version, qualifiers=quals
