@@ -34,9 +34,9 @@ def make_settings(tmp: Path, database_url: str = "", **overrides: Any) -> Settin
     return Settings(
         data_dir=tmp,
         database_url=database_url,
-        admin_password=ADMIN_PASSWORD,  # type: ignore[arg-type]
+        admin_password=ADMIN_PASSWORD,
         admin_access_key=ADMIN_AK,
-        admin_secret_key=ADMIN_SK,  # type: ignore[arg-type]
+        admin_secret_key=ADMIN_SK,
         default_project_id=PROJECT,
         **overrides,
     )

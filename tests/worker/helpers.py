@@ -178,7 +178,12 @@ def worker_process(
         args.append("--beat")
     fh = log.open("w")
     proc = subprocess.Popen(
-        args, env=settings_env(settings), stdout=fh, stderr=subprocess.STDOUT, text=True, start_new_session=True
+        args,
+        env=settings_env(settings),
+        stdout=fh,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     w = WorkerProcess(proc, log)
     try:

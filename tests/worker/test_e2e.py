@@ -101,8 +101,10 @@ def check_scan_results(svc: Service, tmp: Path) -> None:
         )
     )
     wait_for(
-        lambda: c.list_image_scan_task(ListImageScanTaskRequest(type="image_scan")).data_list[0].task_status
-        == 100,
+        lambda: (
+            c.list_image_scan_task(ListImageScanTaskRequest(type="image_scan")).data_list[0].task_status
+            == 100
+        ),
         60,
         "the rescan",
     )
@@ -111,7 +113,9 @@ def check_scan_results(svc: Service, tmp: Path) -> None:
         assert s.scalar(select(func.count()).where(ImageApp.image_pk == good)) == len(apps.data_list)
         assert s.get(ImageInventory, good) is not None
         img = s.get(Image, good)
-        assert img is not None and img.scan_status == "success" and img.latest_scan_time >= img.first_scan_time
+        assert (
+            img is not None and img.scan_status == "success" and img.latest_scan_time >= img.first_scan_time
+        )
 
 
 def test_embedded_scan_through_the_api(tmp_path: Path) -> None:
