@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from openhss.cli import app
 from openhss.db.engine import transaction
-from openhss.db.models import Image, VulImageIndex
+from openhss.db.models import Image, ScanTaskImage, VulImageIndex
 from openhss.db.scheduling import RematchRun
 from openhss.domain.enums import ScanStatus
 from openhss.services import dispatch, scan_tasks, scans
@@ -46,9 +46,7 @@ def test_db_import_rematches_stored_inventories(tmp_path: Path, monkeypatch: pyt
             is_all=False,
             refs=[scan_tasks.ImageRefIn(image_id=image_id)],
         )
-        [job] = s.scalars(
-            select(scan_tasks.ScanTaskImage.id).where(scan_tasks.ScanTaskImage.task_pk == task.id)
-        )
+        [job] = s.scalars(select(ScanTaskImage.id).where(ScanTaskImage.task_pk == task.id))
     assert scans.run_job(rt.sessions, settings, job).status is ScanStatus.SUCCESS
     # The layers are gone: a re-match must work from the stored inventory alone.
     shutil.rmtree(tmp_path / "img")
