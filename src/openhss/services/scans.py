@@ -115,9 +115,12 @@ def lane_for(is_all: bool, images: int) -> str:
     return "bulk" if is_all or images > scan_settings().manual_lane_max_images else "manual"
 
 
-def new_owner() -> str:
-    """A lease owner unique to one run of one job (host, process, random)."""
-    return f"{socket.gethostname()[:64]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+def new_owner(delivery: str = "") -> str:
+    """A lease owner for one delivery of one job: host, process and the message id (random if none).
+
+    A retried task keeps its message id, so after a database outage it resumes its own job instead of
+    waiting for the lease to expire."""
+    return f"{socket.gethostname()[:64]}:{os.getpid()}:{delivery or uuid.uuid4().hex}"[:160]
 
 
 def _rowcount(result: object) -> int:
@@ -171,10 +174,13 @@ class Deferred:
     reason: str
 
 
-def _startable(now: int) -> object:
+def _startable(now: int, owner: str = "") -> object:
     return or_(
         ScanTaskImage.status == ScanStatus.WAITING.value,
-        and_(ScanTaskImage.status == ScanStatus.SCANNING.value, ScanTaskImage.lease_expires < now),
+        and_(
+            ScanTaskImage.status == ScanStatus.SCANNING.value,
+            or_(ScanTaskImage.lease_expires < now, ScanTaskImage.lease_owner == owner),
+        ),
     )
 
 
@@ -201,7 +207,7 @@ def start_job(
             ScanTask.scan_scope,
         )
         .join(ScanTask, ScanTask.id == ScanTaskImage.task_pk)
-        .where(ScanTaskImage.id == job_pk, _startable(at))  # type: ignore[arg-type]
+        .where(ScanTaskImage.id == job_pk, _startable(at, owner))  # type: ignore[arg-type]
     ).one_or_none()
     if row is None:
         return None
@@ -222,7 +228,7 @@ def start_job(
     lease_ms = cfg.lease_seconds * 1000
     claimed = session.execute(
         update(ScanTaskImage)
-        .where(ScanTaskImage.id == job_pk, _startable(at))  # type: ignore[arg-type]
+        .where(ScanTaskImage.id == job_pk, _startable(at, owner))  # type: ignore[arg-type]
         .values(
             status=ScanStatus.SCANNING.value,
             lease_owner=owner,
