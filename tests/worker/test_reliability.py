@@ -10,7 +10,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -37,15 +37,20 @@ FAST = ScanSettings(lease_seconds=3, sweep_interval_seconds=1.0, resend_after_se
 
 
 @contextmanager
-def service(tmp: Path, broker: str, database_url: str = "") -> Iterator[Runtime]:
-    require_broker(broker) if not broker.startswith("sqla") else None
-    with temp_database() as url:
+def service(tmp: Path, broker: str, database_url: str = "", direct_url: str = "") -> Iterator[Runtime]:
+    """Settings for a worker on `broker` and a fresh database (or `database_url`, migrated through
+    `direct_url`), with this process's sender installed."""
+    if not broker.startswith("sqla"):
+        require_broker(broker)
+    with ExitStack() as stack:
+        if not database_url:
+            database_url = direct_url = stack.enter_context(temp_database())
+        setup = open_runtime(make_settings(tmp, direct_url or database_url))
+        bootstrap_admin(setup)
+        setup.engine.dispose()
         settings = make_settings(
-            tmp, database_url or url, broker_url=broker, queue_prefix=f"t{uuid.uuid4().hex[:10]}.", scans=FAST
+            tmp, database_url, broker_url=broker, queue_prefix=f"t{uuid.uuid4().hex[:10]}.", scans=FAST
         )
-        rt = open_runtime(make_settings(tmp, url))
-        bootstrap_admin(rt)
-        rt.engine.dispose()
         rt = open_runtime(settings, migrate_schema=False)
         install(settings)
         try:
@@ -154,7 +159,7 @@ def test_database_unavailable_for_ten_seconds(tmp_path: Path) -> None:
         proxy = CuttableProxy((u.host or "127.0.0.1", u.port or 5432))
         via_proxy = u.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
         try:
-            with service(tmp_path, REDIS, database_url=via_proxy) as rt:
+            with service(tmp_path, REDIS, database_url=via_proxy, direct_url=url) as rt:
                 direct = open_runtime(
                     Settings(**{**rt.settings.model_dump(), "database_url": url}), migrate_schema=False
                 )
