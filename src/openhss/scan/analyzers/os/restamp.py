@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from functools import lru_cache
 
 from packageurl import PackageURL
 
@@ -52,9 +53,16 @@ def distro_qualifier(os: OSInfo) -> str:
 
 
 def _purl(pkg: Package, namespace: str, distro: str) -> str:
-    if pkg.purl:
+    return _purl_of(pkg.purl, pkg.type.value, pkg.name, pkg.version, pkg.arch, namespace, distro)
+
+
+# Every scan restamps every OS package, and a fleet repeats the same packages image after image: parsing
+# and re-serialising purls was most of a fully cached rescan. The result depends only on these strings.
+@lru_cache(maxsize=1 << 16)
+def _purl_of(purl: str, ptype: str, name: str, version: str, arch: str, namespace: str, distro: str) -> str:
+    if purl:
         try:
-            old = PackageURL.from_string(pkg.purl)
+            old = PackageURL.from_string(purl)
         except ValueError:
             old = None
         if old is not None:
@@ -63,14 +71,12 @@ def _purl(pkg: Package, namespace: str, distro: str) -> str:
             return PackageURL(
                 type=old.type, namespace=namespace, name=old.name, version=old.version, qualifiers=quals
             ).to_string()
-    quals = {"arch": pkg.arch} if pkg.arch else {}
-    epoch, version = split_epoch(pkg.version)
+    quals = {"arch": arch} if arch else {}
+    epoch, plain = split_epoch(version)
     if epoch:
         quals["epoch"] = epoch
     quals["distro"] = distro
-    return PackageURL(
-        type=pkg.type.value, namespace=namespace, name=pkg.name, version=version, qualifiers=quals
-    ).to_string()
+    return PackageURL(type=ptype, namespace=namespace, name=name, version=plain, qualifiers=quals).to_string()
 
 
 def restamp_os_packages(packages: Sequence[Package], os: OSInfo) -> list[Package]:
