@@ -26,7 +26,11 @@ def process_settings() -> Settings:
 
 def make_celery(settings: Settings) -> Celery:
     settings.ensure_data_dir()
-    app = Celery("openhss", broker=settings.resolved_broker_url, include=["openhss.worker.tasks"])
+    app = Celery(
+        "openhss",
+        broker=settings.resolved_broker_url,
+        include=["openhss.worker.tasks", "openhss.worker.export_tasks"],
+    )
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -42,6 +46,7 @@ def make_celery(settings: Settings) -> Celery:
         else {"visibility_timeout": 3600},
         beat_schedule={
             "purge-expired-auth-state": {"task": "openhss.purge_expired_auth_state", "schedule": 600.0},
+            "cleanup-exports": {"task": "openhss.cleanup_exports", "schedule": 900.0},
         },
     )
     _PROCESS_SETTINGS[:] = [settings]
