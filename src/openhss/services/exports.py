@@ -480,16 +480,6 @@ def create_export(
     return task
 
 
-def create_local_vul_export(
-    session: Session, scope: Scope, export_size: int, q: LocalVulExport
-) -> ExportTask:
-    return create_export(session, scope, export_size, q)
-
-
-def create_report_export(session: Session, scope: Scope, export_size: int, q: ReportExport) -> ExportTask:
-    return create_export(session, scope, export_size, q)
-
-
 # --- running tasks -------------------------------------------------------------------------------------
 
 

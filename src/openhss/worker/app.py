@@ -9,6 +9,7 @@ to be idempotent. The persisted scan state in the service database stays the sou
 from __future__ import annotations
 
 from celery import Celery
+from kombu.entity import Queue
 
 from openhss.config import Settings
 
@@ -36,6 +37,10 @@ def make_celery(settings: Settings) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_serializer="json",
+        # A worker started without -Q consumes every queue listed here; exports have their own queue so
+        # that a long export never holds up scans (and can be given its own workers with -Q exports).
+        task_default_queue="celery",
+        task_queues=(Queue("celery"), Queue("exports")),  # type: ignore[no-untyped-call]
         accept_content=["json"],
         result_backend=settings.result_backend or None,
         task_ignore_result=not settings.result_backend,
