@@ -435,7 +435,8 @@ def test_one_running_export_per_type_and_a_failure_says_why(seeded: Seeded) -> N
         f"{seeded.svc.base_url}/v5/{PROJECT}/export-task/{first.task_id}",
         headers={"X-Auth-Token": _token(seeded, "admin", "admin-pass-for-tests", PROJECT)},
     ).json()
-    assert "FileExistsError" in raw["failed_reason"] or "NotADirectoryError" in raw["failed_reason"]
+    assert raw["failed_reason"].startswith("could not write the export file: ")
+    assert str(rt.settings.data_dir) not in raw["failed_reason"]
     assert _run(seeded, other.task_id) == "success"
     # The slot is free again.
     again = c.export_image_security_report_task(
@@ -589,3 +590,32 @@ def test_csv_on_request_holds_the_same_rows(seeded: Seeded) -> None:
         headers={"X-Auth-Token": token},
     )
     assert bad.status_code == 400 and bad.json()["error_code"] == "HSS.0001"
+
+
+def test_cleanup_resends_waiting_tasks_and_fails_stuck_ones(seeded: Seeded) -> None:
+    c = sdk(seeded.svc)
+    created = c.export_image_security_report_task(
+        ExportImageSecurityReportTaskRequest(
+            body=ExportImageSecurityReportTaskRequestInfo(
+                export_size=5, security_report_type="non-compliant-app", operate_all=True
+            )
+        )
+    )
+    rt = seeded.svc.runtime
+    pk = _pk(seeded, created.task_id)
+    with transaction(rt.sessions) as s:
+        created_at = s.get_one(ExportTask, pk).create_time
+    sent: list[dispatch.Message] = []
+    dispatch.set_sender(sent.append)
+    try:
+        exports.cleanup_exports(rt.sessions, rt.settings, now=created_at + 60_000)
+        assert sent == []  # too young to have been lost
+        exports.cleanup_exports(rt.sessions, rt.settings, now=created_at + exports.RESEND_AFTER_MS + 1)
+        assert sent == [dispatch.Message("openhss.run_export", (pk,), "exports")]
+        later = created_at + rt.settings.export_timeout_minutes * 60_000 + 1
+        assert exports.cleanup_exports(rt.sessions, rt.settings, now=later) >= 1
+    finally:
+        dispatch.set_sender(None)
+    status = c.list_query_export_task(ListQueryExportTaskRequest(task_id=created.task_id))
+    assert status.task_status == "failure"
+    assert _run(seeded, created.task_id) == "failure"  # a late delivery does not revive it

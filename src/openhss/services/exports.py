@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from openhss.config import Settings
@@ -37,7 +38,7 @@ from openhss.db.models import (
     ImageVulnerability,
     Project,
 )
-from openhss.domain.errors import InvalidRequest, NotFound
+from openhss.domain.errors import HssError, InvalidRequest, NotFound
 from openhss.exports.tabular import FORMATS, REPORT_COLUMNS
 from openhss.services import dispatch
 from openhss.services.identity import Scope
@@ -65,6 +66,8 @@ FINDING_REPORTS = frozenset({"malwares", "sensitive-info", "non-compliant-app", 
 RUN_TASK = "openhss.run_export"
 QUEUE = "exports"
 _FETCH = 2000
+#: A task still running after this long is sent to the workers again by the periodic cleanup.
+RESEND_AFTER_MS = 10 * 60 * 1000
 
 
 class ExportBusy(InvalidRequest):
@@ -502,6 +505,17 @@ def _finish(sessions: sessionmaker[Session], export_pk: int, **values: object) -
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+def _reason(exc: Exception) -> str:
+    """What the caller is told; server paths and internals stay in the worker log."""
+    if isinstance(exc, HssError):
+        return exc.message[:2000]
+    if isinstance(exc, OSError):
+        return f"could not write the export file: {exc.strerror or type(exc).__name__}"
+    if isinstance(exc, SQLAlchemyError):
+        return f"the database query failed ({type(exc).__name__}); see the worker log"
+    return f"the export failed ({type(exc).__name__}); see the worker log"
+
+
 def run_export(sessions: sessionmaker[Session], settings: Settings, export_pk: int) -> str:
     """Write the file of one `running` task and record the outcome; returns the task's final status.
 
@@ -529,7 +543,7 @@ def run_export(sessions: sessionmaker[Session], settings: Settings, export_pk: i
         written = write_export(sessions, scope, q, size, fmt, path)
     except Exception as exc:  # the task must say why it failed, whatever failed
         log.exception("export task %s failed", export_pk)
-        reason = f"{type(exc).__name__}: {exc}"[:2000]
+        reason = _reason(exc)
         _finish(sessions, export_pk, task_status="failure", failed_reason=reason)
         return "failure"
     stamp = datetime.fromtimestamp(create_time / 1000, UTC).strftime("%Y%m%d%H%M%S")
@@ -626,7 +640,8 @@ def open_file(session: Session, settings: Settings, scope: Scope, file_id: str) 
 
 
 def cleanup_exports(sessions: sessionmaker[Session], settings: Settings, now: int | None = None) -> int:
-    """Delete files past the retention and mark their tasks; fail tasks running past the timeout.
+    """Delete files past the retention and mark their tasks; fail tasks running past the timeout and
+    send the others that have been running for over `RESEND_AFTER_MS` again.
 
     Returns the number of tasks changed. Leftover `.part` files and files no task points to (a crash
     between writing and recording) are removed once they are older than the retention too.
@@ -656,6 +671,11 @@ def cleanup_exports(sessions: sessionmaker[Session], settings: Settings, now: in
             task.task_status = "failure"
             task.failed_reason = f"the export did not finish within {settings.export_timeout_minutes} min"
             changed += 1
+        waiting = session.scalars(
+            select(ExportTask.id).where(
+                ExportTask.task_status == "running", ExportTask.create_time < at - RESEND_AFTER_MS
+            )
+        ).all()
         live = set(
             session.scalars(
                 select(ExportTask.file_id).where(
@@ -663,6 +683,10 @@ def cleanup_exports(sessions: sessionmaker[Session], settings: Settings, now: in
                 )
             )
         )
+    # The sweeper: a message lost between commit and send (or never sent, with no sender installed)
+    # is sent again; a task that is in fact still running is protected by run_export's final update.
+    for pk in waiting:
+        dispatch.send_now(dispatch.Message(RUN_TASK, (pk,), QUEUE))
     root = settings.data_dir.resolve() / "exports"
     if root.is_dir():
         cutoff = at / 1000 - retention_ms / 1000
