@@ -26,6 +26,7 @@ from openhss.services.scans import LANES, RESCAN_TASK, SWEEP_TASK
 #: settings live at process level rather than on the app object.
 _PROCESS_SETTINGS: list[Settings] = []
 DEFAULT_QUEUE = "celery"
+EXPORT_QUEUE = "exports"
 
 
 def process_settings() -> Settings:
@@ -35,9 +36,9 @@ def process_settings() -> Settings:
 
 
 def queue_names(settings: Settings) -> list[str]:
-    """Consumption order: manual lane, bulk lane, then the default queue."""
+    """Consumption order: manual lane, bulk lane, exports, then the default queue (last: the default)."""
     p = settings.queue_prefix
-    return [p + LANES["manual"], p + LANES["bulk"], p + DEFAULT_QUEUE]
+    return [p + LANES["manual"], p + LANES["bulk"], p + EXPORT_QUEUE, p + DEFAULT_QUEUE]
 
 
 def _transport_options(settings: Settings) -> dict[str, object]:
@@ -54,7 +55,11 @@ def _transport_options(settings: Settings) -> dict[str, object]:
 
 def make_celery(settings: Settings) -> Celery:
     settings.ensure_data_dir()
-    app = Celery("openhss", broker=settings.resolved_broker_url, include=["openhss.worker.tasks"])
+    app = Celery(
+        "openhss",
+        broker=settings.resolved_broker_url,
+        include=["openhss.worker.tasks", "openhss.worker.export_tasks"],
+    )
     names = queue_names(settings)
     app.conf.update(
         task_acks_late=True,
@@ -66,6 +71,8 @@ def make_celery(settings: Settings) -> Celery:
         task_ignore_result=not settings.result_backend,
         broker_connection_retry_on_startup=True,
         broker_transport_options=_transport_options(settings),
+        # A worker started without -Q consumes every queue listed here; exports have their own queue so
+        # that a long export never holds up scans (and can be given its own workers with -Q exports).
         task_queues=[Queue(n, durable=True) for n in names],  # type: ignore[no-untyped-call]
         task_default_queue=names[-1],
         task_create_missing_queues=True,
@@ -74,6 +81,7 @@ def make_celery(settings: Settings) -> Celery:
             "purge-expired-auth-state": {"task": "openhss.purge_expired_auth_state", "schedule": 600.0},
             "sweep-scan-jobs": {"task": SWEEP_TASK, "schedule": settings.scans.sweep_interval_seconds},
             "scheduled-rescans": {"task": RESCAN_TASK, "schedule": 600.0},
+            "cleanup-exports": {"task": "openhss.cleanup_exports", "schedule": 900.0},
         },
     )
     _PROCESS_SETTINGS[:] = [settings]

@@ -1,5 +1,6 @@
 """The in-process worker of `openhss serve`: a Celery WorkController in a daemon thread, plus the
-periodic work (sweeper, scheduled rescans, auth-state purge) that beat does in distributed mode.
+periodic work (sweeper, scheduled rescans, auth-state purge, export cleanup) that beat does when
+distributed.
 
 Same tasks and same broker protocol as `openhss worker`, so the embedded default exercises exactly the
 code the distributed deployment runs. A WorkController (not `celery worker`) because the latter installs
@@ -18,13 +19,14 @@ from celery.worker import WorkController
 
 from openhss.config import Settings
 from openhss.db.engine import transaction
-from openhss.services import maintenance, scans
+from openhss.services import exports, maintenance, scans
 from openhss.worker.app import install, queue_names
 from openhss.worker.tasks import runtime_for
 
 log = logging.getLogger(__name__)
 PURGE_EVERY = 600.0
 RESCAN_EVERY = 600.0
+EXPORT_CLEANUP_EVERY = 900.0
 
 
 class Periodic(threading.Thread):
@@ -34,7 +36,7 @@ class Periodic(threading.Thread):
         self.done = threading.Event()
 
     def run(self) -> None:
-        last_purge = last_rescan = 0.0
+        last_purge = last_rescan = last_cleanup = 0.0
         while True:
             now = time.monotonic()
             try:
@@ -49,6 +51,9 @@ class Periodic(threading.Thread):
                     with transaction(rt.sessions) as session:
                         maintenance.purge_expired_auth_state(session)
                     last_purge = now
+                if now - last_cleanup >= EXPORT_CLEANUP_EVERY:
+                    exports.cleanup_exports(rt.sessions, self.settings)
+                    last_cleanup = now
             except Exception:  # a database outage must not kill the loop
                 log.exception("periodic work failed; retrying at the next interval")
             if self.done.wait(self.settings.scans.sweep_interval_seconds):
