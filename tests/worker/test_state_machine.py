@@ -171,7 +171,9 @@ def test_rate_limit_across_workers_with_injected_clock(rt: Runtime, tmp_path: Pa
     starts.sort()
     assert len(starts) >= 90  # the limiter is not stricter than asked (11 s steps: ~66 s spacing)
     worst = max(sum(1 for x in starts if s0 <= x < s0 + 3_600_000) for s0 in starts)
-    assert 50 <= worst <= 60
+    # Upper bound: the limit. Lower bound: not much stricter than asked — 11 s steps quantise the 60 s
+    # spacing to 66 s (~54/h), and four threads may commit their starts out of clock order under load.
+    assert 45 <= worst <= 60
     assert deferrals and min(deferrals) > 0  # re-sent with a countdown until the next token
 
 
