@@ -26,7 +26,11 @@ def process_settings() -> Settings:
 
 def make_celery(settings: Settings) -> Celery:
     settings.ensure_data_dir()
-    app = Celery("openhss", broker=settings.resolved_broker_url, include=["openhss.worker.tasks"])
+    app = Celery(
+        "openhss",
+        broker=settings.resolved_broker_url,
+        include=["openhss.worker.tasks", "openhss.worker.registry_tasks"],
+    )
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -42,6 +46,14 @@ def make_celery(settings: Settings) -> Celery:
         else {"visibility_timeout": 3600},
         beat_schedule={
             "purge-expired-auth-state": {"task": "openhss.purge_expired_auth_state", "schedule": 600.0},
+            "sync-registries": {
+                "task": "openhss.sync_all_registries",
+                "schedule": float(settings.registry_sync_seconds),
+            },
+            "mark-agents-offline": {
+                "task": "openhss.mark_agents_offline",
+                "schedule": float(max(5, settings.agent_heartbeat_seconds)),
+            },
         },
     )
     _PROCESS_SETTINGS[:] = [settings]

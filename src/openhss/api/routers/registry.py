@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from openhss.api.routers import export, image, vulnerability
+from openhss.api.routers import agent, export, image, registries, vulnerability
 
 V5_ROUTERS: list[APIRouter] = [
     vulnerability.router,
+    registries.router,
     image.router,
     export.router,
+    agent.router,
 ]
