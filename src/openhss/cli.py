@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from openhss.cli_agent import agent_command
 from openhss.cli_db import db_app
 from openhss.cli_scan import scan_command
 from openhss.config import Settings, load_settings
@@ -33,6 +34,7 @@ user_app.add_typer(keys_app, name="keys")
 app.add_typer(project_app, name="project")
 app.add_typer(db_app, name="db")
 app.command("scan")(scan_command)
+app.command("agent")(agent_command)
 
 out = Console()
 P = ParamSpec("P")
