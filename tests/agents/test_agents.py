@@ -50,7 +50,8 @@ def _image(tmp: Path, marker: str, with_busybox: bool = False) -> BuiltImage:
 
 
 def _load(argv: list[str], built: BuiltImage, tmp: Path, repo_tag: str) -> str:
-    archive = write_docker_archive(built, tmp / f"{repo_tag.replace('/', '_').replace(':', '_')}.tar", repo_tag)
+    safe = repo_tag.replace("/", "_").replace(":", "_")
+    archive = write_docker_archive(built, tmp / f"{safe}.tar", repo_tag)
     subprocess.run([*argv, "load", "-q", "-i", str(archive)], check=True, capture_output=True)
     return built.config_digest
 
@@ -66,7 +67,7 @@ def _agent(svc: Service, sock: str, host: str) -> subprocess.Popen[bytes]:
 def _run_agents(svc: Service, *stores: tuple[str, str]) -> None:
     procs = [_agent(svc, sock, host) for sock, host in stores]
     for p in procs:
-        out, err = p.communicate(timeout=60)
+        _, err = p.communicate(timeout=60)
         assert p.returncode == 0, err.decode()
 
 
@@ -118,8 +119,10 @@ def test_two_agents_one_server(
             assert one["image_id"] == shared_id
             assert (one["host_num"], one["container_num"]) == (2, 1)
             assert images["docker.io/test/only-a:1.0"]["image_id"] == only_a_id
-            assert (images["docker.io/test/only-b:1.0"]["host_num"], images["docker.io/test/only-b:1.0"]["container_num"]) == (1, 0)
-            assert set(_local(client, host_name="node-b")) == {"docker.io/test/shared:1.0", "docker.io/test/only-b:1.0"}
+            b = images["docker.io/test/only-b:1.0"]
+            assert (b["host_num"], b["container_num"]) == (1, 0)
+            on_b = {"docker.io/test/shared:1.0", "docker.io/test/only-b:1.0"}
+            assert set(_local(client, host_name="node-b")) == on_b
             assert set(_local(client, has_container=True)) == {"docker.io/test/shared:1.0"}
 
             hosts = client.list_local_image_hosts(
@@ -152,7 +155,8 @@ def test_two_agents_one_server(
             images = _local(client)
             assert set(images) == {"docker.io/test/shared:1.0", "docker.io/test/renamed:2.0"}
             assert images["docker.io/test/renamed:2.0"]["image_id"] == only_a_id
-            assert (images["docker.io/test/shared:1.0"]["host_num"], images["docker.io/test/shared:1.0"]["container_num"]) == (2, 0)
+            one = images["docker.io/test/shared:1.0"]
+            assert (one["host_num"], one["container_num"]) == (2, 0)
             assert only_b_id not in {i["image_id"] for i in images.values()}
 
             # Host b stops reporting: after the timeout it is offline, and its images stay listed.
@@ -166,7 +170,9 @@ def test_two_agents_one_server(
             assert _local(client, host_name="node-b")["docker.io/test/shared:1.0"]["host_num"] == 2
             # Heartbeating again brings a host back online.
             _run_agents(svc, (sock_a, "a"))
-            hosts = client.list_local_image_hosts(ListLocalImageHostsRequest(image_name="docker.io/test/shared"))
-            assert {h.host_name: h.agent_status for h in hosts.data_list} == {"node-a": "online", "node-b": "offline"}
+            req = ListLocalImageHostsRequest(image_name="docker.io/test/shared")
+            hosts = client.list_local_image_hosts(req)
+            status = {h.host_name: h.agent_status for h in hosts.data_list}
+            assert status == {"node-a": "online", "node-b": "offline"}
     finally:
         subprocess.run([*argv_a, "rm", "-f", "-t", "0", "web-1"], capture_output=True, check=False)

@@ -20,6 +20,9 @@ from huaweicloudsdkhss.v5 import (
     CreateImageSynchronizeTaskRequest,
     CreateImageSynchronizeTaskRequestInfo,
     CreateImageSynchronizeTaskRequestInfoRegistryInfo,
+    CreateManualImageScanTaskReqInfo,
+    CreateManualImageScanTaskReqInfoImageInfo,
+    CreateManualImageScanTaskRequest,
     DeleteRegistryRequest,
     HssClient,
     ListRegistryImagesRequest,
@@ -32,21 +35,20 @@ from sqlalchemy import select
 
 from openhss.db.engine import transaction
 from openhss.db.models import Image, Registry
-from openhss.services import dispatch, registries
-from openhss.worker.app import make_celery
+from openhss.services import registries
 from openhss.worker.embedded import start_embedded_worker
 from tests.api.conftest import sdk
-from tests.scan_sources.builders import BuiltImage, LayerSpec, build_oci
+from tests.scan_sources.builders import BuiltImage, build_oci
 from tests.scan_sources.peers import registry, skopeo_copy
 from tests.support.service import Service, running_service
+from tests.worker.helpers import app_layer, import_advisories, os_layer
 
 USER = "syncer"
 
 
 def _image(tmp: Path, text: str) -> BuiltImage:
-    layer = LayerSpec().add_bytes("etc/os-release", b'ID=debian\nVERSION_ID="12"\n')
-    layer.add_bytes("app/version.txt", text.encode())
-    return build_oci(tmp, [layer], tag="app", config_extra={"Cmd": ["/app"]})
+    """Real Debian and PyPI package metadata of this machine (three advisories match it)."""
+    return build_oci(tmp, [os_layer(), app_layer(text)], tag="app", config_extra={"Cmd": ["/app"]})
 
 
 def _wait(pred: Callable[[], bool], timeout: float = 30) -> None:
@@ -128,35 +130,11 @@ def test_registry_add_sync_list_delete(
             row = s.scalars(select(Registry)).one()
             assert password.encode() not in row.password_encrypted
 
-        _sync_through_worker(svc, client, reg_id)
-        rows = _images(client)
-        by_tag = {(r["namespace"], r["image_name"], r["image_version"]): r for r in rows}
-        assert set(by_tag) == {
-            ("team", "app", "1.0"),
-            ("team", "app", "2.0"),
-            ("team", "app", "latest"),
-            ("", "solo", "7"),
-        }
-        assert by_tag[("team", "app", "1.0")]["image_digest"] == one.manifest_digest
-        assert by_tag[("team", "app", "latest")]["image_digest"] == two.manifest_digest
-        expected_size = len(one.config) + sum(len(one.blobs[d]) for d in one.layer_digests)
-        assert by_tag[("team", "app", "1.0")]["image_size"] == expected_size
-        assert all(r["registry_id"] == reg_id and r["registry_type"] == "Harbor" for r in rows)
-        assert all(r["image_type"] == "harbor" and r["scan_status"] == "unscan" for r in rows)
-        latest = {(r["image_name"], r["image_version"]) for r in _images(client, latest_version=True)}
-        assert latest == {("app", "latest"), ("solo", "7")}
-        assert [r["image_version"] for r in _images(client, namespace="team", image_version="2.0")] == ["2.0"]
-        stats = client.list_registry_statistics(ListRegistryStatisticsRequest())
-        assert (stats.success_num, stats.fail_num) == (1, 0)
-        assert client.list_registry(ListRegistryRequest()).data_list[0].images_num == 4
-        ids_before = {k: r["id"] for k, r in by_tag.items()}
-
-        # A tag removed from the registry disappears on resync; unchanged ones keep their rows.
-        _delete_tag(tmp_path / "reg" / "data", "team/app", "2.0")
-        _sync_through_worker(svc, client, reg_id, expect=3)
-        after = {(r["namespace"], r["image_name"], r["image_version"]): r["id"] for r in _images(client)}
-        assert set(after) == set(ids_before) - {("team", "app", "2.0")}
-        assert all(after[k] == ids_before[k] for k in after)
+        worker = start_embedded_worker(svc.runtime.settings, concurrency=1)
+        try:
+            _sync_and_scan(svc, client, reg_id, host, password, one, two, tmp_path)
+        finally:
+            worker.stop()
 
         # latest-version-only: update keeps the stored password when none is given.
         client.update_registry(
@@ -189,28 +167,82 @@ def test_registry_add_sync_list_delete(
     assert password not in caplog.text
 
 
+def _sync_and_scan(
+    svc: Service,
+    client: HssClient,
+    reg_id: str,
+    host: str,
+    password: str,
+    one: BuiltImage,
+    two: BuiltImage,
+    tmp_path: Path,
+) -> None:
+    _sync(client, reg_id)
+    rows = _images(client)
+    by_tag = {(r["namespace"], r["image_name"], r["image_version"]): r for r in rows}
+    assert set(by_tag) == {
+        ("team", "app", "1.0"),
+        ("team", "app", "2.0"),
+        ("team", "app", "latest"),
+        ("", "solo", "7"),
+    }
+    assert by_tag[("team", "app", "1.0")]["image_digest"] == one.manifest_digest
+    assert by_tag[("team", "app", "latest")]["image_digest"] == two.manifest_digest
+    expected_size = len(one.config) + sum(len(one.blobs[d]) for d in one.layer_digests)
+    assert by_tag[("team", "app", "1.0")]["image_size"] == expected_size
+    assert all(r["registry_id"] == reg_id and r["registry_type"] == "Harbor" for r in rows)
+    assert all(r["image_type"] == "harbor" and r["scan_status"] == "unscan" for r in rows)
+    latest = {(r["image_name"], r["image_version"]) for r in _images(client, latest_version=True)}
+    assert latest == {("app", "latest"), ("solo", "7")}
+    assert [r["image_version"] for r in _images(client, namespace="team", image_version="2.0")] == ["2.0"]
+    stats = client.list_registry_statistics(ListRegistryStatisticsRequest())
+    assert (stats.success_num, stats.fail_num) == (1, 0)
+    assert client.list_registry(ListRegistryRequest()).data_list[0].images_num == 4
+    ids_before = {k: r["id"] for k, r in by_tag.items()}
+
+    # A tag removed from the registry disappears on resync; unchanged ones keep their rows.
+    _delete_tag(tmp_path / "reg" / "data", "team/app", "2.0")
+    _sync(client, reg_id, expect=3)
+    after = {(r["namespace"], r["image_name"], r["image_version"]): r["id"] for r in _images(client)}
+    assert set(after) == set(ids_before) - {("team", "app", "2.0")}
+    assert all(after[k] == ids_before[k] for k in after)
+
+    # A scan task over a registry image pulls it with the stored credentials and records results.
+    import_advisories(svc.runtime.settings, tmp_path)
+    target = after[("team", "app", "1.0")]
+    client.create_manual_image_scan_task(
+        CreateManualImageScanTaskRequest(
+            global_image_type="registry",
+            body=CreateManualImageScanTaskReqInfo(
+                image_info=[CreateManualImageScanTaskReqInfoImageInfo(id=target)]
+            ),
+        )
+    )
+
+    def scanned() -> dict[str, object]:
+        return next(r for r in _images(client) if r["id"] == target)
+
+    _wait(lambda: scanned()["scan_status"] in ("success", "failed", "download_failed"), 90)
+    row = scanned()
+    assert row["scan_status"] == "success", row["scan_failed_desc"]
+    assert row["vul_num"] == 3 and row["latest_scan_time"]
+    assert [r["vul_num"] for r in _images(client, has_vul=True)] == [3]
+
+
 def _pk(svc: Service) -> int:
     with transaction(svc.runtime.sessions) as s:
         return s.scalars(select(Registry.id)).one()
 
 
-def _sync_through_worker(svc: Service, client: HssClient, reg_id: str, expect: int = 4) -> None:
-    """API sync task → dispatch → Celery (embedded worker) → `openhss.sync_registry`."""
-    settings = svc.runtime.settings
-    app = make_celery(settings)
-    dispatch.set_sender(lambda m: app.send_task(m.name, args=list(m.args)))
-    worker = start_embedded_worker(settings, concurrency=1)
-    try:
-        body = CreateImageSynchronizeTaskRequestInfo(
-            sync_all_registries=False,
-            registry_info=[CreateImageSynchronizeTaskRequestInfoRegistryInfo(registry_id=reg_id)],
-        )
-        before = _sync_time(client)
-        client.create_image_synchronize_task(CreateImageSynchronizeTaskRequest(body=body))
-        _wait(lambda: _sync_time(client) > before and len(_images(client)) == expect)
-    finally:
-        dispatch.set_sender(None)
-        worker.stop()
+def _sync(client: HssClient, reg_id: str, expect: int = 4) -> None:
+    """API sync task → dispatch → Celery (the embedded worker) → `openhss.sync_registry`."""
+    body = CreateImageSynchronizeTaskRequestInfo(
+        sync_all_registries=False,
+        registry_info=[CreateImageSynchronizeTaskRequestInfoRegistryInfo(registry_id=reg_id)],
+    )
+    before = _sync_time(client)
+    client.create_image_synchronize_task(CreateImageSynchronizeTaskRequest(body=body))
+    _wait(lambda: _sync_time(client) > before and len(_images(client)) == expect)
 
 
 def _sync_time(client: HssClient) -> int:

@@ -14,7 +14,6 @@ large registry costs one manifest request per tag.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import logging
 import uuid
 from collections.abc import Sequence
@@ -442,14 +441,10 @@ def _known(session: Session, registry_pk: int) -> dict[str, TagInfo]:
 
 
 def notify_new_image(session: Session, image_pk: int) -> None:
-    """Tell the scan executor about a new image when that service exists (it lands separately)."""
-    try:
-        scans = importlib.import_module("openhss.services.scans")
-    except ImportError:
-        return
-    hook = getattr(scans, "on_new_image", None)
-    if callable(hook):
-        hook(session, image_pk)
+    """Let the scan executor queue a scan of a new image (when `scans.scan_on_new_image` is on)."""
+    from openhss.services import scans  # scans → image_sources → registries: import when called
+
+    scans.on_new_image(session, image_pk)
 
 
 def apply_sync(session: Session, reg: Registry, tags: Sequence[TagInfo], at: int) -> SyncResult:
