@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -31,6 +32,8 @@ def agent_command(
     interval: Annotated[
         float | None, typer.Option(min=0.1, help="Seconds between cycles (default: the server's)")
     ] = None,
+    scan: Annotated[bool, typer.Option(help="Run the scans the server assigns to this host")] = True,
+    cache_dir: Annotated[Path | None, typer.Option(help="Layer cache directory for local scans")] = None,
     once: Annotated[
         bool, typer.Option("--once", help="Register, report and heartbeat once, then exit")
     ] = False,
@@ -41,6 +44,7 @@ def agent_command(
     from openhss.agent.runner import Agent, AgentConfig
 
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(asctime)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     if not docker_host and not containerd_socket:
         docker_host = "unix:///var/run/docker.sock"
     cfg = AgentConfig(
@@ -58,6 +62,8 @@ def agent_command(
         cluster_id=cluster_id,
         cluster_name=cluster_name,
         interval=interval,
+        scan=scan,
+        cache_dir=cache_dir,
     )
     try:
         Agent(cfg).run(once=once)

@@ -26,9 +26,12 @@ class ServerClient:
     def close(self) -> None:
         self.http.close()
 
-    def request(self, method: str, path: str, body: Any = None) -> Any:
+    def request(self, method: str, path: str, body: Any = None, *, raw: bytes | None = None) -> Any:
         url = self.server + path
-        data = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
+        if raw is not None:
+            data = raw
+        else:
+            data = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/json"}
         if self.project_id:
             headers["X-Project-Id"] = self.project_id
@@ -58,5 +61,5 @@ class ServerClient:
         self.project_id = str(projects[0]["id"])
         return self.project_id
 
-    def agent(self, method: str, action: str, body: Any = None) -> Any:
-        return self.request(method, f"/v5/{self.resolve_project()}/agent/{action}", body)
+    def agent(self, method: str, action: str, body: Any = None, *, raw: bytes | None = None) -> Any:
+        return self.request(method, f"/v5/{self.resolve_project()}/agent/{action}", body, raw=raw)

@@ -41,6 +41,10 @@ class AgentConfig:
     cluster_id: str = ""
     cluster_name: str = ""
     interval: float | None = None
+    #: Run the scans the server assigns to this host's images (the expensive half stays on the host).
+    scan: bool = True
+    cache_dir: Path | None = None
+    jobs_per_cycle: int = 2
 
 
 def _machine_id() -> str:
@@ -86,17 +90,23 @@ class Agent:
         )
         self.interval = cfg.interval or 30.0
         self._last_report = ""
+        #: image id → how to open it locally (`docker-daemon:` / `containerd:` reference text).
+        self._sources: dict[str, str] = {}
 
     def collect(self) -> inventory.Snapshot:
         snaps = []
-        if self.cfg.docker_host:
-            snaps.append(inventory.from_engine(self.cfg.docker_host))
+        sources: dict[str, str] = {}
         if self.cfg.containerd_socket:
-            snaps.append(
-                inventory.from_containerd(
-                    self.cfg.containerd_socket, self.cfg.containerd_namespace, self.cfg.ctr_binary
-                )
+            snap = inventory.from_containerd(
+                self.cfg.containerd_socket, self.cfg.containerd_namespace, self.cfg.ctr_binary
             )
+            sources.update({i.image_id: f"containerd:{i.repo_tags[0]}" for i in snap.images if i.repo_tags})
+            snaps.append(snap)
+        if self.cfg.docker_host:
+            snap = inventory.from_engine(self.cfg.docker_host)
+            sources.update({i.image_id: f"docker-daemon:{i.image_id}" for i in snap.images})
+            snaps.append(snap)
+        self._sources = sources
         return inventory.merge(*snaps)
 
     def register(self, snap: inventory.Snapshot) -> None:
@@ -141,6 +151,67 @@ class Agent:
         snap = self.collect()
         self.report(snap)
         self.heartbeat()
+        if self.cfg.scan:
+            self.run_jobs()
+
+    def run_jobs(self) -> int:
+        """Claim the server's waiting scans of this host's images, run them here, upload the results."""
+        answer = self.client.agent(
+            "POST", "jobs/claim", {"agent_id": self.agent_id, "limit": self.cfg.jobs_per_cycle}
+        )
+        jobs = answer.get("jobs", [])
+        for job in jobs:
+            self._run_job(job)
+        return len(jobs)
+
+    def _run_job(self, job: dict[str, object]) -> None:
+        from openhss.domain.enums import ScanScope
+        from openhss.domain.upload import ScanUpload, to_json
+        from openhss.scan.cache import FileLayerCache, default_cache_dir
+        from openhss.scan.errors import ScanError
+        from openhss.scan.pipeline import PipelineOptions
+        from openhss.scan.refs import parse_ref
+        from openhss.scan.sources.base import SourceOptions
+        from openhss.services.scanning import scan_image
+
+        job_id, image_id = int(str(job["job_id"])), str(job["image_id"])
+        where = self._sources.get(image_id)
+        try:
+            if where is None:
+                raise RuntimeError(f"image {image_id} is no longer on this host")
+            source = SourceOptions(
+                docker_host=self.cfg.docker_host or "unix:///var/run/docker.sock",
+                containerd_address=self.cfg.containerd_socket or "/run/containerd/containerd.sock",
+                containerd_namespace=self.cfg.containerd_namespace,
+                ctr_binary=self.cfg.ctr_binary,
+            )
+            # No matcher here: the server matches the uploaded packages against its advisories.
+            options = PipelineOptions(
+                scope=ScanScope(int(str(job["scan_scope"]))),
+                cache=FileLayerCache(self.cfg.cache_dir or default_cache_dir()),
+            )
+            report = scan_image(parse_ref(where), source, options)
+        except ScanError as exc:
+            self._fail(job_id, exc.status.value, exc.reason)
+            return
+        except (RuntimeError, OSError, ValueError) as exc:
+            self._fail(job_id, "failed", str(exc))
+            return
+        data = to_json(ScanUpload.from_report(report))
+        answer = self.client.agent("POST", f"jobs/{job_id}/result?agent_id={self.agent_id}", raw=data)
+        log.info(
+            "scanned %s (job %d): %d packages, %d findings, accepted=%s",
+            image_id,
+            job_id,
+            len(report.packages),
+            len(report.findings),
+            answer.get("accepted"),
+        )
+
+    def _fail(self, job_id: int, status: str, reason: str) -> None:
+        log.warning("scan job %d failed: %s", job_id, reason)
+        body = {"agent_id": self.agent_id, "status": status, "reason": reason[:4096]}
+        self.client.agent("POST", f"jobs/{job_id}/failure", body)
 
     def run(self, once: bool = False, sleep: Callable[[float], None] = time.sleep) -> None:
         self.register(self.collect())

@@ -21,9 +21,13 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from openhss.config import Settings
 from openhss.db.engine import transaction
 from openhss.db.models import Container, Host, Image, ImageHost
 from openhss.domain.errors import NotFound
+from openhss.domain.upload import ScanUpload
+from openhss.scan.applier import Inventory as ScanInventory
+from openhss.services import scans
 from openhss.services.identity import Scope
 from openhss.services.registries import notify_new_image
 
@@ -390,3 +394,38 @@ def report(
     ensure_images(sessions, scope, agent_id, inv.images)
     with transaction(sessions) as session:
         return apply_inventory(session, scope, agent_id, inv, now)
+
+
+# --- scans run by the agent --------------------------------------------------------------------------
+
+
+def _inventory_of(upload: ScanUpload) -> ScanInventory:
+    return ScanInventory(
+        os=upload.os, packages=list(upload.packages), files=list(upload.files), findings=list(upload.findings)
+    )
+
+
+def claim_jobs(session: Session, scope: Scope, agent_id: str, limit: int) -> list[scans.AgentJob]:
+    """Waiting scan jobs of images only this host has (no other way to read them), now leased to it."""
+    host = heartbeat(session, scope, agent_id)
+    return scans.claim_jobs_for_host(session, host.id, limit)
+
+
+def renew_job(session: Session, scope: Scope, agent_id: str, job_pk: int) -> bool:
+    host = _host(session, scope, agent_id)
+    return scans.heartbeat_job(session, job_pk, scans.agent_owner(host.id))
+
+
+def complete_job(
+    session: Session, scope: Scope, agent_id: str, job_pk: int, upload: ScanUpload, settings: Settings
+) -> bool:
+    """Record an agent's scan: the server matches vulnerabilities. False when the lease was lost."""
+    host = _host(session, scope, agent_id)
+    return scans.complete_job(
+        session, job_pk, _inventory_of(upload), owner=scans.agent_owner(host.id), settings=settings
+    )
+
+
+def fail_job(session: Session, scope: Scope, agent_id: str, job_pk: int, status: str, reason: str) -> bool:
+    host = _host(session, scope, agent_id)
+    return scans.fail_job(session, job_pk, status, reason[:1024], owner=scans.agent_owner(host.id))

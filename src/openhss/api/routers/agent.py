@@ -7,15 +7,18 @@ they write the host's inventory. Every body is bounded: a host reports at most 2
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from openhss.api.deps import Ctx, OperatorPrincipal, ProjectScope
 from openhss.api.schemas import StrictBody
 from openhss.db.engine import transaction
+from openhss.domain import upload as upload_json
+from openhss.domain.errors import InvalidRequest
+from openhss.domain.upload import ScanUpload
 from openhss.services import agents
 
 router = APIRouter(prefix="/v5/{project_id}/agent", tags=["agent"])
@@ -146,3 +149,121 @@ async def report_inventory(
         )
 
     return await run_in_threadpool(work)
+
+
+# --- scans the agent runs ------------------------------------------------------------------------------
+
+
+class AgentClaimBody(StrictBody):
+    agent_id: Id128
+    limit: Annotated[int, Field(ge=1, le=20)] = 1
+
+
+class AgentJobInfo(BaseModel):
+    job_id: int
+    task_id: str
+    image_id: str
+    image_name: str
+    image_version: str
+    scan_scope: int
+    lease_expires: int
+
+
+class AgentClaimResponse(BaseModel):
+    jobs: list[AgentJobInfo]
+
+
+class AgentJobBody(StrictBody):
+    agent_id: Id128
+
+
+class AgentJobFailure(StrictBody):
+    agent_id: Id128
+    status: Literal["failed", "download_failed", "image_oversized", "image_scan_stop"]
+    reason: Annotated[str, Field(max_length=4096)] = ""
+
+
+class AgentJobResponse(BaseModel):
+    accepted: bool
+
+
+JobId = Annotated[int, Path(ge=1, le=9_223_372_036_854_775_807)]
+AgentIdQuery = Annotated[str, Query(min_length=1, max_length=128)]
+
+
+@router.post("/jobs/claim", response_model=AgentClaimResponse, summary="ClaimAgentScanJobs")
+async def claim_jobs(
+    scope: ProjectScope, ctx: Ctx, _op: OperatorPrincipal, body: AgentClaimBody
+) -> AgentClaimResponse:
+    def work() -> AgentClaimResponse:
+        with transaction(ctx.sessions) as session:
+            jobs = agents.claim_jobs(session, scope, body.agent_id, body.limit)
+            return AgentClaimResponse(
+                jobs=[
+                    AgentJobInfo(
+                        job_id=j.job_pk,
+                        task_id=j.task_id,
+                        image_id=j.image_id,
+                        image_name=j.image_name,
+                        image_version=j.image_version,
+                        scan_scope=j.scan_scope,
+                        lease_expires=j.lease_expires,
+                    )
+                    for j in jobs
+                ]
+            )
+
+    return await run_in_threadpool(work)
+
+
+@router.post("/jobs/{job_id}/heartbeat", response_model=AgentJobResponse, summary="RenewAgentScanJob")
+async def renew_job(
+    scope: ProjectScope, ctx: Ctx, _op: OperatorPrincipal, job_id: JobId, body: AgentJobBody
+) -> AgentJobResponse:
+    def work() -> AgentJobResponse:
+        with transaction(ctx.sessions) as session:
+            return AgentJobResponse(accepted=agents.renew_job(session, scope, body.agent_id, job_id))
+
+    return await run_in_threadpool(work)
+
+
+@router.post("/jobs/{job_id}/result", response_model=AgentJobResponse, summary="UploadAgentScanResult")
+async def upload_result(
+    scope: ProjectScope,
+    ctx: Ctx,
+    _op: OperatorPrincipal,
+    job_id: JobId,
+    agent_id: AgentIdQuery,
+    request: Request,
+) -> AgentJobResponse:
+    """The body is a `ScanUpload` (inventory and findings, no layers); the server matches it."""
+    upload = parse_upload(await request.body())
+
+    def work() -> AgentJobResponse:
+        with transaction(ctx.sessions) as session:
+            ok = agents.complete_job(session, scope, agent_id, job_id, upload, ctx.settings)
+            return AgentJobResponse(accepted=ok)
+
+    return await run_in_threadpool(work)
+
+
+@router.post("/jobs/{job_id}/failure", response_model=AgentJobResponse, summary="ReportAgentScanFailure")
+async def report_failure(
+    scope: ProjectScope, ctx: Ctx, _op: OperatorPrincipal, job_id: JobId, body: AgentJobFailure
+) -> AgentJobResponse:
+    def work() -> AgentJobResponse:
+        with transaction(ctx.sessions) as session:
+            ok = agents.fail_job(session, scope, body.agent_id, job_id, body.status, body.reason)
+            return AgentJobResponse(accepted=ok)
+
+    return await run_in_threadpool(work)
+
+
+def parse_upload(data: bytes) -> ScanUpload:
+    try:
+        return upload_json.from_json(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        where = ".".join(str(x) for x in errors[0]["loc"]) if errors else "body"
+        msg = errors[0]["msg"] if errors else "invalid value"
+        raise InvalidRequest(f"invalid scan upload at {where or 'body'}: {msg}") from None

@@ -10,19 +10,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Literal, TypeVar
 
-from fastapi import APIRouter, Header, Path, Query
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.orm import Session
 
 from openhss.api import schemas as s
 from openhss.api.deps import Ctx, OperatorPrincipal, ProjectScope
+from openhss.api.routers.agent import parse_upload
 from openhss.api.schemas import Limit, Offset, StrictBody
 from openhss.db.engine import transaction
 from openhss.db.models import Registry
 from openhss.domain.errors import InvalidRequest
 from openhss.scan.refs import _HOST_RE
-from openhss.services import registries, registry_images
+from openhss.services import cicd, registries, registry_images
 from openhss.services.registries import RegistryFields
 
 router = APIRouter(prefix="/v5/{project_id}/image", tags=["image registries"])
@@ -472,6 +473,43 @@ async def list_cicd_images(
                 )
                 for img in rows
             ],
+        )
+
+    return await _run(ctx, q)
+
+
+class UploadCicdImageResponse(BaseModel):
+    id: int
+    image_id: str
+    scan_status: str
+    vul_num: int
+    severity_level: str
+
+
+@router.post("/cicd/images", response_model=UploadCicdImageResponse, summary="UploadCicdImageScan")
+async def upload_cicd_image(
+    scope: ProjectScope,
+    ctx: Ctx,
+    _op: OperatorPrincipal,
+    request: Request,
+    cicd_name: Annotated[str, Query(min_length=1, max_length=128)],
+    image_name: Annotated[str, Query(min_length=1, max_length=128)],
+    image_version: Annotated[str, Query(max_length=64)] = "",
+    namespace: Annotated[str, Query(max_length=64)] = "",
+) -> UploadCicdImageResponse:
+    """Not an HSS API (additive): `openhss scan --upload` posts a `ScanUpload` here; the server matches."""
+    upload = parse_upload(await request.body())
+
+    def q(session: Session) -> UploadCicdImageResponse:
+        img = cicd.record_upload(
+            session, ctx.settings, scope, cicd_name, image_name, image_version, namespace, upload
+        )
+        return UploadCicdImageResponse(
+            id=img.id,
+            image_id=img.image_id,
+            scan_status=img.scan_status,
+            vul_num=img.vul_num,
+            severity_level=img.severity_level,
         )
 
     return await _run(ctx, q)
