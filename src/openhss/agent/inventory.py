@@ -192,7 +192,7 @@ def from_containerd(address: str, namespace: str = "k8s.io", ctr: str = "ctr") -
         found = next((i for i in snap.images if i.image_id == image_id), None)
         is_digest_ref = ref.startswith("sha256:")
         tags = () if is_digest_ref or "@" in ref else (ref,)
-        digests = (ref,) if "@" in ref else (f"{ref.split(':')[0]}@{manifest_digest}",) if tags else ()
+        digests = (ref,) if "@" in ref else (f"{_repository(ref)}@{manifest_digest}",) if tags else ()
         if found is None:
             snap.images.append(Image(image_id, tags, digests))
         else:
@@ -229,6 +229,12 @@ def from_containerd(address: str, namespace: str = "k8s.io", ctr: str = "ctr") -
             )
         )
     return snap
+
+
+def _repository(ref: str) -> str:
+    """`host:port/repo:tag` → `host:port/repo` (the tag is after the last colon past the last slash)."""
+    slash, colon = ref.rfind("/"), ref.rfind(":")
+    return ref[:colon] if colon > slash else ref
 
 
 def _config_digest(ctr: str, address: str, namespace: str, manifest_digest: str) -> str:

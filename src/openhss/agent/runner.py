@@ -6,13 +6,15 @@ so an agent restarted (or a report lost) converges on the next cycle.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import platform
 import socket
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -190,7 +192,8 @@ class Agent:
                 scope=ScanScope(int(str(job["scan_scope"]))),
                 cache=FileLayerCache(self.cfg.cache_dir or default_cache_dir()),
             )
-            report = scan_image(parse_ref(where), source, options)
+            with self._lease(job_id, int(str(job.get("lease_expires") or 0))):
+                report = scan_image(parse_ref(where), source, options)
         except ScanError as exc:
             self._fail(job_id, exc.status.value, exc.reason)
             return
@@ -207,6 +210,33 @@ class Agent:
             len(report.findings),
             answer.get("accepted"),
         )
+
+    @contextlib.contextmanager
+    def _lease(self, job_id: int, lease_expires_ms: int) -> Iterator[None]:
+        """Renew the job's lease every third of its length while the scan runs."""
+        period = max(1.0, (lease_expires_ms / 1000 - time.time()) / 3) if lease_expires_ms else 30.0
+        done = threading.Event()
+
+        def renew() -> None:
+            while not done.wait(period):
+                try:
+                    answer = self.client.agent(
+                        "POST", f"jobs/{job_id}/heartbeat", {"agent_id": self.agent_id}
+                    )
+                except RuntimeError as exc:
+                    log.warning("could not renew scan job %d: %s", job_id, exc)
+                    continue
+                if not answer.get("accepted"):
+                    log.warning("scan job %d was stopped or taken over; its result will be refused", job_id)
+                    return
+
+        thread = threading.Thread(target=renew, name=f"lease-{job_id}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join(5)
 
     def _fail(self, job_id: int, status: str, reason: str) -> None:
         log.warning("scan job %d failed: %s", job_id, reason)
