@@ -34,6 +34,9 @@ def agent_command(
     ] = None,
     scan: Annotated[bool, typer.Option(help="Run the scans the server assigns to this host")] = True,
     cache_dir: Annotated[Path | None, typer.Option(help="Layer cache directory for local scans")] = None,
+    shared_cache: Annotated[
+        bool, typer.Option(help="Use the server's layer cache (layers analysed anywhere are reused)")
+    ] = True,
     once: Annotated[
         bool, typer.Option("--once", help="Register, report and heartbeat once, then exit")
     ] = False,
@@ -64,6 +67,7 @@ def agent_command(
         interval=interval,
         scan=scan,
         cache_dir=cache_dir,
+        shared_cache=shared_cache,
     )
     try:
         Agent(cfg).run(once=once)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from huaweicloudsdkhss.v5 import (
     ListCicdImagesRequest,
@@ -17,11 +18,17 @@ from huaweicloudsdkhss.v5 import (
 )
 
 from openhss.config import ScanSettings
+from openhss.domain import signing
 from tests.api.conftest import sdk
 from tests.scan_sources.builders import build_oci, write_docker_archive, write_oci_archive
 from tests.scan_sources.peers import podman_service
-from tests.support.service import running_service
+from tests.support.service import Service, running_service
 from tests.worker.helpers import CERTIFI_VUL, ZLIB_VUL, app_layer, import_advisories, os_layer
+
+
+def _signed(svc: Service, method: str, path: str, body: bytes) -> dict[str, str]:
+    headers = {"Content-Type": "application/octet-stream", "X-Project-Id": svc.project_id}
+    return {**headers, **signing.sign(svc.ak, svc.sk, method, svc.base_url + path, headers, body)}
 
 
 def _openhss(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -45,24 +52,27 @@ def test_agent_scans_new_image_on_its_host(tmp_path: Path) -> None:
     ):
         subprocess.run([*argv, "load", "-q", "-i", str(archive)], check=True, capture_output=True)
         import_advisories(svc.runtime.settings, tmp_path)
+
+        def agent_args(cache: Path) -> list[str]:
+            return [
+                "agent",
+                "--server",
+                svc.base_url,
+                "--ak",
+                svc.ak,
+                "--project-id",
+                svc.project_id,
+                "--docker-host",
+                f"unix://{sock}",
+                "--host-id",
+                "ecs-scan",
+                "--cache-dir",
+                str(cache),
+                "--once",
+            ]
+
         # One cycle: report (the new image queues a scan), heartbeat, claim the job, scan, upload.
-        run = _openhss(
-            "agent",
-            "--server",
-            svc.base_url,
-            "--ak",
-            svc.ak,
-            "--project-id",
-            svc.project_id,
-            "--docker-host",
-            f"unix://{sock}",
-            "--host-id",
-            "ecs-scan",
-            "--cache-dir",
-            str(tmp_path / "cache"),
-            "--once",
-            env={"OPENHSS_SK": svc.sk},
-        )
+        run = _openhss(*agent_args(tmp_path / "cache"), env={"OPENHSS_SK": svc.sk})
         assert run.returncode == 0, run.stderr
         assert "scanned sha256:" in run.stderr
         client = sdk(svc)
@@ -86,8 +96,32 @@ def test_agent_scans_new_image_on_its_host(tmp_path: Path) -> None:
             ListImageScanTaskRequest(type="image_scan", global_image_type="local")
         )
         assert tasks.total_num == 1 and tasks.data_list[0].task_status in (100, "100")
-        # Nothing left for the agent; layers were analysed on the host, into its own cache.
+        assert "0/2 layers from cache" in run.stderr
         assert any((tmp_path / "cache").iterdir())
+
+        # A second image sharing the OS layer, scanned with an empty local cache: the OS layer's
+        # analysis comes from the server's shared cache, only the new app layer is read.
+        second = build_oci(tmp_path / "img2", [os_layer(), app_layer("v2")], tag="app")
+        archive2 = write_docker_archive(second, tmp_path / "app2.tar", "docker.io/team/scanned:3.2")
+        subprocess.run([*argv, "load", "-q", "-i", str(archive2)], check=True, capture_output=True)
+        run2 = _openhss(*agent_args(tmp_path / "cache2"), env={"OPENHSS_SK": svc.sk})
+        assert run2.returncode == 0, run2.stderr
+        assert "1/2 layers from cache" in run2.stderr, run2.stderr
+        rows = {r.image_version: r for r in client.list_image_local(ListImageLocalRequest()).data_list}
+        assert rows["3.2"].scan_status == "success" and rows["3.2"].vul_num == 3
+
+        # The shared cache refuses what is not a layer analysis.
+        bad = httpx.put(
+            f"{svc.base_url}/v5/{svc.project_id}/agent/layer-cache/{'a' * 64}",
+            content=b"\x28\xb5\x2f\xfd not really zstd",
+            headers=_signed(
+                svc,
+                "PUT",
+                f"/v5/{svc.project_id}/agent/layer-cache/{'a' * 64}",
+                b"\x28\xb5\x2f\xfd not really zstd",
+            ),
+        )
+        assert bad.status_code == 400 and bad.json()["error_code"] == "HSS.0001"
 
 
 def test_cicd_upload_is_listed(tmp_path: Path) -> None:

@@ -51,6 +51,23 @@ class ServerClient:
             raise ServerError(f"{method} {path}: HTTP {resp.status_code} {text}")
         return resp.json() if resp.content else None
 
+    def get_bytes(self, path: str) -> bytes | None:
+        """A binary GET; None on 404."""
+        url = self.server + path
+        headers = {"Content-Type": "application/json", "X-Request-Nonce": uuid.uuid4().hex}
+        if self.project_id:
+            headers["X-Project-Id"] = self.project_id
+        headers.update(signing.sign(self.ak, self._sk, "GET", url, headers, b""))
+        try:
+            resp = self.http.get(url, headers=headers)
+        except httpx.HTTPError as exc:
+            raise ServerError(f"GET {path}: {exc}") from None
+        if resp.status_code == 404:
+            return None
+        if resp.status_code >= 400:
+            raise ServerError(f"GET {path}: HTTP {resp.status_code}")
+        return resp.content
+
     def resolve_project(self) -> str:
         """The only project the key may see, when none was given."""
         if self.project_id:

@@ -47,6 +47,8 @@ class AgentConfig:
     scan: bool = True
     cache_dir: Path | None = None
     jobs_per_cycle: int = 2
+    #: Read and feed the server's layer cache (layers analysed anywhere are not analysed again).
+    shared_cache: bool = True
 
 
 def _machine_id() -> str:
@@ -167,6 +169,7 @@ class Agent:
         return len(jobs)
 
     def _run_job(self, job: dict[str, object]) -> None:
+        from openhss.agent.layer_cache import RemoteLayerCache, TieredLayerCache
         from openhss.domain.enums import ScanScope
         from openhss.domain.upload import ScanUpload, to_json
         from openhss.scan.cache import FileLayerCache, default_cache_dir
@@ -188,9 +191,10 @@ class Agent:
                 ctr_binary=self.cfg.ctr_binary,
             )
             # No matcher here: the server matches the uploaded packages against its advisories.
+            local = FileLayerCache(self.cfg.cache_dir or default_cache_dir())
+            remote = RemoteLayerCache(self.client) if self.cfg.shared_cache else None
             options = PipelineOptions(
-                scope=ScanScope(int(str(job["scan_scope"]))),
-                cache=FileLayerCache(self.cfg.cache_dir or default_cache_dir()),
+                scope=ScanScope(int(str(job["scan_scope"]))), cache=TieredLayerCache(local, remote)
             )
             with self._lease(job_id, int(str(job.get("lease_expires") or 0))):
                 report = scan_image(parse_ref(where), source, options)
@@ -203,11 +207,13 @@ class Agent:
         data = to_json(ScanUpload.from_report(report))
         answer = self.client.agent("POST", f"jobs/{job_id}/result?agent_id={self.agent_id}", raw=data)
         log.info(
-            "scanned %s (job %d): %d packages, %d findings, accepted=%s",
+            "scanned %s (job %d): %d packages, %d findings, %d/%d layers from cache, accepted=%s",
             image_id,
             job_id,
             len(report.packages),
             len(report.findings),
+            sum(1 for la in report.layers if la.cached),
+            len(report.layers),
             answer.get("accepted"),
         )
 

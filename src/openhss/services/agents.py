@@ -13,10 +13,12 @@ winner's row), never on each other's locks.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import zstandard
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,9 +26,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from openhss.config import Settings
 from openhss.db.engine import transaction
 from openhss.db.models import Container, Host, Image, ImageHost
-from openhss.domain.errors import NotFound
+from openhss.db.scheduling import LayerCacheEntry
+from openhss.domain.errors import InvalidRequest, NotFound
 from openhss.domain.upload import ScanUpload
 from openhss.scan.applier import Inventory as ScanInventory
+from openhss.scan.cache import CODEC_VERSION
+from openhss.scan.cache import decode as decode_layer
 from openhss.services import scans
 from openhss.services.identity import Scope
 from openhss.services.registries import notify_new_image
@@ -429,3 +434,58 @@ def complete_job(
 def fail_job(session: Session, scope: Scope, agent_id: str, job_pk: int, status: str, reason: str) -> bool:
     host = _host(session, scope, agent_id)
     return scans.fail_job(session, job_pk, status, reason[:1024], owner=scans.agent_owner(host.id))
+
+
+# --- the layer cache, shared with agents -------------------------------------------------------------
+
+#: Largest decoded layer analysis accepted from an agent (the encoded blob is bounded by the request limit).
+MAX_LAYER_ANALYSIS_BYTES = 256 * 1024 * 1024
+
+
+def agent_cache_key(project_id: str, key: str) -> str:
+    """Where a project's agents store layer analyses.
+
+    Agents' results are what an agent claims, so they are shared only among that project's agents
+    (one trust domain) and never read by workers or other projects: a tampered agent cannot hide a
+    vulnerability from anyone else's scans. Analyses written by the server's own workers are read by
+    every agent.
+    """
+    return hashlib.sha256(f"agent:{project_id}:{key}".encode()).hexdigest()
+
+
+def get_layer(session: Session, scope: Scope, key: str) -> bytes | None:
+    """The encoded analysis for `key`: a worker's if there is one, else one of this project's agents'."""
+    rows = dict(
+        session.execute(
+            select(LayerCacheEntry.key, LayerCacheEntry.blob).where(
+                LayerCacheEntry.key.in_([key, agent_cache_key(scope.project_id, key)]),
+                LayerCacheEntry.codec == CODEC_VERSION,
+            )
+        ).all()
+    )
+    blob = rows.get(key) or rows.get(agent_cache_key(scope.project_id, key))
+    return bytes(blob) if blob is not None else None
+
+
+def put_layer(session: Session, scope: Scope, key: str, blob: bytes) -> bool:
+    """Store an agent's encoded analysis after checking it decodes (bounded); False if already known."""
+    try:
+        params = zstandard.get_frame_parameters(blob)
+        if not 0 < params.content_size <= MAX_LAYER_ANALYSIS_BYTES:
+            raise ValueError("the layer analysis must declare its size, at most 256 MiB")
+        analysis = decode_layer(blob)
+    except (ValueError, KeyError, TypeError, zstandard.ZstdError) as exc:
+        raise InvalidRequest(f"not a layer analysis of this server's codec: {exc}") from None
+    scoped = agent_cache_key(scope.project_id, key)
+    if session.get(LayerCacheEntry, scoped) is not None:
+        return False
+    try:
+        with session.begin_nested():
+            session.add(
+                LayerCacheEntry(
+                    key=scoped, diff_id=analysis.diff_id[:80], codec=CODEC_VERSION, size=len(blob), blob=blob
+                )
+            )
+    except IntegrityError:
+        return False
+    return True

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, ValidationError
 
@@ -17,7 +17,7 @@ from openhss.api.deps import Ctx, OperatorPrincipal, ProjectScope
 from openhss.api.schemas import StrictBody
 from openhss.db.engine import transaction
 from openhss.domain import upload as upload_json
-from openhss.domain.errors import InvalidRequest
+from openhss.domain.errors import InvalidRequest, NotFound
 from openhss.domain.upload import ScanUpload
 from openhss.services import agents
 
@@ -267,3 +267,31 @@ def parse_upload(data: bytes) -> ScanUpload:
         where = ".".join(str(x) for x in errors[0]["loc"]) if errors else "body"
         msg = errors[0]["msg"] if errors else "invalid value"
         raise InvalidRequest(f"invalid scan upload at {where or 'body'}: {msg}") from None
+
+
+CacheKey = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")]
+
+
+@router.get("/layer-cache/{key}", summary="GetLayerAnalysis", response_class=Response)
+async def get_layer(scope: ProjectScope, ctx: Ctx, _op: OperatorPrincipal, key: CacheKey) -> Response:
+    def work() -> bytes | None:
+        with transaction(ctx.sessions) as session:
+            return agents.get_layer(session, scope, key)
+
+    blob = await run_in_threadpool(work)
+    if blob is None:
+        raise NotFound("no analysis of this layer yet")
+    return Response(content=blob, media_type="application/octet-stream")
+
+
+@router.put("/layer-cache/{key}", response_model=AgentJobResponse, summary="PutLayerAnalysis")
+async def put_layer(
+    scope: ProjectScope, ctx: Ctx, _op: OperatorPrincipal, key: CacheKey, request: Request
+) -> AgentJobResponse:
+    blob = await request.body()
+
+    def work() -> AgentJobResponse:
+        with transaction(ctx.sessions) as session:
+            return AgentJobResponse(accepted=agents.put_layer(session, scope, key, blob))
+
+    return await run_in_threadpool(work)
