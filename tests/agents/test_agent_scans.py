@@ -15,6 +15,7 @@ from huaweicloudsdkhss.v5 import (
     ListImageLocalRequest,
     ListImageScanTaskRequest,
     ListImageVulnerabilitiesRequest,
+    ListVulAffectImagesRequest,
 )
 
 from openhss.config import ScanSettings
@@ -144,6 +145,12 @@ def test_cicd_upload_is_listed(tmp_path: Path) -> None:
         img = listed.data_list[0]
         assert (img.image_name, img.image_version, img.image_type) == ("build.oci.tar", "latest", "cicd")
         assert img.image_id == built.config_digest and img.vul_num == 3 and img.scan_status == "success"
+        hit = sdk(svc).list_vul_affect_images(
+            ListVulAffectImagesRequest(
+                vul_id=CERTIFI_VUL, type="app_vul", image_type="cicd", is_handled=False
+            )
+        )
+        assert [i.image_id for i in hit.data_list] == [built.config_digest]
         # Uploading the same build again replaces its results instead of adding a row.
         again = _openhss(*args, env={"OPENHSS_SK": svc.sk, "OPENHSS_DATA_DIR": str(tmp_path / "cli")})
         assert again.returncode == 0, again.stderr
