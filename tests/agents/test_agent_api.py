@@ -7,9 +7,11 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
+from openhss.agent import inventory
 from openhss.agent.client import ServerClient, ServerError
+from openhss.agent.runner import Agent, AgentConfig
 from openhss.db.engine import transaction
 from openhss.db.models import Container, Host, Image, ImageHost
 from openhss.domain.enums import Role
@@ -148,3 +150,27 @@ def test_agent_api_errors(svc: Service) -> None:
     with pytest.raises(ServerError, match=r"HTTP 401"):
         wrong.agent("POST", "heartbeat", {"agent_id": "fleet-1"})
     wrong.close()
+
+
+class _FixedAgent(Agent):
+    """An agent whose host has a fixed inventory (the runtime socket is tested with real podman)."""
+
+    def collect(self) -> inventory.Snapshot:
+        return inventory.Snapshot(
+            images=[inventory.Image("sha256:" + "e" * 64, ("docker.io/x/forgotten:1",))]
+        )
+
+
+def test_agent_recovers_when_the_server_forgot_its_host(svc: Service) -> None:
+    agent = _FixedAgent(
+        AgentConfig(svc.base_url, svc.ak, svc.sk, svc.project_id, agent_id="amnesia", scan=False)
+    )
+    agent.run(once=True)
+    with transaction(svc.runtime.sessions) as s:
+        s.execute(delete(Host).where(Host.agent_id == "amnesia"))
+    agent.cycle()  # unchanged inventory, but the server answers 404: register and report again
+    with transaction(svc.runtime.sessions) as s:
+        host = s.scalars(select(Host).where(Host.agent_id == "amnesia")).one()
+        img = s.scalars(select(Image).where(Image.image_id == "sha256:" + "e" * 64)).one()
+        assert host.agent_status == "online" and img.host_num == 1
+    agent.client.close()

@@ -21,9 +21,11 @@ from urllib.parse import urlsplit
 
 from openhss import __version__
 from openhss.agent import inventory
-from openhss.agent.client import ServerClient
+from openhss.agent.client import ServerClient, ServerError
 
 log = logging.getLogger("openhss.agent")
+#: An unchanged inventory is still sent this often, so the server converges even if it lost state.
+RESEND_AFTER = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,7 @@ class Agent:
         )
         self.interval = cfg.interval or 30.0
         self._last_report = ""
+        self._reported_at = 0.0
         #: image id → how to open it locally (`docker-daemon:` / `containerd:` reference text).
         self._sources: dict[str, str] = {}
 
@@ -136,12 +139,13 @@ class Agent:
         """Send the snapshot if it differs from the last one the server accepted."""
         doc = snap.as_json()
         digest = hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
-        if digest == self._last_report:
+        if digest == self._last_report and time.monotonic() - self._reported_at < RESEND_AFTER:
             return None
         changes: dict[str, list[str]] = self.client.agent(
             "PUT", "inventory", {"agent_id": self.agent_id, **doc}
         )
         self._last_report = digest
+        self._reported_at = time.monotonic()
         summary = {k: len(v) for k, v in changes.items() if v}
         log.info(
             "reported %d images, %d containers; changes %s", len(snap.images), len(snap.containers), summary
@@ -153,8 +157,17 @@ class Agent:
 
     def cycle(self) -> None:
         snap = self.collect()
-        self.report(snap)
-        self.heartbeat()
+        try:
+            self.report(snap)
+            self.heartbeat()
+        except ServerError as exc:
+            if " HTTP 404 " not in str(exc):
+                raise
+            # The server forgot this host (restored backup, deleted host): register and report again.
+            self.register(snap)
+            self._last_report = ""
+            self.report(snap)
+            self.heartbeat()
         if self.cfg.scan:
             self.run_jobs()
 
