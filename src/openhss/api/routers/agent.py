@@ -118,10 +118,12 @@ async def agent_heartbeat(
 ) -> AgentHeartbeatResponse:
     def work() -> AgentHeartbeatResponse:
         with transaction(ctx.sessions) as session:
-            host = agents.heartbeat(session, scope, body.agent_id)
-            # Any heartbeat also sweeps hosts that went silent, so offline shows without a beat worker.
+            status = agents.heartbeat(session, scope, body.agent_id).agent_status
+        # Any heartbeat also sweeps hosts that went silent (offline shows even without a periodic
+        # worker); in its own transaction, so it never holds this host's lock while waiting on others.
+        with transaction(ctx.sessions) as session:
             swept = agents.mark_offline(session, ctx.settings.agent_offline_seconds)
-            return AgentHeartbeatResponse(agent_status=host.agent_status, hosts_marked_offline=swept)
+        return AgentHeartbeatResponse(agent_status=status, hosts_marked_offline=swept)
 
     return await run_in_threadpool(work)
 
