@@ -220,36 +220,53 @@ def ensure_images(
                 )
             )
         )
-    created: list[str] = []
+    pending: dict[str, LocalImage] = {}
     for img in images:
-        if img.image_id in known:
-            continue
+        if img.image_id not in known:
+            pending.setdefault(img.image_id, img)
+
+    def make(img: LocalImage) -> Image:
         name, version = _name_of(img)
+        return Image(
+            project_id=scope.project_id,
+            enterprise_project_id=ep,
+            image_type="local",
+            image_id=img.image_id,
+            image_digest=_digest_of(img),
+            image_name=name,
+            image_version=version,
+            local_image_type="other_image",
+            agent_id=agent_id,
+            cluster_id=cluster_id,
+            cluster_name=cluster_name,
+            image_size=img.size,
+            latest_update_time=img.created_ms,
+            scan_status="unscan",
+        )
+
+    if not pending:
+        return []
+    try:  # the common case: nobody else is creating these, one transaction for all
+        with transaction(sessions) as session:
+            rows = [make(i) for i in pending.values()]
+            session.add_all(rows)
+            session.flush()
+            for row in rows:
+                notify_new_image(session, row.id)
+        return list(pending)
+    except IntegrityError:
+        pass  # another host's report created some of them at the same time: one at a time, then
+    created: list[str] = []
+    for img in pending.values():
         try:
             with transaction(sessions) as session:
-                row = Image(
-                    project_id=scope.project_id,
-                    enterprise_project_id=ep,
-                    image_type="local",
-                    image_id=img.image_id,
-                    image_digest=_digest_of(img),
-                    image_name=name,
-                    image_version=version,
-                    local_image_type="other_image",
-                    agent_id=agent_id,
-                    cluster_id=cluster_id,
-                    cluster_name=cluster_name,
-                    image_size=img.size,
-                    latest_update_time=img.created_ms,
-                    scan_status="unscan",
-                )
+                row = make(img)
                 session.add(row)
                 session.flush()
                 notify_new_image(session, row.id)
         except IntegrityError:
             continue  # another host's report created it first; that row is the one
         created.append(img.image_id)
-        known.add(img.image_id)
     return created
 
 
@@ -287,20 +304,30 @@ def apply_inventory(
     old_containers = {
         c.container_id: c for c in session.scalars(select(Container).where(Container.host_pk == host.id))
     }
-    affected = sorted(
-        set(linked)
-        | {r.id for r in rows.values()}
-        | {c.image_pk for c in old_containers.values() if c.image_pk}
+    now_linked = {rows[i].id for i in reported if i in rows}
+    by_image_id = {i: r.id for i, r in rows.items()}
+    reported_containers = {c.container_id: c for c in inv.containers}
+    counts_change = (
+        now_linked != set(linked)
+        or set(reported_containers) != set(old_containers)
+        or any(
+            by_image_id.get(c.image_id) != old_containers[cid].image_pk
+            for cid, c in reported_containers.items()
+            if cid in old_containers
+        )
     )
-    # Lock every image this report may recount, in one order, before touching links (no deadlocks).
-    if affected:
+    affected: list[int] = []
+    if counts_change:
+        affected = sorted(
+            set(linked) | now_linked | {c.image_pk for c in old_containers.values() if c.image_pk}
+        )
+        # Lock every image this report may recount, in one order, before touching links (no deadlocks).
         list(
             session.scalars(
                 select(Image.id).where(Image.id.in_(affected)).order_by(Image.id).with_for_update()
             )
         )
 
-    now_linked = {rows[i].id for i in reported if i in rows}
     for pk in now_linked - set(linked):
         session.add(ImageHost(image_pk=pk, host_pk=host.id))
     gone = set(linked) - now_linked
@@ -323,7 +350,6 @@ def apply_inventory(
         if digest and not row.image_digest:
             row.image_digest = digest
 
-    by_image_id = {i: r.id for i, r in rows.items()}
     seen: set[str] = set()
     for c in inv.containers:
         seen.add(c.container_id)
