@@ -16,7 +16,7 @@ from openhss.domain.enums import ScanScope, ScanStatus
 from openhss.scan.pipeline import ScanStopped
 from openhss.scan.refs import parse_ref
 from openhss.scan.sources.base import SourceOptions
-from openhss.services import dispatch, scan_tasks, scans
+from openhss.services import dispatch, results, scan_tasks, scans
 from openhss.services.identity import Scope
 from openhss.services.runtime import Runtime, bootstrap_admin, open_runtime
 from openhss.services.scanning import build_pipeline, scan_image
@@ -25,6 +25,7 @@ from tests.support.service import PROJECT, make_settings
 from tests.worker.helpers import CERTIFI_VUL, ZLIB_VUL, add_image, build_image, import_advisories
 
 SCOPE = Scope(PROJECT, None)
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -114,7 +115,7 @@ def test_stop_waiting_and_running(rt: Runtime, tmp_path: Path) -> None:
     assert statuses == ["scanning", "image_scan_stop", "image_scan_stop"]
     assert next(t for t in [_jobs(rt, task)[0]]).stop_requested
     # The running scan sees the flag at its next layer boundary.
-    lease = scans.Lease(rt.sessions, jobs[0].id, "w", 60_000, scans.now_ms)
+    lease = scans.Lease(rt.sessions, jobs[0].id, "w", 60_000, results.now_ms)
     assert lease.should_stop()
     options = build_pipeline(ScanScope.MALWARE)
     options.should_stop = lease.should_stop
@@ -181,7 +182,7 @@ def test_project_cap_and_sweeper(rt: Runtime, tmp_path: Path) -> None:
     ref = build_image(tmp_path / "img")
     pks = [add_image(rt.sessions, f"img{i}", ref) for i in range(2)]
     jobs = [j.id for j in _jobs(rt, _task(rt, pks))]
-    t0 = scans.now_ms()
+    t0 = results.now_ms()
     with transaction(rt.sessions) as s:
         assert isinstance(scans.start_job(s, jobs[0], "a", now=t0, settings=settings.scans), scans.Started)
     with transaction(rt.sessions) as s:

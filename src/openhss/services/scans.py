@@ -40,6 +40,7 @@ installed by `openhss serve`, `openhss worker` and the tests; services never imp
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -70,7 +71,7 @@ from openhss.scan.cache import INVENTORY_CODEC, decode_inventory, encode_invento
 from openhss.scan.errors import ScanError
 from openhss.scan.layers import Limits
 from openhss.scan.matcher import VulnerabilityMatcher
-from openhss.scan.matcher.rematch import needs_rematch
+from openhss.scan.matcher.registry import MATCHERS
 from openhss.services import dispatch, image_sources, results
 from openhss.services.layer_cache import DbLayerCache
 from openhss.services.results import now_ms
@@ -115,9 +116,12 @@ def lane_for(is_all: bool, images: int) -> str:
     return "bulk" if is_all or images > scan_settings().manual_lane_max_images else "manual"
 
 
-def new_owner() -> str:
-    """A lease owner unique to one run of one job (host, process, random)."""
-    return f"{socket.gethostname()[:64]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+def new_owner(delivery: str = "") -> str:
+    """A lease owner for one delivery of one job: host, process and the message id (random if none).
+
+    A retried task keeps its message id, so after a database outage it resumes its own job instead of
+    waiting for the lease to expire."""
+    return f"{socket.gethostname()[:64]}:{os.getpid()}:{delivery or uuid.uuid4().hex}"[:160]
 
 
 def _rowcount(result: object) -> int:
@@ -171,10 +175,13 @@ class Deferred:
     reason: str
 
 
-def _startable(now: int) -> object:
+def _startable(now: int, owner: str = "") -> object:
     return or_(
         ScanTaskImage.status == ScanStatus.WAITING.value,
-        and_(ScanTaskImage.status == ScanStatus.SCANNING.value, ScanTaskImage.lease_expires < now),
+        and_(
+            ScanTaskImage.status == ScanStatus.SCANNING.value,
+            or_(ScanTaskImage.lease_expires < now, ScanTaskImage.lease_owner == owner),
+        ),
     )
 
 
@@ -201,7 +208,7 @@ def start_job(
             ScanTask.scan_scope,
         )
         .join(ScanTask, ScanTask.id == ScanTaskImage.task_pk)
-        .where(ScanTaskImage.id == job_pk, _startable(at))  # type: ignore[arg-type]
+        .where(ScanTaskImage.id == job_pk, _startable(at, owner))  # type: ignore[arg-type]
     ).one_or_none()
     if row is None:
         return None
@@ -222,7 +229,7 @@ def start_job(
     lease_ms = cfg.lease_seconds * 1000
     claimed = session.execute(
         update(ScanTaskImage)
-        .where(ScanTaskImage.id == job_pk, _startable(at))  # type: ignore[arg-type]
+        .where(ScanTaskImage.id == job_pk, _startable(at, owner))  # type: ignore[arg-type]
         .values(
             status=ScanStatus.SCANNING.value,
             lease_owner=owner,
@@ -275,11 +282,24 @@ def start_job(
 # --- finish ------------------------------------------------------------------------------------------
 
 
+def rematch_keys(inventory: Inventory) -> set[tuple[str, str]]:
+    """The (ecosystem, name) advisory keys an inventory's packages are looked up under."""
+    out: set[tuple[str, str]] = set()
+    for pkg in inventory.packages:
+        matcher = next((m for m in MATCHERS if m.handles(pkg)), None)
+        if matcher is not None:
+            out.update((k.ecosystem.value, k.name) for k in matcher.keys(pkg, inventory.os))
+    return out
+
+
 def _store_inventory(session: Session, image_pk: int, inventory: Inventory, at: int) -> None:
     blob = encode_inventory(inventory.os, inventory.packages)
+    keys = "\n".join(sorted(f"{e}\t{n}" for e, n in rematch_keys(inventory)))
     session.execute(delete(ImageInventory).where(ImageInventory.image_pk == image_pk))
     session.execute(
-        insert(ImageInventory).values(image_pk=image_pk, codec=INVENTORY_CODEC, blob=blob, updated_at=at)
+        insert(ImageInventory).values(
+            image_pk=image_pk, codec=INVENTORY_CODEC, blob=blob, keys=keys, updated_at=at
+        )
     )
 
 
@@ -862,11 +882,14 @@ def rematch(
         changed = _unpack_keys(run.changed)
         run.status = "running"
     report = RematchReport(run_pk)
+    wanted = {f"{e}\t{n}" for e, n in changed}
+    #: Identical inventories (one image on many hosts and registries, retags) are matched once per run.
+    by_content: dict[bytes, list[VulnerabilityFinding]] = {}
     last = 0
     while changed:
         with transaction(sessions) as session:
             rows = session.execute(
-                select(ImageInventory.image_pk, ImageInventory.codec, ImageInventory.blob)
+                select(ImageInventory.image_pk, ImageInventory.codec, ImageInventory.keys)
                 .where(ImageInventory.image_pk > last)
                 .order_by(ImageInventory.image_pk)
                 .limit(batch)
@@ -874,17 +897,33 @@ def rematch(
             if not rows:
                 break
             last = rows[-1][0]
-            for image_pk, codec, blob in rows:
-                report.checked += 1
-                if codec != INVENTORY_CODEC:
-                    continue
-                os_info, packages = decode_inventory(bytes(blob))
-                if not needs_rematch(os_info, packages, changed):
-                    continue
+            report.checked += len(rows)
+            touched = [
+                pk
+                for pk, codec, keys in rows
+                if codec == INVENTORY_CODEC and not wanted.isdisjoint(keys.split("\n"))
+            ]
+            blobs = (
+                dict(
+                    session.execute(
+                        select(ImageInventory.image_pk, ImageInventory.blob).where(
+                            ImageInventory.image_pk.in_(touched)
+                        )
+                    ).all()
+                )
+                if touched
+                else {}
+            )
+            for image_pk in touched:
+                blob = bytes(blobs[image_pk])
+                digest = hashlib.blake2b(blob, digest_size=20).digest()
+                vulns = by_content.get(digest)
+                if vulns is None:
+                    os_info, packages = decode_inventory(blob)
+                    vulns = by_content[digest] = matcher(Inventory(os=os_info, packages=packages))
                 before = set(
                     session.scalars(select(VulImageIndex.vul_id).where(VulImageIndex.image_pk == image_pk))
                 )
-                vulns = matcher(Inventory(os=os_info, packages=packages))
                 results.rematch(session, image_pk, vulns)
                 report.rematched += 1
                 gained = sorted({v.vul_id for v in vulns} - before)

@@ -50,7 +50,8 @@ def purge_expired_auth_state(self: Task[Any, Any]) -> int:
 @shared_task(bind=True, name=scans.SCAN_TASK, **_RETRY)  # type: ignore[untyped-decorator]
 def scan_job(self: Task[Any, Any], job_pk: int) -> str:
     rt = runtime_for(self)
-    outcome = scans.run_job(rt.sessions, rt.settings, int(job_pk))
+    owner = scans.new_owner(str(self.request.id or ""))
+    outcome = scans.run_job(rt.sessions, rt.settings, int(job_pk), owner=owner)
     if outcome.deferred is not None:
         scans.resend(int(job_pk), outcome.lane, outcome.deferred.countdown)
         return f"deferred {outcome.deferred.countdown:.1f}s: {outcome.deferred.reason}"
