@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from openhss.cli_agent import agent_command
 from openhss.cli_db import db_app
 from openhss.cli_export import export_app
 from openhss.cli_scan import scan_command
@@ -35,6 +36,7 @@ app.add_typer(project_app, name="project")
 app.add_typer(db_app, name="db")
 app.add_typer(export_app, name="export")
 app.command("scan")(scan_command)
+app.command("agent")(agent_command)
 
 out = Console()
 P = ParamSpec("P")

@@ -7,6 +7,7 @@ A scan that cannot finish prints one line with the HSS status and reason and exi
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import sys
@@ -191,6 +192,15 @@ def scan_command(
     no_cache: Annotated[bool, typer.Option("--no-cache")] = False,
     db: Annotated[Path | None, typer.Option(help="Advisory database file (default: the data dir's)")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    upload: Annotated[
+        bool,
+        typer.Option("--upload", help="Send the result to a server as a CI/CD image (needs --cicd-name)"),
+    ] = False,
+    server: Annotated[str, typer.Option(envvar="OPENHSS_SERVER", help="Server URL for --upload")] = "",
+    ak: Annotated[str, typer.Option("--ak", envvar="OPENHSS_AK", help="Access key for --upload")] = "",
+    sk: Annotated[str, typer.Option("--sk", envvar="OPENHSS_SK", help="Secret key for --upload")] = "",
+    project_id: Annotated[str, typer.Option(envvar="OPENHSS_PROJECT_ID", help="Project for --upload")] = "",
+    cicd_name: Annotated[str, typer.Option(help="Pipeline name the image is listed under")] = "",
 ) -> None:
     """Scan one image and print its inventory and findings."""
     from openhss.scan.cache import FileLayerCache, default_cache_dir
@@ -198,7 +208,14 @@ def scan_command(
     from openhss.scan.image import Platform
     from openhss.scan.refs import parse_ref
     from openhss.scan.sources.base import Credentials, SourceOptions
-    from openhss.services.scanning import ScanFilters, apply_filters, build_pipeline, exceeds, scan_image
+    from openhss.services.scanning import (
+        NoAdvisoryDatabase,
+        ScanFilters,
+        apply_filters,
+        build_pipeline,
+        exceeds,
+        scan_image,
+    )
 
     try:
         scope = parse_scanners(scanners)
@@ -212,8 +229,17 @@ def scan_command(
             ca_file=ca_file or None,
             docker_host=docker_host,
         )
+        if upload and not (server and ak and sk and cicd_name):
+            raise typer.BadParameter("--upload needs --server, --ak, --sk and --cicd-name")
         cache = None if no_cache else FileLayerCache(cache_dir or default_cache_dir())
-        options = build_pipeline(scope, cache=cache, advisory_db=db)
+        try:
+            options = build_pipeline(scope, cache=cache, advisory_db=db)
+        except NoAdvisoryDatabase:
+            if not upload:
+                raise
+            # The server matches uploaded inventories; locally the report then has no vulnerabilities.
+            options = build_pipeline(scope & ~ScanScope.VULNERABILITY, cache=cache)
+            options.scope = scope
         sink, bar = _progress_sink(not quiet and sys.stderr.isatty())
         options.progress = sink
         if bar is not None:
@@ -230,11 +256,63 @@ def scan_command(
     except (OSError, ValueError) as exc:
         typer.echo(f"openhss: {exc}", err=True)
         raise typer.Exit(2) from None
+    server_vulns = 0
+    if upload:
+        server_vulns = _upload(report, server, ak, sk, project_id, cicd_name, quiet)
     report = apply_filters(report, filters)
     text = render(report, format)
     if output is not None:
         output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
-    if exit_code and exceeds(report):
+    if exit_code and (exceeds(report) or (server_vulns and not report.vulnerabilities and not severity)):
         raise typer.Exit(exit_code)
+
+
+def cicd_name_of(report: ImageReport) -> tuple[str, str, str]:
+    """(namespace, image name, version) a CI/CD image is listed under, from its reference or tags."""
+    from openhss.scan.errors import InvalidImageReference
+    from openhss.scan.refs import parse_ref, split_name
+
+    ref = parse_ref(report.image.ref)
+    if not ref.repository and report.image.repo_tags:
+        with contextlib.suppress(InvalidImageReference):
+            ref = split_name(report.image.repo_tags[0])
+    if ref.repository:
+        org, sep, rest = ref.repository.partition("/")
+        namespace, name = (org, rest) if sep else ("", ref.repository)
+        return namespace, name, ref.tag or ref.digest[:64]
+    return "", Path(ref.path.rstrip("/")).name or "image", "latest"
+
+
+def _upload(
+    report: ImageReport, server: str, ak: str, sk: str, project_id: str, cicd: str, quiet: bool
+) -> int:
+    """Post the inventory (not layers) to the server, which matches it; returns its vulnerability count."""
+    from urllib.parse import urlencode
+
+    from openhss.agent.client import ServerClient, ServerError
+    from openhss.domain.upload import ScanUpload, to_json
+
+    namespace, name, version = cicd_name_of(report)
+    client = ServerClient(server, ak, sk, project_id)
+    try:
+        project = client.resolve_project()
+        query = urlencode(
+            {"cicd_name": cicd, "image_name": name, "image_version": version, "namespace": namespace}
+        )
+        answer = client.request(
+            "POST", f"/v5/{project}/image/cicd/images?{query}", raw=to_json(ScanUpload.from_report(report))
+        )
+    except ServerError as exc:
+        typer.echo(f"openhss: upload failed: {exc}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        client.close()
+    if not quiet:
+        typer.echo(
+            f"uploaded {namespace + '/' if namespace else ''}{name}:{version} as CI/CD image "
+            f"{answer['image_id']} ({cicd}): {answer['vul_num']} vulnerabilities, {answer['severity_level']}",
+            err=True,
+        )
+    return int(answer["vul_num"])

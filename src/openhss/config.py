@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     default_project_id: str = ""
     default_project_name: str = "default"
     embedded_worker: bool = True
+    #: How often every registry is re-synced (repositories, tags, digests).
+    registry_sync_seconds: int = Field(default=3600, ge=10)
+    #: Agents heartbeat this often; a host silent for `agent_offline_seconds` is shown offline.
+    agent_heartbeat_seconds: int = Field(default=30, ge=1)
+    agent_offline_seconds: int = Field(default=180, ge=1)
     #: Prefix of every Celery queue name, so several deployments (or test runs) share one broker.
     queue_prefix: str = ""
     scans: ScanSettings = ScanSettings()

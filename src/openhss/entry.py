@@ -22,6 +22,17 @@ def main() -> None:
         sys.argv.pop(1)
         scan_app(prog_name="openhss scan")
         return
+    if len(sys.argv) > 1 and sys.argv[1] == "agent":
+        # Agents run on every host and restart often; they need neither the database nor the worker.
+        import typer
+
+        from openhss.cli_agent import agent_command
+
+        agent_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+        agent_app.command("agent")(agent_command)
+        sys.argv.pop(1)
+        agent_app(prog_name="openhss agent")
+        return
     from openhss.cli import main as full_main
 
     full_main()

@@ -452,3 +452,55 @@ class ExportTask(Base):
     file_name: Mapped[str] = mapped_column(String(255), default="")
     failed_reason: Mapped[str] = mapped_column(Text, default="")
     create_time: Mapped[int] = mapped_column(BigInteger)
+
+
+# --- image registries ----------------------------------------------------------------------------------
+
+
+class Registry(Base):
+    """A customer's image registry (Harbor, JFrog, SWR or any v2 registry) whose images are synced.
+
+    The password is encrypted with the service key (`SecretBox`) and never leaves the service: list
+    responses carry no credential field, and the sync/scan code decrypts it only to talk to the registry.
+    """
+
+    __tablename__ = "registries"
+    __table_args__ = (UniqueConstraint("project_id", "registry_name", name="uq_registry_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    registry_id: Mapped[str] = mapped_column(String(64), unique=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    enterprise_project_id: Mapped[str] = mapped_column(String(64), default="0")
+    registry_name: Mapped[str] = mapped_column(String(128))
+    registry_type: Mapped[str] = mapped_column(String(32))
+    api_version: Mapped[str] = mapped_column(String(8), default="V2")
+    protocol: Mapped[str] = mapped_column(String(8), default="https")
+    registry_addr: Mapped[str] = mapped_column(String(256))
+    registry_username: Mapped[str] = mapped_column(String(128), default="")
+    password_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    namespace: Mapped[str] = mapped_column(String(128), default="")
+    connect_cluster_id: Mapped[str] = mapped_column(String(64), default="")
+    get_scan_image_channel: Mapped[str] = mapped_column(String(16), default="Other")
+    #: PEM bundle to verify the registry's TLS certificate (an extension; empty = system CAs).
+    ca_cert: Mapped[str] = mapped_column(Text, default="")
+    #: Sync only the newest tag of each repository (an extension of the HSS body).
+    latest_version_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="accessing")
+    fail_reason: Mapped[str] = mapped_column(String(64), default="")
+    images_num: Mapped[int] = mapped_column(Integer, default=0)
+    latest_sync_time: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RegistryImage(Base):
+    """Where a registry image row came from: its registry, repository and tag, as of the last sync."""
+
+    __tablename__ = "registry_images"
+    __table_args__ = (UniqueConstraint("registry_pk", "repository", "tag", name="uq_registry_image_tag"),)
+
+    image_pk: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), primary_key=True)
+    registry_pk: Mapped[int] = mapped_column(ForeignKey("registries.id", ondelete="CASCADE"), index=True)
+    repository: Mapped[str] = mapped_column(String(512))
+    tag: Mapped[str] = mapped_column(String(128))
+    latest_version: Mapped[bool] = mapped_column(Boolean, default=False)
+    latest_sync_time: Mapped[int] = mapped_column(BigInteger, default=0)

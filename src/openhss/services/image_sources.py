@@ -9,7 +9,8 @@ Contract (the registries and agents work builds on it):
   the hosts that reported it (the job waits in `waiting_for_scan` until one of them claims it through
   `services.scans.claim_jobs_for_host`).
 - `registry_source(session, image)` is the single place that turns a registry image row into a
-  reference plus options (credentials, TLS); it returns None while no registry connection is known.
+  reference plus options (credentials, TLS); it returns None for a registry image no registry sync
+  produced (no stored connection).
 
 A source the worker cannot use (a reference that does not parse) is a `SourceUnavailable`, which the
 executor records as `download_failed` with the reason.
@@ -17,6 +18,7 @@ executor records as `download_failed` with the reason.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -24,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from openhss.config import Settings
 from openhss.db.models import Image, ImageHost
+from openhss.domain.errors import NotFound
 from openhss.scan.errors import DownloadFailed, InvalidImageReference
 from openhss.scan.refs import ImageRef, parse_ref
 from openhss.scan.sources.base import SourceOptions
@@ -60,10 +63,18 @@ def _parse(text: str, settings: Settings) -> ResolvedSource:
 def registry_source(session: Session, image: Image) -> ResolvedSource | None:
     """The reference and options to pull a registry image with; None while its registry is unknown.
 
-    Registry connections (address, stored credentials, TLS) are managed elsewhere; until one is
-    configured for `image.registry_name`, only an explicit `source_ref` makes a registry image scannable.
+    The connection (address, decrypted credentials, TLS) is the one of the registry the image was
+    synced from (`services.registries`); the reference pins the digest seen at sync time.
     """
-    return None
+    from openhss.services import registries, scans
+    from openhss.services.crypto import SecretBox
+
+    settings = scans.current_settings()
+    try:
+        ref, options = registries.registry_ref(settings, SecretBox.from_settings(settings), session, image)
+    except NotFound:
+        return None
+    return ResolvedSource(ref, dataclasses.replace(options, max_image_bytes=settings.limits.max_image_bytes))
 
 
 def resolve(session: Session, settings: Settings, image: Image) -> ResolvedSource | Delegated:

@@ -58,7 +58,7 @@ def make_celery(settings: Settings) -> Celery:
     app = Celery(
         "openhss",
         broker=settings.resolved_broker_url,
-        include=["openhss.worker.tasks", "openhss.worker.export_tasks"],
+        include=["openhss.worker.tasks", "openhss.worker.export_tasks", "openhss.worker.registry_tasks"],
     )
     names = queue_names(settings)
     app.conf.update(
@@ -79,6 +79,14 @@ def make_celery(settings: Settings) -> Celery:
         worker_hijack_root_logger=False,
         beat_schedule={
             "purge-expired-auth-state": {"task": "openhss.purge_expired_auth_state", "schedule": 600.0},
+            "sync-registries": {
+                "task": "openhss.sync_all_registries",
+                "schedule": float(settings.registry_sync_seconds),
+            },
+            "mark-agents-offline": {
+                "task": "openhss.mark_agents_offline",
+                "schedule": float(max(5, settings.agent_heartbeat_seconds)),
+            },
             "sweep-scan-jobs": {"task": SWEEP_TASK, "schedule": settings.scans.sweep_interval_seconds},
             "scheduled-rescans": {"task": RESCAN_TASK, "schedule": 600.0},
             "cleanup-exports": {"task": "openhss.cleanup_exports", "schedule": 900.0},

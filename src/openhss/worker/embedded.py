@@ -1,6 +1,6 @@
 """The in-process worker of `openhss serve`: a Celery WorkController in a daemon thread, plus the
-periodic work (sweeper, scheduled rescans, auth-state purge, export cleanup) that beat does when
-distributed.
+periodic work (sweeper, scheduled rescans, auth-state purge, export cleanup, registry sync, agent
+offline sweep) that beat does in distributed mode.
 
 Same tasks and same broker protocol as `openhss worker`, so the embedded default exercises exactly the
 code the distributed deployment runs. A WorkController (not `celery worker`) because the latter installs
@@ -19,7 +19,7 @@ from celery.worker import WorkController
 
 from openhss.config import Settings
 from openhss.db.engine import transaction
-from openhss.services import exports, maintenance, scans
+from openhss.services import agents, dispatch, exports, maintenance, registries, scans
 from openhss.worker.app import install, queue_names
 from openhss.worker.tasks import runtime_for
 
@@ -36,13 +36,21 @@ class Periodic(threading.Thread):
         self.done = threading.Event()
 
     def run(self) -> None:
-        last_purge = last_rescan = last_cleanup = 0.0
+        last_purge = last_rescan = last_cleanup = last_registry_sync = 0.0
         while True:
             now = time.monotonic()
             try:
                 rt = runtime_for()
                 with transaction(rt.sessions) as session:
                     scans.sweep(session)
+                with transaction(rt.sessions) as session:
+                    agents.mark_offline(session, self.settings.agent_offline_seconds)
+                if now - last_registry_sync >= self.settings.registry_sync_seconds:
+                    with transaction(rt.sessions) as session:
+                        pks = registries.all_registry_pks(session)
+                    for pk in pks:
+                        dispatch.send_now(dispatch.Message(registries.SYNC_TASK, (pk,)))
+                    last_registry_sync = now
                 if now - last_rescan >= RESCAN_EVERY:
                     with transaction(rt.sessions) as session:
                         scans.schedule_rescans(session, self.settings)

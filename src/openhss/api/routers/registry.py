@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from openhss.api.routers import export, image, rematch, vulnerability
+from openhss.api.routers import agent, export, image, registries, rematch, vulnerability
 
 V5_ROUTERS: list[APIRouter] = [
     vulnerability.router,
+    registries.router,
     rematch.router,
     image.router,
     export.router,
+    agent.router,
 ]

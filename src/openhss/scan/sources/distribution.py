@@ -16,6 +16,7 @@ import ssl
 import time
 from collections.abc import Iterator
 from typing import BinaryIO, cast
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -59,9 +60,12 @@ def _host(registry: str) -> str:
 class RegistryClient:
     """One repository on one registry; remembers the auth header the challenge flow produced."""
 
-    def __init__(self, ref: ImageRef, options: SourceOptions) -> None:
+    def __init__(self, ref: ImageRef, options: SourceOptions, *, scope: str = "") -> None:
         self.ref = ref
         self.options = options
+        #: The token scope asked for on a Bearer challenge: pulling this repository unless told
+        #: otherwise (`registry:catalog:*` to list repositories).
+        self.scope = scope or f"repository:{ref.repository}:pull"
         verify: ssl.SSLContext | bool = True
         if options.insecure:
             verify = False
@@ -105,7 +109,7 @@ class RegistryClient:
         if creds is not None and creds.token and not creds.username:
             self.auth = f"Bearer {creds.token}"
             return
-        query = {"scope": f"repository:{self.ref.repository}:pull"}
+        query = {"scope": self.scope}
         if "service" in params:
             query["service"] = params["service"]
         auth = httpx.BasicAuth(creds.username, creds.password) if creds and creds.username else None
@@ -147,6 +151,31 @@ class RegistryClient:
                 continue
             return resp
         raise DownloadFailed(f"registry {self.ref.registry} {path}: {last} after {attempts} attempt(s)")
+
+    def check_access(self) -> None:
+        """Prove the credentials work: an authenticated `GET /v2/` must answer 200.
+
+        The probe alone does not show it for Basic auth, where the header is built without a round trip.
+        """
+        resp = self._send("GET", "/v2/", retry=False)
+        resp.close()
+        if resp.status_code in (401, 403):
+            raise AuthenticationFailed(f"registry {self.ref.registry} refused the credentials")
+        if resp.status_code != 200:
+            raise DownloadFailed(f"registry {self.ref.registry} /v2/: HTTP {resp.status_code}")
+
+    def paged(self, path: str, key: str, page_size: int = 1000, limit: int = 100_000) -> list[str]:
+        """A paginated name list (`_catalog` repositories, `tags/list` tags), following `Link: rel=next`."""
+        out: list[str] = []
+        nxt: str | None = f"{path}?n={page_size}"
+        while nxt is not None and len(out) < limit:
+            data, headers = self.get_small(nxt)
+            names = load_json(data, key).get(key) or []
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise CorruptImage(f"registry {self.ref.registry} {path}: {key!r} is not a list of names")
+            out.extend(names)
+            nxt = _next_link(headers.get("link", ""))
+        return out[:limit]
 
     def get(self, path: str, accept: str = "") -> httpx.Response:
         resp = self._send("GET", path, headers={"Accept": accept} if accept else None)
@@ -207,6 +236,20 @@ class RegistryClient:
         return verified(
             cast(BinaryIO, _ResponseStream(resp, self.ref.registry)), digest, size, f"layer {digest}"
         )
+
+
+_LINK_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
+
+
+def _next_link(header: str) -> str | None:
+    """The path+query of a `Link: <...>; rel="next"` header; absolute URLs are reduced to their path."""
+    match = _LINK_RE.search(header)
+    if match is None:
+        return None
+    parts = urlsplit(match.group(1))
+    if not parts.path.startswith("/v2/"):
+        return None
+    return f"{parts.path}?{parts.query}" if parts.query else parts.path
 
 
 class _ResponseStream(io.RawIOBase):

@@ -27,6 +27,12 @@ def _socket_path(docker_host: str) -> str:
     return docker_host[len("unix://") :]
 
 
+def engine_client(docker_host: str, timeout: float = 60.0) -> httpx.Client:
+    """An HTTP client speaking to the Docker Engine API over its unix socket (also the agent's)."""
+    transport = httpx.HTTPTransport(uds=_socket_path(docker_host))
+    return httpx.Client(transport=transport, base_url="http://docker", timeout=timeout)
+
+
 class SpooledHandle(ImageHandle):
     def __init__(self, ref: ImageRef, image: Image, store: DockerArchiveStore, spool: Path) -> None:
         super().__init__(ref, image)
@@ -48,14 +54,11 @@ class DockerDaemonSource(Source):
     transport = Transport.DOCKER_DAEMON
 
     def open(self, ref: ImageRef, options: SourceOptions) -> ImageHandle:
-        sock = _socket_path(options.docker_host)
+        _socket_path(options.docker_host)
         name = quote(_name(ref), safe=":@")
         spool = scratch_file(options.scratch_dir, ".docker.tar")
         try:
-            transport = httpx.HTTPTransport(uds=sock)
-            with httpx.Client(
-                transport=transport, base_url="http://docker", timeout=options.timeout
-            ) as client:
+            with engine_client(options.docker_host, options.timeout) as client:
                 info = client.get(f"/images/{name}/json")
                 if info.status_code == 404:
                     raise ImageNotFound(f"no image {_name(ref)} in the daemon at {options.docker_host}")

@@ -1,0 +1,59 @@
+"""The agent's layer cache: its own files first, then the server's shared cache.
+
+A layer already analysed by any worker (or by another agent of the same project) is fetched from the
+server instead of being read from the local store again; what the agent analyses itself is offered back.
+The server cache is an optimisation only: any failure talking to it falls back to analysing the layer.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from openhss.agent.client import ServerClient
+from openhss.scan.cache import FileLayerCache, LayerCache, decode, encode
+from openhss.scan.walk import LayerAnalysis
+
+log = logging.getLogger("openhss.agent")
+
+
+class RemoteLayerCache:
+    def __init__(self, client: ServerClient) -> None:
+        self.client = client
+        self.hits = 0
+
+    def get(self, key: str) -> LayerAnalysis | None:
+        try:
+            blob = self.client.get_bytes(f"/v5/{self.client.resolve_project()}/agent/layer-cache/{key}")
+            if blob is None:
+                return None
+            analysis = decode(blob)
+        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+            log.debug("shared layer cache unavailable for %s: %s", key, exc)
+            return None
+        self.hits += 1
+        return analysis
+
+    def put(self, key: str, analysis: LayerAnalysis) -> None:
+        try:
+            self.client.agent("PUT", f"layer-cache/{key}", raw=encode(analysis))
+        except RuntimeError as exc:  # too large for one request, server busy: the server just misses it
+            log.debug("could not share the analysis of %s: %s", key, exc)
+
+
+class TieredLayerCache:
+    def __init__(self, local: FileLayerCache, remote: LayerCache | None) -> None:
+        self.local = local
+        self.remote = remote
+
+    def get(self, key: str) -> LayerAnalysis | None:
+        found = self.local.get(key)
+        if found is None and self.remote is not None:
+            found = self.remote.get(key)
+            if found is not None:
+                self.local.put(key, found)
+        return found
+
+    def put(self, key: str, analysis: LayerAnalysis) -> None:
+        self.local.put(key, analysis)
+        if self.remote is not None:
+            self.remote.put(key, analysis)

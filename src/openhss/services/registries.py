@@ -1,0 +1,590 @@
+"""Customer image registries: connection settings, the connectivity check, and syncing their images.
+
+A registry's password is encrypted at rest with the service key and decrypted only here, to talk to
+the registry; nothing this module returns to the API carries it, and error texts never include it.
+
+Sync walks `_catalog` → `tags/list` → manifests and keeps one `images` row (image_type `registry`)
+per repository:tag, with a `registry_images` row naming where it came from. The network walk runs
+outside any transaction; its result is applied in one short transaction, so a failed walk leaves the
+previous sync's rows untouched and a reader never sees a half-applied sync. A tag whose digest did
+not change is not fetched again (only its manifest digest is compared), so a periodic resync of a
+large registry costs one manifest request per tag.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from openhss.config import Settings
+from openhss.db.engine import transaction
+from openhss.db.models import Image, Registry, RegistryImage
+from openhss.domain.errors import Conflict, InvalidRequest, NotFound
+from openhss.scan.errors import AuthenticationFailed, ScanError
+from openhss.scan.image import (
+    INDEX_TYPES,
+    Platform,
+    load_json,
+    parse_manifest,
+    select_platform,
+)
+from openhss.scan.refs import ImageRef, Transport
+from openhss.scan.sources.base import Credentials, SourceOptions
+from openhss.scan.sources.distribution import RegistryClient
+from openhss.services import dispatch
+from openhss.services.crypto import SecretBox
+from openhss.services.identity import Scope
+from openhss.services.results import now_ms
+
+log = logging.getLogger(__name__)
+
+SYNC_TASK = "openhss.sync_registry"
+REGISTRY_TYPES = ("Harbor", "Jfrog", "SwrPrivate", "SwrShared", "SwrEnterprise", "Other")
+#: `registry_type` → the `image_type` value registry-image rows show (RegistryImagesInfo).
+IMAGE_TYPE_OF = {
+    "SwrPrivate": "private_image",
+    "SwrShared": "shared_image",
+    "SwrEnterprise": "instance_image",
+    "Harbor": "harbor",
+    "Jfrog": "jfrog",
+    "Other": "other",
+}
+REGISTRY_TYPE_OF = {v: k for k, v in IMAGE_TYPE_OF.items()}
+#: Most images one registry sync records (RegistryInfo.images_num is 0-20000).
+MAX_IMAGES = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """How to reach one registry; `password` is plaintext only in memory, never in a repr."""
+
+    addr: str
+    protocol: str
+    username: str
+    password: str = field(repr=False)
+    ca_file: str | None = None
+
+    def source_options(self, scratch_dir: Path | None = None, registry_type: str = "other") -> SourceOptions:
+        return SourceOptions(
+            credentials=Credentials(self.username, self.password) if self.username else None,
+            insecure=self.protocol == "http",
+            ca_file=self.ca_file,
+            default_registry=self.addr,
+            timeout=30.0,
+            retries=2,
+            backoff=0.2,
+            scratch_dir=scratch_dir,
+            registry_type=registry_type,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryFields:
+    """The writable fields of a registry (add: all required ones set; update: None = unchanged)."""
+
+    registry_name: str | None = None
+    registry_type: str | None = None
+    api_version: str | None = None
+    protocol: str | None = None
+    registry_addr: str | None = None
+    registry_username: str | None = None
+    registry_password: str | None = field(default=None, repr=False)
+    namespace: str | None = None
+    connect_cluster_id: str | None = None
+    get_scan_image_channel: str | None = None
+    ca_cert: str | None = None
+    latest_version_only: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TagInfo:
+    """One repository:tag as the registry has it now."""
+
+    repository: str
+    tag: str
+    digest: str
+    size: int
+    created_ms: int
+    multi_arch: bool
+
+
+# --- connection and the connectivity check ---------------------------------------------------------
+
+
+def ca_path(settings: Settings, registry_id: str, pem: str) -> str | None:
+    """The registry's CA bundle as a file (the TLS stack wants a path); rewritten only when it changed."""
+    if not pem:
+        return None
+    directory = settings.ensure_data_dir() / "registry-ca"
+    directory.mkdir(mode=0o700, exist_ok=True)
+    path = directory / f"{registry_id}.pem"
+    if not path.exists() or path.read_text() != pem:
+        path.write_text(pem)
+    return str(path)
+
+
+def connection(settings: Settings, box: SecretBox, reg: Registry) -> Connection:
+    return Connection(
+        addr=reg.registry_addr,
+        protocol=reg.protocol,
+        username=reg.registry_username,
+        password=box.decrypt(reg.password_encrypted),
+        ca_file=ca_path(settings, reg.registry_id, reg.ca_cert),
+    )
+
+
+def _client(conn: Connection, repository: str = "", scope: str = "") -> RegistryClient:
+    ref = ImageRef(Transport.REGISTRY, registry=conn.addr, repository=repository or "library/probe")
+    return RegistryClient(ref, conn.source_options(), scope=scope)
+
+
+def check_connectivity(conn: Connection) -> None:
+    """Refuse settings the registry does not accept: 400 with the reason (never the password)."""
+    try:
+        client = _client(conn, scope="registry:catalog:*")
+        try:
+            client.check_access()
+        finally:
+            client.close()
+    except AuthenticationFailed:
+        raise InvalidRequest(
+            f"registry connectivity check failed: {conn.addr} refused the user name or password"
+        ) from None
+    except ScanError as exc:
+        raise InvalidRequest(f"registry connectivity check failed: {_scrub(exc.reason, conn)}") from None
+
+
+def _scrub(text: str, conn: Connection) -> str:
+    return text.replace(conn.password, "***") if conn.password else text
+
+
+# --- CRUD ------------------------------------------------------------------------------------------
+
+
+def _scoped(scope: Scope) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = [Registry.project_id == scope.project_id]
+    if scope.enterprise_project_ids is not None:
+        conds.append(Registry.enterprise_project_id.in_(sorted(scope.enterprise_project_ids)))
+    return conds
+
+
+def get_registry(session: Session, scope: Scope, registry_id: str) -> Registry:
+    reg: Registry | None = session.scalar(
+        select(Registry).where(Registry.registry_id == registry_id, *_scoped(scope))
+    )
+    if reg is None:
+        raise NotFound(f"registry {registry_id} does not exist")
+    return reg
+
+
+def pending_connection(
+    settings: Settings, box: SecretBox, f: RegistryFields, current: Registry | None = None
+) -> Connection:
+    """The connection `f` would give (merged over `current` on update), for the check before saving."""
+    addr = f.registry_addr if f.registry_addr is not None else (current.registry_addr if current else "")
+    protocol = f.protocol or (current.protocol if current else "https")
+    username = (
+        f.registry_username
+        if f.registry_username is not None
+        else (current.registry_username if current else "")
+    )
+    if f.registry_password is not None:
+        password = f.registry_password
+    else:
+        password = box.decrypt(current.password_encrypted) if current else ""
+    pem = f.ca_cert if f.ca_cert is not None else (current.ca_cert if current else "")
+    ca_file = None
+    if pem:
+        key = current.registry_id if current else "pending-" + hashlib.sha256(pem.encode()).hexdigest()[:16]
+        ca_file = ca_path(settings, key, pem)
+    if (f.api_version or (current.api_version if current else "V2")) != "V2":
+        raise InvalidRequest("api_version V1 (the Docker registry v1 API) is not supported; use V2")
+    return Connection(addr, protocol, username, password, ca_file)
+
+
+def add_registry(session: Session, box: SecretBox, scope: Scope, f: RegistryFields) -> Registry:
+    """Store a registry whose connectivity was already checked, and queue its first sync."""
+    ep = "0"
+    if scope.enterprise_project_ids is not None and len(scope.enterprise_project_ids) == 1:
+        ep = next(iter(scope.enterprise_project_ids))
+    assert f.registry_name and f.registry_type and f.registry_addr and f.registry_password is not None
+    if session.scalar(
+        select(Registry.id).where(
+            Registry.project_id == scope.project_id, Registry.registry_name == f.registry_name
+        )
+    ):
+        raise Conflict(f"a registry named {f.registry_name!r} already exists")
+    reg = Registry(
+        registry_id=uuid.uuid4().hex,
+        project_id=scope.project_id,
+        enterprise_project_id=ep,
+        registry_name=f.registry_name,
+        registry_type=f.registry_type,
+        api_version=f.api_version or "V2",
+        protocol=f.protocol or "https",
+        registry_addr=f.registry_addr,
+        registry_username=f.registry_username or "",
+        password_encrypted=box.encrypt(f.registry_password),
+        namespace=f.namespace or "",
+        connect_cluster_id=f.connect_cluster_id or "",
+        get_scan_image_channel=f.get_scan_image_channel or "Other",
+        ca_cert=f.ca_cert or "",
+        latest_version_only=bool(f.latest_version_only),
+        status="success",
+    )
+    session.add(reg)
+    session.flush()
+    dispatch.after_commit(session, SYNC_TASK, [reg.id])
+    return reg
+
+
+def update_registry(session: Session, box: SecretBox, reg: Registry, f: RegistryFields) -> None:
+    for name in (
+        "api_version",
+        "protocol",
+        "registry_addr",
+        "registry_username",
+        "namespace",
+        "connect_cluster_id",
+        "get_scan_image_channel",
+        "ca_cert",
+        "latest_version_only",
+    ):
+        value = getattr(f, name)
+        if value is not None:
+            setattr(reg, name, value)
+    if f.registry_password is not None:
+        reg.password_encrypted = box.encrypt(f.registry_password)
+    reg.status, reg.fail_reason = "success", ""
+    dispatch.after_commit(session, SYNC_TASK, [reg.id])
+
+
+def delete_registries(session: Session, scope: Scope, registry_ids: Sequence[str]) -> int:
+    """Delete registries and the images synced from them (their scan results go with them)."""
+    regs = list(
+        session.scalars(select(Registry).where(Registry.registry_id.in_(list(registry_ids)), *_scoped(scope)))
+    )
+    missing = set(registry_ids) - {r.registry_id for r in regs}
+    if missing:
+        raise NotFound(f"registry {sorted(missing)[0]} does not exist")
+    for reg in regs:
+        pks = select(RegistryImage.image_pk).where(RegistryImage.registry_pk == reg.id)
+        session.execute(delete(Image).where(Image.id.in_(pks)))
+        session.delete(reg)
+    return len(regs)
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryQuery:
+    registry_name: str | None = None
+    registry_id: str | None = None
+    registry_types: tuple[str, ...] = ()
+    registry_addr: str | None = None
+    status: str | None = None
+
+
+def list_registries(
+    session: Session, scope: Scope, q: RegistryQuery, offset: int, limit: int
+) -> tuple[int, list[Registry]]:
+    stmt = select(Registry).where(*_scoped(scope))
+    if q.registry_name:
+        stmt = stmt.where(Registry.registry_name.contains(q.registry_name, autoescape=True))
+    if q.registry_id:
+        stmt = stmt.where(Registry.registry_id == q.registry_id)
+    if q.registry_types:
+        stmt = stmt.where(Registry.registry_type.in_(q.registry_types))
+    if q.registry_addr:
+        stmt = stmt.where(Registry.registry_addr.contains(q.registry_addr, autoescape=True))
+    if q.status:
+        stmt = stmt.where(Registry.status == q.status)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    return total, list(session.scalars(stmt.order_by(Registry.id).offset(offset).limit(limit)))
+
+
+def statistics(session: Session, scope: Scope, registry_types: tuple[str, ...]) -> tuple[int, int]:
+    """(success_num, fail_num)."""
+    stmt = select(Registry.status, func.count()).where(*_scoped(scope)).group_by(Registry.status)
+    if registry_types:
+        stmt = stmt.where(Registry.registry_type.in_(registry_types))
+    counts = {status: n for status, n in session.execute(stmt).all()}
+    return counts.get("success", 0), counts.get("fail", 0)
+
+
+def queue_syncs(session: Session, scope: Scope, registry_ids: Sequence[str] | None) -> int:
+    """Queue a sync of the named registries (None = all of the scope's); sent when the caller commits."""
+    stmt = select(Registry.id).where(*_scoped(scope))
+    if registry_ids is not None:
+        stmt = stmt.where(Registry.registry_id.in_(list(registry_ids)))
+    pks = list(session.scalars(stmt))
+    if registry_ids is not None and len(pks) != len(set(registry_ids)):
+        raise NotFound("one of the registries to synchronise does not exist")
+    for pk in pks:
+        dispatch.after_commit(session, SYNC_TASK, [pk])
+    return len(pks)
+
+
+# --- sync ------------------------------------------------------------------------------------------
+
+
+def split_repository(repository: str) -> tuple[str, str]:
+    """(organization, image name): the first path component is the namespace, as Harbor and SWR use it."""
+    org, sep, rest = repository.partition("/")
+    return (org, rest) if sep else ("", repository)
+
+
+def image_key(registry_id: str, repository: str, tag: str) -> str:
+    """A stable image_id for a registry image row, unique in its registry and at most 64 characters."""
+    return hashlib.sha256(f"{registry_id}/{repository}:{tag}".encode()).hexdigest()[:32]
+
+
+def _created_ms(created: str) -> int:
+    if not created:
+        return 0
+    try:
+        return int(datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        return 0
+
+
+def _describe(client: RegistryClient, repository: str, tag: str, known: dict[str, TagInfo]) -> TagInfo:
+    digest, data, kind = client.manifest(tag)
+    old = known.get(digest)
+    if old is not None:
+        return TagInfo(repository, tag, digest, old.size, old.created_ms, old.multi_arch)
+    multi = kind in INDEX_TYPES
+    if multi:
+        chosen = select_platform(load_json(data, "index"), Platform())
+        _, data, kind = client.manifest(chosen.digest)
+    manifest = parse_manifest(data, kind)
+    size = manifest.config.size + sum(layer.size for layer in manifest.layers)
+    config = load_json(client.blob(manifest.config.digest), "image config")
+    created = config.get("created")
+    return TagInfo(
+        repository, tag, digest, size, _created_ms(created if isinstance(created, str) else ""), multi
+    )
+
+
+def walk_registry(conn: Connection, known: dict[str, TagInfo], limit: int = MAX_IMAGES) -> list[TagInfo]:
+    """Every repository:tag of the registry with its digest, size and creation time (network only).
+
+    `known` maps manifest digests from the previous sync to what was learnt about them then.
+    """
+    catalog = _client(conn, scope="registry:catalog:*")
+    try:
+        repositories = catalog.paged("/v2/_catalog", "repositories", limit=limit)
+    finally:
+        catalog.close()
+    out: list[TagInfo] = []
+    for repository in sorted(set(repositories)):
+        client = _client(conn, repository)
+        try:
+            tags = client.paged(f"/v2/{repository}/tags/list", "tags", limit=limit)
+            for tag in sorted(set(tags)):
+                if len(out) >= limit:
+                    log.warning(
+                        "registry %s has more than %d images; the rest are not synced", conn.addr, limit
+                    )
+                    return out
+                out.append(_describe(client, repository, tag, known))
+        finally:
+            client.close()
+    return out
+
+
+def _rank(t: TagInfo) -> tuple[int, bool, str]:
+    return (t.created_ms, t.tag == "latest", t.tag)
+
+
+def latest_tags(tags: Sequence[TagInfo]) -> set[tuple[str, str]]:
+    """The newest tag of each repository: latest creation time, then the tag `latest`, then the
+    greatest tag name, so the choice is stable when images carry no creation time."""
+    best: dict[str, TagInfo] = {}
+    for t in tags:
+        cur = best.get(t.repository)
+        if cur is None or (t.created_ms, t.tag == "latest", t.tag) > (
+            cur.created_ms,
+            cur.tag == "latest",
+            cur.tag,
+        ):
+            best[t.repository] = t
+    return {(t.repository, t.tag) for t in best.values()}
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResult:
+    added: int
+    updated: int
+    removed: int
+    total: int
+
+
+def _known(session: Session, registry_pk: int) -> dict[str, TagInfo]:
+    rows = session.execute(
+        select(RegistryImage, Image)
+        .join(Image, Image.id == RegistryImage.image_pk)
+        .where(RegistryImage.registry_pk == registry_pk)
+    ).all()
+    return {
+        img.image_digest: TagInfo(
+            ri.repository, ri.tag, img.image_digest, img.image_size, img.latest_update_time, img.is_multi_arch
+        )
+        for ri, img in rows
+    }
+
+
+def notify_new_image(session: Session, image_pk: int) -> None:
+    """Let the scan executor queue a scan of a new image (when `scans.scan_on_new_image` is on)."""
+    from openhss.services import scans  # scans → image_sources → registries: import when called
+
+    scans.on_new_image(session, image_pk)
+
+
+def apply_sync(session: Session, reg: Registry, tags: Sequence[TagInfo], at: int) -> SyncResult:
+    """Make the registry's image rows match `tags`, in the caller's transaction."""
+    latest = latest_tags(tags)
+    if reg.latest_version_only:
+        tags = [t for t in tags if (t.repository, t.tag) in latest]
+    existing = {
+        (ri.repository, ri.tag): (ri, img)
+        for ri, img in session.execute(
+            select(RegistryImage, Image)
+            .join(Image, Image.id == RegistryImage.image_pk)
+            .where(RegistryImage.registry_pk == reg.id)
+        ).all()
+    }
+    added = updated = 0
+    seen: set[tuple[str, str]] = set()
+    for t in tags:
+        key = (t.repository, t.tag)
+        seen.add(key)
+        org, name = split_repository(t.repository)
+        found = existing.get(key)
+        if found is None:
+            img = Image(
+                project_id=reg.project_id,
+                enterprise_project_id=reg.enterprise_project_id,
+                image_type="registry",
+                image_id=image_key(reg.registry_id, t.repository, t.tag),
+                image_digest=t.digest,
+                image_name=name,
+                image_version=t.tag,
+                registry_name=reg.registry_name,
+                registry_type=reg.registry_type,
+                organization=org,
+                image_size=t.size,
+                is_multi_arch=t.multi_arch,
+                latest_update_time=t.created_ms,
+                scan_status="unscan",
+            )
+            session.add(img)
+            session.flush()
+            session.add(
+                RegistryImage(
+                    image_pk=img.id,
+                    registry_pk=reg.id,
+                    repository=t.repository,
+                    tag=t.tag,
+                    latest_version=key in latest,
+                    latest_sync_time=at,
+                )
+            )
+            added += 1
+            notify_new_image(session, img.id)
+            continue
+        ri, img = found
+        ri.latest_version = key in latest
+        ri.latest_sync_time = at
+        img.registry_name, img.registry_type = reg.registry_name, reg.registry_type
+        if img.image_digest != t.digest:
+            # The tag now names other content: earlier results describe an image no longer there.
+            img.image_digest = t.digest
+            img.image_size = t.size
+            img.is_multi_arch = t.multi_arch
+            img.latest_update_time = t.created_ms
+            img.scan_status = "unscan"
+            updated += 1
+            notify_new_image(session, img.id)
+    gone = [img.id for key, (_, img) in existing.items() if key not in seen]
+    if gone:
+        session.execute(delete(Image).where(Image.id.in_(gone)))
+    reg.images_num = len(tags)
+    reg.latest_sync_time = at
+    reg.status, reg.fail_reason = "success", ""
+    return SyncResult(added, updated, len(gone), len(tags))
+
+
+def sync_registry(
+    settings: Settings, sessions: sessionmaker[Session], box: SecretBox, registry_pk: int
+) -> SyncResult | None:
+    """The whole sync of one registry: read its settings, walk it, apply. None when it no longer exists.
+
+    A walk that fails marks the registry `fail` (REQUEST_API_ERROR) and keeps its previous images.
+    """
+    with transaction(sessions) as session:
+        reg = session.get(Registry, registry_pk)
+        if reg is None:
+            return None
+        conn = connection(settings, box, reg)
+        known = _known(session, reg.id)
+    try:
+        tags = walk_registry(conn, known)
+    except (ScanError, OSError) as exc:
+        reason = _scrub(exc.reason if isinstance(exc, ScanError) else str(exc), conn)
+        log.warning("sync of registry %s (%s) failed: %s", registry_pk, conn.addr, reason)
+        with transaction(sessions) as session:
+            reg = session.get(Registry, registry_pk)
+            if reg is not None:
+                reg.status, reg.fail_reason = "fail", "REQUEST_API_ERROR"
+        return None
+    with transaction(sessions) as session:
+        reg = session.get(Registry, registry_pk, with_for_update=True)
+        if reg is None:
+            return None
+        result = apply_sync(session, reg, tags, now_ms())
+    log.info(
+        "synced registry %s: %d images (%d new, %d changed, %d removed)",
+        registry_pk,
+        result.total,
+        result.added,
+        result.updated,
+        result.removed,
+    )
+    return result
+
+
+def all_registry_pks(session: Session) -> list[int]:
+    return list(session.scalars(select(Registry.id).order_by(Registry.id)))
+
+
+# --- scanning registry images ------------------------------------------------------------------------
+
+
+def registry_ref(
+    settings: Settings, box: SecretBox, session: Session, image: Image, scratch_dir: Path | None = None
+) -> tuple[ImageRef, SourceOptions]:
+    """The reference and source options (address, decrypted credentials, TLS) to pull a registry image."""
+    found = session.execute(
+        select(RegistryImage, Registry)
+        .join(Registry, Registry.id == RegistryImage.registry_pk)
+        .where(RegistryImage.image_pk == image.id)
+    ).first()
+    if found is None:
+        raise NotFound(f"image {image.id} did not come from a registry sync")
+    ri, reg = found
+    conn = connection(settings, box, reg)
+    ref = ImageRef(
+        Transport.REGISTRY,
+        registry=conn.addr,
+        repository=ri.repository,
+        tag=ri.tag,
+        digest=image.image_digest,
+    )
+    return ref, conn.source_options(scratch_dir=scratch_dir, registry_type=reg.registry_type)
