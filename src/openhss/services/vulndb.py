@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 
@@ -20,7 +23,13 @@ from openhss.scan.matcher import VulnerabilityMatcher
 from openhss.vulndb.download import DownloadError, fetch
 from openhss.vulndb.sources.base import AdvisorySource, Feed, SourceError
 from openhss.vulndb.sources.registry import SOURCES
-from openhss.vulndb.store import AdvisoryStore, SourceState, SqliteAdvisoryIndex, changed_keys
+from openhss.vulndb.store import (
+    AdvisoryStore,
+    Generation,
+    SourceState,
+    SqliteAdvisoryIndex,
+    changed_keys,
+)
 
 log = logging.getLogger(__name__)
 
@@ -164,15 +173,61 @@ class VulnDbService:
 
     def matcher(self) -> VulnerabilityMatcher:
         """A matcher over the current store; raises VulnDbError when there is no database yet."""
-        if not self.store.exists():
+        return MatcherCache.for_store(self.store).get()
+
+
+class MatcherCache:
+    """The matchers of one store file, one per file generation, most recent few kept (LRU).
+
+    A matcher's compiled range tables and per-package verdicts are what make matching fast, so a
+    worker keeps using one across images; but they describe one advisory set, so once `db update`
+    swaps the file in, the next `get` opens a new matcher on the new generation. An evicted matcher
+    is not closed: a scan still holding it finishes on the generation it started with.
+    """
+
+    _by_path: ClassVar[dict[Path, MatcherCache]] = {}
+    _class_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, store: AdvisoryStore, size: int = 2) -> None:
+        self.store = store
+        self.size = size
+        self._lock = threading.Lock()
+        self._matchers: OrderedDict[Generation, VulnerabilityMatcher] = OrderedDict()
+
+    @classmethod
+    def for_store(cls, store: AdvisoryStore) -> MatcherCache:
+        """The process-wide cache of one store file."""
+        key = store.path.resolve()
+        with cls._class_lock:
+            cache = cls._by_path.get(key)
+            if cache is None:
+                cache = cls._by_path[key] = cls(AdvisoryStore(store.directory, path=key))
+            return cache
+
+    def get(self) -> VulnerabilityMatcher:
+        """The matcher for the file as it is now; raises VulnDbError when there is no database yet."""
+        try:
+            generation = self.store.generation()
+        except FileNotFoundError:
             raise VulnDbError(
                 f"no advisory database at {self.store.path}; run `openhss db update` or `db import`"
-            )
-        return VulnerabilityMatcher(self.store.open_index())
+            ) from None
+        with self._lock:
+            matcher = self._matchers.get(generation)
+            if matcher is not None:
+                self._matchers.move_to_end(generation)
+                return matcher
+            generation, index = self.store.open_generation()
+            matcher = self._matchers[generation] = VulnerabilityMatcher(index)
+            while len(self._matchers) > self.size:
+                self._matchers.popitem(last=False)
+            return matcher
 
 
 def open_matcher(settings: Settings, db_file: Path | None = None) -> VulnerabilityMatcher:
-    """For `openhss scan --db FILE` and workers: the given store file, else the data dir's."""
+    """For `openhss scan --db FILE` and workers: the given store file, else the data dir's.
+
+    Repeated calls return the same matcher (and its warm caches) until the store file is swapped."""
     service = VulnDbService.from_settings(settings)
     if db_file is not None:
         service.store = AdvisoryStore(db_file.parent, path=db_file)
