@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     default_project_name: str = "default"
     embedded_worker: bool = True
     limits: Limits = Limits()
+    #: YARA rule packs (zip/tar of .yar) and known-bad SHA-256 lists `openhss db update` fetches.
+    malware_rule_packs: list[str] = Field(
+        default_factory=lambda: ["https://github.com/Yara-Rules/rules/archive/refs/heads/master.zip"]
+    )
+    malware_hash_lists: list[str] = Field(
+        default_factory=lambda: ["https://bazaar.abuse.ch/export/txt/sha256/recent/"]
+    )
 
     @classmethod
     def settings_customise_sources(
