@@ -26,6 +26,8 @@ def _print(report: SyncReport) -> None:
     for name, count in sorted(report.counts.items()):
         typer.echo(f"{name}: {'not modified' if count is None else f'{count} records'}")
     typer.echo(f"{len(report.changed)} package keys changed")
+    for warning in report.rejected:
+        typer.echo(f"warning: rule file skipped: {warning}", err=True)
 
 
 def _rematch(report: SyncReport) -> None:
@@ -71,7 +73,8 @@ def _rematch(report: SyncReport) -> None:
 @db_app.command("update")
 def update(
     ecosystem: Annotated[
-        list[str] | None, typer.Option("--ecosystem", "-e", help="OSV ecosystem name")
+        list[str] | None,
+        typer.Option("--ecosystem", "-e", help="OSV ecosystem name, or `malware` for rule packs/hash lists"),
     ] = None,
     mirror: Annotated[str | None, typer.Option(help="base URL laid out as <Ecosystem>/all.zip …")] = None,
     rematch: Annotated[
@@ -96,7 +99,10 @@ def update(
 @db_app.command("import")
 def import_(
     paths: Annotated[
-        list[Path], typer.Argument(help="OSV zips/dirs, Debian tracker JSON, Alpine secdb JSON")
+        list[Path],
+        typer.Argument(
+            help="OSV zips/dirs, Debian tracker JSON, Alpine secdb JSON, YARA rule packs, SHA-256 lists"
+        ),
     ],
     rematch: Annotated[
         bool, typer.Option(help="Re-match stored image inventories against the changes.")
@@ -117,9 +123,17 @@ def import_(
 def status() -> None:
     """Sources, record counts and age of the advisory database."""
     st = _service().status()
-    if not st.exists:
+    if not st.exists and not st.packs:
         _fail(f"no advisory database at {st.path}; run `openhss db update` or `openhss db import`")
-    typer.echo(f"{st.path}: {st.total} records from {len(st.sources)} sources")
+    if st.exists:
+        typer.echo(f"{st.path}: {st.total} records from {len(st.sources)} sources")
     for s in st.sources:
         hours = s.age_seconds / 3600
         typer.echo(f"  {s.name:<28} {s.count:>8} records  {hours:6.1f} h old")
+    if st.packs:
+        typer.echo(f"malware rule packs and hash lists: {len(st.packs)}")
+    for p in st.packs:
+        hours = p.age_seconds / 3600
+        counts = f"{p.rules:>8} rule files" if p.kind == "yara" else f"{p.hashes:>8} hashes    "
+        skipped = f"  ({len(p.rejected)} skipped)" if p.rejected else ""
+        typer.echo(f"  {p.name:<28} {counts}  {hours:6.1f} h old{skipped}")

@@ -103,6 +103,13 @@ class Settings(BaseSettings):
     #: also frees the per-project, per-type slot for a new export.
     export_timeout_minutes: int = Field(default=60, ge=1, le=24 * 60)
     limits: Limits = Limits()
+    #: YARA rule packs (zip/tar of .yar) and known-bad SHA-256 lists `openhss db update` fetches.
+    malware_rule_packs: list[str] = Field(
+        default_factory=lambda: ["https://github.com/Yara-Rules/rules/archive/refs/heads/master.zip"]
+    )
+    malware_hash_lists: list[str] = Field(
+        default_factory=lambda: ["https://bazaar.abuse.ch/export/txt/sha256/recent/"]
+    )
 
     @classmethod
     def settings_customise_sources(

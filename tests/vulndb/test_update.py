@@ -48,6 +48,7 @@ class Handler(BaseHTTPRequestHandler):
         if rng.startswith("bytes=") and self.headers.get("If-Range") == etag:
             start = int(rng[6:].split("-")[0])
         status = 206 if start else 200
+        self.server.log.append((self.path, status))  # before replying: the client may look right after
         self.send_response(status)
         self.send_header("ETag", etag)
         self.send_header("Last-Modified", modified)
@@ -58,13 +59,12 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data) - start))
         self.end_headers()
         self.wfile.write(data[start:])
-        self.server.log.append((self.path, status))
 
     def _reply(self, status: int) -> None:
+        self.server.log.append((self.path, status))
         self.send_response(status)
         self.send_header("Content-Length", "0")
         self.end_headers()
-        self.server.log.append((self.path, status))
 
 
 @pytest.fixture

@@ -164,7 +164,37 @@ def normalize_release(ecosystem: Ecosystem, release: str) -> str:
         return m.group(0) if m else low
     if ecosystem is Ecosystem.OPENEULER:
         return re.sub(r"[\s()]+", "-", low).strip("-")
+    if ecosystem is Ecosystem.SUSE:
+        return _suse_release(low)
+    if ecosystem is Ecosystem.OPENSUSE:
+        return _opensuse_release(low)
     return low
+
+
+def _suse_release(low: str) -> str:
+    """OSV names SUSE products with service packs (`Linux Enterprise Server 15 SP3`); os-release has
+    `15.3`. Every SLE 15 SP3 product and module ships the same package builds, so they share one key
+    (`sle:15.3`); the Micro lines are separate products (`sle-micro:5.3`, `sl-micro:6.0`)."""
+    m = re.search(r"(\d+)(?:\.(\d+))?(?:\s*sp(\d+))?", low)
+    if not m:
+        return low
+    major, minor, sp = m.groups()
+    if "micro" in low:
+        product = "sle-micro" if "enterprise" in low else "sl-micro"
+        return f"{product}:{major}.{minor or 0}"
+    point = sp or minor
+    return f"sle:{major}.{point}" if point and point != "0" else f"sle:{major}"
+
+
+def _opensuse_release(low: str) -> str:
+    """`Leap 15.5` → `15.5` (a beta's `15.2.1` → `15.2`), `Leap Micro 5.5` → `leap-micro:5.5`,
+    `Tumbleweed` (rolling) → `tumbleweed`."""
+    if "tumbleweed" in low:
+        return "tumbleweed"
+    m = re.search(r"\d+\.\d+", low)
+    if not m:
+        return low
+    return f"leap-micro:{m.group(0)}" if "micro" in low else m.group(0)
 
 
 def cve_aliases(ids: Iterable[str]) -> tuple[str, ...]:

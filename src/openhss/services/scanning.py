@@ -19,7 +19,7 @@ from openhss.scan.pipeline import PipelineOptions, scan_handle
 from openhss.scan.refs import ImageRef
 from openhss.scan.sources.base import SourceOptions
 from openhss.scan.sources.registry import open_image
-from openhss.services.vulndb import VulnDbError, open_matcher
+from openhss.services.vulndb import VulnDbError, VulnDbService, open_matcher
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +62,8 @@ def build_pipeline(
     """The pipeline for `scope`. Vulnerability matching needs the advisory database; without one the
     scan refuses rather than reporting "no vulnerabilities", which a CI gate would read as clean."""
     options = PipelineOptions(scope=scope, cache=cache)
+    if scope & ScanScope.MALWARE:  # rule packs and hash lists imported by `openhss db update/import`
+        options.analyzers = VulnDbService.from_settings(settings or load_settings()).malware_analyzers()
     if scope & ScanScope.VULNERABILITY:
         try:
             options.matcher = open_matcher(settings or load_settings(), advisory_db)

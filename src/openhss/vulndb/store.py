@@ -50,6 +50,8 @@ _COLUMNS = (
 _INSERT = f"INSERT INTO records ({_COLUMNS}) VALUES ({','.join('?' * 16)})"  # noqa: S608 - constant text
 _SELECT = f"SELECT {_COLUMNS} FROM records WHERE ecosystem = ? AND release = ? AND name = ?"  # noqa: S608
 _ECOS = {e.value: e for e in Ecosystem}
+#: (device, inode, mtime ns, size) of the store file: see `AdvisoryStore.generation`.
+Generation = tuple[int, int, int, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +215,21 @@ class AdvisoryStore:
 
     def open_index(self) -> SqliteAdvisoryIndex:
         return SqliteAdvisoryIndex(self._connect())
+
+    def generation(self) -> Generation:
+        """Identifies one version of the store file: an update swaps in a new inode, and the inode of a
+        generation still open (as every cached matcher's is) cannot be reused for the next one."""
+        st = self.path.stat()
+        return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def open_generation(self) -> tuple[Generation, SqliteAdvisoryIndex]:
+        """An index and the generation it reads; retried if the file is swapped while it opens."""
+        while True:
+            before = self.generation()
+            index = self.open_index()
+            if self.generation() == before:
+                return before, index
+            index.close()
 
     def key_digests(self) -> dict[tuple[str, str], str]:
         """A digest of everything stored per (ecosystem, name): two stores differ on a key iff digests do."""

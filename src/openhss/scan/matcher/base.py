@@ -42,7 +42,10 @@ class Matcher(ABC):
 
     @abstractmethod
     def keys(self, package: Package, os: OSInfo | None) -> list[LookupKey]:
-        """The advisory keys for a package, most specific first; empty when it cannot be matched."""
+        """The advisory keys for a package, most specific first; empty when it cannot be matched.
+
+        Must depend only on the package's type, ecosystem, name, version, source name and source
+        version and on `os`: the engine caches verdicts under exactly those fields."""
 
 
 def _scheme(ecosystem: Ecosystem, range_type: str) -> VersionScheme:
@@ -108,7 +111,7 @@ class CompiledKey:
         self.always: list[int] = []
         self.not_affected: list[int] = []
         self.version_strs: dict[str, list[int]] = {}
-        self.version_keys: list[tuple[Any, int]] = []
+        self.version_keys: list[tuple[Any, list[int]]] = []
         self.scheme: VersionScheme | None = None
         per_scheme: dict[str, tuple[VersionScheme, list[_Interval]]] = {}
         for idx, record in enumerate(records):
@@ -124,16 +127,21 @@ class CompiledKey:
                 continue
             for v in record.versions:
                 self.version_strs.setdefault(v, []).append(idx)
-                try:
-                    self.version_keys.append((scheme.key(v), idx))
-                except InvalidVersion:
-                    continue
             for rng in record.ranges:
                 try:
                     rs = _scheme(record.ecosystem, rng.type)
                     per_scheme.setdefault(rs.name, (rs, []))[1].extend(_intervals(rs, rng.events, idx))
                 except InvalidVersion as exc:
                     log.warning("%s %s: range skipped: %s", record.advisory_id, record.name, exc)
+        if self.scheme is not None:
+            # One key per distinct string: the advisories of one package enumerate largely the same
+            # versions, and sorting keys with Python-level comparisons is what compiling a key costs.
+            scheme = self.scheme
+            for v, idxs in self.version_strs.items():
+                try:
+                    self.version_keys.append((scheme.key(v), idxs))
+                except InvalidVersion:
+                    continue
         self.version_keys.sort(key=lambda kv: kv[0])
         self.sorted_keys = [k for k, _ in self.version_keys]
         self.by_scheme = [(rs, _SchemeIntervals(ivs)) for rs, ivs in per_scheme.values()]
@@ -155,7 +163,7 @@ class CompiledKey:
                 vk = self.sorted_keys
                 pos = bisect_left(vk, key)
                 while pos < len(vk) and vk[pos] == key:
-                    listed.append(self.version_keys[pos][1])
+                    listed.extend(self.version_keys[pos][1])
                     pos += 1
         for idx in listed:
             hits.setdefault(idx, "")

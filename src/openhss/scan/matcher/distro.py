@@ -21,15 +21,41 @@ _FAMILY = {
     "almalinux": Ecosystem.ALMALINUX,
     "openeuler": Ecosystem.OPENEULER,
     "sles": Ecosystem.SUSE,
+    "sled": Ecosystem.SUSE,
+    "sle-micro": Ecosystem.SUSE,
+    "sle-micro-rancher": Ecosystem.SUSE,
+    "sl-micro": Ecosystem.SUSE,
     "opensuse-leap": Ecosystem.OPENSUSE,
+    "opensuse-leap-micro": Ecosystem.OPENSUSE,
+    "opensuse-tumbleweed": Ecosystem.OPENSUSE,
+}
+
+
+#: os-release ID → the product words OSV's SUSE/openSUSE ecosystem names use before the version.
+_SUSE_PRODUCTS = {
+    "sles": "linux enterprise server",
+    "sled": "linux enterprise desktop",
+    "sles_sap": "linux enterprise server for sap applications",
+    "sle-micro": "linux enterprise micro",
+    "sle-micro-rancher": "linux enterprise micro",
+    "sl-micro": "linux micro",
+    "opensuse-leap": "leap",
+    "opensuse-leap-micro": "leap micro",
+    "opensuse-tumbleweed": "tumbleweed",
 }
 
 
 def os_release(ecosystem: Ecosystem, os: OSInfo) -> str:
-    """The store's release key for an image: Debian testing/sid have no VERSION_ID, only a codename."""
+    """The store's release key for an image, spelled so that `normalize_release` of the OSV ecosystem
+    suffix (`openEuler:22.03-LTS-SP1`, `SUSE:Linux Enterprise Server 15 SP3`, `openSUSE:Leap 15.5`)
+    gives the same key. Debian testing/sid have no VERSION_ID, only a codename."""
     raw = os.version or os.codename
-    if ecosystem is Ecosystem.OPENEULER and os.name and "(" in os.name:
-        raw = f"{os.version}-{os.name.split('(', 1)[1]}"
+    if ecosystem is Ecosystem.OPENEULER:
+        # VERSION_ID is `22.03`; the LTS/SP stream is only in VERSION/PRETTY_NAME: `22.03 (LTS-SP1)`
+        stream = os.codename or (os.name.split("(", 1)[1] if "(" in os.name else "")
+        raw = f"{os.version}-{stream}" if stream and os.version else raw
+    elif ecosystem in (Ecosystem.SUSE, Ecosystem.OPENSUSE):
+        raw = f"{_SUSE_PRODUCTS.get(os.family.lower(), '')} {raw}".strip()
     return normalize_release(ecosystem, raw)
 
 

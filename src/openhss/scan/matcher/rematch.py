@@ -23,8 +23,12 @@ def needs_rematch(
     if not changed:
         return []
     out: list[Package] = []
+    chosen: dict[tuple[object, ...], Matcher | None] = {}  # `handles` depends on type and ecosystem only
     for pkg in packages:
-        matcher = next((m for m in matchers if m.handles(pkg)), None)
+        kind = (pkg.type, pkg.ecosystem)
+        if kind not in chosen:
+            chosen[kind] = next((m for m in matchers if m.handles(pkg)), None)
+        matcher = chosen[kind]
         if matcher is None:
             continue
         if any((k.ecosystem.value, k.name) in changed for k in matcher.keys(pkg, os)):
