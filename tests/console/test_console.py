@@ -81,18 +81,10 @@ def shoot(page: Page, name: str) -> None:
     page.evaluate("delete document.documentElement.dataset.theme")
 
 
-def api_token(seeded: Seeded) -> str:
-    body = {
-        "auth": {
-            "identity": {
-                "methods": ["password"],
-                "password": {"user": {"name": "admin", "password": ADMIN_PASSWORD}},
-            }
-        }
-    }
-    r = httpx.post(seeded.svc.base_url + "/v3/auth/tokens", json=body)
-    assert r.status_code == 201
-    return r.headers["X-Subject-Token"]
+def api_token(admin_state: dict[str, Any]) -> str:
+    """The console's session cookie is an API token (`POST /v3/auth/tokens`); use it on the JSON API."""
+    (cookie,) = admin_state["cookies"]
+    return str(cookie["value"])
 
 
 def some_vul(seeded: Seeded, *, fixed: bool = True) -> ImageVulnerability:
@@ -175,8 +167,10 @@ def test_overview_shows_the_database_figures(page: Page, seeded: Seeded) -> None
         "just now"
     )
     assert top[0] in (page.locator("svg[aria-labelledby='pkg-title']").text_content() or "")
-    if critical:
-        expect(page.locator("table", has_text="Finding").first).to_contain_text(critical[0])
+    rows = page.locator("section", has_text="Newest critical findings").locator("tbody tr")
+    expect(rows).to_have_count(8)
+    shown = [rows.nth(i).locator("td").first.text_content() or "" for i in range(8)]
+    assert all(any(v in text for v in critical) or "Malware" in text for text in shown), shown
     expect(page.get_by_text("Malware").first).to_be_visible()
     shoot(page, "overview")
 
@@ -252,8 +246,10 @@ def test_image_page_tabs(page: Page, seeded: Seeded) -> None:
     expect(page.locator("main")).to_contain_text("shop-api-1")
 
 
-def test_secret_and_malware_counts_match_the_api(page: Page, seeded: Seeded) -> None:
-    token = api_token(seeded)
+def test_secret_and_malware_counts_match_the_api(
+    page: Page, seeded: Seeded, admin_state: dict[str, Any]
+) -> None:
+    token = api_token(admin_state)
     with transaction(seeded.svc.runtime.sessions) as s:
         image_id = s.get_one(Image, seeded.local_pk).image_id
         secrets_n = s.scalar(
@@ -277,7 +273,9 @@ def test_secret_and_malware_counts_match_the_api(page: Page, seeded: Seeded) -> 
 # --- vulnerabilities -----------------------------------------------------------------------------------
 
 
-def test_ignore_a_vulnerability_and_reopen_it(page: Page, seeded: Seeded) -> None:
+def test_ignore_a_vulnerability_and_reopen_it(
+    page: Page, seeded: Seeded, admin_state: dict[str, Any]
+) -> None:
     vul = some_vul(seeded)
     page.get_by_role("link", name="Vulnerabilities").first.click()
     page.get_by_label("Vulnerability ID").fill(vul.vul_id)
@@ -307,7 +305,7 @@ def test_ignore_a_vulnerability_and_reopen_it(page: Page, seeded: Seeded) -> Non
     r = httpx.get(
         f"{seeded.svc.base_url}/v5/{PROJECT}/vulnerability/images",
         params={"vul_id": vul.vul_id, "type": vul.vul_type, "image_type": "local", "is_handled": "true"},
-        headers={"X-Auth-Token": api_token(seeded)},
+        headers={"X-Auth-Token": api_token(admin_state)},
     )
     assert r.status_code == 200
     assert [d["status"] for d in r.json()["data_list"]] == [IGNORED]
@@ -342,7 +340,7 @@ def test_read_only_user_sees_but_cannot_act(context: BrowserContext, seeded: See
 # --- scan tasks and exports -------------------------------------------------------------------------------
 
 
-def test_start_and_stop_a_scan(page: Page, seeded: Seeded) -> None:
+def test_start_and_stop_a_scan(page: Page, seeded: Seeded, admin_state: dict[str, Any]) -> None:
     page.goto(seeded.console + "/images?kind=local&scan_status=unscan")
     page.get_by_label("Select shop/worker:2.0.0").check()
     page.get_by_role("button", name="Scan selected").click()
@@ -365,7 +363,7 @@ def test_start_and_stop_a_scan(page: Page, seeded: Seeded) -> None:
     expect(page.locator("tbody tr", has_text=task_id[:12])).to_contain_text("stopped")
     with transaction(seeded.svc.runtime.sessions) as s:
         assert s.get_one(Image, seeded.unscanned_pk).scan_status == "image_scan_stop"
-    token = api_token(seeded)
+    token = api_token(admin_state)
     r = httpx.get(
         f"{seeded.svc.base_url}/v5/{PROJECT}/image/tasks",
         params={"type": "image_scan", "task_id": task_id},
@@ -374,7 +372,7 @@ def test_start_and_stop_a_scan(page: Page, seeded: Seeded) -> None:
     assert r.status_code == 200 and r.json()["data_list"][0]["task_status"] == -1  # HSS: -1 = stopped
 
 
-def test_create_an_export(page: Page, seeded: Seeded) -> None:
+def test_create_an_export(page: Page, seeded: Seeded, admin_state: dict[str, Any]) -> None:
     page.get_by_role("link", name="Exports").click()
     page.get_by_label("Report").select_option("local-vulnerability")
     page.get_by_role("button", name="Create export").click()
@@ -394,7 +392,7 @@ def test_create_an_export(page: Page, seeded: Seeded) -> None:
     r = httpx.get(
         f"{seeded.svc.base_url}/v5/{PROJECT}/export-task/{task.task_id}",
         params={"enterprise_project_id": "all_granted_eps"},  # the console works over all granted EPs
-        headers={"X-Auth-Token": api_token(seeded)},
+        headers={"X-Auth-Token": api_token(admin_state)},
     )
     assert r.status_code == 200 and r.json()["task_status"] == task.task_status
     shoot(page, "exports")
