@@ -107,6 +107,10 @@ def serve(
         from openhss.worker.embedded import start_embedded_worker
 
         start_embedded_worker(settings)
+    else:
+        from openhss.worker.app import install
+
+        install(settings)  # API requests still queue scans, for `openhss worker` processes to run
     from openhss.api.app import create_app
 
     uvicorn.run(create_app(settings, rt), host=settings.host, port=settings.port, log_level="info")
@@ -119,16 +123,27 @@ def worker(
     beat: Annotated[
         bool, typer.Option(help="Also run the periodic scheduler (run it in one worker only).")
     ] = False,
+    pool: Annotated[str, typer.Option(help="Celery pool: prefork, threads or solo.")] = "prefork",
 ) -> None:
-    """Run a worker process (distributed mode: Redis or RabbitMQ broker, PostgreSQL database)."""
-    from openhss.worker.app import make_celery
+    """Run a worker process (distributed mode: Redis or RabbitMQ broker, PostgreSQL database).
+
+    It consumes the manual scan lane first, then the bulk lane, then everything else."""
+    from openhss.worker.app import install, queue_names
 
     settings = load_settings()
-    open_runtime(settings)
-    argv = ["worker", f"--concurrency={concurrency}", "--loglevel=INFO"]
+    open_runtime(settings).engine.dispose()  # migrate; forked pool children open their own engines
+    argv = [
+        "worker",
+        f"--concurrency={concurrency}",
+        f"--pool={pool}",
+        "--loglevel=INFO",
+        "--without-gossip",
+        "--without-mingle",
+        f"--queues={','.join(queue_names(settings))}",
+    ]
     if beat:
-        argv.append("--beat")
-    make_celery(settings).worker_main(argv)
+        argv += ["--beat", f"--schedule={settings.ensure_data_dir() / 'celerybeat-schedule'}"]
+    install(settings).worker_main(argv)
 
 
 @user_app.command("create")

@@ -28,12 +28,55 @@ def _print(report: SyncReport) -> None:
     typer.echo(f"{len(report.changed)} package keys changed")
 
 
+def _rematch(report: SyncReport) -> None:
+    """Re-match the service's stored inventories against what changed and list newly affected images.
+
+    Runs here, in the CLI process, so the operator sees the outcome of the update at once; the result is
+    also kept (`rematch_hits`) for the API. Layers are never read again."""
+    if not report.changed:
+        return
+    from sqlalchemy import select
+
+    from openhss.db.engine import transaction
+    from openhss.db.models import Image
+    from openhss.services import scans
+    from openhss.services.runtime import open_runtime
+    from openhss.services.scanning import NoAdvisoryDatabase
+
+    settings = load_settings()
+    rt = open_runtime(settings)
+    try:
+        matcher = scans.cached_matcher(settings)
+    except NoAdvisoryDatabase as exc:
+        typer.echo(f"re-match skipped: {exc}", err=True)
+        return
+    with transaction(rt.sessions) as session:
+        run_pk = scans.create_rematch_run(session, report.changed).id
+    result = scans.rematch(rt.sessions, run_pk, matcher)
+    typer.echo(
+        f"re-matched {result.rematched} of {result.checked} stored images; "
+        f"{len(result.newly_affected)} newly affected"
+    )
+    with transaction(rt.sessions) as session:
+        for image_pk, gained in result.newly_affected:
+            image = session.scalar(select(Image).where(Image.id == image_pk))
+            if image is None:
+                continue
+            name = f"{image.image_name}:{image.image_version}" if image.image_version else image.image_name
+            shown = ", ".join(gained[:10]) + (f" (+{len(gained) - 10} more)" if len(gained) > 10 else "")
+            typer.echo(f"  newly affected: {image.project_id} {image.image_type} {name}: {shown}")
+    rt.engine.dispose()
+
+
 @db_app.command("update")
 def update(
     ecosystem: Annotated[
         list[str] | None, typer.Option("--ecosystem", "-e", help="OSV ecosystem name")
     ] = None,
     mirror: Annotated[str | None, typer.Option(help="base URL laid out as <Ecosystem>/all.zip …")] = None,
+    rematch: Annotated[
+        bool, typer.Option(help="Re-match stored image inventories against the changes.")
+    ] = True,
 ) -> None:
     """Download advisory feeds (only what changed since the last update) and swap in the new database."""
     try:
@@ -42,6 +85,8 @@ def update(
         _fail(str(exc))
         return
     _print(report)
+    if rematch:
+        _rematch(report)
     for err in report.errors:
         typer.echo(f"error: {err}", err=True)
     if report.errors:
@@ -53,6 +98,9 @@ def import_(
     paths: Annotated[
         list[Path], typer.Argument(help="OSV zips/dirs, Debian tracker JSON, Alpine secdb JSON")
     ],
+    rematch: Annotated[
+        bool, typer.Option(help="Re-match stored image inventories against the changes.")
+    ] = True,
 ) -> None:
     """Import advisory files carried in by hand (air-gapped sites)."""
     try:
@@ -61,6 +109,8 @@ def import_(
         _fail(str(exc))
         return
     _print(report)
+    if rematch:
+        _rematch(report)
 
 
 @db_app.command("status")

@@ -27,6 +27,30 @@ class Limits(BaseModel):
     auth_attempts_per_minute: int = Field(default=30, ge=1)
 
 
+class ScanSettings(BaseModel):
+    """How scans are executed (services/scans.py); the same for embedded and distributed deployments."""
+
+    #: A running job's lease; its worker renews it every third of this. A worker killed mid-scan loses
+    #: the job to whoever sees the lease expired (the sweeper, or a redelivered message).
+    lease_seconds: int = Field(default=120, ge=2)
+    #: How often the sweeper resets expired leases and re-sends jobs whose message may be lost.
+    sweep_interval_seconds: float = Field(default=60.0, gt=0)
+    #: A waiting job not (re)sent for this long is sent again (duplicates are no-ops).
+    resend_after_seconds: int = Field(default=3600, ge=1)
+    #: At most this many jobs of one project scan at once (0: no cap).
+    project_concurrency: int = Field(default=0, ge=0)
+    #: A task with more images than this (or is_all/operate_all) goes to the bulk lane.
+    manual_lane_max_images: int = Field(default=10, ge=1)
+    #: Re-scan every image whose latest scan is older than this many hours (0: off).
+    rescan_interval_hours: float = Field(default=0.0, ge=0)
+    #: Queue a scan for each local image an agent reports for the first time.
+    scan_on_new_image: bool = False
+    #: Use the shared layer cache (turn off only to measure what it saves).
+    layer_cache: bool = True
+    #: Parallel scans of the in-process worker of `openhss serve`.
+    embedded_concurrency: int = Field(default=2, ge=1)
+
+
 class _TomlSource(PydanticBaseSettingsSource):
     """Reads the file named by `OPENHSS_CONFIG` (TOML); absent file name means no file."""
 
@@ -65,6 +89,9 @@ class Settings(BaseSettings):
     default_project_id: str = ""
     default_project_name: str = "default"
     embedded_worker: bool = True
+    #: Prefix of every Celery queue name, so several deployments (or test runs) share one broker.
+    queue_prefix: str = ""
+    scans: ScanSettings = ScanSettings()
     limits: Limits = Limits()
 
     @classmethod

@@ -6,10 +6,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from openhss.api.app import create_app
 from openhss.config import Settings
+from openhss.services import dispatch
 from openhss.services.runtime import Runtime, bootstrap_admin, open_runtime
+from openhss.worker.app import install
 from tests.support.server import live_server
 
 ADMIN_PASSWORD = "admin-pass-" + "for-tests"
@@ -27,22 +30,29 @@ class Service:
     sk: str = ADMIN_SK
 
 
-def make_settings(tmp: Path, database_url: str = "") -> Settings:
+def make_settings(tmp: Path, database_url: str = "", **overrides: Any) -> Settings:
     return Settings(
         data_dir=tmp,
         database_url=database_url,
-        admin_password=ADMIN_PASSWORD,  # type: ignore[arg-type]
+        admin_password=ADMIN_PASSWORD,
         admin_access_key=ADMIN_AK,
-        admin_secret_key=ADMIN_SK,  # type: ignore[arg-type]
+        admin_secret_key=ADMIN_SK,
         default_project_id=PROJECT,
+        **overrides,
     )
 
 
 @contextmanager
-def running_service(tmp: Path, database_url: str = "") -> Iterator[Service]:
-    settings = make_settings(tmp, database_url)
+def running_service(tmp: Path, database_url: str = "", **overrides: Any) -> Iterator[Service]:
+    """The API on a free port, with this process's task sender installed (`worker.app.install`):
+    scans and exports the API queues reach whatever worker the test starts on the same settings."""
+    settings = make_settings(tmp, database_url, **overrides)
     rt = open_runtime(settings)
     bootstrap_admin(rt)
-    with live_server(create_app(settings, rt)) as base:
-        yield Service(base, rt)
-    rt.engine.dispose()
+    install(settings)
+    try:
+        with live_server(create_app(settings, rt)) as base:
+            yield Service(base, rt)
+    finally:
+        dispatch.set_sender(None)
+        rt.engine.dispose()

@@ -195,6 +195,9 @@ class Image(Base):
     host_num: Mapped[int] = mapped_column(Integer, default=0)
     container_num: Mapped[int] = mapped_column(Integer, default=0)
     severity_level: Mapped[str] = mapped_column(String(16), default="Security")
+    #: Where a worker can read the image: a skopeo-style reference (`oci:DIR`, `docker://…`, …);
+    #: empty when only the reporting agent can reach it (services/image_sources.py decides).
+    source_ref: Mapped[str] = mapped_column(Text, default="")
 
 
 class ImageHost(Base):
@@ -396,6 +399,10 @@ class ScanTask(Base):
     failed_num: Mapped[int] = mapped_column(Integer, default=0)
     create_time: Mapped[int] = mapped_column(BigInteger)
     end_time: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: Priority lane (`manual` or `bulk`): the queue its jobs are sent to.
+    lane: Mapped[str] = mapped_column(String(16), default="manual")
+    #: The rate limiter's token bucket (capacity one): the earliest time (ms) the next job may start.
+    rate_next_at: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class ScanTaskImage(Base):
@@ -414,6 +421,15 @@ class ScanTaskImage(Base):
     failed_reason: Mapped[str] = mapped_column(Text, default="")
     first_scan_time: Mapped[int] = mapped_column(BigInteger, default=0)
     latest_scan_time: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: Who runs the job while `scanning` (a worker's id or `agent:<host pk>`) and until when (ms): a job
+    #: whose lease expired belongs to nobody and is started again.
+    lease_owner: Mapped[str] = mapped_column(String(160), default="")
+    lease_expires: Mapped[int] = mapped_column(BigInteger, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: When the job's message was last sent (ms); the sweeper re-sends long-silent waiting jobs.
+    dispatched_at: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: Set by a stop request while the job runs; the runner ends it at the next layer boundary.
+    stop_requested: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class ExportTask(Base):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from openhss.db.models import Base, UTCDateTime, utcnow
@@ -36,3 +36,45 @@ class LayerCacheEntry(Base):
         Index("ix_layer_cache_diff_id", "diff_id"),
         Index("ix_layer_cache_last_used", "last_used_at"),
     )
+
+
+class ImageInventory(Base):
+    """The matchable inventory of an image's latest scan (OS + packages with source names, releases,
+    epochs): what re-matching after an advisory update reads instead of the layers. zstd JSON."""
+
+    __tablename__ = "image_inventories"
+
+    image_pk: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), primary_key=True)
+    codec: Mapped[int] = mapped_column(Integer)
+    blob: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class RematchRun(Base):
+    """One re-match after `db update`/`db import`: the changed advisory keys (zstd JSON) and its outcome."""
+
+    __tablename__ = "rematch_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    finished_at: Mapped[int] = mapped_column(BigInteger, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="waiting")
+    changed_num: Mapped[int] = mapped_column(Integer, default=0)
+    changed: Mapped[bytes] = mapped_column(LargeBinary)
+    images_checked: Mapped[int] = mapped_column(Integer, default=0)
+    images_rematched: Mapped[int] = mapped_column(Integer, default=0)
+    images_newly_affected: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RematchHit(Base):
+    """An image that a re-match found newly affected, with the vulnerability ids it gained."""
+
+    __tablename__ = "rematch_hits"
+    __table_args__ = (Index("ix_rematch_hits_project_run", "project_id", "run_pk", "image_pk"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    run_pk: Mapped[int] = mapped_column(ForeignKey("rematch_runs.id", ondelete="CASCADE"))
+    project_id: Mapped[str] = mapped_column(String(64))
+    image_pk: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    vul_ids: Mapped[str] = mapped_column(Text, default="")
+    found_time: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -143,6 +143,29 @@ def decode(blob: bytes) -> LayerAnalysis:
     )
 
 
+#: Version of the stored-inventory codec (re-matching reads these without touching layers).
+INVENTORY_CODEC = 1
+
+
+def encode_inventory(os_info: OSInfo | None, packages: list[Package]) -> bytes:
+    """What matching needs of a folded inventory: the OS and every package with its source package,
+    release and epoch; files and findings stay out (they never change on an advisory update)."""
+    doc = {
+        "v": INVENTORY_CODEC,
+        "os": [os_info.family, os_info.version, os_info.name, os_info.codename] if os_info else None,
+        "packages": [_pkg(p) for p in packages],
+    }
+    return zstandard.ZstdCompressor(level=3).compress(json.dumps(doc, separators=(",", ":")).encode())
+
+
+def decode_inventory(blob: bytes) -> tuple[OSInfo | None, list[Package]]:
+    doc = json.loads(zstandard.ZstdDecompressor().decompress(blob))
+    if doc.get("v") != INVENTORY_CODEC:
+        raise ValueError("stored inventory from another codec version")
+    os_ = doc["os"]
+    return (OSInfo(*os_) if os_ else None), [_unpkg(r) for r in doc["packages"]]
+
+
 class FileLayerCache:
     """One compressed file per key under a directory; writes are atomic (temp file + rename)."""
 

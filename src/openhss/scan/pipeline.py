@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from openhss.domain.enums import ScanScope
+from openhss.domain.enums import ScanScope, ScanStatus
 from openhss.domain.report import ImageReport, ImageSummary, LayerSummary
 from openhss.domain.vulnerability import VulnerabilityFinding
 from openhss.scan.analyzers.base import Analyzer
@@ -26,6 +26,7 @@ from openhss.scan.applier import Inventory, OsRestamper, fold
 from openhss.scan.cache import LayerCache, cache_key
 from openhss.scan.checks.base import Check, CheckContext, run_checks
 from openhss.scan.checks.registry import CHECKS
+from openhss.scan.errors import ScanError
 from openhss.scan.image import Image, Layer
 from openhss.scan.layers import ImageBudget, Limits
 from openhss.scan.refs import ImageRef
@@ -67,6 +68,15 @@ class PipelineOptions:
     checks: Sequence[Check] = field(default_factory=default_checks)
     workers: int = 2
     progress: Callable[[Progress], None] | None = None
+    #: Asked before each layer is opened; True ends the scan with `ScanStopped` (a user's stop request,
+    #: or a worker that lost its job's lease). Layers already being read finish first.
+    should_stop: Callable[[], bool] | None = None
+
+
+class ScanStopped(ScanError):
+    """The scan was asked to stop at a layer boundary."""
+
+    status = ScanStatus.STOPPED
 
 
 def select_analyzers(
@@ -97,6 +107,8 @@ def analyze_layers(
     done = 0
 
     def one(index: int, layer: Layer) -> tuple[LayerAnalysis, LayerSummary]:
+        if options.should_stop is not None and options.should_stop():
+            raise ScanStopped("stopped before layer " + (layer.diff_id or layer.digest))
         key = cache_key(layer.diff_id, versions) if layer.diff_id and options.cache else ""
         if key and options.cache is not None:
             hit = options.cache.get(key)

@@ -1,7 +1,10 @@
 """Scan tasks as the API sees them: create (rows in `waiting_for_scan`), list, stop.
 
-The executor that picks waiting rows and runs scans lives elsewhere; this module only queues and
-stops. An image already waiting or scanning in another task is not queued twice.
+Creating a task queues one `openhss.scan_job` message per image once the request commits
+(`services.scans.queue_jobs`, in the task's lane: `manual` for a few explicit images, `bulk` for
+is_all/operate_all or many); the executor (`services/scans.py`) runs them. An image already waiting or
+scanning in another task is not queued twice. Stopping marks waiting images `image_scan_stop` at once
+and asks running ones to stop at their next layer boundary; the task ends when its last job does.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from sqlalchemy.orm import Session
 from openhss.db.models import Image, ScanTask, ScanTaskImage
 from openhss.domain.enums import ScanScope, ScanStatus
 from openhss.domain.errors import InvalidRequest, NotFound
+from openhss.services import scans
 from openhss.services.identity import Scope
 from openhss.services.images import ImageFilter, apply_filter, scoped_images
 from openhss.services.results import now_ms
@@ -94,22 +98,77 @@ def create_task(
         image_pks = _resolve(session, scope, image_type, refs)
         if not image_pks:
             raise NotFound("none of the given images exists")
-    busy = set(
-        session.scalars(
-            select(ScanTaskImage.image_pk).where(
-                ScanTaskImage.image_pk.in_(image_pks) if len(image_pks) < 5000 else ScanTaskImage.id >= 0,
-                ScanTaskImage.status.in_(ACTIVE),
-            )
-        )
-    )
-    queue = [pk for pk in image_pks if pk not in busy]
-    at = now_ms()
     ep = "0"
     if scope.enterprise_project_ids is not None and len(scope.enterprise_project_ids) == 1:
         ep = next(iter(scope.enterprise_project_ids))
+    return _queue(
+        session,
+        scope.project_id,
+        ep,
+        image_type,
+        image_pks,
+        task_type=task_type,
+        scan_scope=scan_scope,
+        rate_limit=rate_limit,
+        is_all=is_all,
+        filters=(image_filter or ImageFilter()).as_json(),
+    )
+
+
+def queue_images(
+    session: Session,
+    project_id: str,
+    enterprise_project_id: str,
+    image_type: str,
+    image_pks: Sequence[int],
+    *,
+    task_type: str = "cycle",
+    scan_scope: int = ScanScope.ALL.value,
+) -> ScanTask | None:
+    """A system-made task (scheduled rescan, scan of a new image); None when every image is busy."""
+    task = _queue(
+        session,
+        project_id,
+        enterprise_project_id,
+        image_type,
+        image_pks,
+        task_type=task_type,
+        scan_scope=scan_scope,
+        rate_limit=0,
+        is_all=False,
+        filters={},
+    )
+    return task if task.total_num else None
+
+
+def _queue(
+    session: Session,
+    project_id: str,
+    ep: str,
+    image_type: str,
+    image_pks: Sequence[int],
+    *,
+    task_type: str,
+    scan_scope: int,
+    rate_limit: int,
+    is_all: bool,
+    filters: dict[str, object],
+) -> ScanTask:
+    busy: set[int] = set()
+    for i in range(0, len(image_pks), 1000):
+        busy.update(
+            session.scalars(
+                select(ScanTaskImage.image_pk).where(
+                    ScanTaskImage.image_pk.in_(image_pks[i : i + 1000]),
+                    ScanTaskImage.status.in_(ACTIVE),
+                )
+            )
+        )
+    queue = [pk for pk in image_pks if pk not in busy]
+    at = now_ms()
     task = ScanTask(
         task_id=uuid.uuid4().hex,
-        project_id=scope.project_id,
+        project_id=project_id,
         enterprise_project_id=ep,
         task_name=f"{task_type}_scan_{at}",
         task_type=task_type,
@@ -117,11 +176,13 @@ def create_task(
         scan_scope=scan_scope,
         rate_limit=rate_limit,
         is_all=is_all,
-        filters=json.dumps((image_filter or ImageFilter()).as_json(), sort_keys=True),
+        filters=json.dumps(filters, sort_keys=True),
         task_status="scanning" if queue else "finished",
         total_num=len(queue),
         create_time=at,
         end_time=0 if queue else at,
+        lane=scans.lane_for(is_all, len(queue)),
+        rate_next_at=0,
     )
     session.add(task)
     session.flush()
@@ -136,6 +197,7 @@ def create_task(
                 .where(Image.id.in_(queue[i : i + 1000]))
                 .values(scan_status=ScanStatus.WAITING.value, scan_failed_desc="")
             )
+        scans.queue_task_jobs(session, task)
     return task
 
 
@@ -217,7 +279,7 @@ def progress(session: Session, task: ScanTask) -> int:
 
 
 def stop_task(session: Session, scope: Scope, task_id: str) -> None:
-    """Waiting images become `image_scan_stop`; a scan already running is left to the executor to finish."""
+    """Waiting images become `image_scan_stop`; running ones are asked to stop at a layer boundary."""
     stmt = select(ScanTask).where(ScanTask.project_id == scope.project_id, ScanTask.task_id == task_id)
     if scope.enterprise_project_ids is not None:
         stmt = stmt.where(ScanTask.enterprise_project_id.in_(sorted(scope.enterprise_project_ids)))
@@ -242,5 +304,16 @@ def stop_task(session: Session, scope: Scope, task_id: str) -> None:
             .where(Image.id.in_(waiting[i : i + 1000]), Image.scan_status == ScanStatus.WAITING.value)
             .values(scan_status=ScanStatus.STOPPED.value)
         )
-    task.task_status = "finished"
-    task.end_time = task.end_time or now_ms()
+    session.execute(
+        update(ScanTaskImage)
+        .where(ScanTaskImage.task_pk == task.id, ScanTaskImage.status == ScanStatus.SCANNING.value)
+        .values(stop_requested=True)
+    )
+    running = session.scalar(
+        select(func.count())
+        .select_from(ScanTaskImage)
+        .where(ScanTaskImage.task_pk == task.id, ScanTaskImage.status == ScanStatus.SCANNING.value)
+    )
+    if not running:
+        task.task_status = "finished"
+        task.end_time = task.end_time or now_ms()

@@ -1,21 +1,31 @@
-"""The Celery application, configured from `Settings`.
+"""The Celery application, configured from `Settings`, and the task sender services use.
 
 Embedded mode uses kombu's SQLAlchemy transport on a SQLite file in the data dir: it needs no server and
 persists queued messages across restarts. On Redis and RabbitMQ, `acks_late` + `reject_on_worker_lost`
 (and Redis' visibility timeout) mean a task whose worker dies is delivered again, so tasks are written
-to be idempotent. The persisted scan state in the service database stays the source of truth either way.
+to be idempotent. The persisted scan state in the service database stays the source of truth either way:
+the executor's sweeper re-sends what a lost message would have run.
+
+Queues (all durable, all prefixed with `Settings.queue_prefix`): `scan.manual` (a few explicit images),
+`scan.bulk` (is_all / many images) and `celery` (everything else). Workers consume all three; on Redis
+in that fixed order (`queue_order_strategy=priority`), so a manual scan never waits behind a bulk
+backlog; elsewhere round-robin, so it waits behind at most one bulk job per worker slot.
 """
 
 from __future__ import annotations
 
 from celery import Celery
+from kombu import Queue  # type: ignore[attr-defined]
 
 from openhss.config import Settings
+from openhss.services import dispatch
+from openhss.services.scans import LANES, RESCAN_TASK, SWEEP_TASK
 
 #: The settings of this process's Celery app. One process serves one deployment, and tasks may run on an
 #: app instance other than the one configured here (shared tasks bind to the current app), so the
 #: settings live at process level rather than on the app object.
 _PROCESS_SETTINGS: list[Settings] = []
+DEFAULT_QUEUE = "celery"
 
 
 def process_settings() -> Settings:
@@ -24,9 +34,28 @@ def process_settings() -> Settings:
     return _PROCESS_SETTINGS[0]
 
 
+def queue_names(settings: Settings) -> list[str]:
+    """Consumption order: manual lane, bulk lane, then the default queue."""
+    p = settings.queue_prefix
+    return [p + LANES["manual"], p + LANES["bulk"], p + DEFAULT_QUEUE]
+
+
+def _transport_options(settings: Settings) -> dict[str, object]:
+    url = settings.resolved_broker_url
+    if url.startswith("sqla+"):
+        return {}  # the SQLAlchemy transport hands these options to create_engine(), which rejects them
+    options: dict[str, object] = {"visibility_timeout": 3600}
+    if url.startswith(("redis", "rediss")):
+        options["queue_order_strategy"] = "priority"
+        if settings.queue_prefix:
+            options["global_keyprefix"] = settings.queue_prefix
+    return options
+
+
 def make_celery(settings: Settings) -> Celery:
     settings.ensure_data_dir()
     app = Celery("openhss", broker=settings.resolved_broker_url, include=["openhss.worker.tasks"])
+    names = queue_names(settings)
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -36,13 +65,42 @@ def make_celery(settings: Settings) -> Celery:
         result_backend=settings.result_backend or None,
         task_ignore_result=not settings.result_backend,
         broker_connection_retry_on_startup=True,
-        # The SQLAlchemy transport hands these options to create_engine(), which rejects them.
-        broker_transport_options={}
-        if settings.resolved_broker_url.startswith("sqla+")
-        else {"visibility_timeout": 3600},
+        broker_transport_options=_transport_options(settings),
+        task_queues=[Queue(n, durable=True) for n in names],  # type: ignore[no-untyped-call]
+        task_default_queue=names[-1],
+        task_create_missing_queues=True,
+        worker_hijack_root_logger=False,
         beat_schedule={
             "purge-expired-auth-state": {"task": "openhss.purge_expired_auth_state", "schedule": 600.0},
+            "sweep-scan-jobs": {"task": SWEEP_TASK, "schedule": settings.scans.sweep_interval_seconds},
+            "scheduled-rescans": {"task": RESCAN_TASK, "schedule": 600.0},
         },
     )
     _PROCESS_SETTINGS[:] = [settings]
+    return app
+
+
+def make_sender(app: Celery, settings: Settings) -> dispatch.Sender:
+    """The `services.dispatch` sender of this process: logical queue names get the deployment prefix."""
+    prefix = settings.queue_prefix
+
+    def send(message: dispatch.Message) -> None:
+        app.send_task(
+            message.name,
+            args=list(message.args),
+            queue=prefix + (message.queue or DEFAULT_QUEUE),
+            countdown=message.countdown,
+            priority=message.priority,
+        )
+
+    return send
+
+
+def install(settings: Settings) -> Celery:
+    """Configure this process (serve, worker, tests): Celery app, task sender, executor settings."""
+    from openhss.services import scans
+
+    app = make_celery(settings)
+    dispatch.set_sender(make_sender(app, settings))
+    scans.configure(settings)
     return app

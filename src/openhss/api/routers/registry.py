@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from openhss.api.routers import export, image, vulnerability
+from openhss.api.routers import export, image, rematch, vulnerability
 
 V5_ROUTERS: list[APIRouter] = [
     vulnerability.router,
+    rematch.router,
     image.router,
     export.router,
 ]
