@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from openhss.cli_db import db_app
+from openhss.cli_export import export_app
 from openhss.cli_scan import scan_command
 from openhss.config import Settings, load_settings
 from openhss.db.engine import transaction
@@ -32,6 +33,7 @@ app.add_typer(user_app, name="user")
 user_app.add_typer(keys_app, name="keys")
 app.add_typer(project_app, name="project")
 app.add_typer(db_app, name="db")
+app.add_typer(export_app, name="export")
 app.command("scan")(scan_command)
 
 out = Console()

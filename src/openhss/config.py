@@ -92,6 +92,11 @@ class Settings(BaseSettings):
     #: Prefix of every Celery queue name, so several deployments (or test runs) share one broker.
     queue_prefix: str = ""
     scans: ScanSettings = ScanSettings()
+    #: Export files are deleted this long after the export was requested (the task then reports failure).
+    export_retention_hours: int = Field(default=24, ge=1, le=24 * 365)
+    #: A task still `running` after this long is failed by the cleanup (its worker died or hung), which
+    #: also frees the per-project, per-type slot for a new export.
+    export_timeout_minutes: int = Field(default=60, ge=1, le=24 * 60)
     limits: Limits = Limits()
 
     @classmethod

@@ -38,7 +38,7 @@ from openhss.db.models import ExportTask, Image, ImageFinding, ImageVulOperation
 from openhss.domain import signing
 from openhss.domain.enums import Severity
 from openhss.scan.applier import Inventory
-from openhss.services import results
+from openhss.services import exports, results
 from tests.api.conftest import (
     OTHER_AK,
     OTHER_PROJECT,
@@ -233,6 +233,15 @@ def test_invalid_bodies_are_400_and_create_nothing(seeded: Seeded, path: str, bo
     assert after == before
 
 
+def _finish_exports(seeded: Seeded) -> None:
+    """Run the export worker's service for every running task (no worker runs in these tests)."""
+    rt = seeded.svc.runtime
+    with transaction(rt.sessions) as s:
+        pks = s.scalars(select(ExportTask.id).where(ExportTask.task_status == "running")).all()
+    for pk in pks:
+        assert exports.run_export(rt.sessions, rt.settings, pk) == "success"
+
+
 def test_exports_count_what_the_file_will_hold(seeded: Seeded) -> None:
     c = sdk(seeded.svc)
     resp = c.batch_export_local_vul_task(
@@ -245,6 +254,14 @@ def test_exports_count_what_the_file_will_hold(seeded: Seeded) -> None:
         )
     )
     assert resp.record_total_num == 4 and resp.task_id
+    status = c.list_query_export_task(ListQueryExportTaskRequest(task_id=resp.task_id, region="r"))
+    assert status.task_status == "running" and status.task_id == resp.task_id and status.file_id == ""
+    with pytest.raises(ClientRequestException) as err:
+        sdk(seeded.svc, project=OTHER_PROJECT, ak=OTHER_AK, sk=OTHER_SK).list_query_export_task(
+            ListQueryExportTaskRequest(task_id=resp.task_id)
+        )
+    assert err.value.status_code == 404
+    _finish_exports(seeded)  # one running export per type and project
     everything = c.batch_export_local_vul_task(
         BatchExportLocalVulTaskRequest(
             region="r",
@@ -254,6 +271,7 @@ def test_exports_count_what_the_file_will_hold(seeded: Seeded) -> None:
         )
     )
     assert everything.record_total_num == 11  # nginx 5 + redis 1 + payments/api 5
+    _finish_exports(seeded)
     capped = c.batch_export_local_vul_task(
         BatchExportLocalVulTaskRequest(
             region="r",
@@ -262,6 +280,7 @@ def test_exports_count_what_the_file_will_hold(seeded: Seeded) -> None:
         )
     )
     assert capped.record_total_num == 3
+    _finish_exports(seeded)
     only = c.batch_export_local_vul_task(
         BatchExportLocalVulTaskRequest(
             region="r",
@@ -272,13 +291,7 @@ def test_exports_count_what_the_file_will_hold(seeded: Seeded) -> None:
         )
     )
     assert only.record_total_num == 1
-    status = c.list_query_export_task(ListQueryExportTaskRequest(task_id=resp.task_id, region="r"))
-    assert status.task_status == "running" and status.task_id == resp.task_id and status.file_id == ""
-    with pytest.raises(ClientRequestException) as err:
-        sdk(seeded.svc, project=OTHER_PROJECT, ak=OTHER_AK, sk=OTHER_SK).list_query_export_task(
-            ListQueryExportTaskRequest(task_id=resp.task_id)
-        )
-    assert err.value.status_code == 404
+    _finish_exports(seeded)
 
     report = c.export_image_security_report_task(
         ExportImageSecurityReportTaskRequest(

@@ -1,9 +1,9 @@
 """Row-streaming XLSX and CSV writers for the HSS export reports.
 
 Exports can hold a fleet's worth of rows, so writers consume an iterator and never hold the result set:
-XlsxWriter runs in `constant_memory` mode (each row is flushed to its temp file as soon as the next one
-starts) and CSV writes straight through. Columns are declared per report type here, once, so the file
-header, the README table and the API field names cannot drift apart.
+XLSX goes through the streaming writer in `xlsx_stream` (sheet XML generated row by row into the zip
+entry, inline strings), CSV writes straight through. Columns are declared per report type here, once,
+so the file header, the README table and the row builders in `services/exports.py` cannot drift apart.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import xlsxwriter
+from openhss.exports.xlsx_stream import SheetSpec, write_workbook
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,66 +35,69 @@ _IMAGE = [
     _c("image_id", "Image ID", 24),
 ]
 
-#: Columns per report type: the two seed exports' `security_report_type`s plus the vulnerability export.
+#: Columns per report type: the six `security_report_type`s plus the local-vulnerability export. Keys
+#: are the field names of the matching API list endpoint where one exists.
 REPORT_COLUMNS: dict[str, list[Column]] = {
     "local-vulnerability": [
         *_IMAGE,
         _c("vul_id", "Vulnerability ID", 20),
-        _c("vul_name", "Vulnerability name", 36),
         _c("type", "Vulnerability type", 12),
-        _c("repair_necessity", "Severity", 10),
+        _c("severity", "Severity", 10),
+        _c("repair_necessity", "Repair urgency", 16),
         _c("cvss_score", "CVSS score", 10),
         _c("app_name", "Software", 22),
-        _c("app_version", "Installed version", 18),
+        _c("version", "Installed version", 18),
         _c("fixed_version", "Fixed version", 18),
-        _c("status", "Fix status", 12),
-        _c("handle_status", "Handling status", 12),
+        _c("solution", "Solution", 30),
         _c("app_path", "Path", 40),
-        _c("layer_digest", "Layer", 24),
-        _c("cve_ids", "CVE IDs", 24),
-        _c("latest_scan_time", "Latest scan time", 20),
+        _c("position", "Layer", 24),
+        _c("status", "Fix status", 16),
+        _c("handle_status", "Handling status", 12),
+        _c("description", "Description", 40),
+        _c("first_found_time", "First found", 20),
     ],
     "malwares": [
         *_IMAGE,
-        _c("malware_name", "Malware", 28),
+        _c("description", "Malware", 28),
         _c("rule_id", "Rule", 22),
         _c("severity", "Severity", 10),
+        _c("file_name", "File name", 20),
         _c("file_path", "File path", 40),
-        _c("file_hash", "SHA-256", 30),
         _c("layer_digest", "Layer", 24),
-        _c("latest_scan_time", "Latest scan time", 20),
+        _c("found_time", "Found", 20),
     ],
     "apps": [
         *_IMAGE,
         _c("app_name", "Software", 24),
         _c("app_version", "Version", 18),
         _c("app_type", "Type", 10),
-        _c("ecosystem", "Ecosystem", 12),
-        _c("purl", "Package URL", 40),
-        _c("app_path", "Path", 40),
+        _c("vul_num", "Vulnerabilities", 10),
         _c("licenses", "Licenses", 24),
+        _c("app_path", "Path", 40),
         _c("layer_digest", "Layer", 24),
     ],
     "files": [
         *_IMAGE,
+        _c("file_name", "File name", 20),
         _c("file_path", "File path", 40),
         _c("file_type", "File type", 14),
-        _c("file_size", "Size (bytes)", 12),
+        _c("size", "Size (bytes)", 12),
         _c("mode", "Mode", 8),
-        _c("owner", "Owner uid:gid", 12),
-        _c("file_hash", "SHA-256", 30),
+        _c("sha256", "SHA-256", 30),
         _c("layer_digest", "Layer", 24),
     ],
     "sensitive-info": [
         *_IMAGE,
-        _c("sensitive_info_name", "Sensitive information", 28),
+        _c("name", "Sensitive information", 28),
         _c("rule_id", "Rule", 22),
         _c("severity", "Severity", 10),
         _c("file_path", "File path", 40),
-        _c("line", "Line", 6),
+        _c("position", "Position", 40),
         _c("content", "Evidence (masked)", 30),
+        _c("description", "Description", 30),
         _c("handle_status", "Handling status", 12),
         _c("layer_digest", "Layer", 24),
+        _c("latest_scan_time", "Found", 20),
     ],
     "non-compliant-app": [
         *_IMAGE,
@@ -104,6 +107,7 @@ REPORT_COLUMNS: dict[str, list[Column]] = {
         _c("severity", "Severity", 10),
         _c("reason", "Reason", 40),
         _c("app_path", "Path", 40),
+        _c("layer_digest", "Layer", 24),
     ],
     "build-command-risks": [
         *_IMAGE,
@@ -111,7 +115,9 @@ REPORT_COLUMNS: dict[str, list[Column]] = {
         _c("risk_name", "Risk", 30),
         _c("risk_level", "Risk level", 10),
         _c("command", "Build instruction", 60),
-        _c("remediation", "Remediation", 40),
+        _c("step", "History step", 8),
+        _c("layer_digest", "Layer", 24),
+        _c("description", "Remediation", 40),
     ],
 }
 
@@ -146,30 +152,17 @@ def cell(value: Any) -> str | int | float:
     return text
 
 
+def _values(report_type: str, rows: Iterable[Mapping[str, Any]]) -> Iterable[list[str | int | float]]:
+    keys = [c.key for c in REPORT_COLUMNS[report_type]]
+    for row in rows:
+        yield [cell(row.get(k)) for k in keys]
+
+
 def write_xlsx(path: Path, report_type: str, rows: Iterable[Mapping[str, Any]]) -> int:
-    """Write one sheet; returns the number of data rows written."""
+    """Write one sheet (more past Excel's row limit); returns the number of data rows written."""
     columns = REPORT_COLUMNS[report_type]
-    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False})
-    try:
-        header = workbook.add_format({"bold": True, "bg_color": "#DDE6F0", "border": 1})
-        sheet = workbook.add_worksheet(SHEET_NAMES[report_type])
-        for index, col in enumerate(columns):
-            sheet.set_column(index, index, col.width)
-            sheet.write_string(0, index, col.title, header)
-        sheet.freeze_panes(1, 0)
-        count = 0
-        for count, row in enumerate(rows, start=1):
-            for index, col in enumerate(columns):
-                value = cell(row.get(col.key))
-                if isinstance(value, str):
-                    sheet.write_string(count, index, value)
-                else:
-                    sheet.write_number(count, index, value)
-        if count:
-            sheet.autofilter(0, 0, count, len(columns) - 1)
-    finally:
-        workbook.close()
-    return count
+    spec = SheetSpec(SHEET_NAMES[report_type], [c.title for c in columns], [c.width for c in columns])
+    return write_workbook(path, spec, _values(report_type, rows))
 
 
 def write_csv(path: Path, report_type: str, rows: Iterable[Mapping[str, Any]]) -> int:
@@ -179,8 +172,8 @@ def write_csv(path: Path, report_type: str, rows: Iterable[Mapping[str, Any]]) -
     with path.open("w", newline="", encoding="utf-8-sig") as fh:
         writer = csv.writer(fh)
         writer.writerow([c.title for c in columns])
-        for row in rows:
-            writer.writerow([cell(row.get(c.key)) for c in columns])
+        for values in _values(report_type, rows):
+            writer.writerow(values)
             count += 1
     return count
 

@@ -1,32 +1,79 @@
-"""Export tasks: validated and persisted here in state `running`; the export worker writes the file.
+"""Export tasks: validated and persisted in state `running` by the API, written to a file by the worker.
 
-`record_total_num` is computed with `local_vul_rows` / `report_rows`, the same statements the export
-writer runs, so the number the API promises is the number of rows the file holds (capped by export_size).
+`record_total_num` is counted with the same statement the export writer streams, so the number the API
+promises is the number of rows the file holds (capped by export_size). The writer selects plain columns
+(no ORM objects) through a server-side cursor (`yield_per`), and the file format writers consume the rows
+one at a time: memory does not depend on the number of rows.
+
+The task row is the source of truth. `run_export` only acts on a row still `running` and finishes it
+with a conditional update, so a redelivered or duplicated message never produces two files or overwrites
+a result; the loser deletes its own file. Files live under `<data_dir>/exports/<project_id>/`, named by
+a random `file_id`; paths are built from the task row, never from request input.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, update
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
-from openhss.db.models import ExportTask, Image, ImageApp, ImageFile, ImageFinding, ImageVulnerability
-from openhss.domain.errors import NotFound
+from openhss.config import Settings
+from openhss.db.engine import transaction
+from openhss.db.models import (
+    ExportTask,
+    Image,
+    ImageApp,
+    ImageFile,
+    ImageFinding,
+    ImageVulnerability,
+    Project,
+)
+from openhss.domain.errors import InvalidRequest, NotFound
+from openhss.exports.tabular import FORMATS, REPORT_COLUMNS
+from openhss.services import dispatch
 from openhss.services.identity import Scope
 from openhss.services.images import IMAGE_TYPE_PARAM, ImageFilter, apply_filter, scoped_images
 from openhss.services.results import UNFIXED, now_ms
+from openhss.services.vulnerabilities import urgency
+
+log = logging.getLogger(__name__)
+
+#: A select of plain columns (the export statements differ per report type).
+Rows = Select[*tuple[Any, ...]]
 
 LOCAL_VUL_EXPORT = "local-vulnerability"
-REPORT_KIND = {
-    "malwares": "malwares",
-    "sensitive-info": "sensitive-info",
-    "non-compliant-app": "non-compliant-app",
-    "build-command-risks": "build-command-risks",
-}
+REPORT_PREFIX = "security-report-"
+SECURITY_REPORT_TYPES = (
+    "malwares",
+    "apps",
+    "files",
+    "sensitive-info",
+    "non-compliant-app",
+    "build-command-risks",
+)
+#: Report types whose rows are `image_findings` of the kind of the same name.
+FINDING_REPORTS = frozenset({"malwares", "sensitive-info", "non-compliant-app", "build-command-risks"})
+RUN_TASK = "openhss.run_export"
+QUEUE = "exports"
+_FETCH = 2000
+
+
+class ExportBusy(InvalidRequest):
+    """HSS refuses a second export of a type while one is running; the spec names no code for it, so
+    openhss uses its own in the HSS shape (400, like every other refused request)."""
+
+    error_code = "HSS.1035"
+
+
+# --- what to export ----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,70 +85,330 @@ class LocalVulExport:
     handle_status: str | None = None
     vul_id_list: tuple[str, ...] = ()
 
-
-def local_vul_rows(scope: Scope, q: LocalVulExport) -> Select[ImageVulnerability, Image]:
-    images = apply_filter(scoped_images(scope).where(Image.image_type == "local"), q.image_filter)
-    if not q.operate_all:
-        images = images.where(Image.image_id.in_(q.image_id_list))
-    stmt = select(ImageVulnerability, Image).join(Image, Image.id == ImageVulnerability.image_pk)
-    stmt = stmt.where(ImageVulnerability.image_pk.in_(images.with_only_columns(Image.id)))
-    if q.vul_type:
-        stmt = stmt.where(ImageVulnerability.vul_type == q.vul_type)
-    if q.handle_status == "unhandled":
-        stmt = stmt.where(ImageVulnerability.status == UNFIXED)
-    elif q.handle_status == "handled":
-        stmt = stmt.where(ImageVulnerability.status != UNFIXED)
-    if q.vul_id_list:
-        stmt = stmt.where(ImageVulnerability.vul_id.in_(q.vul_id_list))
-    return stmt.order_by(ImageVulnerability.image_pk, ImageVulnerability.id)
+    @property
+    def report_type(self) -> str:
+        return LOCAL_VUL_EXPORT
 
 
 @dataclass(frozen=True, slots=True)
 class ReportExport:
     security_report_type: str
     operate_all: bool
-    image_filter: ImageFilter
+    image_filter: ImageFilter = field(default_factory=ImageFilter)
     image_type: str | None = None
     image_id_list: tuple[str, ...] = ()
     latest_version: bool | None = None
+    instance_name: str | None = None
+    cicd_name: str | None = None
     build_command_rule_id_list: tuple[str, ...] = ()
     build_command_risk_level: str | None = None
     build_command_risk_name: str | None = None
 
+    @property
+    def report_type(self) -> str:
+        return self.security_report_type
 
-def report_rows(scope: Scope, q: ReportExport) -> Select[object, Image]:
+
+ExportQuery = LocalVulExport | ReportExport
+
+
+def export_type_of(q: ExportQuery) -> str:
+    """The task's `export_type`: what the per-type running limit and the latest-task query key on."""
+    return LOCAL_VUL_EXPORT if isinstance(q, LocalVulExport) else REPORT_PREFIX + q.security_report_type
+
+
+def _query_json(q: ExportQuery) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for f in fields(q):
+        value = getattr(q, f.name)
+        if isinstance(value, ImageFilter):
+            value = value.as_json()
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[f.name] = value
+    return out
+
+
+def _query_from_json(export_type: str, data: Mapping[str, Any]) -> ExportQuery:
+    cls: type[LocalVulExport] | type[ReportExport] = (
+        LocalVulExport if export_type == LOCAL_VUL_EXPORT else ReportExport
+    )
+    kwargs: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        if f.name == "image_filter":
+            value = ImageFilter(**value)
+        elif isinstance(value, list):
+            value = tuple(value)
+        kwargs[f.name] = value
+    return cls(**kwargs)
+
+
+# --- the statements ------------------------------------------------------------------------------------
+
+_IMAGE_COLS = (Image.image_name, Image.image_version, Image.image_id)
+
+
+def _ms(value: int | None) -> datetime | None:
+    return datetime.fromtimestamp(value / 1000, UTC) if value else None
+
+
+def _restrict_ids(images: Rows, ids: Sequence[str]) -> Rows:
+    # Local/CICD images are named by image_id, registry images by the id the image list returns (pk).
+    numeric = [int(i) for i in ids if i.isdigit()]
+    return images.where(or_(Image.image_id.in_(list(ids)), Image.id.in_(numeric)))
+
+
+def local_vul_rows(scope: Scope, q: LocalVulExport) -> Rows:
+    images = apply_filter(scoped_images(scope).where(Image.image_type == "local"), q.image_filter)
+    if not q.operate_all:
+        images = images.where(Image.image_id.in_(q.image_id_list))
+    v = ImageVulnerability
+    stmt = select(
+        *_IMAGE_COLS,
+        v.vul_id,
+        v.vul_type,
+        v.repair_necessity,
+        v.cvss_score,
+        v.app_name,
+        v.app_version,
+        v.fixed_version,
+        v.app_path,
+        v.layer_digest,
+        v.status,
+        v.description,
+        v.first_found_time,
+    ).join(Image, Image.id == v.image_pk)
+    stmt = stmt.where(v.image_pk.in_(images.with_only_columns(Image.id)))
+    if q.vul_type:
+        stmt = stmt.where(v.vul_type == q.vul_type)
+    if q.handle_status == "unhandled":
+        stmt = stmt.where(v.status == UNFIXED)
+    elif q.handle_status == "handled":
+        stmt = stmt.where(v.status != UNFIXED)
+    if q.vul_id_list:
+        stmt = stmt.where(v.vul_id.in_(q.vul_id_list))
+    return stmt.order_by(v.image_pk, v.id)
+
+
+def _vul_row(r: Sequence[Any]) -> dict[str, Any]:
+    name, version, image_id, vul_id, vul_type, severity, cvss, app, app_version, fixed, path, layer = r[:12]
+    status, description, found = r[12], r[13], r[14]
+    return {
+        "image_name": name,
+        "image_version": version,
+        "image_id": image_id,
+        "vul_id": vul_id,
+        "type": vul_type,
+        "severity": severity,
+        "repair_necessity": urgency(severity),
+        "cvss_score": cvss,
+        "app_name": app,
+        "version": app_version,
+        "fixed_version": fixed,
+        "solution": f"upgrade {app} to {fixed}" if fixed else "",
+        "app_path": path,
+        "position": layer,
+        "status": status,
+        "handle_status": "unhandled" if status == UNFIXED else "handled",
+        "description": description,
+        "first_found_time": _ms(found),
+    }
+
+
+def _report_images(scope: Scope, q: ReportExport) -> Rows:
     # No image_type means "other registry images" (the doc's default).
     row_type, registry_type = IMAGE_TYPE_PARAM[q.image_type or "registry"]
     images = apply_filter(scoped_images(scope).where(Image.image_type == row_type), q.image_filter)
     if registry_type:
         images = images.where(Image.registry_type == registry_type)
+    if q.instance_name:
+        images = images.where(Image.registry_type == "SwrEnterprise", Image.registry_name == q.instance_name)
+    if q.cicd_name:
+        images = images.where(Image.registry_name == q.cicd_name)
+    if q.latest_version:
+        newer = aliased(Image)
+        images = images.where(
+            ~exists(
+                select(newer.id).where(
+                    newer.project_id == Image.project_id,
+                    newer.image_type == Image.image_type,
+                    newer.registry_name == Image.registry_name,
+                    newer.organization == Image.organization,
+                    newer.image_name == Image.image_name,
+                    or_(
+                        newer.latest_update_time > Image.latest_update_time,
+                        and_(newer.latest_update_time == Image.latest_update_time, newer.id > Image.id),
+                    ),
+                )
+            )
+        )
     if not q.operate_all:
-        ids = list(q.image_id_list)
-        numeric = [int(i) for i in ids if i.isdigit()]
-        images = images.where(Image.image_id.in_(ids) | Image.id.in_(numeric))
-    image_pks = images.with_only_columns(Image.id)
-    model: type[ImageApp] | type[ImageFile] | type[ImageFinding]
-    if q.security_report_type == "apps":
-        model = ImageApp
-    elif q.security_report_type == "files":
-        model = ImageFile
-    else:
-        model = ImageFinding
-    stmt = select(model, Image).join(Image, Image.id == model.image_pk).where(model.image_pk.in_(image_pks))
-    if model is ImageFinding:
-        stmt = stmt.where(ImageFinding.kind == REPORT_KIND[q.security_report_type])
+        images = _restrict_ids(images, q.image_id_list)
+    return images.with_only_columns(Image.id)
+
+
+def _finding_stmt(q: ReportExport, image_pks: Rows) -> Rows:
+    f = ImageFinding
+    stmt = (
+        select(
+            *_IMAGE_COLS,
+            f.rule_id,
+            f.severity,
+            f.title,
+            f.path,
+            f.layer_digest,
+            f.line,
+            f.evidence,
+            f.remediation,
+            f.handle_status,
+            f.found_time,
+        )
+        .join(Image, Image.id == f.image_pk)
+        .where(f.image_pk.in_(image_pks), f.kind == q.security_report_type)
+    )
+    if q.security_report_type == "build-command-risks":
         if q.build_command_rule_id_list:
-            stmt = stmt.where(ImageFinding.rule_id.in_(q.build_command_rule_id_list))
+            stmt = stmt.where(f.rule_id.in_(q.build_command_rule_id_list))
         if q.build_command_risk_level:
-            stmt = stmt.where(func.lower(ImageFinding.severity) == q.build_command_risk_level)
+            stmt = stmt.where(func.lower(f.severity) == q.build_command_risk_level.lower())
         if q.build_command_risk_name:
-            stmt = stmt.where(ImageFinding.title.contains(q.build_command_risk_name, autoescape=True))
-    return stmt.order_by(model.image_pk, model.id)
+            stmt = stmt.where(f.title.contains(q.build_command_risk_name, autoescape=True))
+    return stmt.order_by(f.image_pk, f.id)
 
 
-def _count(session: Session, stmt: Select[object, Image], cap: int) -> int:
+def _finding_row(report_type: str) -> Callable[[Sequence[Any]], dict[str, Any]]:
+    def build(r: Sequence[Any]) -> dict[str, Any]:
+        name, version, image_id, rule, severity, title, path, layer, line, evidence, remediation = r[:11]
+        handled, found = r[11], r[12]
+        row: dict[str, Any] = {"image_name": name, "image_version": version, "image_id": image_id}
+        row["rule_id"] = rule
+        row["layer_digest"] = layer
+        level = (severity or "").lower()
+        if report_type == "malwares":
+            row |= {
+                "description": title,
+                "severity": level,
+                "file_name": path.rsplit("/", 1)[-1],
+                "file_path": path,
+                "found_time": _ms(found),
+            }
+        elif report_type == "sensitive-info":
+            row |= {
+                "name": title,
+                "severity": level,
+                "file_path": path,
+                "position": f"{path}:{line}" if line else path,
+                "content": evidence,
+                "description": remediation,
+                "handle_status": handled,
+                "latest_scan_time": _ms(found),
+            }
+        elif report_type == "non-compliant-app":
+            row |= {
+                "app_name": title,
+                "app_version": evidence,
+                "severity": level,
+                "reason": remediation,
+                "app_path": path,
+            }
+        else:  # build-command-risks
+            row |= {
+                "risk_name": title,
+                "risk_level": level,
+                "command": evidence,
+                "step": line or None,
+                "description": remediation,
+            }
+        return row
+
+    return build
+
+
+def report_rows(scope: Scope, q: ReportExport) -> Rows:
+    image_pks = _report_images(scope, q)
+    if q.security_report_type == "apps":
+        a = ImageApp
+        return (
+            select(*_IMAGE_COLS, a.app_name, a.app_version, a.app_type, a.vul_num, a.licenses, a.app_path)
+            .add_columns(a.layer_digest)
+            .join(Image, Image.id == a.image_pk)
+            .where(a.image_pk.in_(image_pks))
+            .order_by(a.image_pk, a.id)
+        )
+    if q.security_report_type == "files":
+        fl = ImageFile
+        return (
+            select(*_IMAGE_COLS, fl.file_name, fl.file_path, fl.file_type, fl.size, fl.mode, fl.sha256)
+            .add_columns(fl.layer_digest)
+            .join(Image, Image.id == fl.image_pk)
+            .where(fl.image_pk.in_(image_pks))
+            .order_by(fl.image_pk, fl.id)
+        )
+    if q.security_report_type not in FINDING_REPORTS:
+        raise InvalidRequest(f"invalid parameter security_report_type: {q.security_report_type}")
+    return _finding_stmt(q, image_pks)
+
+
+def _plain_row(report_type: str) -> Callable[[Sequence[Any]], dict[str, Any]]:
+    keys = [c.key for c in REPORT_COLUMNS[report_type]]
+
+    def build(r: Sequence[Any]) -> dict[str, Any]:
+        row = dict(zip(keys, r, strict=True))
+        if "mode" in row:
+            row["mode"] = f"{int(row['mode']):04o}"
+        return row
+
+    return build
+
+
+def _statement(scope: Scope, q: ExportQuery) -> tuple[Rows, Callable[[Sequence[Any]], dict[str, Any]]]:
+    if isinstance(q, LocalVulExport):
+        return local_vul_rows(scope, q), _vul_row
+    stmt = report_rows(scope, q)
+    if q.security_report_type in FINDING_REPORTS:
+        return stmt, _finding_row(q.security_report_type)
+    return stmt, _plain_row(q.security_report_type)
+
+
+def iter_rows(session: Session, scope: Scope, q: ExportQuery, size: int) -> Iterator[dict[str, Any]]:
+    """The export's rows in file order, fetched `_FETCH` at a time (a server-side cursor on PostgreSQL)."""
+    stmt, build = _statement(scope, q)
+    result = session.execute(stmt.limit(size).execution_options(yield_per=_FETCH))
+    for row in result:
+        yield build(row)
+
+
+def count_rows(session: Session, scope: Scope, q: ExportQuery, cap: int) -> int:
+    stmt, _ = _statement(scope, q)
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     return min(total, cap)
+
+
+def write_export(
+    sessions: sessionmaker[Session], scope: Scope, q: ExportQuery, size: int, fmt: str, path: Path
+) -> int:
+    """Stream the export into `path` (written as `<path>.part`, renamed when complete); returns rows.
+
+    Shared by the worker and the `openhss export` command, so both produce the same file.
+    """
+    if fmt not in FORMATS:
+        raise InvalidRequest(f"invalid export format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    writer = FORMATS[fmt][0]
+    part = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
+    try:
+        with sessions() as session:
+            written = writer(part, q.report_type, iter_rows(session, scope, q, size))
+            session.rollback()
+        part.replace(path)
+    finally:
+        part.unlink(missing_ok=True)
+    return written
+
+
+# --- creating tasks ----------------------------------------------------------------------------------
 
 
 def _ep_json(scope: Scope) -> str:
@@ -111,9 +418,41 @@ def _ep_json(scope: Scope) -> str:
     return json.dumps(eps)
 
 
-def _create(
-    session: Session, scope: Scope, export_type: str, size: int, filters: dict[str, object], total: int
+def _scope_of(task: ExportTask) -> Scope:
+    eps = json.loads(task.enterprise_project_ids or "null")
+    return Scope(task.project_id, frozenset(eps) if eps is not None else None)
+
+
+def create_export(
+    session: Session,
+    scope: Scope,
+    export_size: int,
+    q: ExportQuery,
+    fmt: str = "xlsx",
+    *,
+    enqueue: bool = True,
 ) -> ExportTask:
+    """Persist a `running` task and (after commit) queue `openhss.run_export` for it.
+
+    One running export per project and type: the project row is locked (PostgreSQL) so two concurrent
+    requests cannot both pass the check.
+    """
+    if fmt not in FORMATS:
+        raise InvalidRequest(f"invalid export format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    export_type = export_type_of(q)
+    session.execute(select(Project.id).where(Project.id == scope.project_id).with_for_update())
+    running = session.scalars(
+        select(ExportTask.task_id).where(
+            ExportTask.project_id == scope.project_id,
+            ExportTask.export_type == export_type,
+            ExportTask.task_status == "running",
+        )
+    ).first()
+    if running is not None:
+        raise ExportBusy(
+            f"an export of type {export_type} is already running (task {running}); retry when it has finished"
+        )
+    total = count_rows(session, scope, q, export_size)
     at = now_ms()
     task = ExportTask(
         task_id=uuid.uuid4().hex,
@@ -121,56 +460,220 @@ def _create(
         enterprise_project_ids=_ep_json(scope),
         task_name=f"export_{export_type}_{at}",
         export_type=export_type,
-        export_size=size,
-        filters=json.dumps(filters, sort_keys=True),
+        export_size=export_size,
+        filters=json.dumps({**_query_json(q), "format": fmt}, sort_keys=True),
         task_status="running",
         record_total_num=total,
         create_time=at,
     )
     session.add(task)
     session.flush()
+    if enqueue:
+        dispatch.after_commit(session, RUN_TASK, (task.id,), queue=QUEUE)
     return task
 
 
 def create_local_vul_export(
     session: Session, scope: Scope, export_size: int, q: LocalVulExport
 ) -> ExportTask:
-    total = _count(session, local_vul_rows(scope, q), export_size)
-    filters: dict[str, object] = {
-        "image_filter": q.image_filter.as_json(),
-        "operate_all": q.operate_all,
-        "image_id_list": list(q.image_id_list),
-        "vul_type": q.vul_type,
-        "handle_status": q.handle_status,
-        "vul_id_list": list(q.vul_id_list),
-    }
-    return _create(session, scope, LOCAL_VUL_EXPORT, export_size, filters, total)
+    return create_export(session, scope, export_size, q)
 
 
 def create_report_export(session: Session, scope: Scope, export_size: int, q: ReportExport) -> ExportTask:
-    total = _count(session, report_rows(scope, q), export_size)
-    filters: dict[str, object] = {
-        "security_report_type": q.security_report_type,
-        "operate_all": q.operate_all,
-        "image_type": q.image_type,
-        "image_filter": q.image_filter.as_json(),
-        "image_id_list": list(q.image_id_list),
-        "latest_version": q.latest_version,
-        "build_command_rule_id_list": list(q.build_command_rule_id_list),
-        "build_command_risk_level": q.build_command_risk_level,
-        "build_command_risk_name": q.build_command_risk_name,
-    }
-    return _create(session, scope, f"security-report-{q.security_report_type}", export_size, filters, total)
+    return create_export(session, scope, export_size, q)
+
+
+# --- running tasks -------------------------------------------------------------------------------------
+
+
+def export_dir(settings: Settings, project_id: str) -> Path:
+    return settings.data_dir.resolve() / "exports" / project_id
+
+
+def file_path(settings: Settings, task: ExportTask) -> Path:
+    ext = task.file_name.rsplit(".", 1)[-1] if "." in task.file_name else "xlsx"
+    return export_dir(settings, task.project_id) / f"{task.file_id}.{ext}"
+
+
+def _finish(sessions: sessionmaker[Session], export_pk: int, **values: object) -> bool:
+    with transaction(sessions) as session:
+        result = session.execute(
+            update(ExportTask)
+            .where(ExportTask.id == export_pk, ExportTask.task_status == "running")
+            .values(**values)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def run_export(sessions: sessionmaker[Session], settings: Settings, export_pk: int) -> str:
+    """Write the file of one `running` task and record the outcome; returns the task's final status.
+
+    Safe to run twice: a task that is no longer running is left alone, and of two concurrent runs only
+    the first to finish records its file.
+    """
+    with transaction(sessions) as session:
+        task = session.get(ExportTask, export_pk)
+        if task is None:
+            log.warning("export task %s does not exist; nothing to do", export_pk)
+            return "missing"
+        if task.task_status != "running":
+            return task.task_status
+        scope = _scope_of(task)
+        export_type, size, create_time = task.export_type, task.export_size, task.create_time
+        stored = json.loads(task.filters or "{}")
+    fmt = str(stored.get("format", "xlsx"))
+    file_id = uuid.uuid4().hex
+    try:
+        q = _query_from_json(export_type, stored)
+        ext = FORMATS[fmt][2] if fmt in FORMATS else fmt
+        directory = export_dir(settings, scope.project_id)
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{file_id}.{ext}"
+        written = write_export(sessions, scope, q, size, fmt, path)
+    except Exception as exc:  # the task must say why it failed, whatever failed
+        log.exception("export task %s failed", export_pk)
+        reason = f"{type(exc).__name__}: {exc}"[:2000]
+        _finish(sessions, export_pk, task_status="failure", failed_reason=reason)
+        return "failure"
+    stamp = datetime.fromtimestamp(create_time / 1000, UTC).strftime("%Y%m%d%H%M%S")
+    name = f"{q.report_type}_{stamp}.{ext}"
+    if not _finish(
+        sessions, export_pk, task_status="success", file_id=file_id, file_name=name, record_total_num=written
+    ):
+        path.unlink(missing_ok=True)  # another delivery finished first (or the task was expired)
+        with transaction(sessions) as session:
+            done = session.get(ExportTask, export_pk)
+            return done.task_status if done is not None else "missing"
+    return "success"
+
+
+# --- reading tasks and files ---------------------------------------------------------------------------
+
+
+def _visible(task: ExportTask, scope: Scope) -> bool:
+    if scope.enterprise_project_ids is None:
+        return True
+    eps = json.loads(task.enterprise_project_ids or "null")
+    return eps is not None and set(eps) <= scope.enterprise_project_ids
 
 
 def get_task(session: Session, scope: Scope, task_id: str) -> ExportTask:
     task = session.scalars(
         select(ExportTask).where(ExportTask.project_id == scope.project_id, ExportTask.task_id == task_id)
     ).first()
-    if task is None:
+    if task is None or not _visible(task, scope):
         raise NotFound(f"export task {task_id} does not exist")
-    if scope.enterprise_project_ids is not None:
-        eps = json.loads(task.enterprise_project_ids or "null")
-        if eps is None or not set(eps) <= scope.enterprise_project_ids:
-            raise NotFound(f"export task {task_id} does not exist")
     return task
+
+
+def _type_filter(export_task_type: str) -> ColumnElement[bool]:
+    names = {export_task_type}
+    if export_task_type in SECURITY_REPORT_TYPES:
+        names.add(REPORT_PREFIX + export_task_type)
+    return ExportTask.export_type.in_(sorted(names))
+
+
+def latest_task(
+    session: Session, scope: Scope, task_id: str | None, export_task_type: str | None
+) -> ExportTask:
+    """`ShowLatestExportTaskByType`: the named task (of that type, when one is given), or else the
+    newest task of the type visible to the caller."""
+    if task_id:
+        task = get_task(session, scope, task_id)
+        if export_task_type and not session.scalar(
+            select(func.count()).where(ExportTask.id == task.id, _type_filter(export_task_type))
+        ):
+            raise NotFound(f"export task {task_id} is not of type {export_task_type}")
+        return task
+    if not export_task_type:
+        raise InvalidRequest("invalid parameter: task_id or export_task_type is required")
+    stmt = (
+        select(ExportTask)
+        .where(ExportTask.project_id == scope.project_id, _type_filter(export_task_type))
+        .order_by(ExportTask.create_time.desc(), ExportTask.id.desc())
+    )
+    for task in session.scalars(stmt.limit(50)):
+        if _visible(task, scope):
+            return task
+    raise NotFound(f"no export task of type {export_task_type}")
+
+
+@dataclass(frozen=True, slots=True)
+class ExportFile:
+    path: Path
+    file_name: str
+    media_type: str
+
+
+def open_file(session: Session, settings: Settings, scope: Scope, file_id: str) -> ExportFile:
+    task = None
+    if file_id:
+        task = session.scalars(
+            select(ExportTask).where(
+                ExportTask.project_id == scope.project_id,
+                ExportTask.file_id == file_id,
+                ExportTask.task_status == "success",
+            )
+        ).first()
+    if task is None or not _visible(task, scope):
+        raise NotFound(f"file {file_id} does not exist or has expired")
+    path = file_path(settings, task)
+    if not path.is_file():
+        raise NotFound(f"file {file_id} does not exist or has expired")
+    ext = path.suffix.lstrip(".")
+    media = next((m for _, m, e in FORMATS.values() if e == ext), "application/octet-stream")
+    return ExportFile(path, task.file_name, media)
+
+
+# --- retention -----------------------------------------------------------------------------------------
+
+
+def cleanup_exports(sessions: sessionmaker[Session], settings: Settings, now: int | None = None) -> int:
+    """Delete files past the retention and mark their tasks; fail tasks running past the timeout.
+
+    Returns the number of tasks changed. Leftover `.part` files and files no task points to (a crash
+    between writing and recording) are removed once they are older than the retention too.
+    """
+    at = now if now is not None else now_ms()
+    retention_ms = settings.export_retention_hours * 3600 * 1000
+    timeout_ms = settings.export_timeout_minutes * 60 * 1000
+    changed = 0
+    with transaction(sessions) as session:
+        expired = session.scalars(
+            select(ExportTask).where(
+                ExportTask.task_status == "success", ExportTask.create_time < at - retention_ms
+            )
+        ).all()
+        for task in expired:
+            file_path(settings, task).unlink(missing_ok=True)
+            task.task_status = "failure"
+            task.failed_reason = f"the file expired after {settings.export_retention_hours} h and was deleted"
+            task.file_id = ""
+            changed += 1
+        stuck = session.scalars(
+            select(ExportTask).where(
+                ExportTask.task_status == "running", ExportTask.create_time < at - timeout_ms
+            )
+        ).all()
+        for task in stuck:
+            task.task_status = "failure"
+            task.failed_reason = f"the export did not finish within {settings.export_timeout_minutes} min"
+            changed += 1
+        live = set(
+            session.scalars(
+                select(ExportTask.file_id).where(
+                    ExportTask.task_status == "success", ExportTask.file_id != ""
+                )
+            )
+        )
+    root = settings.data_dir.resolve() / "exports"
+    if root.is_dir():
+        cutoff = at / 1000 - retention_ms / 1000
+        for project_dir in root.iterdir():
+            if not project_dir.is_dir():
+                continue
+            for entry in project_dir.iterdir():
+                stem = entry.name.split(".", 1)[0]
+                if entry.is_file() and stem not in live and entry.stat().st_mtime < cutoff:
+                    entry.unlink(missing_ok=True)
+    return changed

@@ -7,7 +7,7 @@ to be idempotent. The persisted scan state in the service database stays the sou
 the executor's sweeper re-sends what a lost message would have run.
 
 Queues (all durable, all prefixed with `Settings.queue_prefix`): `scan.manual` (a few explicit images),
-`scan.bulk` (is_all / many images) and `celery` (everything else). Workers consume all three; on Redis
+`scan.bulk` (is_all / many images), `exports` and `celery` (everything else). Workers consume all four; on Redis
 in that fixed order (`queue_order_strategy=priority`), so a manual scan never waits behind a bulk
 backlog; elsewhere round-robin, so it waits behind at most one bulk job per worker slot.
 """
@@ -19,6 +19,7 @@ from kombu import Queue  # type: ignore[attr-defined]
 
 from openhss.config import Settings
 from openhss.services import dispatch
+from openhss.services.exports import QUEUE as EXPORT_QUEUE
 from openhss.services.scans import LANES, RESCAN_TASK, SWEEP_TASK
 
 #: The settings of this process's Celery app. One process serves one deployment, and tasks may run on an
@@ -35,9 +36,9 @@ def process_settings() -> Settings:
 
 
 def queue_names(settings: Settings) -> list[str]:
-    """Consumption order: manual lane, bulk lane, then the default queue."""
+    """Consumption order: manual lane, bulk lane, exports, then the default queue."""
     p = settings.queue_prefix
-    return [p + LANES["manual"], p + LANES["bulk"], p + DEFAULT_QUEUE]
+    return [p + LANES["manual"], p + LANES["bulk"], p + EXPORT_QUEUE, p + DEFAULT_QUEUE]
 
 
 def _transport_options(settings: Settings) -> dict[str, object]:
@@ -54,7 +55,11 @@ def _transport_options(settings: Settings) -> dict[str, object]:
 
 def make_celery(settings: Settings) -> Celery:
     settings.ensure_data_dir()
-    app = Celery("openhss", broker=settings.resolved_broker_url, include=["openhss.worker.tasks"])
+    app = Celery(
+        "openhss",
+        broker=settings.resolved_broker_url,
+        include=["openhss.worker.tasks", "openhss.worker.export_tasks"],
+    )
     names = queue_names(settings)
     app.conf.update(
         task_acks_late=True,
@@ -74,6 +79,7 @@ def make_celery(settings: Settings) -> Celery:
             "purge-expired-auth-state": {"task": "openhss.purge_expired_auth_state", "schedule": 600.0},
             "sweep-scan-jobs": {"task": SWEEP_TASK, "schedule": settings.scans.sweep_interval_seconds},
             "scheduled-rescans": {"task": RESCAN_TASK, "schedule": 600.0},
+            "cleanup-exports": {"task": "openhss.cleanup_exports", "schedule": 900.0},
         },
     )
     _PROCESS_SETTINGS[:] = [settings]

@@ -458,6 +458,8 @@ async def export_image_security_report_task(
         image_type=body.image_type,
         image_id_list=tuple(body.image_id_list or ()),
         latest_version=body.latest_version,
+        instance_name=body.instance_name,
+        cicd_name=body.cicd_name,
         build_command_rule_id_list=tuple(body.build_command_rule_id_list or ()),
         build_command_risk_level=body.build_command_risk_level,
         build_command_risk_name=body.build_command_risk_name,
