@@ -1,9 +1,11 @@
 """One live service with real scan results, and one headless Chromium, for the console's browser tests.
 
-The image is built here from generated content (Python packages with published advisories, a planted
-AWS key, the EICAR string assembled at run time, a risky build step), scanned by the real engine
-against the shared OSV PyPI data, and stored with `services.results.record_scan`, exactly what a
-finished scan stores. Screenshots go to `tests/console/artifacts/` (git-ignored).
+The main image is built here from generated content (Python packages with published advisories, a
+planted AWS key, the EICAR string assembled at run time, a risky build step), scanned by the real
+engine against the shared OSV PyPI data, and stored with `services.results.record_scan`, exactly what
+a finished scan stores. A second image is left unscanned with a readable source: the console's scan
+button queues it and the embedded worker (the one `openhss serve` runs) scans it for real.
+Screenshots go to `tests/console/artifacts/` (git-ignored).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from openhss.scan.sources.base import SourceOptions
 from openhss.services import identity, results
 from openhss.services.scanning import build_pipeline, scan_image
 from openhss.services.vulndb import VulnDbService
+from openhss.worker.embedded import start_embedded_worker
 from tests.scan_sources.builders import LayerSpec, build_oci
 from tests.support.service import PROJECT, Service, make_settings, running_service
 
@@ -54,6 +57,7 @@ class Seeded:
     local_pk: int
     registry_pk: int
     unscanned_pk: int
+    agent_only_pk: int
     aws_key: str
     report: ImageReport
 
@@ -101,7 +105,21 @@ def _build_image(root: Path, aws_key: str) -> Path:
     return root
 
 
-def _seed(svc: Service, report: ImageReport) -> tuple[int, int, int]:
+def _build_worker_image(root: Path) -> str:
+    """A second image, scanned only when the console asks: the executor reads it from `source_ref`."""
+    build_oci(
+        root,
+        [
+            LayerSpec("ADD rootfs.tar /").add_bytes("etc/os-release", b'ID=debian\nVERSION_ID="12"\n'),
+            LayerSpec("RUN pip install pyyaml==5.3").add_bytes(
+                f"{SITE}/pyyaml-5.3.dist-info/METADATA", _dist("pyyaml", "5.3")
+            ),
+        ],
+    )
+    return f"oci:{root}:app"
+
+
+def _seed(svc: Service, report: ImageReport, worker_ref: str) -> tuple[int, int, int, int]:
     inv = Inventory(os=report.os, packages=report.packages, files=report.files)
     with transaction(svc.runtime.sessions) as s:
         identity.create_user(s, READER, Role.READ_ONLY, READER_PASSWORD)
@@ -151,11 +169,22 @@ def _seed(svc: Service, report: ImageReport) -> tuple[int, int, int]:
             image_name="shop/worker",
             image_version="2.0.0",
             host_num=1,
+            source_ref=worker_ref,
         )
-        s.add_all([local, registry, unscanned])
+        # Only its host's agent could read this one (no source): a scan of it waits for that agent.
+        agent_only = Image(
+            **common,
+            image_type="local",
+            image_id="sha256:" + "8" * 64,
+            image_name="legacy/batch",
+            image_version="0.9",
+            host_num=1,
+        )
+        s.add_all([local, registry, unscanned, agent_only])
         s.flush()
         s.add_all([ImageHost(image_pk=local.id, host_pk=h.id) for h in hosts])
         s.add(ImageHost(image_pk=unscanned.id, host_pk=hosts[0].id))
+        s.add(ImageHost(image_pk=agent_only.id, host_pk=hosts[1].id))
         s.add(
             Container(
                 project_id=PROJECT,
@@ -170,7 +199,7 @@ def _seed(svc: Service, report: ImageReport) -> tuple[int, int, int]:
         )
         for pk in (local.id, registry.id):
             results.record_scan(s, pk, inv, report.vulnerabilities, report.findings)
-        return local.id, registry.id, unscanned.id
+        return local.id, registry.id, unscanned.id, agent_only.id
 
 
 @pytest.fixture(scope="session")
@@ -183,9 +212,14 @@ def seeded(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> Iterat
     report = scan_image(
         parse_ref(f"oci:{image_dir}:app"), SourceOptions(), build_pipeline(ScanScope.ALL, settings=settings)
     )
+    worker_ref = _build_worker_image(tmp / "worker-image")
     with running_service(tmp) as svc:
-        local_pk, registry_pk, unscanned_pk = _seed(svc, report)
-        yield Seeded(svc, svc.base_url + "/console", local_pk, registry_pk, unscanned_pk, aws_key, report)
+        pks = _seed(svc, report, worker_ref)
+        worker = start_embedded_worker(svc.runtime.settings, concurrency=1)
+        try:
+            yield Seeded(svc, svc.base_url + "/console", *pks, aws_key, report)
+        finally:
+            worker.stop()
 
 
 @pytest.fixture(scope="session")

@@ -7,12 +7,14 @@ and dark) for a person to look at.
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+import openpyxl
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import func, select
@@ -181,18 +183,20 @@ def test_overview_shows_the_database_figures(page: Page, seeded: Seeded) -> None
 def test_local_images_list_and_filters(page: Page, seeded: Seeded) -> None:
     page.get_by_role("link", name="Local images").first.click()
     rows = page.locator("table.dense tbody tr")
-    expect(rows).to_have_count(2)
+    expect(rows).to_have_count(3)
     expect(page.locator("tbody")).to_contain_text("shop/api")
     expect(page.locator("tbody")).to_contain_text("not scanned")
     shoot(page, "images-local")
     page.get_by_label("Scan status").select_option("unscan")
     page.get_by_role("button", name="Filter").click()
-    expect(rows).to_have_count(1)
-    expect(rows.first).to_contain_text("shop/worker")
+    expect(rows).to_have_count(2)
+    expect(page.locator("tbody")).not_to_contain_text("shop/api")
     page.goto(seeded.console + "/images?kind=local&host_name=web-2")
-    expect(rows).to_have_count(1)
-    expect(rows.first).to_contain_text("shop/api")
+    expect(rows).to_have_count(2)
+    expect(page.locator("tbody")).not_to_contain_text("shop/worker")
     page.goto(seeded.console + "/images?kind=local&has_vul=true")
+    expect(rows).to_have_count(1)
+    page.goto(seeded.console + "/images?kind=local&image_name=legacy")
     expect(rows).to_have_count(1)
     page.goto(seeded.console + "/images?kind=registry")
     expect(rows).to_have_count(1)
@@ -340,43 +344,73 @@ def test_read_only_user_sees_but_cannot_act(context: BrowserContext, seeded: See
 # --- scan tasks and exports -------------------------------------------------------------------------------
 
 
-def test_start_and_stop_a_scan(page: Page, seeded: Seeded, admin_state: dict[str, Any]) -> None:
+def test_scan_from_the_console_runs_to_results(page: Page, seeded: Seeded) -> None:
+    """The scan button queues a task; the embedded worker scans the image; the page follows it live."""
     page.goto(seeded.console + "/images?kind=local&scan_status=unscan")
     page.get_by_label("Select shop/worker:2.0.0").check()
     page.get_by_role("button", name="Scan selected").click()
-    expect(page).to_have_url(re.compile(r"/console/images\?kind=local&scan_status=unscan$"))
+    page.goto(f"{seeded.console}/images/{seeded.unscanned_pk}")
+    # The badge polls while queued/scanning and reloads the page once the scan has finished.
+    expect(page.locator("#scan-status")).to_contain_text("success", timeout=90_000)
+    expect(page.locator("#vuln-table")).to_contain_text("pyyaml", timeout=10_000)
+    with transaction(seeded.svc.runtime.sessions) as s:
+        img = s.get_one(Image, seeded.unscanned_pk)
+        assert img.scan_status == "success" and img.vul_num > 0
+        vul_ids = set(
+            s.scalars(select(ImageVulnerability.vul_id).where(ImageVulnerability.image_pk == img.id))
+        )
+        task = s.scalars(
+            select(ScanTask)
+            .join(ScanTaskImage, ScanTaskImage.task_pk == ScanTask.id)
+            .where(ScanTaskImage.image_pk == img.id)
+        ).one()
+    for vid in vul_ids:
+        expect(page.locator("#vuln-table")).to_contain_text(vid)
+    page.get_by_role("link", name="Scan tasks").click()
+    row = page.locator("tbody tr", has_text=task.task_id[:12])
+    expect(row).to_contain_text("finished")
+    expect(row).to_contain_text("100%")
+
+
+def test_stop_a_waiting_scan(page: Page, seeded: Seeded, admin_state: dict[str, Any]) -> None:
+    """An image only its host's agent can read waits in the queue; the console stops the task."""
+    page.goto(seeded.console + "/images?kind=local&image_name=legacy")
+    page.get_by_label("Select legacy/batch:0.9").check()
+    page.get_by_role("button", name="Scan selected").click()
     with transaction(seeded.svc.runtime.sessions) as s:
         task = s.scalars(select(ScanTask).order_by(ScanTask.id.desc())).first()
         assert task is not None and task.total_num == 1
         (queued,) = s.scalars(select(ScanTaskImage).where(ScanTaskImage.task_pk == task.id))
-        assert queued.image_pk == seeded.unscanned_pk
+        assert queued.image_pk == seeded.agent_only_pk
         task_id = task.task_id
+    page.goto(f"{seeded.console}/images/{seeded.agent_only_pk}")
+    expect(page.locator("#scan-status")).to_contain_text("queued")
     page.get_by_role("link", name="Scan tasks").click()
     row = page.locator("tbody tr", has_text=task_id[:12])
     expect(row).to_contain_text("scanning")
     expect(page.locator(".live")).to_be_visible()
-    page.goto(f"{seeded.console}/images/{seeded.unscanned_pk}")
-    expect(page.locator("#scan-status")).to_contain_text("queued")
-    page.get_by_role("link", name="Scan tasks").click()
     shoot(page, "tasks")
-    page.locator("tbody tr", has_text=task_id[:12]).get_by_role("button", name="Stop").click()
+    row.get_by_role("button", name="Stop").click()
     expect(page.locator("tbody tr", has_text=task_id[:12])).to_contain_text("stopped")
     with transaction(seeded.svc.runtime.sessions) as s:
-        assert s.get_one(Image, seeded.unscanned_pk).scan_status == "image_scan_stop"
-    token = api_token(admin_state)
+        assert s.get_one(Image, seeded.agent_only_pk).scan_status == "image_scan_stop"
     r = httpx.get(
         f"{seeded.svc.base_url}/v5/{PROJECT}/image/tasks",
-        params={"type": "image_scan", "task_id": task_id},
-        headers={"X-Auth-Token": token},
+        params={"type": "image_scan", "task_id": task_id, "enterprise_project_id": "all_granted_eps"},
+        headers={"X-Auth-Token": api_token(admin_state)},
     )
     assert r.status_code == 200 and r.json()["data_list"][0]["task_status"] == -1  # HSS: -1 = stopped
 
 
-def test_create_an_export(page: Page, seeded: Seeded, admin_state: dict[str, Any]) -> None:
+def test_create_and_download_an_export(page: Page, seeded: Seeded, admin_state: dict[str, Any]) -> None:
     page.get_by_role("link", name="Exports").click()
     page.get_by_label("Report").select_option("local-vulnerability")
     page.get_by_role("button", name="Create export").click()
-    expect(page.locator("#export-table tbody tr")).to_have_count(1)
+    rows = page.locator("#export-table tbody tr")
+    expect(rows).to_have_count(1)
+    # The table polls while the worker writes the file; the download link appears when it is done.
+    download_link = rows.first.get_by_role("link", name=re.compile("^Download"))
+    expect(download_link).to_be_visible(timeout=60_000)
     with transaction(seeded.svc.runtime.sessions) as s:
         task = s.scalars(select(ExportTask)).one()
         vul_rows = s.scalar(
@@ -385,17 +419,25 @@ def test_create_an_export(page: Page, seeded: Seeded, admin_state: dict[str, Any
             .join(Image, Image.id == ImageVulnerability.image_pk)
             .where(Image.image_type == "local")
         )
-    assert task.export_type == "local-vulnerability" and task.record_total_num == vul_rows
-    row = page.locator("#export-table tbody tr").first
-    expect(row).to_contain_text(str(vul_rows))
-    expect(row).to_contain_text(task.task_status)
-    r = httpx.get(
-        f"{seeded.svc.base_url}/v5/{PROJECT}/export-task/{task.task_id}",
-        params={"enterprise_project_id": "all_granted_eps"},  # the console works over all granted EPs
-        headers={"X-Auth-Token": api_token(admin_state)},
-    )
-    assert r.status_code == 200 and r.json()["task_status"] == task.task_status
+    assert task.export_type == "local-vulnerability" and task.task_status == "success"
+    assert task.record_total_num == vul_rows
+    expect(rows.first).to_contain_text(str(vul_rows))
     shoot(page, "exports")
+    with page.expect_download() as info:
+        download_link.click()
+    path = info.value.path()
+    assert info.value.suggested_filename == task.file_name
+    book = openpyxl.load_workbook(io.BytesIO(path.read_bytes()), read_only=True)
+    data_rows = [r for r in book.worksheets[0].iter_rows(values_only=True)][1:]
+    assert len(data_rows) == vul_rows
+    # The same bytes as the API's download of the same file.
+    token = api_token(admin_state)
+    r = httpx.get(
+        f"{seeded.svc.base_url}/v5/{PROJECT}/download/{task.file_id}",
+        params={"enterprise_project_id": "all_granted_eps"},
+        headers={"X-Auth-Token": token},
+    )
+    assert r.status_code == 200 and r.content == path.read_bytes()
 
 
 def test_registries_and_agents(page: Page, seeded: Seeded) -> None:

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from openhss.api.deps import Ctx
@@ -551,6 +551,20 @@ async def export_create(
 
     await _run(ctx, q)
     return _redirect(_base(request) + "/exports")
+
+
+@router.get("/exports/{task_id}/download")
+async def export_download(
+    ctx: Ctx, user: User, task_id: Annotated[str, Path(min_length=1, max_length=64)]
+) -> Response:
+    """The file of a finished export, through the same lookup as `GET /v5/{project_id}/download/{file_id}`."""
+
+    def q(session: Session) -> exports.ExportFile:
+        task = exports.get_task(session, user.scope, task_id)
+        return exports.open_file(session, ctx.settings, user.scope, task.file_id)
+
+    found = await _run(ctx, q)
+    return FileResponse(found.path, media_type=found.media_type, filename=found.file_name)
 
 
 # --- registries and agents ---------------------------------------------------------------------------
