@@ -241,7 +241,7 @@ def test_image_page_tabs(page: Page, seeded: Seeded) -> None:
         )
     )
 
-    page.get_by_role("link", name=re.compile("^Hosts")).click()
+    page.get_by_role("link", name=re.compile("^Runs on")).click()
     expect(page.locator("main")).to_contain_text("web-1")
     expect(page.locator("main")).to_contain_text("web-2")
     expect(page.locator("main")).to_contain_text("shop-api-1")
@@ -282,6 +282,8 @@ def test_ignore_a_vulnerability_and_reopen_it(
 ) -> None:
     vul = some_vul(seeded)
     page.get_by_role("link", name="Vulnerabilities").first.click()
+    expect(page.locator("tbody")).to_contain_text(vul.vul_id)
+    shoot(page, "vulnerabilities")
     page.get_by_label("Vulnerability ID").fill(vul.vul_id)
     page.get_by_role("button", name="Filter").click()
     page.get_by_role("link", name=vul.vul_id).click()
@@ -366,6 +368,7 @@ def test_scan_from_the_console_runs_to_results(page: Page, seeded: Seeded) -> No
         ).one()
     for vid in vul_ids:
         expect(page.locator("#vuln-table")).to_contain_text(vid)
+    shoot(page, "image-scanned-by-worker")
     page.get_by_role("link", name="Scan tasks").click()
     row = page.locator("tbody tr", has_text=task.task_id[:12])
     expect(row).to_contain_text("finished")

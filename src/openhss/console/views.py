@@ -60,7 +60,7 @@ TABS = (
     (FindingKind.BUILD_COMMAND_RISK.value, "Build commands"),
     (FindingKind.NON_COMPLIANT_APP.value, "Compliance"),
     ("layers", "Layers"),
-    ("hosts", "Hosts & containers"),
+    ("hosts", "Runs on"),
 )
 REPORT_TYPES = (
     ("local-vulnerability", "Local image vulnerabilities"),
@@ -511,6 +511,7 @@ async def export_list(
         nav="exports",
         result=result,
         report_types=REPORT_TYPES,
+        report_labels=dict(REPORT_TYPES),
         page_query=lambda off: urlencode({"offset": off}),
     )
 

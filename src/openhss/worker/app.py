@@ -7,8 +7,8 @@ to be idempotent. The persisted scan state in the service database stays the sou
 the executor's sweeper re-sends what a lost message would have run.
 
 Queues (all durable, all prefixed with `Settings.queue_prefix`): `scan.manual` (a few explicit images),
-`scan.bulk` (is_all / many images), `exports` and `celery` (everything else). Workers consume all four; on Redis
-in that fixed order (`queue_order_strategy=priority`), so a manual scan never waits behind a bulk
+`scan.bulk` (is_all / many images), `exports` and `celery` (everything else). Workers consume all four;
+on Redis in that fixed order (`queue_order_strategy=priority`), so a manual scan never waits behind a bulk
 backlog; elsewhere round-robin, so it waits behind at most one bulk job per worker slot.
 """
 
