@@ -510,8 +510,13 @@ def test_theme_toggle_and_local_assets(page: Page, seeded: Seeded) -> None:
     assert toggled != dark
     page.reload()
     assert page.evaluate("getComputedStyle(document.body).backgroundColor") == toggled, "the choice persists"
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.goto(f"{seeded.console}/images/{seeded.local_pk}")
+    page.get_by_role("link", name=re.compile("^Packages")).click()  # an htmx swap
+    expect(page.locator("tbody")).to_contain_text("requests")
     assert external == [], f"the console loaded something from elsewhere: {external}"
+    assert errors == [], f"console errors (CSP violations show up here): {errors}"
     r = httpx.get(seeded.console + "/static/htmx.min.js")
     assert r.status_code == 200 and "htmx" in r.text[:200]
 
