@@ -49,14 +49,19 @@ def image_pks(scope: Scope) -> Select[tuple[int]]:
     return scoped_images(scope).with_only_columns(Image.id)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ImageCounts:
     image_type: str
-    total: int
-    scanned: int
-    failed: int
-    running: int
-    by_level: dict[str, int]
+    total: int = 0
+    scanned: int = 0
+    failed: int = 0
+    running: int = 0
+    by_level: dict[str, int] = field(default_factory=lambda: dict.fromkeys(IMAGE_LEVELS, 0))
+
+
+FAILED_STATES = frozenset(
+    {ScanStatus.FAILED.value, ScanStatus.DOWNLOAD_FAILED.value, ScanStatus.IMAGE_OVERSIZED.value}
+)
 
 
 def image_counts(session: Session, scope: Scope) -> list[ImageCounts]:
@@ -66,31 +71,19 @@ def image_counts(session: Session, scope: Scope) -> list[ImageCounts]:
         .with_only_columns(Image.image_type, Image.scan_status, Image.severity_level, func.count())
         .group_by(Image.image_type, Image.scan_status, Image.severity_level)
     ).all()
-    failed_states = {
-        ScanStatus.FAILED.value,
-        ScanStatus.DOWNLOAD_FAILED.value,
-        ScanStatus.IMAGE_OVERSIZED.value,
-    }
-    out: dict[str, dict[str, object]] = {}
+    out: dict[str, ImageCounts] = {}
     for image_type, status, level, n in rows:
-        c = out.setdefault(
-            image_type,
-            {"total": 0, "scanned": 0, "failed": 0, "running": 0, "by_level": dict.fromkeys(IMAGE_LEVELS, 0)},
-        )
-        c["total"] = int(c["total"]) + n  # type: ignore[call-overload]
+        c = out.setdefault(image_type, ImageCounts(image_type))
+        c.total += n
         if status == ScanStatus.SUCCESS.value:
-            c["scanned"] = int(c["scanned"]) + n  # type: ignore[call-overload]
-            levels: dict[str, int] = c["by_level"]  # type: ignore[assignment]
-            levels[level] = levels.get(level, 0) + n
-        elif status in failed_states:
-            c["failed"] = int(c["failed"]) + n  # type: ignore[call-overload]
+            c.scanned += n
+            c.by_level[level] = c.by_level.get(level, 0) + n
+        elif status in FAILED_STATES:
+            c.failed += n
         elif status in scan_tasks.ACTIVE:
-            c["running"] = int(c["running"]) + n  # type: ignore[call-overload]
+            c.running += n
     order = {"local": 0, "registry": 1, "cicd": 2}
-    return [
-        ImageCounts(t, int(v["total"]), int(v["scanned"]), int(v["failed"]), int(v["running"]), v["by_level"])  # type: ignore[call-overload, arg-type]
-        for t, v in sorted(out.items(), key=lambda kv: order.get(kv[0], 9))
-    ]
+    return sorted(out.values(), key=lambda c: order.get(c.image_type, 9))
 
 
 def open_vulnerabilities_by_severity(session: Session, scope: Scope) -> dict[str, int]:

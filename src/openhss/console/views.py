@@ -26,6 +26,7 @@ from openhss.db.models import Image
 from openhss.domain.enums import FindingKind
 from openhss.domain.errors import InvalidRequest, NotFound, Unauthenticated
 from openhss.services import exports, findings, images, scan_tasks, vulnerabilities
+from openhss.services.identity import Scope
 from openhss.services.images import ImageFilter, scoped_images
 from openhss.services.vulndb import VulnDbService
 
@@ -105,8 +106,8 @@ def _redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-def _image(session: Session, user_scope: Any, image_pk: int) -> Image:
-    img = session.scalars(scoped_images(user_scope).where(Image.id == image_pk)).first()
+def _image(session: Session, scope: Scope, image_pk: int) -> Image:
+    img = session.scalars(scoped_images(scope).where(Image.id == image_pk)).first()
     if img is None:
         raise NotFound(f"image {image_pk} does not exist")
     return img
@@ -116,7 +117,7 @@ def _image(session: Session, user_scope: Any, image_pk: int) -> Image:
 
 
 @router.get("/static/{name}", include_in_schema=False)
-async def static(name: Annotated[str, Path(pattern=r"^[a-z0-9.-]+$", max_length=64)]) -> Response:
+async def static(name: Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9.-]*$", max_length=64)]) -> Response:
     return static_file(name)
 
 
