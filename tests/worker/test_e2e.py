@@ -3,12 +3,15 @@ in-process worker) and distributed (PostgreSQL + `openhss worker` processes on R
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from huaweicloudsdkhss.v5 import (
     BatchScanLocalImageRequest,
@@ -27,10 +30,20 @@ from sqlalchemy import func, select
 from openhss.db.engine import transaction
 from openhss.db.models import Image, ImageApp
 from openhss.db.scheduling import ImageInventory, LayerCacheEntry
+from openhss.services.runtime import open_runtime
 from openhss.worker.embedded import start_embedded_worker
 from tests.api.conftest import sdk
 from tests.support.pg import temp_database
-from tests.support.service import Service, running_service
+from tests.support.server import free_port
+from tests.support.service import (
+    ADMIN_AK,
+    ADMIN_PASSWORD,
+    ADMIN_SK,
+    PROJECT,
+    Service,
+    make_settings,
+    running_service,
+)
 from tests.worker.brokers import BROKERS, cleanup_broker, require_broker
 from tests.worker.helpers import (
     CERTIFI_VUL,
@@ -39,6 +52,7 @@ from tests.worker.helpers import (
     add_image,
     build_image,
     import_advisories,
+    settings_env,
     wait_for,
     worker_process,
 )
@@ -118,6 +132,7 @@ def check_scan_results(svc: Service, tmp: Path) -> None:
         )
 
 
+@pytest.mark.slow
 def test_embedded_scan_through_the_api(tmp_path: Path) -> None:
     with running_service(tmp_path) as svc:
         import_advisories(svc.runtime.settings, tmp_path)
@@ -150,3 +165,43 @@ def test_distributed_scan_through_the_api(tmp_path: Path, broker: str) -> None:
             except AssertionError:
                 print(w.output())
                 raise
+
+
+@pytest.mark.slow
+def test_openhss_serve_runs_submitted_scans(tmp_path: Path) -> None:
+    """`make run` mode: the `openhss serve` process (API + embedded worker + periodic thread) completes
+    scans submitted through the SDK."""
+    port = free_port()
+    settings = make_settings(tmp_path)
+    env = {
+        **settings_env(settings),
+        "OPENHSS_PORT": str(port),
+        "OPENHSS_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "OPENHSS_ADMIN_ACCESS_KEY": ADMIN_AK,
+        "OPENHSS_ADMIN_SECRET_KEY": ADMIN_SK,
+        "OPENHSS_DEFAULT_PROJECT_ID": PROJECT,
+    }
+    log = (tmp_path / "serve.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "openhss.cli", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+
+        def up() -> bool:
+            try:
+                return httpx.get(base + "/health", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(up, 60, "openhss serve to listen")
+        rt = open_runtime(settings, migrate_schema=False)
+        try:
+            import_advisories(settings, tmp_path)
+            check_scan_results(Service(base, rt), tmp_path)
+        finally:
+            rt.engine.dispose()
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        log.close()

@@ -23,6 +23,8 @@ from tests.support.service import PROJECT, make_settings
 from tests.vulndb.helpers import osv, write_zip
 from tests.worker.helpers import CERTIFI_VUL, PYPI_PACKAGE, ZLIB_VUL, add_image, build_image
 
+pytestmark = pytest.mark.slow
+
 
 def test_db_import_rematches_stored_inventories(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = make_settings(tmp_path)

@@ -25,6 +25,7 @@ from tests.support.service import PROJECT, make_settings
 from tests.worker.helpers import CERTIFI_VUL, ZLIB_VUL, add_image, build_image, import_advisories
 
 SCOPE = Scope(PROJECT, None)
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

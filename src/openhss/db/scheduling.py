@@ -47,6 +47,9 @@ class ImageInventory(Base):
     image_pk: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), primary_key=True)
     codec: Mapped[int] = mapped_column(Integer)
     blob: Mapped[bytes] = mapped_column(LargeBinary)
+    #: The advisory keys its packages are matched under ("ecosystem\tname" lines): a re-match reads
+    #: only this column for inventories no changed key touches.
+    keys: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[int] = mapped_column(BigInteger, default=0)
 
 

@@ -40,6 +40,7 @@ installed by `openhss serve`, `openhss worker` and the tests; services never imp
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -70,7 +71,7 @@ from openhss.scan.cache import INVENTORY_CODEC, decode_inventory, encode_invento
 from openhss.scan.errors import ScanError
 from openhss.scan.layers import Limits
 from openhss.scan.matcher import VulnerabilityMatcher
-from openhss.scan.matcher.rematch import needs_rematch
+from openhss.scan.matcher.registry import MATCHERS
 from openhss.services import dispatch, image_sources, results
 from openhss.services.layer_cache import DbLayerCache
 from openhss.services.results import now_ms
@@ -281,11 +282,24 @@ def start_job(
 # --- finish ------------------------------------------------------------------------------------------
 
 
+def rematch_keys(inventory: Inventory) -> set[tuple[str, str]]:
+    """The (ecosystem, name) advisory keys an inventory's packages are looked up under."""
+    out: set[tuple[str, str]] = set()
+    for pkg in inventory.packages:
+        matcher = next((m for m in MATCHERS if m.handles(pkg)), None)
+        if matcher is not None:
+            out.update((k.ecosystem.value, k.name) for k in matcher.keys(pkg, inventory.os))
+    return out
+
+
 def _store_inventory(session: Session, image_pk: int, inventory: Inventory, at: int) -> None:
     blob = encode_inventory(inventory.os, inventory.packages)
+    keys = "\n".join(sorted(f"{e}\t{n}" for e, n in rematch_keys(inventory)))
     session.execute(delete(ImageInventory).where(ImageInventory.image_pk == image_pk))
     session.execute(
-        insert(ImageInventory).values(image_pk=image_pk, codec=INVENTORY_CODEC, blob=blob, updated_at=at)
+        insert(ImageInventory).values(
+            image_pk=image_pk, codec=INVENTORY_CODEC, blob=blob, keys=keys, updated_at=at
+        )
     )
 
 
@@ -868,11 +882,14 @@ def rematch(
         changed = _unpack_keys(run.changed)
         run.status = "running"
     report = RematchReport(run_pk)
+    wanted = {f"{e}\t{n}" for e, n in changed}
+    #: Identical inventories (one image on many hosts and registries, retags) are matched once per run.
+    by_content: dict[bytes, list[VulnerabilityFinding]] = {}
     last = 0
     while changed:
         with transaction(sessions) as session:
             rows = session.execute(
-                select(ImageInventory.image_pk, ImageInventory.codec, ImageInventory.blob)
+                select(ImageInventory.image_pk, ImageInventory.codec, ImageInventory.keys)
                 .where(ImageInventory.image_pk > last)
                 .order_by(ImageInventory.image_pk)
                 .limit(batch)
@@ -880,17 +897,33 @@ def rematch(
             if not rows:
                 break
             last = rows[-1][0]
-            for image_pk, codec, blob in rows:
-                report.checked += 1
-                if codec != INVENTORY_CODEC:
-                    continue
-                os_info, packages = decode_inventory(bytes(blob))
-                if not needs_rematch(os_info, packages, changed):
-                    continue
+            report.checked += len(rows)
+            touched = [
+                pk
+                for pk, codec, keys in rows
+                if codec == INVENTORY_CODEC and not wanted.isdisjoint(keys.split("\n"))
+            ]
+            blobs = (
+                dict(
+                    session.execute(
+                        select(ImageInventory.image_pk, ImageInventory.blob).where(
+                            ImageInventory.image_pk.in_(touched)
+                        )
+                    ).all()
+                )
+                if touched
+                else {}
+            )
+            for image_pk in touched:
+                blob = bytes(blobs[image_pk])
+                digest = hashlib.blake2b(blob, digest_size=20).digest()
+                vulns = by_content.get(digest)
+                if vulns is None:
+                    os_info, packages = decode_inventory(blob)
+                    vulns = by_content[digest] = matcher(Inventory(os=os_info, packages=packages))
                 before = set(
                     session.scalars(select(VulImageIndex.vul_id).where(VulImageIndex.image_pk == image_pk))
                 )
-                vulns = matcher(Inventory(os=os_info, packages=packages))
                 results.rematch(session, image_pk, vulns)
                 report.rematched += 1
                 gained = sorted({v.vul_id for v in vulns} - before)

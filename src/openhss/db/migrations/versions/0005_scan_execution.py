@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("image_pk", sa.Integer(), sa.ForeignKey("images.id", ondelete="CASCADE"), primary_key=True),
         sa.Column("codec", sa.Integer(), nullable=False),
         sa.Column("blob", sa.LargeBinary(), nullable=False),
+        sa.Column("keys", sa.Text(), nullable=False),
         sa.Column("updated_at", sa.BigInteger(), nullable=False),
     )
     op.create_table(
