@@ -435,7 +435,8 @@ def test_one_running_export_per_type_and_a_failure_says_why(seeded: Seeded) -> N
         f"{seeded.svc.base_url}/v5/{PROJECT}/export-task/{first.task_id}",
         headers={"X-Auth-Token": _token(seeded, "admin", "admin-pass-for-tests", PROJECT)},
     ).json()
-    assert "FileExistsError" in raw["failed_reason"] or "NotADirectoryError" in raw["failed_reason"]
+    assert raw["failed_reason"].startswith("could not write the export file: ")
+    assert str(rt.settings.data_dir) not in raw["failed_reason"]
     assert _run(seeded, other.task_id) == "success"
     # The slot is free again.
     again = c.export_image_security_report_task(
@@ -490,6 +491,7 @@ def _cli(seeded: Seeded, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_cli_writes_the_same_rows(seeded: Seeded, tmp_path: Path) -> None:
     out = tmp_path / "apps.csv"
     done = _cli(
@@ -515,13 +517,14 @@ def test_cli_writes_the_same_rows(seeded: Seeded, tmp_path: Path) -> None:
         assert failed.returncode == 2 and len(failed.stderr.strip().splitlines()) == 1, failed.stderr
 
 
+@pytest.mark.slow
 def test_a_real_worker_runs_the_export(tmp_path: Path) -> None:
     with running_service(tmp_path) as svc:
         seeded = Seeded(svc, _seed(svc))
         settings = svc.runtime.settings
         worker = start_embedded_worker(settings, concurrency=1)
         app = make_celery(settings)
-        dispatch.set_sender(lambda m: app.send_task(m.name, args=list(m.args)))
+        dispatch.set_sender(lambda m: app.send_task(m.name, args=list(m.args), queue=m.queue))
         try:
             c = sdk(svc)
             created = c.export_image_security_report_task(
@@ -558,3 +561,61 @@ def test_task_filters_are_stored_for_the_worker(seeded: Seeded) -> None:
     stored = json.loads(task.filters)
     assert stored["format"] == "xlsx" and stored["image_type"] == LOCAL
     assert stored["image_filter"]["risky"] is True
+
+
+def test_csv_on_request_holds_the_same_rows(seeded: Seeded) -> None:
+    token = _token(seeded, "admin", "admin-pass-for-tests", PROJECT)
+    resp = httpx.post(
+        f"{seeded.svc.base_url}/v5/{PROJECT}/image/security-report/export-tasks",
+        params={"file_format": "csv", "enterprise_project_id": ALL},
+        json={"export_size": 100, "security_report_type": "files", "operate_all": True, "image_type": LOCAL},
+        headers={"X-Auth-Token": token},
+    )
+    assert resp.status_code == 200, resp.text
+    task_id = resp.json()["task_id"]
+    assert _run(seeded, task_id) == "success"
+    c = sdk(seeded.svc)
+    status = c.list_query_export_task(ListQueryExportTaskRequest(task_id=task_id, enterprise_project_id=ALL))
+    assert status.file_name.endswith(".csv")
+    body, headers = _download(c, status.file_id)
+    assert headers["content-type"].startswith("text/csv")
+    got = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    _, xlsx_rows = _report(seeded, "files", image_type=LOCAL)
+    assert got[0] == [col.title for col in REPORT_COLUMNS["files"]]
+    assert sorted(got[1:]) == sorted([str(v) for v in r.values()] for r in xlsx_rows)
+    bad = httpx.post(
+        f"{seeded.svc.base_url}/v5/{PROJECT}/image/security-report/export-tasks",
+        params={"file_format": "pdf"},
+        json={"export_size": 100, "security_report_type": "files", "operate_all": True},
+        headers={"X-Auth-Token": token},
+    )
+    assert bad.status_code == 400 and bad.json()["error_code"] == "HSS.0001"
+
+
+def test_cleanup_resends_waiting_tasks_and_fails_stuck_ones(seeded: Seeded) -> None:
+    c = sdk(seeded.svc)
+    created = c.export_image_security_report_task(
+        ExportImageSecurityReportTaskRequest(
+            body=ExportImageSecurityReportTaskRequestInfo(
+                export_size=5, security_report_type="non-compliant-app", operate_all=True
+            )
+        )
+    )
+    rt = seeded.svc.runtime
+    pk = _pk(seeded, created.task_id)
+    with transaction(rt.sessions) as s:
+        created_at = s.get_one(ExportTask, pk).create_time
+    sent: list[dispatch.Message] = []
+    dispatch.set_sender(sent.append)
+    try:
+        exports.cleanup_exports(rt.sessions, rt.settings, now=created_at + 60_000)
+        assert sent == []  # too young to have been lost
+        exports.cleanup_exports(rt.sessions, rt.settings, now=created_at + exports.RESEND_AFTER_MS + 1)
+        assert sent == [dispatch.Message("openhss.run_export", (pk,), "exports")]
+        later = created_at + rt.settings.export_timeout_minutes * 60_000 + 1
+        assert exports.cleanup_exports(rt.sessions, rt.settings, now=later) >= 1
+    finally:
+        dispatch.set_sender(None)
+    status = c.list_query_export_task(ListQueryExportTaskRequest(task_id=created.task_id))
+    assert status.task_status == "failure"
+    assert _run(seeded, created.task_id) == "failure"  # a late delivery does not revive it

@@ -12,6 +12,7 @@ import openpyxl
 import pytest
 
 from openhss.exports.tabular import FORMATS, REPORT_COLUMNS, write_csv, write_xlsx
+from openhss.exports.xlsx_stream import SheetSpec, write_workbook
 
 
 def rows(n: int) -> Iterator[dict[str, Any]]:
@@ -74,3 +75,41 @@ def test_xlsx_memory_does_not_grow_with_rows(tmp_path: Path) -> None:
 
 def test_formats_registry() -> None:
     assert set(FORMATS) == {"xlsx", "csv"}
+
+
+def test_streaming_writer_keeps_hostile_text_as_text(tmp_path: Path) -> None:
+    hostile = [
+        "a & b < c > d",
+        "bell\x07 nul\x00 esc\x1b",
+        "_x0041_ stays literal",
+        "  leading and trailing  ",
+        "lone surrogate \ud800",
+        "x" * 40_000,
+        '"]]></t></is></c><c><v>1</v></c>',
+    ]
+    spec = SheetSpec("We/ird:[name]*", ["text", "number"], [10, 10])
+    path = tmp_path / "h.xlsx"
+    assert write_workbook(path, spec, [[t, i + 0.5] for i, t in enumerate(hostile)]) == len(hostile)
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames == ["We_ird__name__"]
+    got = list(book.active.iter_rows(values_only=True))  # type: ignore[union-attr]
+    assert got[0] == ("text", "number")
+    texts = [r[0] for r in got[1:]]
+    assert [r[1] for r in got[1:]] == [i + 0.5 for i in range(len(hostile))]
+    assert texts[0] == "a & b < c > d"
+    assert texts[1] is not None and "\x07" not in texts[1] and texts[1].startswith("bell")
+    assert texts[2] is not None and "0041" in texts[2]
+    assert texts[3] == "  leading and trailing  "
+    assert texts[4] == "lone surrogate \ufffd"
+    assert texts[5] == "x" * 32_767
+    assert texts[6] == '"]]></t></is></c><c><v>1</v></c>'
+
+
+def test_streaming_writer_continues_on_a_new_sheet_past_the_row_limit(tmp_path: Path) -> None:
+    spec = SheetSpec("Software", ["n"], [8])
+    path = tmp_path / "r.xlsx"
+    assert write_workbook(path, spec, ([i] for i in range(7)), rows_per_sheet=3) == 7
+    book = openpyxl.load_workbook(path, read_only=True)
+    assert book.sheetnames == ["Software", "Software 2", "Software 3"]
+    sheets = [list(book[name].iter_rows(values_only=True)) for name in book.sheetnames]
+    assert sheets == [[("n",), (0,), (1,), (2,)], [("n",), (3,), (4,), (5,)], [("n",), (6,)]]

@@ -532,24 +532,19 @@ async def export_create(
         raise InvalidRequest(f"invalid parameter report: {report}")
     f = ImageFilter(image_name=_opt(image_name))
 
+    query: exports.LocalVulExport | exports.ReportExport
+    if report == "local-vulnerability":
+        query = exports.LocalVulExport(image_filter=f, operate_all=True)
+    else:
+        query = exports.ReportExport(
+            security_report_type=report,
+            operate_all=True,
+            image_filter=f,
+            image_type="local" if image_type == "local" else "registry",
+        )
+
     def q(session: Session) -> str:
-        if report == "local-vulnerability":
-            task = exports.create_local_vul_export(
-                session, user.scope, export_size, exports.LocalVulExport(image_filter=f, operate_all=True)
-            )
-        else:
-            task = exports.create_report_export(
-                session,
-                user.scope,
-                export_size,
-                exports.ReportExport(
-                    security_report_type=report,
-                    operate_all=True,
-                    image_filter=f,
-                    image_type="local" if image_type == "local" else "registry",
-                ),
-            )
-        return task.task_id
+        return exports.create_export(session, user.scope, export_size, query).task_id
 
     await _run(ctx, q)
     return _redirect(_base(request) + "/exports")

@@ -133,9 +133,22 @@ SHEET_NAMES: dict[str, str] = {
 }
 
 
+_SIGILS = frozenset("=+-@\t\r")
+
+
 def cell(value: Any) -> str | int | float:
     """Spreadsheet-safe scalar. Text starting with a formula sigil is prefixed with `'`: image content is
-    hostile, and a package named `=HYPERLINK(...)` must not become a live formula in the reader's Excel."""
+    hostile, and a package named `=HYPERLINK(...)` must not become a live formula in the reader's Excel.
+
+    Runs once per cell of every export, so the common types are tested first by exact type.
+    """
+    kind = type(value)
+    if kind is str:
+        text: str = value
+        return "'" + text if text and text[0] in _SIGILS else text
+    if kind is int or kind is float:
+        number: int | float = value
+        return number
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -146,10 +159,7 @@ def cell(value: Any) -> str | int | float:
         return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, list | tuple):
         value = ", ".join(str(v) for v in value)
-    text = str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
+    return cell(str(value))
 
 
 def _values(report_type: str, rows: Iterable[Mapping[str, Any]]) -> Iterable[list[str | int | float]]:
@@ -162,7 +172,9 @@ def write_xlsx(path: Path, report_type: str, rows: Iterable[Mapping[str, Any]]) 
     """Write one sheet (more past Excel's row limit); returns the number of data rows written."""
     columns = REPORT_COLUMNS[report_type]
     spec = SheetSpec(SHEET_NAMES[report_type], [c.title for c in columns], [c.width for c in columns])
-    return write_workbook(path, spec, _values(report_type, rows))
+    keys = [c.key for c in columns]
+    # Raw values: the writer calls `cell` once per distinct text, not once per cell.
+    return write_workbook(path, spec, ([row.get(k) for k in keys] for row in rows), sanitize=cell)
 
 
 def write_csv(path: Path, report_type: str, rows: Iterable[Mapping[str, Any]]) -> int:

@@ -19,10 +19,10 @@ from __future__ import annotations
 import math
 import re
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 from xml.sax.saxutils import quoteattr
 
 #: Excel's limits.
@@ -84,19 +84,69 @@ def _text_cell(value: str) -> str:
         value = value[:MAX_CELL_CHARS]
     if _NEEDS_WORK.search(value):
         value = _NEEDS_WORK.sub(_fix, value)
-    if value[:1].isspace() or value[-1:].isspace():
+    if value.strip() != value:
         return f'<c t="inlineStr"><is><t xml:space="preserve">{value}</t></is></c>'
     return f'<c t="inlineStr"><is><t>{value}</t></is></c>'
 
 
-def _cell(value: str | int | float) -> str:
+def _other_cell(value: str | int | float) -> str:
     if isinstance(value, str):
-        if not value:
-            return "<c/>"
-        return _text_cell(value)
+        return _text_cell(value) if value else "<c/>"
     if isinstance(value, float) and not math.isfinite(value):
         return _text_cell(str(value))
     return f"<c><v>{value!r}</v></c>"
+
+
+Scalar = str | int | float
+#: Turns any value into a scalar (the caller's policy: formula neutralising, dates, lists).
+Sanitizer = Callable[[Any], Scalar]
+
+
+def _identity(value: Any) -> Scalar:
+    clean: Scalar = "" if value is None else value
+    return clean
+
+
+class RowEncoder:
+    """Turns rows into `<c>` elements. The hot loop of every export: export columns repeat the same
+    values across rows (image names, layers, severities, statuses, package names), so the encoded cell
+    of each short text is remembered in a bounded table and most cells cost one dict lookup; the
+    sanitizer runs only on a miss."""
+
+    _MAX_ENTRIES = 20_000
+    _MAX_CACHED_CHARS = 256
+
+    def __init__(self, sanitize: Sanitizer = _identity) -> None:
+        self._pieces: dict[str, str] = {}
+        self._sanitize = sanitize
+
+    def _encode(self, value: Any) -> str:
+        clean = self._sanitize(value)
+        if type(clean) is str:
+            return _text_cell(clean) if clean else "<c/>"
+        return _other_cell(clean)
+
+    def row(self, values: Sequence[Any]) -> str:
+        pieces = self._pieces
+        parts = []
+        for v in values:
+            kind = type(v)
+            if kind is str:
+                piece = pieces.get(v)
+                if piece is None:
+                    piece = self._encode(v)
+                    if len(v) <= self._MAX_CACHED_CHARS:
+                        if len(pieces) >= self._MAX_ENTRIES:
+                            pieces.clear()
+                        pieces[v] = piece
+                parts.append(piece)
+            elif kind is int:
+                parts.append(f"<c><v>{v}</v></c>")
+            elif v is None:
+                parts.append("<c/>")
+            else:
+                parts.append(self._encode(v))
+        return "".join(parts)
 
 
 def column_letter(index: int) -> str:
@@ -135,9 +185,10 @@ class _SheetStream:
 
     _FLUSH_EVERY = 512
 
-    def __init__(self, fh: IO[bytes], spec: SheetSpec) -> None:
+    def __init__(self, fh: IO[bytes], spec: SheetSpec, sanitize: Sanitizer) -> None:
         self._fh = fh
         self._buffer: list[str] = []
+        self._encoder = RowEncoder(sanitize)
         self.rows = 0
         cols = "".join(
             f'<col min="{i}" max="{i}" width="{w}" customWidth="1"/>'
@@ -155,9 +206,9 @@ class _SheetStream:
             f'<sheetFormatPr defaultRowHeight="15"/><cols>{cols}</cols><sheetData><row r="1">{header}</row>'
         )
 
-    def add(self, values: Sequence[str | int | float]) -> None:
+    def add(self, values: Sequence[Any]) -> None:
         self.rows += 1
-        self._buffer.append(f'<row r="{self.rows + 1}">{"".join(map(_cell, values))}</row>')
+        self._buffer.append(f'<row r="{self.rows + 1}">{self._encoder.row(values)}</row>')
         if len(self._buffer) >= self._FLUSH_EVERY:
             self._flush()
 
@@ -177,27 +228,30 @@ class _SheetStream:
 def write_workbook(
     path: Path,
     spec: SheetSpec,
-    rows: Iterable[Sequence[str | int | float]],
+    rows: Iterable[Sequence[Any]],
     *,
+    sanitize: Sanitizer = _identity,
     compresslevel: int = 1,
+    rows_per_sheet: int = MAX_ROWS - 1,
 ) -> int:
-    """Stream `rows` (already spreadsheet-safe scalars) into a one-report workbook; returns data rows.
+    """Stream `rows` into a one-report workbook; returns data rows. Values other than str/int/None go
+    through `sanitize` (and so do strings, once per distinct value), which must return a scalar.
 
     Deflate level 1 because export XML is highly repetitive: it compresses nearly as well as level 6 at
     a fraction of the CPU, and the CPU is what bounds an export.
     """
     written: list[_Written] = []
-    per_sheet = MAX_ROWS - 1
+    per_sheet = max(1, min(rows_per_sheet, MAX_ROWS - 1))
     total = 0
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as zf:
-        iterator: Iterator[Sequence[str | int | float]] = iter(rows)
+        iterator: Iterator[Sequence[Any]] = iter(rows)
         part = 0
         pending = next(iterator, None)
         while part == 0 or pending is not None:
             part += 1
             name = _sheet_name(spec.name, part)
             with zf.open(f"xl/worksheets/sheet{part}.xml", "w", force_zip64=True) as raw:
-                sheet = _SheetStream(raw, spec)
+                sheet = _SheetStream(raw, spec, sanitize)
                 while pending is not None and sheet.rows < per_sheet:
                     sheet.add(pending)
                     pending = next(iterator, None)

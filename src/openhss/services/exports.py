@@ -13,6 +13,7 @@ a random `file_id`; paths are built from the task row, never from request input.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import uuid
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from openhss.config import Settings
@@ -36,7 +38,7 @@ from openhss.db.models import (
     ImageVulnerability,
     Project,
 )
-from openhss.domain.errors import InvalidRequest, NotFound
+from openhss.domain.errors import HssError, InvalidRequest, NotFound
 from openhss.exports.tabular import FORMATS, REPORT_COLUMNS
 from openhss.services import dispatch
 from openhss.services.identity import Scope
@@ -64,6 +66,8 @@ FINDING_REPORTS = frozenset({"malwares", "sensitive-info", "non-compliant-app", 
 RUN_TASK = "openhss.run_export"
 QUEUE = "exports"
 _FETCH = 2000
+#: A task still running after this long is sent to the workers again by the periodic cleanup.
+RESEND_AFTER_MS = 10 * 60 * 1000
 
 
 class ExportBusy(InvalidRequest):
@@ -151,8 +155,12 @@ def _query_from_json(export_type: str, data: Mapping[str, Any]) -> ExportQuery:
 _IMAGE_COLS = (Image.image_name, Image.image_version, Image.image_id)
 
 
-def _ms(value: int | None) -> datetime | None:
-    return datetime.fromtimestamp(value / 1000, UTC) if value else None
+@functools.lru_cache(maxsize=4096)
+def _ms(value: int | None) -> str:
+    """Epoch ms as the UTC time text the files show; cached: rows of one scan share their times."""
+    if not value:
+        return ""
+    return datetime.fromtimestamp(value / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _restrict_ids(images: Rows, ids: Sequence[str]) -> Rows:
@@ -376,9 +384,11 @@ def _statement(scope: Scope, q: ExportQuery) -> tuple[Rows, Callable[[Sequence[A
 def iter_rows(session: Session, scope: Scope, q: ExportQuery, size: int) -> Iterator[dict[str, Any]]:
     """The export's rows in file order, fetched `_FETCH` at a time (a server-side cursor on PostgreSQL)."""
     stmt, build = _statement(scope, q)
-    result = session.execute(stmt.limit(size).execution_options(yield_per=_FETCH))
-    for row in result:
-        yield build(row)
+    # Core execution on the session's connection: plain column rows need none of the ORM's loading.
+    result = session.connection().execute(stmt.limit(size).execution_options(yield_per=_FETCH))
+    for rows in result.partitions():
+        for row in rows:
+            yield build(row)
 
 
 def count_rows(session: Session, scope: Scope, q: ExportQuery, cap: int) -> int:
@@ -473,16 +483,6 @@ def create_export(
     return task
 
 
-def create_local_vul_export(
-    session: Session, scope: Scope, export_size: int, q: LocalVulExport
-) -> ExportTask:
-    return create_export(session, scope, export_size, q)
-
-
-def create_report_export(session: Session, scope: Scope, export_size: int, q: ReportExport) -> ExportTask:
-    return create_export(session, scope, export_size, q)
-
-
 # --- running tasks -------------------------------------------------------------------------------------
 
 
@@ -503,6 +503,17 @@ def _finish(sessions: sessionmaker[Session], export_pk: int, **values: object) -
             .values(**values)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _reason(exc: Exception) -> str:
+    """What the caller is told; server paths and internals stay in the worker log."""
+    if isinstance(exc, HssError):
+        return exc.message[:2000]
+    if isinstance(exc, OSError):
+        return f"could not write the export file: {exc.strerror or type(exc).__name__}"
+    if isinstance(exc, SQLAlchemyError):
+        return f"the database query failed ({type(exc).__name__}); see the worker log"
+    return f"the export failed ({type(exc).__name__}); see the worker log"
 
 
 def run_export(sessions: sessionmaker[Session], settings: Settings, export_pk: int) -> str:
@@ -532,7 +543,7 @@ def run_export(sessions: sessionmaker[Session], settings: Settings, export_pk: i
         written = write_export(sessions, scope, q, size, fmt, path)
     except Exception as exc:  # the task must say why it failed, whatever failed
         log.exception("export task %s failed", export_pk)
-        reason = f"{type(exc).__name__}: {exc}"[:2000]
+        reason = _reason(exc)
         _finish(sessions, export_pk, task_status="failure", failed_reason=reason)
         return "failure"
     stamp = datetime.fromtimestamp(create_time / 1000, UTC).strftime("%Y%m%d%H%M%S")
@@ -629,7 +640,8 @@ def open_file(session: Session, settings: Settings, scope: Scope, file_id: str) 
 
 
 def cleanup_exports(sessions: sessionmaker[Session], settings: Settings, now: int | None = None) -> int:
-    """Delete files past the retention and mark their tasks; fail tasks running past the timeout.
+    """Delete files past the retention and mark their tasks; fail tasks running past the timeout and
+    send the others that have been running for over `RESEND_AFTER_MS` again.
 
     Returns the number of tasks changed. Leftover `.part` files and files no task points to (a crash
     between writing and recording) are removed once they are older than the retention too.
@@ -659,6 +671,11 @@ def cleanup_exports(sessions: sessionmaker[Session], settings: Settings, now: in
             task.task_status = "failure"
             task.failed_reason = f"the export did not finish within {settings.export_timeout_minutes} min"
             changed += 1
+        waiting = session.scalars(
+            select(ExportTask.id).where(
+                ExportTask.task_status == "running", ExportTask.create_time < at - RESEND_AFTER_MS
+            )
+        ).all()
         live = set(
             session.scalars(
                 select(ExportTask.file_id).where(
@@ -666,6 +683,10 @@ def cleanup_exports(sessions: sessionmaker[Session], settings: Settings, now: in
                 )
             )
         )
+    # The sweeper: a message lost between commit and send (or never sent, with no sender installed)
+    # is sent again; a task that is in fact still running is protected by run_export's final update.
+    for pk in waiting:
+        dispatch.send_now(dispatch.Message(RUN_TASK, (pk,), QUEUE))
     root = settings.data_dir.resolve() / "exports"
     if root.is_dir():
         cutoff = at / 1000 - retention_ms / 1000

@@ -15,7 +15,7 @@ backlog; elsewhere round-robin, so it waits behind at most one bulk job per work
 from __future__ import annotations
 
 from celery import Celery
-from kombu import Queue  # type: ignore[attr-defined]
+from kombu.entity import Queue
 
 from openhss.config import Settings
 from openhss.services import dispatch
@@ -71,6 +71,8 @@ def make_celery(settings: Settings) -> Celery:
         task_ignore_result=not settings.result_backend,
         broker_connection_retry_on_startup=True,
         broker_transport_options=_transport_options(settings),
+        # A worker started without -Q consumes every queue listed here; exports have their own queue so
+        # that a long export never holds up scans (and can be given its own workers with -Q exports).
         task_queues=[Queue(n, durable=True) for n in names],  # type: ignore[no-untyped-call]
         task_default_queue=names[-1],
         task_create_missing_queues=True,

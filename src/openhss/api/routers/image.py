@@ -399,6 +399,11 @@ async def list_image_scan_task(
 
 # --- exports -------------------------------------------------------------------------------------------
 
+#: Not an HSS parameter (HSS files are XLSX): `?file_format=csv` asks openhss for CSV instead.
+ExportFormat = Annotated[
+    Literal["xlsx", "csv"], Query(description="openhss extension: xlsx (default) or csv")
+]
+
 
 @router.post(
     "/local-vulnerability/export",
@@ -412,6 +417,7 @@ async def batch_export_local_vul_task(
     export_size: Annotated[int, Query(ge=1, le=2_147_483_647)],
     body: s.BatchExportLocalVulInfoRequestInfo | None = None,
     region: Region = None,
+    file_format: ExportFormat = "xlsx",
 ) -> s.BatchExportLocalVulTaskResponse:
     b = body or s.BatchExportLocalVulInfoRequestInfo()
     if not b.operate_all and not b.image_id_list:
@@ -436,7 +442,7 @@ async def batch_export_local_vul_task(
     )
 
     def q(session: Session) -> s.BatchExportLocalVulTaskResponse:
-        task = exports.create_local_vul_export(session, scope, export_size, q_)
+        task = exports.create_export(session, scope, export_size, q_, file_format)
         return s.BatchExportLocalVulTaskResponse(record_total_num=task.record_total_num, task_id=task.task_id)
 
     return await _run(ctx, q)
@@ -448,7 +454,11 @@ async def batch_export_local_vul_task(
     summary="ExportImageSecurityReportTask",
 )
 async def export_image_security_report_task(
-    scope: ProjectScope, ctx: Ctx, _op: OperatorPrincipal, body: s.ExportImageSecurityReportTaskRequestInfo
+    scope: ProjectScope,
+    ctx: Ctx,
+    _op: OperatorPrincipal,
+    body: s.ExportImageSecurityReportTaskRequestInfo,
+    file_format: ExportFormat = "xlsx",
 ) -> s.ExportImageSecurityReportTaskResponse:
     if not body.operate_all and not body.image_id_list:
         raise InvalidRequest("invalid parameter image_id_list: required when operate_all is false")
@@ -483,7 +493,7 @@ async def export_image_security_report_task(
     )
 
     def q(session: Session) -> s.ExportImageSecurityReportTaskResponse:
-        task = exports.create_report_export(session, scope, body.export_size, q_)
+        task = exports.create_export(session, scope, body.export_size, q_, file_format)
         return s.ExportImageSecurityReportTaskResponse(task_id=task.task_id)
 
     return await _run(ctx, q)
