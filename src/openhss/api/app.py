@@ -11,6 +11,7 @@ from openhss.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from openhss.api.routers import health, iam
 from openhss.api.routers.registry import V5_ROUTERS
 from openhss.config import Settings
+from openhss.console import MOUNT, create_console
 from openhss.services import identity
 from openhss.services.runtime import Runtime, open_runtime
 
@@ -30,6 +31,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.include_router(iam.router)
     for router in V5_ROUTERS:
         app.include_router(router)
+    app.mount(MOUNT, create_console(app.state.ctx))
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_request_bytes)
     app.add_middleware(RequestIdMiddleware)
     return app

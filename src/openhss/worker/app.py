@@ -7,8 +7,8 @@ to be idempotent. The persisted scan state in the service database stays the sou
 the executor's sweeper re-sends what a lost message would have run.
 
 Queues (all durable, all prefixed with `Settings.queue_prefix`): `scan.manual` (a few explicit images),
-`scan.bulk` (is_all / many images) and `celery` (everything else). Workers consume all three; on Redis
-in that fixed order (`queue_order_strategy=priority`), so a manual scan never waits behind a bulk
+`scan.bulk` (is_all / many images), `exports` and `celery` (everything else). Workers consume all four;
+on Redis in that fixed order (`queue_order_strategy=priority`), so a manual scan never waits behind a bulk
 backlog; elsewhere round-robin, so it waits behind at most one bulk job per worker slot.
 """
 
@@ -19,6 +19,7 @@ from kombu import Queue  # type: ignore[attr-defined]
 
 from openhss.config import Settings
 from openhss.services import dispatch
+from openhss.services.exports import QUEUE as EXPORT_QUEUE
 from openhss.services.scans import LANES, RESCAN_TASK, SWEEP_TASK
 
 #: The settings of this process's Celery app. One process serves one deployment, and tasks may run on an
@@ -26,7 +27,6 @@ from openhss.services.scans import LANES, RESCAN_TASK, SWEEP_TASK
 #: settings live at process level rather than on the app object.
 _PROCESS_SETTINGS: list[Settings] = []
 DEFAULT_QUEUE = "celery"
-EXPORT_QUEUE = "exports"
 
 
 def process_settings() -> Settings:

@@ -1,0 +1,234 @@
+"""One live service with real scan results, and one headless Chromium, for the console's browser tests.
+
+The main image is built here from generated content (Python packages with published advisories, a
+planted AWS key, the EICAR string assembled at run time, a risky build step), scanned by the real
+engine against the shared OSV PyPI data, and stored with `services.results.record_scan`, exactly what
+a finished scan stores. A second image is left unscanned with a readable source: the console's scan
+button queues it and the embedded worker (the one `openhss serve` runs) scans it for real.
+Screenshots go to `tests/console/artifacts/` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, sync_playwright
+
+from openhss.db.engine import transaction
+from openhss.db.models import Container, Host, Image, ImageHost
+from openhss.domain.enums import Role, ScanScope
+from openhss.domain.report import ImageReport
+from openhss.scan.applier import Inventory
+from openhss.scan.refs import parse_ref
+from openhss.scan.sources.base import SourceOptions
+from openhss.services import identity, results
+from openhss.services.scanning import build_pipeline, scan_image
+from openhss.services.vulndb import VulnDbService
+from openhss.worker.embedded import start_embedded_worker
+from tests.scan_sources.builders import LayerSpec, build_oci
+from tests.support.service import PROJECT, Service, make_settings, running_service
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+READER = "auditor"
+READER_PASSWORD = "auditor-pass-" + "for-tests"
+SITE = "usr/local/lib/python3.11/site-packages"
+
+
+@dataclass(frozen=True, slots=True)
+class Seeded:
+    svc: Service
+    console: str
+    local_pk: int
+    registry_pk: int
+    unscanned_pk: int
+    agent_only_pk: int
+    aws_key: str
+    report: ImageReport
+
+
+def _dist(name: str, version: str) -> bytes:
+    return f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nLicense: Apache 2.0\n".encode()
+
+
+def _eicar() -> bytes:
+    return ("X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + "EICAR-STANDARD-ANTIVIRUS-" + "TEST-FILE!$H+H*").encode()
+
+
+def _aws_key() -> str:
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+    while True:  # the rule wants an entropic key; a random draw almost always is
+        tail = "".join(secrets.choice(alphabet) for _ in range(16))
+        if len(set(tail)) >= 10:
+            return "AKIA" + tail
+
+
+def _build_image(root: Path, aws_key: str) -> Path:
+    packages = [
+        ("requests", "2.19.1"),
+        ("urllib3", "1.24.1"),
+        ("pyyaml", "5.3"),
+        ("jinja2", "2.10"),
+        ("langchain", "0.0.150"),
+        ("duckdb", "0.9.0"),
+    ]
+    layer = LayerSpec("RUN pip install " + " ".join(f"{n}=={v}" for n, v in packages))
+    for name, version in packages:
+        layer.add_bytes(f"{SITE}/{name}-{version}.dist-info/METADATA", _dist(name, version))
+    build_oci(
+        root,
+        [
+            LayerSpec("ADD rootfs.tar /").add_bytes("etc/os-release", b'ID=debian\nVERSION_ID="12"\n'),
+            layer,
+            LayerSpec("RUN curl -fsSL https://get.example.test/install.sh | sh")
+            .add_bytes(
+                "app/.env", f"# deploy settings\nAWS_ACCESS_KEY_ID={aws_key}\nREGION=eu-west-1\n".encode()
+            )
+            .add_bytes("opt/tools/eicar.com", _eicar()),
+        ],
+    )
+    return root
+
+
+def _build_worker_image(root: Path) -> str:
+    """A second image, scanned only when the console asks: the executor reads it from `source_ref`."""
+    build_oci(
+        root,
+        [
+            LayerSpec("ADD rootfs.tar /").add_bytes("etc/os-release", b'ID=debian\nVERSION_ID="12"\n'),
+            LayerSpec("RUN pip install pyyaml==5.3").add_bytes(
+                f"{SITE}/pyyaml-5.3.dist-info/METADATA", _dist("pyyaml", "5.3")
+            ),
+        ],
+    )
+    return f"oci:{root}:app"
+
+
+def _seed(svc: Service, report: ImageReport, worker_ref: str) -> tuple[int, int, int, int]:
+    inv = Inventory(os=report.os, packages=report.packages, files=report.files)
+    with transaction(svc.runtime.sessions) as s:
+        identity.create_user(s, READER, Role.READ_ONLY, READER_PASSWORD)
+        identity.grant(s, READER, PROJECT)
+        hosts = [
+            Host(
+                project_id=PROJECT,
+                agent_id=f"agent-{n}",
+                host_id=f"host-{n}",
+                host_name=f"web-{n}",
+                private_ip=f"10.0.0.{10 + n}",
+                agent_status="online" if n == 1 else "offline",
+                docker_type="docker",
+                docker_name="Docker Engine",
+                cluster_name="prod-cce" if n == 1 else "",
+            )
+            for n in (1, 2)
+        ]
+        s.add_all(hosts)
+        s.flush()
+        common = {"project_id": PROJECT, "image_size": report.image.size or 48_000_000}
+        local = Image(
+            **common,
+            image_type="local",
+            image_id=report.image.config_digest,
+            image_digest=report.image.digest,
+            image_name="shop/api",
+            image_version="1.4.2",
+            host_num=2,
+            container_num=1,
+        )
+        registry = Image(
+            **common,
+            image_type="registry",
+            image_id=report.image.digest,
+            image_digest=report.image.digest,
+            image_name="shop/api",
+            image_version="1.4.2",
+            registry_name="harbor-prod",
+            registry_type="Harbor",
+            organization="shop",
+        )
+        unscanned = Image(
+            **common,
+            image_type="local",
+            image_id="sha256:" + "9" * 64,
+            image_name="shop/worker",
+            image_version="2.0.0",
+            host_num=1,
+            source_ref=worker_ref,
+        )
+        # Only its host's agent could read this one (no source): a scan of it waits for that agent.
+        agent_only = Image(
+            **common,
+            image_type="local",
+            image_id="sha256:" + "8" * 64,
+            image_name="legacy/batch",
+            image_version="0.9",
+            host_num=1,
+        )
+        s.add_all([local, registry, unscanned, agent_only])
+        s.flush()
+        s.add_all([ImageHost(image_pk=local.id, host_pk=h.id) for h in hosts])
+        s.add(ImageHost(image_pk=unscanned.id, host_pk=hosts[0].id))
+        s.add(ImageHost(image_pk=agent_only.id, host_pk=hosts[1].id))
+        s.add(
+            Container(
+                project_id=PROJECT,
+                host_pk=hosts[0].id,
+                image_pk=local.id,
+                container_id="c0ffee" + "0" * 58,
+                container_name="shop-api-1",
+                pod_name="shop-api-7d9f",
+                namespace="shop",
+                entry_point="gunicorn app:app",
+            )
+        )
+        for pk in (local.id, registry.id):
+            results.record_scan(s, pk, inv, report.vulnerabilities, report.findings)
+        return local.id, registry.id, unscanned.id, agent_only.id
+
+
+@pytest.fixture(scope="session")
+def seeded(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> Iterator[Seeded]:
+    tmp = tmp_path_factory.mktemp("console")
+    settings = make_settings(tmp)
+    VulnDbService.from_settings(settings).import_paths([shared_dir / "data/osv/PyPI.zip"])
+    aws_key = _aws_key()
+    image_dir = _build_image(tmp / "image", aws_key)
+    report = scan_image(
+        parse_ref(f"oci:{image_dir}:app"), SourceOptions(), build_pipeline(ScanScope.ALL, settings=settings)
+    )
+    worker_ref = _build_worker_image(tmp / "worker-image")
+    with running_service(tmp) as svc:
+        pks = _seed(svc, report, worker_ref)
+        worker = start_embedded_worker(svc.runtime.settings, concurrency=1)
+        try:
+            yield Seeded(svc, svc.base_url + "/console", *pks, aws_key, report)
+        finally:
+            worker.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.is_file():
+        pytest.skip("Debian's chromium is not installed (scripts/test-debs.txt lists it)")
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    ARTIFACTS.mkdir(parents=True)
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
