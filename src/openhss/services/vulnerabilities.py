@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Select, case, func, select, update
@@ -289,29 +290,75 @@ def handle(session: Session, scope: Scope, req: HandleRequest, user_name: str) -
     elif req.select_type == "image_view":
         pairs = {(img, vid) for img, vids in req.image_data for vid in vids}
         stmt = stmt.where(Image.image_id.in_({i for i, _v in pairs}))
-    status = NEW_STATUS[req.operate_type]
+    chosen = [
+        (idx, img)
+        for idx, img in session.execute(stmt.with_for_update(of=VulImageIndex)).all()
+        if pairs is None or (img.image_id, idx.vul_id) in pairs
+    ]
+    return apply_verdict(
+        session, chosen, req.operate_type, NEW_STATUS[req.operate_type], user_name, req.remark
+    )
+
+
+def apply_verdict(
+    session: Session,
+    rows: Sequence[tuple[VulImageIndex, Image]],
+    operate_type: str,
+    status: str,
+    user_name: str,
+    remark: str,
+    whitelist_id: str = "",
+) -> int:
+    """Set the verdict on (image, vul) pairs, write one history entry each, refresh image summaries.
+
+    The history copies the image and the first affected app, so it still reads right after the image
+    is rescanned or deleted. Returns how many pairs were changed.
+    """
+    if not rows:
+        return 0
     at = now_ms()
+    apps: dict[tuple[int, str], tuple[str, str, str]] = {}
+    for image_pks, vul_ids in _batches(rows):
+        for pk, vid, name, version, path in session.execute(
+            select(
+                ImageVulnerability.image_pk,
+                ImageVulnerability.vul_id,
+                ImageVulnerability.app_name,
+                ImageVulnerability.app_version,
+                ImageVulnerability.app_path,
+            )
+            .where(ImageVulnerability.image_pk.in_(image_pks), ImageVulnerability.vul_id.in_(vul_ids))
+            .order_by(ImageVulnerability.id)
+        ):
+            apps.setdefault((pk, vid), (name, version, path))
     touched: dict[int, Image] = {}
-    changed = 0
-    for idx, img in session.execute(stmt.with_for_update(of=VulImageIndex)).all():
-        if pairs is not None and (img.image_id, idx.vul_id) not in pairs:
-            continue
+    for idx, img in rows:
         idx.status = status
         idx.handled = status != UNFIXED
         touched[img.id] = img
-        changed += 1
+        app_name, app_version, app_path = apps.get((img.id, idx.vul_id), ("", "", ""))
         session.add(
             ImageVulOperation(
                 project_id=img.project_id,
                 enterprise_project_id=img.enterprise_project_id,
-                operate_type=req.operate_type,
+                operate_type=operate_type,
                 vul_id=idx.vul_id,
                 vul_type=idx.vul_type,
                 image_pk=img.id,
                 image_id=img.image_id,
-                user_name=user_name,
-                remark=req.remark,
+                user_name=user_name[:64],
+                remark=remark[:512],
                 operate_time=at,
+                image_type=img.image_type,
+                image_name=img.image_name,
+                image_version=img.image_version,
+                image_digest=img.image_digest,
+                agent_id=img.agent_id,
+                app_name=app_name,
+                app_version=app_version,
+                app_path=app_path,
+                status=status,
+                whitelist_id=whitelist_id,
             )
         )
         session.execute(
@@ -322,4 +369,184 @@ def handle(session: Session, scope: Scope, req: HandleRequest, user_name: str) -
     session.flush()
     for img in touched.values():
         refresh_summary(session, img)
-    return changed
+    return len(rows)
+
+
+def _batches(
+    rows: Sequence[tuple[VulImageIndex, Image]], size: int = 500
+) -> Iterator[tuple[list[int], list[str]]]:
+    for i in range(0, len(rows), size):
+        chunk = rows[i : i + size]
+        yield sorted({img.id for _idx, img in chunk}), sorted({idx.vul_id for idx, _img in chunk})
+
+
+@dataclass(frozen=True, slots=True)
+class OperationFilter:
+    vul_id: str
+    image_type: str
+    image_id: str | None = None
+    image_name: str | None = None
+    status: str | None = None
+    user_name: str | None = None
+    handle_type: str | None = None
+    app_name: str | None = None
+    app_version: str | None = None
+    remark: str | None = None
+
+
+def list_operations(
+    session: Session, scope: Scope, f: OperationFilter, offset: int, limit: int
+) -> tuple[int, list[ImageVulOperation]]:
+    """The handling history of one vulnerability, newest first (HSS list_general_image_vul_operations)."""
+    stmt = select(ImageVulOperation).where(
+        ImageVulOperation.project_id == scope.project_id,
+        ImageVulOperation.vul_id == f.vul_id,
+        ImageVulOperation.image_type == f.image_type,
+    )
+    if scope.enterprise_project_ids is not None:
+        stmt = stmt.where(ImageVulOperation.enterprise_project_id.in_(sorted(scope.enterprise_project_ids)))
+    if f.image_id:
+        stmt = stmt.where(ImageVulOperation.image_id == f.image_id)
+    if f.status:
+        stmt = stmt.where(ImageVulOperation.status == f.status)
+    if f.handle_type:
+        stmt = stmt.where(ImageVulOperation.operate_type == f.handle_type)
+    for column, value in (
+        (ImageVulOperation.image_name, f.image_name),
+        (ImageVulOperation.user_name, f.user_name),
+        (ImageVulOperation.app_name, f.app_name),
+        (ImageVulOperation.app_version, f.app_version),
+        (ImageVulOperation.remark, f.remark),
+    ):
+        if value:
+            stmt = stmt.where(column.contains(value, autoescape=True))
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(
+        stmt.order_by(ImageVulOperation.operate_time.desc(), ImageVulOperation.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return total, list(rows)
+
+
+@dataclass(frozen=True, slots=True)
+class GeneralVulFilter:
+    vul_type: str
+    handled: bool
+    image_type: str
+    severity_level: str | None = None
+    vul_id: str | None = None
+    vul_name: str | None = None
+    cve_id: str | None = None
+    label_list: tuple[str, ...] = ()
+    status: str | None = None
+    cluster_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GeneralVul:
+    vul_id: str
+    severity_level: str
+    image_num: int
+    cluster_num: int
+    max_cvss_score: float
+    scan_time: int
+    description: str
+    solution_detail: str
+
+
+_RANK = case(
+    (VulImageIndex.repair_necessity == "Critical", 4),
+    (VulImageIndex.repair_necessity == "High", 3),
+    (VulImageIndex.repair_necessity == "Medium", 2),
+    (VulImageIndex.repair_necessity == "Low", 1),
+    else_=0,
+)
+_RANK_NAME = {4: "Critical", 3: "High", 2: "Medium", 1: "Low", 0: "Low"}
+
+
+def list_general_image_vuls(
+    session: Session, scope: Scope, f: GeneralVulFilter, offset: int, limit: int
+) -> tuple[int, list[GeneralVul]]:
+    """One row per vulnerability over the scope's images of one type, from the index.
+
+    Vulnerabilities carry no labels here (HSS labels come from its own intelligence feed), so a
+    `label_list` filter matches nothing rather than being silently ignored.
+    """
+    if f.label_list:
+        return 0, []
+    stmt = select(VulImageIndex.vul_id).where(
+        VulImageIndex.project_id == scope.project_id,
+        VulImageIndex.vul_type == f.vul_type,
+        VulImageIndex.image_type == f.image_type,
+        VulImageIndex.handled.is_(f.handled),
+    )
+    if scope.enterprise_project_ids is not None:
+        stmt = stmt.where(VulImageIndex.enterprise_project_id.in_(sorted(scope.enterprise_project_ids)))
+    if f.severity_level:
+        stmt = stmt.where(VulImageIndex.repair_necessity == f.severity_level)
+    if f.status:
+        stmt = stmt.where(VulImageIndex.status == f.status)
+    if f.vul_id:
+        stmt = stmt.where(VulImageIndex.vul_id == f.vul_id)
+    for needle in (f.vul_name, f.cve_id):
+        if needle:
+            stmt = stmt.where(VulImageIndex.vul_id.contains(needle, autoescape=True))
+    if f.cluster_id:
+        stmt = stmt.where(
+            VulImageIndex.image_pk.in_(select(Image.id).where(Image.cluster_id == f.cluster_id))
+        )
+    grouped = stmt.add_columns(
+        func.max(_RANK).label("rank"), func.count(func.distinct(VulImageIndex.image_pk))
+    ).group_by(VulImageIndex.vul_id)
+    total = session.scalar(select(func.count()).select_from(grouped.subquery())) or 0
+    page = session.execute(
+        grouped.order_by(func.max(_RANK).desc(), VulImageIndex.vul_id).offset(offset).limit(limit)
+    ).all()
+    if not page:
+        return total, []
+    vul_ids = [r[0] for r in page]
+    image_pks = stmt.with_only_columns(VulImageIndex.image_pk).where(VulImageIndex.vul_id.in_(vul_ids))
+    details: dict[str, tuple[float, str, str]] = {}
+    for vid, score, desc, fixed in session.execute(
+        select(
+            ImageVulnerability.vul_id,
+            func.max(ImageVulnerability.cvss_score),
+            func.max(ImageVulnerability.description),
+            func.max(ImageVulnerability.fixed_version),
+        )
+        .where(ImageVulnerability.image_pk.in_(image_pks), ImageVulnerability.vul_id.in_(vul_ids))
+        .group_by(ImageVulnerability.vul_id)
+    ):
+        details[vid] = (float(score or 0.0), desc or "", fixed or "")
+    clusters: dict[str, tuple[int, int]] = {}
+    for vid, n_clusters, scanned in session.execute(
+        select(
+            VulImageIndex.vul_id,
+            func.count(func.distinct(func.nullif(Image.cluster_id, ""))),
+            func.max(Image.latest_scan_time),
+        )
+        .join(Image, Image.id == VulImageIndex.image_pk)
+        .where(
+            VulImageIndex.id.in_(stmt.with_only_columns(VulImageIndex.id)), VulImageIndex.vul_id.in_(vul_ids)
+        )
+        .group_by(VulImageIndex.vul_id)
+    ):
+        clusters[vid] = (int(n_clusters or 0), int(scanned or 0))
+    out = []
+    for vid, rank, n in page:
+        score, desc, fixed = details.get(vid, (0.0, "", ""))
+        n_clusters, scanned = clusters.get(vid, (0, 0))
+        out.append(
+            GeneralVul(
+                vul_id=vid,
+                severity_level=_RANK_NAME[int(rank or 0)],
+                image_num=int(n),
+                cluster_num=n_clusters,
+                max_cvss_score=score,
+                scan_time=scanned,
+                description=desc,
+                solution_detail=f"upgrade to {fixed} or later" if fixed else "",
+            )
+        )
+    return total, out
