@@ -514,7 +514,8 @@ class AddImageWhiteListsRequestBodyQueryInfo(StrictBody):
 
 class AddImageWhiteListsRequestBodyImageInfo(StrictBody):
     id: Annotated[int, Field(ge=1, le=9_223_372_036_854_775_807)] | None = None
-    image_id: Str64 | None = None
+    #: HSS documents 64 characters (a bare hex id); ours carry the "sha256:" prefix, as the lists show.
+    image_id: Str256 | None = None
     image_name: Annotated[str, Field(min_length=1, max_length=256)] | None = None
     image_type: (
         Literal["local_image", "private_image", "shared_image", "instance_image", "harbor", "jfrog"] | None
