@@ -432,3 +432,105 @@ def test_new_reads_refuse_unknown_enums(seeded: Seeded, path: str) -> None:
     resp = _get(seeded, path)
     assert resp.status_code == 400, resp.text
     assert resp.json()["error_code"] == "HSS.0001"
+
+
+def test_trigger_maintained_counts_stay_exact(seeded: Seeded) -> None:
+    """Rescans, verdicts, image deletion and count folding never make the O(1) total differ from COUNT."""
+    from sqlalchemy import delete, func, select
+
+    from openhss.db.models import Image, VulImageIndex, VulIndexCount
+    from openhss.services import vulnerabilities
+    from openhss.services.identity import Scope
+
+    c = sdk(seeded.svc)
+    pk = seeded.images[f"{PROJECT}:nginx:local"]
+    sessions = seeded.svc.runtime.sessions
+
+    def compare() -> int:
+        with transaction(sessions) as s:
+            keys = s.execute(
+                select(
+                    VulImageIndex.project_id,
+                    VulImageIndex.vul_id,
+                    VulImageIndex.vul_type,
+                    VulImageIndex.image_type,
+                    VulImageIndex.handled,
+                    func.count(),
+                ).group_by(
+                    VulImageIndex.project_id,
+                    VulImageIndex.vul_id,
+                    VulImageIndex.vul_type,
+                    VulImageIndex.image_type,
+                    VulImageIndex.handled,
+                )
+            ).all()
+            for project, vid, vtype, itype, handled, n in keys:
+                scope = Scope(project, None)
+                assert vulnerabilities.indexed_count(s, scope, vid, vtype, itype, handled) == n
+                assert vulnerabilities.indexed_count(s, scope, vid, vtype, itype, not handled) == s.scalar(
+                    select(func.count()).where(
+                        VulImageIndex.project_id == project,
+                        VulImageIndex.vul_id == vid,
+                        VulImageIndex.vul_type == vtype,
+                        VulImageIndex.image_type == itype,
+                        VulImageIndex.handled.is_(not handled),
+                    )
+                )
+            return s.scalar(select(func.count()).select_from(VulIndexCount)) or 0
+
+    compare()
+    for n in range(vulnerabilities.COMPACT_COUNT_ROWS // 2 * 2 + 2):  # enough appended rows to force folding
+        with transaction(sessions) as s:
+            vuls = NGINX_VULS[:2] if n % 2 else NGINX_VULS  # the last scan has no zlib finding
+            results.record_scan(s, pk, nginx_inventory(), vuls, scanned_at=1_700_000_600_000 + n)
+    with transaction(sessions) as s:
+        before = s.scalar(select(func.count()).select_from(VulIndexCount)) or 0
+    after = compare()
+    assert after < before  # the readers folded the keys they read
+    assert affected(c, ZLIB_CVE, False) == ["redis:vul_status_unfix"]
+    with transaction(sessions) as s:
+        results.record_scan(s, pk, nginx_inventory(), NGINX_VULS, scanned_at=1_700_000_600_000)
+    c.handle_image_vulnerability(
+        HandleImageVulnerabilityRequest(
+            body=HandleImageVulnerabilityRequestBody(
+                image_type="local",
+                type="linux_vul",
+                operate_type="manual_repair",
+                select_type="specific_vul_all_image",
+                vul_id_list=[ZLIB_CVE],
+            )
+        )
+    )
+    compare()
+    assert affected(c, ZLIB_CVE, True) == ["nginx:vul_status_fixed", "redis:vul_status_fixed"]
+    # Deleting an image cascades to its index rows, and the counts follow.
+    with transaction(sessions) as s:
+        victim = Image(
+            project_id=PROJECT, image_type="local", image_id="sha256:" + "d" * 64, image_name="tmp"
+        )
+        s.add(victim)
+        s.flush()
+        results.record_scan(s, victim.id, nginx_inventory(), NGINX_VULS)
+    assert len(affected(c, ZLIB_CVE, False)) == 1
+    with transaction(sessions) as s:
+        s.execute(delete(Image).where(Image.image_id == "sha256:" + "d" * 64))
+    compare()
+    assert affected(c, ZLIB_CVE, False) == []
+    c.handle_image_vulnerability(
+        HandleImageVulnerabilityRequest(
+            body=HandleImageVulnerabilityRequestBody(
+                image_type="local",
+                type="linux_vul",
+                operate_type="not_ignore",
+                select_type="all_vul",
+            )
+        )
+    )
+    with transaction(sessions) as s:  # manual_repair is not reopened by not_ignore: reopen by hand
+        s.execute(
+            VulImageIndex.__table__.update()
+            .where(VulImageIndex.project_id == PROJECT, VulImageIndex.vul_id == ZLIB_CVE)
+            .values(status=results.UNFIXED, handled=False)
+        )
+    compare()
+    assert affected(c, ZLIB_CVE, False) == ["nginx:vul_status_unfix", "redis:vul_status_unfix"]

@@ -261,6 +261,8 @@ class VulImageIndex(Base):
     __table_args__ = (
         UniqueConstraint("project_id", "vul_id", "vul_type", "image_pk", name="uq_vul_image"),
         Index("ix_vul_image_lookup", "project_id", "vul_id", "vul_type", "handled", "image_pk"),
+        # image_pk before enterprise_project_id: pages come in image order for any set of enterprise
+        # projects, and count/offset walk the index alone (migration 0008).
         Index(
             "ix_vul_image_page",
             "project_id",
@@ -268,8 +270,8 @@ class VulImageIndex(Base):
             "vul_type",
             "image_type",
             "handled",
-            "enterprise_project_id",
             "image_pk",
+            "enterprise_project_id",
         ),
     )
 
@@ -283,6 +285,39 @@ class VulImageIndex(Base):
     repair_necessity: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(32), default="vul_status_unfix")
     handled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class VulIndexCount(Base):
+    """Signed row counts of `vul_image_index` per (project, enterprise project, vul, type, image type,
+    handled), written by database triggers (migration 0008) so "how many images does CVE-X hit" is a
+    sum over a handful of rows instead of a count over an index range.
+
+    Triggers only append (`n` = +k / -k per statement in PostgreSQL, per row in SQLite): no shared
+    counter row is locked, so concurrent scans never wait on or deadlock over a popular CVE. Readers
+    fold a key's rows into one when they find many (`services.vulnerabilities`).
+    """
+
+    __tablename__ = "vul_index_counts"
+    __table_args__ = (
+        Index(
+            "ix_vul_index_counts_key",
+            "project_id",
+            "vul_id",
+            "vul_type",
+            "image_type",
+            "handled",
+            "enterprise_project_id",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64))
+    enterprise_project_id: Mapped[str] = mapped_column(String(64))
+    vul_id: Mapped[str] = mapped_column(String(256))
+    vul_type: Mapped[str] = mapped_column(String(16))
+    image_type: Mapped[str] = mapped_column(String(16))
+    handled: Mapped[bool] = mapped_column(Boolean)
+    n: Mapped[int] = mapped_column(BigInteger)
 
 
 # --- per-image scan results ---------------------------------------------------------------------------

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, case, func, select, update
+from sqlalchemy import ColumnElement, Row, Select, case, delete, func, insert, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from openhss.db.models import Image, ImageVulnerability, ImageVulOperation, VulImageIndex
+from openhss.db.models import Image, ImageVulnerability, ImageVulOperation, VulImageIndex, VulIndexCount
 from openhss.services.identity import Scope
 from openhss.services.results import FIXED, IGNORED, UNFIXED, now_ms, refresh_summary
 
@@ -31,53 +33,147 @@ class VulAffectImagesFilter:
     cluster_id: str | None = None
 
 
-def _scoped(stmt: Select[VulImageIndex, Image], scope: Scope) -> Select[VulImageIndex, Image]:
+S = TypeVar("S", bound="Select[*tuple[Any, ...]]")
+
+
+def _scoped(stmt: S, scope: Scope) -> S:
     stmt = stmt.where(VulImageIndex.project_id == scope.project_id)
     if scope.enterprise_project_ids is not None:
         stmt = stmt.where(VulImageIndex.enterprise_project_id.in_(sorted(scope.enterprise_project_ids)))
     return stmt
 
 
+#: The columns one VulAffectImagesResponseInfo row needs, read as plain rows (no ORM objects).
+AFFECT_COLUMNS = (
+    Image.image_id,
+    Image.image_name,
+    VulImageIndex.vul_id,
+    VulImageIndex.repair_necessity,
+    Image.container_num,
+    Image.image_digest,
+    Image.image_version,
+    Image.agent_id,
+    VulImageIndex.status,
+    Image.first_scan_time,
+    Image.latest_scan_time,
+    Image.image_type,
+    Image.image_size,
+    Image.organization,
+    Image.registry_type,
+    Image.registry_name,
+    Image.is_multi_arch,
+    Image.cluster_id,
+    Image.cluster_name,
+)
+#: A key with more appended count rows than this is folded into one row by the reader that sees it.
+COMPACT_COUNT_ROWS = 32
+
+
+def indexed_count(
+    session: Session, scope: Scope, vul_id: str, vul_type: str, image_type: str, handled: bool
+) -> int:
+    """Exact number of index rows for one key, from the trigger-maintained `vul_index_counts`."""
+    key = [
+        VulIndexCount.project_id == scope.project_id,
+        VulIndexCount.vul_id == vul_id,
+        VulIndexCount.vul_type == vul_type,
+        VulIndexCount.image_type == image_type,
+        VulIndexCount.handled.is_(handled),
+    ]
+    if scope.enterprise_project_ids is not None:
+        key.append(VulIndexCount.enterprise_project_id.in_(sorted(scope.enterprise_project_ids)))
+    total, parts = session.execute(
+        select(func.coalesce(func.sum(VulIndexCount.n), 0), func.count()).where(*key)
+    ).one()
+    if parts > COMPACT_COUNT_ROWS:
+        _compact(session, key)
+    return int(total)
+
+
+def _compact(session: Session, key: list[ColumnElement[bool]]) -> None:
+    """Fold a key's rows into one per enterprise project. Safe under concurrency: each folder sums only
+    the rows its own DELETE removed (row locks make those sets disjoint), so totals never change; a
+    folder that loses a lock race (deadlock, busy SQLite) just leaves the rows for the next reader."""
+    try:
+        with session.begin_nested():
+            folded: dict[tuple[str, str, str, str, str, bool], int] = {}
+            for row in session.execute(
+                delete(VulIndexCount)
+                .where(*key)
+                .returning(
+                    VulIndexCount.project_id,
+                    VulIndexCount.enterprise_project_id,
+                    VulIndexCount.vul_id,
+                    VulIndexCount.vul_type,
+                    VulIndexCount.image_type,
+                    VulIndexCount.handled,
+                    VulIndexCount.n,
+                )
+            ):
+                k = (row[0], row[1], row[2], row[3], row[4], bool(row[5]))
+                folded[k] = folded.get(k, 0) + int(row[6])
+            values = [
+                {
+                    "project_id": k[0],
+                    "enterprise_project_id": k[1],
+                    "vul_id": k[2],
+                    "vul_type": k[3],
+                    "image_type": k[4],
+                    "handled": k[5],
+                    "n": n,
+                }
+                for k, n in folded.items()
+                if n
+            ]
+            if values:
+                session.execute(insert(VulIndexCount), values)
+    except DBAPIError:
+        return
+
+
 def list_vul_affect_images(
     session: Session, scope: Scope, f: VulAffectImagesFilter, offset: int, limit: int
-) -> tuple[int, list[tuple[VulImageIndex, Image]]]:
-    stmt = _scoped(select(VulImageIndex, Image).join(Image, Image.id == VulImageIndex.image_pk), scope).where(
+) -> tuple[int, list[Row[*tuple[Any, ...]]]]:
+    """Images hit by one vulnerability, in image order, as rows of `AFFECT_COLUMNS`.
+
+    With only the key filters (the common case) the total comes from `vul_index_counts` and the page
+    is an index-only walk of `ix_vul_image_page` joined to images for the page's rows alone.
+    """
+    keys = _scoped(select(VulImageIndex.id), scope).where(
         VulImageIndex.vul_id == f.vul_id,
         VulImageIndex.vul_type == f.vul_type,
         VulImageIndex.image_type == f.image_type,
         VulImageIndex.handled.is_(f.is_handled),
     )
     if f.repair_necessity:
-        stmt = stmt.where(VulImageIndex.repair_necessity == f.repair_necessity)
+        keys = keys.where(VulImageIndex.repair_necessity == f.repair_necessity)
     if f.status:
-        stmt = stmt.where(VulImageIndex.status == f.status)
+        keys = keys.where(VulImageIndex.status == f.status)
+    image_conds = []
     if f.image_id:
-        stmt = stmt.where(Image.image_id == f.image_id)
+        image_conds.append(Image.image_id == f.image_id)
     if f.image_name:
-        stmt = stmt.where(Image.image_name.contains(f.image_name, autoescape=True))
+        image_conds.append(Image.image_name.contains(f.image_name, autoescape=True))
     if f.registry_name:
-        stmt = stmt.where(Image.registry_name == f.registry_name)
+        image_conds.append(Image.registry_name == f.registry_name)
     if f.registry_type:
-        stmt = stmt.where(Image.registry_type == f.registry_type)
+        image_conds.append(Image.registry_type == f.registry_type)
     if f.cluster_id:
-        stmt = stmt.where(Image.cluster_id == f.cluster_id)
-    image_side = any((f.image_id, f.image_name, f.registry_name, f.registry_type, f.cluster_id))
-    if image_side:
-        total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-        rows = session.execute(stmt.order_by(VulImageIndex.image_pk).offset(offset).limit(limit)).all()
-        return total, list(rows)
-    # Only index columns filter: count and page on the covering index, join images for the page alone.
-    keys = stmt.with_only_columns(VulImageIndex.id, VulImageIndex.image_pk)
-    total = session.scalar(select(func.count()).select_from(keys.order_by(None).subquery())) or 0
-    page = [
-        r.id for r in session.execute(keys.order_by(VulImageIndex.image_pk).offset(offset).limit(limit)).all()
-    ]
-    if not page:
+        image_conds.append(Image.cluster_id == f.cluster_id)
+    if image_conds:
+        keys = keys.join(Image, Image.id == VulImageIndex.image_pk).where(*image_conds)
+    if image_conds or f.repair_necessity or f.status:
+        total = session.scalar(select(func.count()).select_from(keys.subquery())) or 0
+    else:
+        total = indexed_count(session, scope, f.vul_id, f.vul_type, f.image_type, f.is_handled)
+    if offset >= total:
         return total, []
+    page = keys.order_by(VulImageIndex.image_pk).offset(offset).limit(limit).subquery()
     rows = session.execute(
-        select(VulImageIndex, Image)
+        select(*AFFECT_COLUMNS)
+        .select_from(page)
+        .join(VulImageIndex, VulImageIndex.id == page.c.id)
         .join(Image, Image.id == VulImageIndex.image_pk)
-        .where(VulImageIndex.id.in_(page))
         .order_by(VulImageIndex.image_pk)
     ).all()
     return total, list(rows)
