@@ -139,6 +139,7 @@ def load(url: str, images: int, rows: int) -> dict[str, Any]:
                     block.append(f"{PROJECT}\t0\t{vid}\tlinux_vul\t{pk}\tlocal\tHigh\t{status}\t{flag}\n")
                 cp.write("".join(block))
         t_copy = time.perf_counter() - t0
+        cur.execute("SET maintenance_work_mem = '1GB'")
         for _, definition in indexes:
             cur.execute(definition)
         for name, definition in constraints:

@@ -20,6 +20,7 @@ from huaweicloudsdkhss.v5 import (
     DeleteImageWhiteListsRequestBody,
     HandleImageVulnerabilityRequest,
     HandleImageVulnerabilityRequestBody,
+    HandleImageVulnerabilityRequestBodyVulDataList,
     HssClient,
     ListGeneralImageVulOperationsRequest,
     ListGeneralImageVulsRequest,
@@ -39,14 +40,22 @@ from tests.api.conftest import (
     OTHER_SK,
     READER_AK,
     READER_SK,
+    ZLIB,
     Seeded,
     nginx_inventory,
     sdk,
+    vul,
 )
 from tests.api.test_reads import NGINX_ID, REDIS_ID, _get
 from tests.support.service import PROJECT
 
 ZLIB_CVE = "CVE-2023-45853"
+
+
+def vul_for(vul_id: str) -> Any:
+    from openhss.domain.enums import Severity
+
+    return vul(vul_id, ZLIB, Severity.HIGH)
 
 
 def affected(c: HssClient, vul_id: str, handled: bool, image_type: str = "local", **kw: Any) -> list[str]:
@@ -534,3 +543,81 @@ def test_trigger_maintained_counts_stay_exact(seeded: Seeded) -> None:
         )
     compare()
     assert affected(c, ZLIB_CVE, False) == ["nginx:vul_status_unfix", "redis:vul_status_unfix"]
+
+
+def test_deep_pages_from_anchors_stay_exact(seeded: Seeded, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages served from remembered anchors equal plain OFFSET pages, also after the list changes."""
+    from sqlalchemy import delete, select
+
+    from openhss.db.models import Image, VulImageIndex
+    from openhss.services import vulnerabilities
+
+    monkeypatch.setattr(vulnerabilities, "ANCHOR_STEP", 4)
+    c = sdk(seeded.svc)
+    cve = "CVE-2099-0001"
+    sessions = seeded.svc.runtime.sessions
+    with transaction(sessions) as s:
+        for n in range(27):
+            img = Image(
+                project_id=PROJECT,
+                image_type="local",
+                image_id=f"sha256:{n + 900:064x}",
+                image_name=f"deep-{n}",
+            )
+            s.add(img)
+            s.flush()
+            results.record_scan(s, img.id, nginx_inventory(), [*NGINX_VULS, vul_for(cve)])
+
+    def expected() -> list[str]:
+        with transaction(sessions) as s:
+            return list(
+                s.scalars(
+                    select(Image.image_name)
+                    .join(VulImageIndex, VulImageIndex.image_pk == Image.id)
+                    .where(VulImageIndex.vul_id == cve, VulImageIndex.handled.is_(False))
+                    .order_by(Image.id)
+                )
+            )
+
+    def pages() -> list[str]:
+        names: list[str] = []
+        for offset in (20, 10, 0, 17):  # deep first: the anchors are built on the first deep read
+            resp = c.list_vul_affect_images(
+                ListVulAffectImagesRequest(
+                    vul_id=cve,
+                    type="linux_vul",
+                    image_type="local",
+                    is_handled=False,
+                    offset=offset,
+                    limit=10,
+                )
+            )
+            assert resp.total_num == len(expected())
+            got = [r.image_name for r in resp.data_list]
+            assert got == expected()[offset : offset + 10], offset
+            if offset != 17:
+                names[0:0] = got
+        return names
+
+    assert pages() == expected() and len(expected()) == 27
+    c.handle_image_vulnerability(  # the list shrinks under the remembered anchors
+        HandleImageVulnerabilityRequest(
+            body=HandleImageVulnerabilityRequestBody(
+                image_type="local",
+                type="linux_vul",
+                operate_type="ignore",
+                select_type="vul_view",
+                vul_data_list=[
+                    HandleImageVulnerabilityRequestBodyVulDataList(
+                        vul_id=cve, image_id_list=[f"sha256:{903:064x}", f"sha256:{911:064x}"]
+                    )
+                ],
+            )
+        )
+    )
+    assert pages() == expected() and len(expected()) == 25
+    with transaction(sessions) as s:
+        s.execute(delete(Image).where(Image.image_name.in_(["deep-0", "deep-20"])))
+    assert pages() == expected() and len(expected()) == 23
+    with transaction(sessions) as s:
+        s.execute(delete(Image).where(Image.image_name.like("deep-%")))

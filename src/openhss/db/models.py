@@ -260,7 +260,6 @@ class VulImageIndex(Base):
     __tablename__ = "vul_image_index"
     __table_args__ = (
         UniqueConstraint("project_id", "vul_id", "vul_type", "image_pk", name="uq_vul_image"),
-        Index("ix_vul_image_lookup", "project_id", "vul_id", "vul_type", "handled", "image_pk"),
         # image_pk before enterprise_project_id: pages come in image order for any set of enterprise
         # projects, and count/offset walk the index alone (migration 0008).
         Index(

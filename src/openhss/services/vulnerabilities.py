@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -131,24 +133,70 @@ def _compact(session: Session, key: list[ColumnElement[bool]]) -> None:
         return
 
 
+#: Deep pages start from a remembered image at every ANCHOR_STEP-th position instead of walking the
+#: index from the start (an index-only walk costs per entry skipped).
+ANCHOR_STEP = 1000
+_ANCHORS_KEPT = 256
+
+
+@dataclass(frozen=True, slots=True)
+class _Anchors:
+    """image_pk at positions 0, ANCHOR_STEP, 2*ANCHOR_STEP, ... of one key's list, valid for `marker`.
+
+    The marker is (number of count rows, highest count-row id) of the key in `vul_index_counts`: every
+    committed change of the key's membership appends a row (or a fold replaces rows with a new, higher
+    id), so an unchanged marker read in the same statement as a page proves the positions still hold.
+    """
+
+    marker: tuple[int, int]
+    pks: tuple[int, ...]
+
+
+_anchors: OrderedDict[tuple[object, ...], _Anchors] = OrderedDict()
+_anchors_lock = threading.Lock()
+
+
+def _remember(key: tuple[object, ...], anchors: _Anchors | None) -> None:
+    with _anchors_lock:
+        if anchors is None:
+            _anchors.pop(key, None)
+            return
+        _anchors[key] = anchors
+        _anchors.move_to_end(key)
+        while len(_anchors) > _ANCHORS_KEPT:
+            _anchors.popitem(last=False)
+
+
+@dataclass(frozen=True, slots=True)
+class AffectPage:
+    total: int
+    rows: list[Row[*tuple[Any, ...]]]
+    #: How many count rows the key has; the caller folds them (`fold_counts`) when there are many.
+    count_rows: int = 0
+
+
 def list_vul_affect_images(
     session: Session, scope: Scope, f: VulAffectImagesFilter, offset: int, limit: int
-) -> tuple[int, list[Row[*tuple[Any, ...]]]]:
+) -> AffectPage:
     """Images hit by one vulnerability, in image order, as rows of `AFFECT_COLUMNS`.
 
-    With only the key filters (the common case) the total comes from `vul_index_counts` and the page
-    is an index-only walk of `ix_vul_image_page` joined to images for the page's rows alone.
+    With only the key filters (the common case) one statement returns the total (from the trigger-kept
+    `vul_index_counts`), the key's change marker and the page: an index-only walk of
+    `ix_vul_image_page` from the nearest remembered anchor, joined to images for the page rows alone.
     """
-    keys = _scoped(select(VulImageIndex.id), scope).where(
+    base = [
+        VulImageIndex.project_id == scope.project_id,
         VulImageIndex.vul_id == f.vul_id,
         VulImageIndex.vul_type == f.vul_type,
         VulImageIndex.image_type == f.image_type,
         VulImageIndex.handled.is_(f.is_handled),
-    )
+    ]
+    if scope.enterprise_project_ids is not None:
+        base.append(VulImageIndex.enterprise_project_id.in_(sorted(scope.enterprise_project_ids)))
     if f.repair_necessity:
-        keys = keys.where(VulImageIndex.repair_necessity == f.repair_necessity)
+        base.append(VulImageIndex.repair_necessity == f.repair_necessity)
     if f.status:
-        keys = keys.where(VulImageIndex.status == f.status)
+        base.append(VulImageIndex.status == f.status)
     image_conds = []
     if f.image_id:
         image_conds.append(Image.image_id == f.image_id)
@@ -160,23 +208,114 @@ def list_vul_affect_images(
         image_conds.append(Image.registry_type == f.registry_type)
     if f.cluster_id:
         image_conds.append(Image.cluster_id == f.cluster_id)
-    if image_conds:
-        keys = keys.join(Image, Image.id == VulImageIndex.image_pk).where(*image_conds)
     if image_conds or f.repair_necessity or f.status:
+        keys = select(VulImageIndex.image_pk).where(*base)
+        if image_conds:
+            keys = keys.join(Image, Image.id == VulImageIndex.image_pk).where(*image_conds)
         total = session.scalar(select(func.count()).select_from(keys.subquery())) or 0
+        if offset >= total:
+            return AffectPage(total, [])
+        return AffectPage(total, _page_rows(session, scope.project_id, f, keys, offset, limit, ()))
+
+    counted = [
+        VulIndexCount.project_id == scope.project_id,
+        VulIndexCount.vul_id == f.vul_id,
+        VulIndexCount.vul_type == f.vul_type,
+        VulIndexCount.image_type == f.image_type,
+        VulIndexCount.handled.is_(f.is_handled),
+    ]
+    if scope.enterprise_project_ids is not None:
+        counted.append(VulIndexCount.enterprise_project_id.in_(sorted(scope.enterprise_project_ids)))
+    marks = (
+        select(func.coalesce(func.sum(VulIndexCount.n), 0)).where(*counted).scalar_subquery().label("_total"),
+        select(func.count()).select_from(VulIndexCount).where(*counted).scalar_subquery().label("_parts"),
+        select(func.coalesce(func.max(VulIndexCount.id), 0)).where(*counted).scalar_subquery().label("_top"),
+    )
+    cache_key = (
+        scope.project_id,
+        None if scope.enterprise_project_ids is None else tuple(sorted(scope.enterprise_project_ids)),
+        f.vul_id,
+        f.vul_type,
+        f.image_type,
+        f.is_handled,
+    )
+    anchors = _anchors.get(cache_key) if offset >= ANCHOR_STEP else None
+    if offset >= ANCHOR_STEP and anchors is None:
+        anchors = _build_anchors(session, base, marks)
+        _remember(cache_key, anchors)
+    start_pos, keys = 0, select(VulImageIndex.image_pk).where(*base)
+    if anchors is not None and anchors.pks:
+        i = min(offset // ANCHOR_STEP, len(anchors.pks) - 1)
+        start_pos = i * ANCHOR_STEP
+        keys = keys.where(VulImageIndex.image_pk >= anchors.pks[i])
+    rows = _page_rows(session, scope.project_id, f, keys, offset - start_pos, limit, marks)
+    if rows:
+        total, parts, top = rows[0][:3]
     else:
-        total = indexed_count(session, scope, f.vul_id, f.vul_type, f.image_type, f.is_handled)
-    if offset >= total:
-        return total, []
-    page = keys.order_by(VulImageIndex.image_pk).offset(offset).limit(limit).subquery()
-    rows = session.execute(
-        select(*AFFECT_COLUMNS)
-        .select_from(page)
-        .join(VulImageIndex, VulImageIndex.id == page.c.id)
-        .join(Image, Image.id == VulImageIndex.image_pk)
-        .order_by(VulImageIndex.image_pk)
+        total, parts, top = session.execute(select(*marks)).one()
+    if anchors is not None and anchors.marker != (int(parts), int(top)):
+        _remember(cache_key, None)  # the list changed since the anchors were taken: walk afresh
+        return list_vul_affect_images(session, scope, f, offset, limit)
+    return AffectPage(int(total), rows, int(parts))
+
+
+def _build_anchors(
+    session: Session, base: list[ColumnElement[bool]], marks: tuple[Any, ...]
+) -> _Anchors | None:
+    ranked = select(
+        VulImageIndex.image_pk, func.row_number().over(order_by=VulImageIndex.image_pk).label("rn")
+    ).where(*base)
+    sub = ranked.subquery()
+    found = session.execute(
+        select(sub.c.image_pk, *marks).where((sub.c.rn - 1) % ANCHOR_STEP == 0).order_by(sub.c.image_pk)
     ).all()
-    return total, list(rows)
+    if not found:
+        return None
+    return _Anchors((int(found[0][2]), int(found[0][3])), tuple(int(r[0]) for r in found))
+
+
+def _page_rows(
+    session: Session,
+    project_id: str,
+    f: VulAffectImagesFilter,
+    keys: Select[*tuple[Any, ...]],
+    offset: int,
+    limit: int,
+    extra: tuple[Any, ...],
+) -> list[Row[*tuple[Any, ...]]]:
+    """The page's image keys (an index-only walk), then the index and image rows of those keys only."""
+    page = keys.order_by(VulImageIndex.image_pk).offset(offset).limit(limit).subquery()
+    return list(
+        session.execute(
+            select(*extra, *AFFECT_COLUMNS)
+            .select_from(page)
+            # (project, vul, type, image) is unique: exactly the index row the key walk found.
+            .join(VulImageIndex, VulImageIndex.image_pk == page.c.image_pk)
+            .join(Image, Image.id == VulImageIndex.image_pk)
+            .where(
+                VulImageIndex.project_id == project_id,
+                VulImageIndex.vul_id == f.vul_id,
+                VulImageIndex.vul_type == f.vul_type,
+            )
+            .order_by(VulImageIndex.image_pk)
+        ).all()
+    )
+
+
+def fold_counts(
+    session: Session, scope: Scope, vul_id: str, vul_type: str, image_type: str, handled: bool
+) -> None:
+    """Fold one key's appended count rows (called by the API after a read reported many)."""
+    key = [
+        VulIndexCount.project_id == scope.project_id,
+        VulIndexCount.vul_id == vul_id,
+        VulIndexCount.vul_type == vul_type,
+        VulIndexCount.image_type == image_type,
+        VulIndexCount.handled.is_(handled),
+    ]
+    if scope.enterprise_project_ids is not None:
+        key.append(VulIndexCount.enterprise_project_id.in_(sorted(scope.enterprise_project_ids)))
+    _compact(session, key)
 
 
 #: Per-image and global lists speak repair urgency, not severity names.

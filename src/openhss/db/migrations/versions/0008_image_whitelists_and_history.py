@@ -18,6 +18,7 @@ depends_on = None
 BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 KEY = "project_id, enterprise_project_id, vul_id, vul_type, image_type, handled"
 PAGE_OLD = ["project_id", "vul_id", "vul_type", "image_type", "handled", "enterprise_project_id", "image_pk"]
+LOOKUP_OLD = ["project_id", "vul_id", "vul_type", "handled", "image_pk"]
 PAGE_NEW = ["project_id", "vul_id", "vul_type", "image_type", "handled", "image_pk", "enterprise_project_id"]
 
 # PostgreSQL: one appended row per statement and key, from the statement's transition tables.
@@ -100,6 +101,9 @@ def upgrade() -> None:
         for name, length in HISTORY_COLUMNS:
             batch.add_column(sa.Column(name, sa.String(length=length), nullable=False, server_default=""))
     op.create_index("ix_image_vul_ops_vul", "image_vul_operations", ["project_id", "vul_id", "operate_time"])
+    # The page index now serves every key lookup index-only; the older lookup index (no image_type,
+    # no enterprise project) only tempted the planner into heap fetches.
+    op.drop_index("ix_vul_image_lookup", table_name="vul_image_index")
     op.drop_index("ix_vul_image_page", table_name="vul_image_index")
     op.create_index("ix_vul_image_page", "vul_image_index", PAGE_NEW)
     op.create_table(
@@ -146,6 +150,7 @@ def downgrade() -> None:
     op.drop_table("vul_index_counts")
     op.drop_index("ix_vul_image_page", table_name="vul_image_index")
     op.create_index("ix_vul_image_page", "vul_image_index", PAGE_OLD)
+    op.create_index("ix_vul_image_lookup", "vul_image_index", LOOKUP_OLD)
     op.drop_index("ix_image_vul_ops_vul", table_name="image_vul_operations")
     with op.batch_alter_table("image_vul_operations") as batch:
         for name, _length in reversed(HISTORY_COLUMNS):
