@@ -70,7 +70,8 @@ class AppContext:
     throttle: identity.LoginThrottle
 
 
-def get_context(request: Request) -> AppContext:
+async def get_context(request: Request) -> AppContext:
+    # async: FastAPI would run a plain function in a worker thread, one hop per request for nothing.
     ctx: AppContext = request.app.state.ctx
     return ctx
 
@@ -186,7 +187,7 @@ async def project_scope(
     request: Request,
     ctx: Ctx,
     principal: CurrentPrincipal,
-    project_id: Annotated[str, Path(min_length=1, max_length=64)],
+    project_id: Annotated[str, Path(min_length=1, max_length=256)],  # seeds: 1-256 characters
     enterprise_project_id: EnterpriseProjectQuery = None,
 ) -> Scope:
     try:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Row, Select, case, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Row, Select, bindparam, case, delete, func, insert, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -217,58 +218,95 @@ def list_vul_affect_images(
             return AffectPage(total, [])
         return AffectPage(total, _page_rows(session, scope.project_id, f, keys, offset, limit, ()))
 
-    counted = [
-        VulIndexCount.project_id == scope.project_id,
-        VulIndexCount.vul_id == f.vul_id,
-        VulIndexCount.vul_type == f.vul_type,
-        VulIndexCount.image_type == f.image_type,
-        VulIndexCount.handled.is_(f.is_handled),
-    ]
-    if scope.enterprise_project_ids is not None:
-        counted.append(VulIndexCount.enterprise_project_id.in_(sorted(scope.enterprise_project_ids)))
-    marks = (
-        select(func.coalesce(func.sum(VulIndexCount.n), 0)).where(*counted).scalar_subquery().label("_total"),
-        select(func.count()).select_from(VulIndexCount).where(*counted).scalar_subquery().label("_parts"),
-        select(func.coalesce(func.max(VulIndexCount.id), 0)).where(*counted).scalar_subquery().label("_top"),
-    )
-    cache_key = (
-        scope.project_id,
-        None if scope.enterprise_project_ids is None else tuple(sorted(scope.enterprise_project_ids)),
-        f.vul_id,
-        f.vul_type,
-        f.image_type,
-        f.is_handled,
-    )
+    eps = None if scope.enterprise_project_ids is None else tuple(sorted(scope.enterprise_project_ids))
+    params: dict[str, Any] = {
+        "p": scope.project_id,
+        "v": f.vul_id,
+        "t": f.vul_type,
+        "it": f.image_type,
+        "h": f.is_handled,
+        "off": offset,
+        "lim": limit,
+    }
+    if eps is not None:
+        params["eps"] = list(eps)
+    cache_key = (scope.project_id, eps, f.vul_id, f.vul_type, f.image_type, f.is_handled)
+    conn = session.connection()
     anchors = _anchors.get(cache_key) if offset >= ANCHOR_STEP else None
     if offset >= ANCHOR_STEP and anchors is None:
-        anchors = _build_anchors(session, base, marks)
+        anchors = _build_anchors(session, eps is not None, params)
         _remember(cache_key, anchors)
-    start_pos, keys = 0, select(VulImageIndex.image_pk).where(*base)
+    anchored = anchors is not None and bool(anchors.pks)
     if anchors is not None and anchors.pks:
         i = min(offset // ANCHOR_STEP, len(anchors.pks) - 1)
-        start_pos = i * ANCHOR_STEP
-        keys = keys.where(VulImageIndex.image_pk >= anchors.pks[i])
-    rows = _page_rows(session, scope.project_id, f, keys, offset - start_pos, limit, marks)
+        params["start"] = anchors.pks[i]
+        params["off"] = offset - i * ANCHOR_STEP
+    page_stmt, marks_stmt = _fast_statements(eps is not None, anchored)
+    rows = list(conn.execute(page_stmt, params).all())
     if rows:
         total, parts, top = rows[0][:3]
     else:
-        total, parts, top = session.execute(select(*marks)).one()
+        total, parts, top = conn.execute(marks_stmt, params).one()
     if anchors is not None and anchors.marker != (int(parts), int(top)):
         _remember(cache_key, None)  # the list changed since the anchors were taken: walk afresh
         return list_vul_affect_images(session, scope, f, offset, limit)
     return AffectPage(int(total), rows, int(parts))
 
 
-def _build_anchors(
-    session: Session, base: list[ColumnElement[bool]], marks: tuple[Any, ...]
-) -> _Anchors | None:
+def _key(model: type[VulImageIndex] | type[VulIndexCount], with_eps: bool) -> list[ColumnElement[bool]]:
+    conds = [
+        model.project_id == bindparam("p"),
+        model.vul_id == bindparam("v"),
+        model.vul_type == bindparam("t"),
+        model.image_type == bindparam("it"),
+        model.handled == bindparam("h"),
+    ]
+    if with_eps:
+        conds.append(model.enterprise_project_id.in_(bindparam("eps", expanding=True)))
+    return conds
+
+
+def _marks(with_eps: bool) -> tuple[Any, ...]:
+    """Total, number of count rows and highest count-row id of the key (see `_Anchors`)."""
+    counted = _key(VulIndexCount, with_eps)
+    return (
+        select(func.coalesce(func.sum(VulIndexCount.n), 0)).where(*counted).scalar_subquery().label("_total"),
+        select(func.count()).select_from(VulIndexCount).where(*counted).scalar_subquery().label("_parts"),
+        select(func.coalesce(func.max(VulIndexCount.id), 0)).where(*counted).scalar_subquery().label("_top"),
+    )
+
+
+@functools.cache
+def _fast_statements(with_eps: bool, anchored: bool) -> tuple[Select[Any], Select[Any]]:
+    """Built once: the page statement (marks + page rows) and the marks alone, all values bound."""
+    marks = _marks(with_eps)
+    keys = select(VulImageIndex.image_pk).where(*_key(VulImageIndex, with_eps))
+    if anchored:
+        keys = keys.where(VulImageIndex.image_pk >= bindparam("start"))
+    page = keys.order_by(VulImageIndex.image_pk).offset(bindparam("off")).limit(bindparam("lim")).subquery()
+    stmt = (
+        select(*marks, *AFFECT_COLUMNS)
+        .select_from(page)
+        # (project, vul, type, image) is unique: exactly the index row the key walk found.
+        .join(VulImageIndex, VulImageIndex.image_pk == page.c.image_pk)
+        .join(Image, Image.id == VulImageIndex.image_pk)
+        .where(
+            VulImageIndex.project_id == bindparam("p"),
+            VulImageIndex.vul_id == bindparam("v"),
+            VulImageIndex.vul_type == bindparam("t"),
+        )
+        .order_by(VulImageIndex.image_pk)
+    )
+    return stmt, select(*marks)
+
+
+def _build_anchors(session: Session, with_eps: bool, params: dict[str, Any]) -> _Anchors | None:
     ranked = select(
         VulImageIndex.image_pk, func.row_number().over(order_by=VulImageIndex.image_pk).label("rn")
-    ).where(*base)
+    ).where(*_key(VulImageIndex, with_eps))
     sub = ranked.subquery()
-    found = session.execute(
-        select(sub.c.image_pk, *marks).where((sub.c.rn - 1) % ANCHOR_STEP == 0).order_by(sub.c.image_pk)
-    ).all()
+    stmt = select(sub.c.image_pk, *_marks(with_eps)).where((sub.c.rn - 1) % ANCHOR_STEP == 0)
+    found = session.connection().execute(stmt.order_by(sub.c.image_pk), params).all()
     if not found:
         return None
     return _Anchors((int(found[0][2]), int(found[0][3])), tuple(int(r[0]) for r in found))

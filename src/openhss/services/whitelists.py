@@ -48,9 +48,13 @@ class Rule:
 
 
 def _write_ep(scope: Scope) -> str:
-    if scope.enterprise_project_ids is not None and len(scope.enterprise_project_ids) == 1:
-        return next(iter(scope.enterprise_project_ids))
-    return "0"
+    """The enterprise project a new rule belongs to: the one named, else the default one if granted."""
+    eps = scope.enterprise_project_ids
+    if eps is not None and len(eps) == 1:
+        return next(iter(eps))
+    if eps is None or "0" in eps:
+        return "0"
+    raise InvalidRequest("invalid parameter enterprise_project_id: name the enterprise project of the rule")
 
 
 def _check(global_image_type: str, rule: Rule) -> None:
