@@ -292,6 +292,9 @@ LISTS = [
     "/image/CVE-2023-5678/images?",
     "/image/build-command-risks?image_type=registry&",
     "/vulnerability/images?vul_id=CVE-2023-5678&type=linux_vul&image_type=local&is_handled=false&",
+    "/images/vulnerabilities?type=linux_vul&handle_status=unhandled&image_type=local&",
+    "/image/vulnerability/handle-history?vul_id=CVE-2023-5678&image_type=local&",
+    "/image/whitelists?global_image_type=local&type=vulnerability&",
 ]
 
 

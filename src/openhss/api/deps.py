@@ -7,6 +7,8 @@ user sets `preset_headers={"X-Auth-Token": ...}` on a client built with placehol
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -26,6 +28,39 @@ from openhss.services.identity import Principal, Scope
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
+#: How long a verified token or access key is trusted without a database read. Widening changes (new
+#: grants, new projects) are seen at once, because a cached principal that is refused a project is
+#: re-read; narrowing ones (revocation, disabling) take effect within this window, in every worker.
+AUTH_CACHE_SECONDS = 2.0
+_AUTH_CACHE_MAX = 4096
+
+
+class _AuthCache:
+    """Per-process, time-bounded memo of verified credentials, so a read costs no auth round trip."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[float, object]] = {}
+
+    def get(self, key: str) -> object | None:
+        hit = self._entries.get(key)
+        if hit is None or hit[0] < time.monotonic():
+            return None
+        return hit[1]
+
+    def put(self, key: str, value: object) -> None:
+        with self._lock:
+            if len(self._entries) >= _AUTH_CACHE_MAX:
+                self._entries.clear()
+            self._entries[key] = (time.monotonic() + AUTH_CACHE_SECONDS, value)
+
+    def drop(self, key: str) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
+
+_auth_cache = _AuthCache()
+
 
 @dataclass(frozen=True, slots=True)
 class AppContext:
@@ -35,7 +70,8 @@ class AppContext:
     throttle: identity.LoginThrottle
 
 
-def get_context(request: Request) -> AppContext:
+async def get_context(request: Request) -> AppContext:
+    # async: FastAPI would run a plain function in a worker thread, one hop per request for nothing.
     ctx: AppContext = request.app.state.ctx
     return ctx
 
@@ -51,7 +87,8 @@ def _verify_signature(
     headers: dict[str, str],
     body: bytes,
     path_project: str | None,
-) -> Principal:
+    use_cache: bool = True,
+) -> tuple[Principal, bool]:
     try:
         auth = signing.parse_authorization(headers.get("authorization", ""))
         sdk_date = signing.parse_sdk_date(headers.get("x-sdk-date", ""))
@@ -61,9 +98,23 @@ def _verify_signature(
     now = datetime.now(UTC)
     if abs(now - sdk_date) > skew:
         raise Unauthenticated("the request has expired: X-Sdk-Date is outside the allowed window")
+    header_project = headers.get("x-project-id")
+    cache_key = f"ak:{auth.access_key}"
+    cached = _auth_cache.get(cache_key) if use_cache and method in SAFE_METHODS else None
+    if isinstance(cached, tuple):
+        secret, principal = cached
+        expected = signing.expected_signature(
+            secret, method, raw_path, raw_query, headers, auth.signed_headers, body
+        )
+        if signing.signature_matches(expected, auth.signature):
+            if header_project and path_project and header_project != path_project:
+                raise Forbidden("X-Project-Id does not match the project in the path")
+            return principal, True
+        # A mismatch may be a rotated secret: fall through to the database.
     with transaction(ctx.sessions) as session:
         found = identity.lookup_access_key(session, ctx.box, auth.access_key)
         if found is None:
+            _auth_cache.drop(cache_key)
             raise Unauthenticated("the access key does not exist or is disabled")
         user, secret = found
         expected = signing.expected_signature(
@@ -71,14 +122,14 @@ def _verify_signature(
         )
         if not signing.signature_matches(expected, auth.signature):
             raise Unauthenticated("the request signature does not match")
-        header_project = headers.get("x-project-id")
         if header_project and path_project and header_project != path_project:
             raise Forbidden("X-Project-Id does not match the project in the path")
         principal = identity.principal_for(session, user)
         identity.touch_access_key(session, auth.access_key)
         if method not in SAFE_METHODS:
             identity.remember_signature(session, auth.signature, sdk_date + skew)
-        return principal
+    _auth_cache.put(cache_key, (secret, principal))
+    return principal, False
 
 
 def _resolve_token(ctx: AppContext, token: str) -> Principal:
@@ -86,11 +137,17 @@ def _resolve_token(ctx: AppContext, token: str) -> Principal:
         return identity.resolve_token(session, token)
 
 
-async def authenticate(request: Request, ctx: Ctx) -> Principal:
+async def _authenticate(request: Request, ctx: AppContext, use_cache: bool) -> tuple[Principal, bool]:
     headers = {k.lower(): v for k, v in request.headers.items()}
     token = headers.get("x-auth-token")
     if token:
-        return await run_in_threadpool(_resolve_token, ctx, token)
+        key = "token:" + identity.token_digest(token)
+        cached = _auth_cache.get(key) if use_cache else None
+        if isinstance(cached, Principal):
+            return cached, True
+        principal = await run_in_threadpool(_resolve_token, ctx, token)
+        _auth_cache.put(key, principal)
+        return principal, False
     if not headers.get("authorization"):
         raise Unauthenticated("authentication required: sign the request with AK/SK or send X-Auth-Token")
     raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
@@ -105,7 +162,14 @@ async def authenticate(request: Request, ctx: Ctx) -> Principal:
         headers,
         body,
         request.path_params.get("project_id"),
+        use_cache,
     )
+
+
+async def authenticate(request: Request, ctx: Ctx) -> Principal:
+    principal, cached = await _authenticate(request, ctx, use_cache=True)
+    request.state.principal_cached = cached
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
@@ -119,12 +183,21 @@ EnterpriseProjectQuery = Annotated[
 ]
 
 
-def project_scope(
+async def project_scope(
+    request: Request,
+    ctx: Ctx,
     principal: CurrentPrincipal,
-    project_id: Annotated[str, Path(min_length=1, max_length=64)],
+    project_id: Annotated[str, Path(min_length=1, max_length=256)],  # seeds: 1-256 characters
     enterprise_project_id: EnterpriseProjectQuery = None,
 ) -> Scope:
-    return identity.authorize(principal, project_id, enterprise_project_id)
+    try:
+        return identity.authorize(principal, project_id, enterprise_project_id)
+    except Forbidden:
+        if not getattr(request.state, "principal_cached", False):
+            raise
+    # The cached principal may predate a grant or a project: decide on a fresh one.
+    fresh, _ = await _authenticate(request, ctx, use_cache=False)
+    return identity.authorize(fresh, project_id, enterprise_project_id)
 
 
 ProjectScope = Annotated[Scope, Depends(project_scope)]

@@ -497,3 +497,140 @@ class HandleImageVulnerabilityRequestBody(StrictBody):
 
 class EmptyResponse(BaseModel):
     pass
+
+
+# --- image vulnerability whitelist (spec §4.6) ------------------------------------------------------------
+
+GlobalImageType = Literal["local", "registry"]
+WhitelistType = Literal["vulnerability"]
+WhitelistRuleType = Literal["all_images", "specific_image_types", "specific_images"]
+RegistryFlavour = Literal["private_image", "shared_image", "instance_image", "harbor", "jfrog"]
+
+
+class AddImageWhiteListsRequestBodyQueryInfo(StrictBody):
+    #: Several registry flavours are sent comma-separated (HSS returns them the same way).
+    image_type: Annotated[str, Field(max_length=256, pattern=r"^[a-z_]+(,[a-z_]+)*$")] | None = None
+
+
+class AddImageWhiteListsRequestBodyImageInfo(StrictBody):
+    id: Annotated[int, Field(ge=1, le=9_223_372_036_854_775_807)] | None = None
+    #: HSS documents 64 characters (a bare hex id); ours carry the "sha256:" prefix, as the lists show.
+    image_id: Str256 | None = None
+    image_name: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+    image_type: (
+        Literal["local_image", "private_image", "shared_image", "instance_image", "harbor", "jfrog"] | None
+    ) = None
+
+
+class AddImageWhiteListsRequestBody(StrictBody):
+    vul_type: VulTypeParam | None = None
+    vul_ids: Annotated[list[Str256], Field(max_length=1000)] | None = None
+    rule_type: WhitelistRuleType
+    query_info: AddImageWhiteListsRequestBodyQueryInfo | None = None
+    image_info: Annotated[list[AddImageWhiteListsRequestBodyImageInfo], Field(max_length=1000)] | None = None
+    description: Annotated[str, Field(max_length=1024)] | None = None
+
+
+class ChangeImageWhiteListRequestBody(StrictBody):
+    rule_type: WhitelistRuleType | None = None
+    query_info: AddImageWhiteListsRequestBodyQueryInfo | None = None
+    image_info: Annotated[list[AddImageWhiteListsRequestBodyImageInfo], Field(max_length=1000)] | None = None
+    description: Annotated[str, Field(max_length=1024)] | None = None
+
+
+class DeleteImageWhiteListsRequestBody(StrictBody):
+    ids: (
+        Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=1000)] | None
+    ) = None
+
+
+class ImageWhiteListDetailResponseInfoCves(BaseModel):
+    cve_id: str
+    cvss: float
+
+
+class ImageWhiteListDetailResponseInfoQueryInfo(BaseModel):
+    image_type: str
+
+
+class ImageWhiteListDetailResponseInfoImageInfo(BaseModel):
+    id: int | None = None
+    image_id: str | None = None
+    image_name: str | None = None
+
+
+class ImageWhiteListDetailResponseInfo(BaseModel):
+    id: str
+    vul_id: str
+    vul_name: str
+    vul_type: str
+    cves: list[ImageWhiteListDetailResponseInfoCves]
+    rule_type: str
+    query_info: ImageWhiteListDetailResponseInfoQueryInfo
+    image_info: list[ImageWhiteListDetailResponseInfoImageInfo]
+    description: str
+
+
+class ListImageWhiteListsResponse(BaseModel):
+    total_num: int
+    data_list: list[ImageWhiteListDetailResponseInfo]
+
+
+class ShowImageWhiteListDetailResponse(ImageWhiteListDetailResponseInfo):
+    pass
+
+
+# --- sensitive information, handle history, the global image vulnerability list --------------------------
+
+
+class ChangeSensitiveInfoRequestInfo(StrictBody):
+    sensitive_info_id: Annotated[str, Field(max_length=128)]
+    operate_type: Literal["ignore", "do_not_ignore"] = "do_not_ignore"
+
+
+class GeneralImageVulOperationsResponseInfo(BaseModel):
+    image_id: str
+    image_name: str
+    user_name: str
+    handle_time: int
+    handle_type: str
+    status: str
+    app_name: str
+    app_version: str
+    app_path: str
+    remark: str
+    image_digest: str
+    image_version: str
+    agent_id: str
+
+
+class ListGeneralImageVulOperationsResponse(BaseModel):
+    total_num: int
+    data_list: list[GeneralImageVulOperationsResponseInfo]
+
+
+class GeneralImageVulsResponseInfoCveList(BaseModel):
+    cve_id: str
+    cvss: float
+
+
+class GeneralImageVulsResponseInfo(BaseModel):
+    vul_name: str
+    vul_id: str
+    type: str
+    image_type: str
+    label_list: list[str]
+    severity_level: str
+    image_num: int
+    cve_list: list[GeneralImageVulsResponseInfoCveList]
+    max_cvss_score: float
+    scan_time: int
+    description: str
+    url: str
+    solution_detail: str
+    cluster_num: int
+
+
+class ListGeneralImageVulsResponse(BaseModel):
+    total_num: int
+    data_list: list[GeneralImageVulsResponseInfo]

@@ -263,7 +263,8 @@ class VulImageIndex(Base):
     __tablename__ = "vul_image_index"
     __table_args__ = (
         UniqueConstraint("project_id", "vul_id", "vul_type", "image_pk", name="uq_vul_image"),
-        Index("ix_vul_image_lookup", "project_id", "vul_id", "vul_type", "handled", "image_pk"),
+        # image_pk before enterprise_project_id: pages come in image order for any set of enterprise
+        # projects, and count/offset walk the index alone (migration 0008).
         Index(
             "ix_vul_image_page",
             "project_id",
@@ -271,8 +272,8 @@ class VulImageIndex(Base):
             "vul_type",
             "image_type",
             "handled",
-            "enterprise_project_id",
             "image_pk",
+            "enterprise_project_id",
         ),
     )
 
@@ -286,6 +287,39 @@ class VulImageIndex(Base):
     repair_necessity: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(32), default="vul_status_unfix")
     handled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class VulIndexCount(Base):
+    """Signed row counts of `vul_image_index` per (project, enterprise project, vul, type, image type,
+    handled), written by database triggers (migration 0008) so "how many images does CVE-X hit" is a
+    sum over a handful of rows instead of a count over an index range.
+
+    Triggers only append (`n` = +k / -k per statement in PostgreSQL, per row in SQLite): no shared
+    counter row is locked, so concurrent scans never wait on or deadlock over a popular CVE. Readers
+    fold a key's rows into one when they find many (`services.vulnerabilities`).
+    """
+
+    __tablename__ = "vul_index_counts"
+    __table_args__ = (
+        Index(
+            "ix_vul_index_counts_key",
+            "project_id",
+            "vul_id",
+            "vul_type",
+            "image_type",
+            "handled",
+            "enterprise_project_id",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64))
+    enterprise_project_id: Mapped[str] = mapped_column(String(64))
+    vul_id: Mapped[str] = mapped_column(String(256))
+    vul_type: Mapped[str] = mapped_column(String(16))
+    image_type: Mapped[str] = mapped_column(String(16))
+    handled: Mapped[bool] = mapped_column(Boolean)
+    n: Mapped[int] = mapped_column(BigInteger)
 
 
 # --- per-image scan results ---------------------------------------------------------------------------
@@ -358,7 +392,10 @@ class ImageVulOperation(Base):
     """History of vulnerability handling (ignore / not_ignore / manual_repair / add_to_whitelist)."""
 
     __tablename__ = "image_vul_operations"
-    __table_args__ = (Index("ix_image_vul_ops_project_time", "project_id", "operate_time"),)
+    __table_args__ = (
+        Index("ix_image_vul_ops_project_time", "project_id", "operate_time"),
+        Index("ix_image_vul_ops_vul", "project_id", "vul_id", "operate_time"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     project_id: Mapped[str] = mapped_column(String(64))
@@ -371,6 +408,54 @@ class ImageVulOperation(Base):
     user_name: Mapped[str] = mapped_column(String(64), default="")
     remark: Mapped[str] = mapped_column(String(512), default="")
     operate_time: Mapped[int] = mapped_column(BigInteger)
+    # What the handle-history read shows, copied at handling time so it survives image deletion.
+    image_type: Mapped[str] = mapped_column(String(16), default="")
+    image_name: Mapped[str] = mapped_column(String(512), default="")
+    image_version: Mapped[str] = mapped_column(String(256), default="")
+    image_digest: Mapped[str] = mapped_column(String(256), default="")
+    agent_id: Mapped[str] = mapped_column(String(128), default="")
+    app_name: Mapped[str] = mapped_column(String(256), default="")
+    app_version: Mapped[str] = mapped_column(String(256), default="")
+    app_path: Mapped[str] = mapped_column(String(1024), default="")
+    status: Mapped[str] = mapped_column(String(32), default="")
+    #: Set when a whitelist rule made this verdict, so removing the rule reopens exactly its pairs.
+    whitelist_id: Mapped[str] = mapped_column(String(64), default="")
+
+
+class ImageWhitelist(Base):
+    """One vulnerability whitelist rule: `vul_id` of `vul_type` is ignored on the images the rule names.
+
+    `rule_type` all_images / specific_image_types (registry flavours in `image_types`, comma-separated)
+    / specific_images (`image_info`, the JSON list the caller sent). Applying a rule marks matching
+    (image, vul) pairs ignored with an `add_to_whitelist` history entry; removing it reopens the pairs
+    whose last verdict came from a whitelist and that no remaining rule covers.
+    """
+
+    __tablename__ = "image_whitelists"
+    __table_args__ = (
+        UniqueConstraint(
+            "project_id",
+            "enterprise_project_id",
+            "global_image_type",
+            "vul_type",
+            "vul_id",
+            name="uq_image_whitelist",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    whitelist_id: Mapped[str] = mapped_column(String(64), unique=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    enterprise_project_id: Mapped[str] = mapped_column(String(64), default="0")
+    global_image_type: Mapped[str] = mapped_column(String(16))
+    vul_type: Mapped[str] = mapped_column(String(16))
+    vul_id: Mapped[str] = mapped_column(String(256))
+    vul_name: Mapped[str] = mapped_column(String(256), default="")
+    rule_type: Mapped[str] = mapped_column(String(32))
+    image_types: Mapped[str] = mapped_column(String(256), default="")
+    image_info: Mapped[str] = mapped_column(Text, default="[]")
+    description: Mapped[str] = mapped_column(String(1024), default="")
+    create_time: Mapped[int] = mapped_column(BigInteger)
 
 
 # --- scan tasks and export tasks ---------------------------------------------------------------------

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from openhss.db.models import Image, ImageApp, ImageFile, ImageFinding
 from openhss.domain.enums import FindingKind
+from openhss.domain.errors import NotFound
 from openhss.services.identity import Scope
 from openhss.services.images import IMAGE_TYPE_PARAM, scoped_images
 
@@ -118,3 +119,36 @@ def build_command_rules(
     return total, [
         RiskRule(r, n or "", (lvl or "").lower(), d or "", c, t or 0) for r, n, lvl, d, c, t in rows
     ]
+
+
+#: change_sensitive_info operate_type → the finding's stored handle_status.
+SENSITIVE_STATUS = {"ignore": "ignored", "do_not_ignore": "unhandled"}
+
+
+def change_sensitive(
+    session: Session, scope: Scope, image_type: str, sensitive_info_id: str, operate_type: str
+) -> None:
+    """Ignore or un-ignore one sensitive-info finding of an image visible in the caller's scope.
+
+    The verdict lives in `handle_status`; `record_scan` carries it to the same finding (rule, path,
+    line, evidence) in the next scan, so it survives rescans although the row id changes.
+    """
+    if not sensitive_info_id.isdigit():
+        raise NotFound(f"sensitive information {sensitive_info_id} does not exist")
+    row_type, registry_type = IMAGE_TYPE_PARAM[image_type]
+    images = scoped_images(scope).where(Image.image_type == row_type)
+    if registry_type:
+        images = images.where(Image.registry_type == registry_type)
+    finding = session.scalar(
+        select(ImageFinding)
+        .where(
+            ImageFinding.id == int(sensitive_info_id),
+            ImageFinding.project_id == scope.project_id,
+            ImageFinding.kind == FindingKind.SECRET.value,
+            ImageFinding.image_pk.in_(images.with_only_columns(Image.id)),
+        )
+        .with_for_update()
+    )
+    if finding is None:
+        raise NotFound(f"sensitive information {sensitive_info_id} does not exist")
+    finding.handle_status = SENSITIVE_STATUS[operate_type]

@@ -18,9 +18,10 @@ from openhss.api import schemas as s
 from openhss.api.deps import Ctx, OperatorPrincipal, ProjectScope
 from openhss.api.schemas import Limit, Offset
 from openhss.db.engine import transaction
+from openhss.db.models import ImageWhitelist
 from openhss.domain.enums import FindingKind, ScanScope
 from openhss.domain.errors import InvalidRequest
-from openhss.services import exports, findings, images, scan_tasks, vulnerabilities
+from openhss.services import exports, findings, images, scan_tasks, vulnerabilities, whitelists
 from openhss.services.identity import Scope
 
 router = APIRouter(prefix="/v5/{project_id}/image", tags=["image"])
@@ -622,6 +623,245 @@ async def list_image_build_command_risks(
                 for r in rules
             ],
         )
+
+    return await _run(ctx, q)
+
+
+# --- vulnerability handle history, sensitive-info verdicts, the vulnerability whitelist ---------------------
+
+
+@router.get(
+    "/vulnerability/handle-history",
+    response_model=s.ListGeneralImageVulOperationsResponse,
+    summary="ListGeneralImageVulOperations",
+)
+async def list_general_image_vul_operations(
+    scope: ProjectScope,
+    ctx: Ctx,
+    vul_id: Annotated[str, Query(min_length=1, max_length=256)],
+    image_type: Annotated[s.GlobalImageType, Query()],
+    offset: Offset = 0,
+    limit: Limit = 10,
+    image_id: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
+    image_name: Q256 = None,
+    status: Annotated[s.VulImageStatus | None, Query()] = None,
+    user_name: Q256 = None,
+    handle_type: Annotated[Literal["ignore", "not_ignore", "add_to_whitelist"] | None, Query()] = None,
+    app_name: Q256 = None,
+    app_version: Q256 = None,
+    remark: Q256 = None,
+) -> s.ListGeneralImageVulOperationsResponse:
+    f = vulnerabilities.OperationFilter(
+        vul_id,
+        image_type,
+        image_id,
+        image_name,
+        status,
+        user_name,
+        handle_type,
+        app_name,
+        app_version,
+        remark,
+    )
+
+    def q(session: Session) -> s.ListGeneralImageVulOperationsResponse:
+        total, rows = vulnerabilities.list_operations(session, scope, f, offset, limit)
+        return s.ListGeneralImageVulOperationsResponse(
+            total_num=total,
+            data_list=[
+                s.GeneralImageVulOperationsResponseInfo(
+                    image_id=o.image_id,
+                    image_name=o.image_name,
+                    user_name=o.user_name,
+                    handle_time=o.operate_time,
+                    handle_type=o.operate_type,
+                    status=o.status,
+                    app_name=o.app_name,
+                    app_version=o.app_version,
+                    app_path=o.app_path,
+                    remark=o.remark,
+                    image_digest=o.image_digest,
+                    image_version=o.image_version,
+                    agent_id=o.agent_id,
+                )
+                for o in rows
+            ],
+        )
+
+    return await _run(ctx, q)
+
+
+@router.post("/sensitive/operate", response_model=s.EmptyResponse, summary="ChangeSensitiveInfo")
+async def change_sensitive_info(
+    scope: ProjectScope,
+    ctx: Ctx,
+    op: OperatorPrincipal,
+    image_type: Annotated[s.PerImageType, Query()],
+    body: s.ChangeSensitiveInfoRequestInfo,
+) -> s.EmptyResponse:
+    def q(session: Session) -> s.EmptyResponse:
+        findings.change_sensitive(session, scope, image_type, body.sensitive_info_id, body.operate_type)
+        return s.EmptyResponse()
+
+    return await _run(ctx, q)
+
+
+WhitelistType = Annotated[s.WhitelistType, Query()]
+GlobalImageType = Annotated[s.GlobalImageType, Query()]
+WhitelistIdPath = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+def _rule(
+    rule_type: str,
+    query_info: s.AddImageWhiteListsRequestBodyQueryInfo | None,
+    image_info: list[s.AddImageWhiteListsRequestBodyImageInfo] | None,
+    description: str | None,
+) -> whitelists.Rule:
+    flavours = tuple(t for t in ((query_info.image_type if query_info else None) or "").split(",") if t)
+    unknown = [
+        t for t in flavours if t not in ("private_image", "shared_image", "instance_image", "harbor", "jfrog")
+    ]
+    if unknown:
+        raise InvalidRequest(f"invalid parameter query_info.image_type: unknown image type {unknown[0]}")
+    return whitelists.Rule(
+        rule_type=rule_type,
+        image_types=flavours,
+        images=tuple(
+            whitelists.WhitelistImage(i.id, i.image_id, i.image_name, i.image_type) for i in image_info or []
+        ),
+        description=description or "",
+    )
+
+
+def _whitelist_info(
+    session: Session, wl: ImageWhitelist, offset: int = 0, limit: int = 200
+) -> s.ImageWhiteListDetailResponseInfo:
+    rule = whitelists.rule_of(wl)
+    return s.ImageWhiteListDetailResponseInfo(
+        id=wl.whitelist_id,
+        vul_id=wl.vul_id,
+        vul_name=wl.vul_name,
+        vul_type=wl.vul_type,
+        cves=[
+            s.ImageWhiteListDetailResponseInfoCves(cve_id=c, cvss=v) for c, v in whitelists.cves(session, wl)
+        ],
+        rule_type=wl.rule_type,
+        query_info=s.ImageWhiteListDetailResponseInfoQueryInfo(image_type=wl.image_types),
+        image_info=[
+            s.ImageWhiteListDetailResponseInfoImageInfo(id=i.id, image_id=i.image_id, image_name=i.image_name)
+            for i in rule.images[offset : offset + limit]
+        ],
+        description=wl.description,
+    )
+
+
+@router.post("/whitelists", response_model=s.EmptyResponse, summary="AddImageWhiteLists")
+async def add_image_white_lists(
+    scope: ProjectScope,
+    ctx: Ctx,
+    op: OperatorPrincipal,
+    global_image_type: GlobalImageType,
+    type: WhitelistType,
+    body: s.AddImageWhiteListsRequestBody,
+) -> s.EmptyResponse:
+    if body.vul_type is None:
+        raise InvalidRequest("invalid parameter vul_type: required for a vulnerability whitelist")
+    vul_type = body.vul_type
+    rule = _rule(body.rule_type, body.query_info, body.image_info, body.description)
+
+    def q(session: Session) -> s.EmptyResponse:
+        whitelists.add(session, scope, global_image_type, vul_type, body.vul_ids or [], rule, op.name)
+        return s.EmptyResponse()
+
+    return await _run(ctx, q)
+
+
+@router.get("/whitelists", response_model=s.ListImageWhiteListsResponse, summary="ListImageWhiteLists")
+async def list_image_white_lists(
+    scope: ProjectScope,
+    ctx: Ctx,
+    global_image_type: GlobalImageType,
+    type: WhitelistType,
+    offset: Offset = 0,
+    limit: Limit = 10,
+    vul_name: Q256 = None,
+    vul_type: Annotated[s.VulTypeParam | None, Query()] = None,
+) -> s.ListImageWhiteListsResponse:
+    def q(session: Session) -> s.ListImageWhiteListsResponse:
+        total, rows = whitelists.list_rules(
+            session, scope, global_image_type, vul_name, vul_type, offset, limit
+        )
+        # The list leaves image_info empty; only the detail read returns it (spec §4.6).
+        return s.ListImageWhiteListsResponse(
+            total_num=total, data_list=[_whitelist_info(session, wl, limit=0) for wl in rows]
+        )
+
+    return await _run(ctx, q)
+
+
+@router.delete("/whitelists", response_model=s.EmptyResponse, summary="DeleteImageWhiteLists")
+async def delete_image_white_lists(
+    scope: ProjectScope,
+    ctx: Ctx,
+    op: OperatorPrincipal,
+    global_image_type: GlobalImageType,
+    type: WhitelistType,
+    body: s.DeleteImageWhiteListsRequestBody,
+) -> s.EmptyResponse:
+    def q(session: Session) -> s.EmptyResponse:
+        whitelists.delete(session, scope, global_image_type, body.ids or [], op.name)
+        return s.EmptyResponse()
+
+    return await _run(ctx, q)
+
+
+@router.get(
+    "/whitelists/{id}", response_model=s.ShowImageWhiteListDetailResponse, summary="ShowImageWhiteListDetail"
+)
+async def show_image_white_list_detail(
+    scope: ProjectScope,
+    ctx: Ctx,
+    id: WhitelistIdPath,
+    global_image_type: GlobalImageType,
+    type: WhitelistType,
+    offset: Offset = 0,
+    limit: Limit = 10,
+) -> s.ShowImageWhiteListDetailResponse:
+    def q(session: Session) -> s.ShowImageWhiteListDetailResponse:
+        wl = whitelists.get(session, scope, global_image_type, id)
+        return s.ShowImageWhiteListDetailResponse(**_whitelist_info(session, wl, offset, limit).model_dump())
+
+    return await _run(ctx, q)
+
+
+@router.put("/whitelists/{id}", response_model=s.EmptyResponse, summary="ChangeImageWhiteList")
+async def change_image_white_list(
+    scope: ProjectScope,
+    ctx: Ctx,
+    op: OperatorPrincipal,
+    id: WhitelistIdPath,
+    global_image_type: GlobalImageType,
+    type: WhitelistType,
+    body: s.ChangeImageWhiteListRequestBody,
+) -> s.EmptyResponse:
+    def q(session: Session) -> s.EmptyResponse:
+        wl = whitelists.get(session, scope, global_image_type, id)
+        current = whitelists.rule_of(wl)
+        fields = body.model_fields_set
+        rule = whitelists.Rule(
+            rule_type=body.rule_type or current.rule_type,
+            image_types=(
+                _rule("", body.query_info, None, None).image_types
+                if "query_info" in fields
+                else current.image_types
+            ),
+            images=_rule("", None, body.image_info, None).images
+            if "image_info" in fields
+            else current.images,
+            description=body.description if body.description is not None else current.description,
+        )
+        whitelists.change(session, scope, global_image_type, id, rule, op.name)
+        return s.EmptyResponse()
 
     return await _run(ctx, q)
 
