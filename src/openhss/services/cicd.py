@@ -16,7 +16,7 @@ from openhss.db.models import Image
 from openhss.domain.errors import ServiceUnavailable
 from openhss.domain.upload import ScanUpload
 from openhss.scan.applier import Inventory
-from openhss.services import results, scans
+from openhss.services import results, scans, whitelists
 from openhss.services.identity import Scope
 from openhss.services.scanning import NoAdvisoryDatabase
 
@@ -72,4 +72,5 @@ def record_upload(
     )
     session.flush()
     results.record_scan(session, image.id, inventory, matcher(inventory))
+    whitelists.apply_to_image(session, image.id)
     return image

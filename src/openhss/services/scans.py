@@ -72,7 +72,7 @@ from openhss.scan.errors import ScanError
 from openhss.scan.layers import Limits
 from openhss.scan.matcher import VulnerabilityMatcher
 from openhss.scan.matcher.registry import MATCHERS
-from openhss.services import dispatch, image_sources, results
+from openhss.services import dispatch, image_sources, results, whitelists
 from openhss.services.layer_cache import DbLayerCache
 from openhss.services.results import now_ms
 from openhss.services.scanning import NoAdvisoryDatabase, build_pipeline, scan_image
@@ -360,6 +360,7 @@ def finish_job(
     if status is ScanStatus.SUCCESS:
         inv = inventory or Inventory()
         results.record_scan(session, image_pk, inv, vulnerabilities, findings, scanned_at=at)
+        whitelists.apply_to_image(session, image_pk)  # rules made before this scan cover its findings
         _store_inventory(session, image_pk, inv, at)
         counter = {"success_num": ScanTask.success_num + 1}
     else:
@@ -925,6 +926,7 @@ def rematch(
                     session.scalars(select(VulImageIndex.vul_id).where(VulImageIndex.image_pk == image_pk))
                 )
                 results.rematch(session, image_pk, vulns)
+                whitelists.apply_to_image(session, image_pk)
                 report.rematched += 1
                 gained = sorted({v.vul_id for v in vulns} - before)
                 if gained:
