@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Final
 
 from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry
 from openhss.scan.errors import CorruptImage
@@ -58,11 +58,23 @@ def _stamp(result: AnalysisResult, diff_id: str) -> None:
     ]
 
 
+#: What an analyzer may raise on a bad file: the file becomes a reported skip and the layer goes on.
+#: Anything else is a bug in the analyzer (and aborts the scan); the fuzz harnesses hold them to this.
+ANALYZER_ERRORS: Final[tuple[type[Exception], ...]] = (
+    CorruptImage,
+    OSError,
+    ValueError,
+    UnicodeError,
+    LookupError,
+    ArithmeticError,
+)
+
+
 def _run(analyzer: Analyzer, entry: FileEntry, content: BinaryIO, result: AnalysisResult) -> None:
     content.seek(0)
     try:
         result.merge(analyzer.analyze(entry, content))
-    except (CorruptImage, OSError, ValueError, UnicodeError, LookupError, ArithmeticError) as exc:
+    except ANALYZER_ERRORS as exc:
         # One unreadable file must not sink the layer; it is reported, never dropped silently.
         log.warning("analyzer %s failed on %s: %s", analyzer.name, entry.path, exc)
         result.skipped.append((entry.path, f"{analyzer.name}: {type(exc).__name__}: {exc}"))
