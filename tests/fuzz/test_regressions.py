@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from openhss.scan.layers import LayerReader
 from openhss.scan.refs import parse_ref
 from openhss.scan.sources.base import SourceOptions
 from openhss.scan.sources.registry import open_image
+from openhss.vulndb.sources.base import SourceError
+from openhss.vulndb.sources.osv import parse_osv_documents
 
 
 def _pax_tar(pax: dict[str, str], data: bytes = b"x") -> bytes:
@@ -80,3 +83,17 @@ def test_oci_index_json_of_the_wrong_shape_is_a_scan_error(tmp_path: Path, index
     (tmp_path / "index.json").write_text(json.dumps(index))
     with pytest.raises(ScanError):
         open_image(parse_ref(f"oci:{tmp_path}:app"), SourceOptions())
+
+
+def test_osv_zip_with_a_corrupt_member_is_a_source_error(tmp_path: Path) -> None:
+    """test_fuzz_osv: a member whose deflate stream is broken raised zlib.error out of the reader."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("A-1.json", json.dumps({"id": "A-1", "details": "x" * 2000}))
+    data = bytearray(buf.getvalue())
+    start = 30 + len("A-1.json")  # local header, then the deflate stream
+    data[start : start + 8] = b"\xff" * 8
+    path = tmp_path / "all.zip"
+    path.write_bytes(bytes(data))
+    with pytest.raises(SourceError, match="corrupt zip member"):
+        list(parse_osv_documents(path, "osv:test"))
