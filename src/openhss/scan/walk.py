@@ -10,6 +10,7 @@ dir, and the buffer is gone when the next member starts.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import logging
 import shutil
 import tempfile
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import BinaryIO, Final
 
 from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry
-from openhss.scan.errors import CorruptImage
+from openhss.scan.errors import CorruptImage, ScratchSpaceExhausted
 from openhss.scan.layers import CHUNK, ImageBudget, LayerReader, LayerStats, Limits
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,15 @@ def analyze_layer(
         with tempfile.SpooledTemporaryFile(
             max_size=SPOOL_IN_MEMORY, dir=str(scratch_dir) if scratch_dir else None
         ) as buf:
-            shutil.copyfileobj(member, buf, CHUNK)
+            try:
+                shutil.copyfileobj(member, buf, CHUNK)
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC:
+                    raise
+                where = scratch_dir or tempfile.gettempdir()
+                raise ScratchSpaceExhausted(
+                    f"no space left in the scratch dir {where} for {entry.path} ({entry.size} bytes)"
+                ) from None
             for analyzer in fits:
                 _run(analyzer, entry, buf, result)  # type: ignore[arg-type]
     for analyzer in analyzers:
