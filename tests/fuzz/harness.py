@@ -1,10 +1,12 @@
 """What every fuzz harness checks, in one place: allowed errors, no writes or execs outside a scratch
 dir, a wall-clock bound (a hang is a failure, not a slow test) and a bound on Python allocations.
 
-Hypothesis profiles: `ci` (the default, a fixed small number of examples so `make test` stays fast)
-and `fuzz` (`make fuzz`, `HYPOTHESIS_PROFILE=fuzz`: many more examples, still deterministic per seed
-so a crash found there replays here). Profiles are applied per test through `fuzz_settings`, never
-loaded globally: other hypothesis tests in the suite keep their own budgets.
+Hypothesis profiles: `ci` (the default: a fixed, derandomized set of examples per harness so
+`make test` stays fast and never flakes) and `fuzz` (`make fuzz`, `HYPOTHESIS_PROFILE=fuzz`: random,
+`FUZZ_EXAMPLES` per harness, failures kept in `.hypothesis/` and replayed first on the next run).
+A crash found by `make fuzz` is fixed and pinned as a minimal input in `test_regressions.py`.
+Profiles are applied per test through `fuzz_settings`, never loaded globally: other hypothesis tests
+in the suite keep their own budgets.
 """
 
 from __future__ import annotations

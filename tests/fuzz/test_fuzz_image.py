@@ -10,6 +10,7 @@ Property: only `ScanError`s escape (`CorruptImage`, `PlatformNotFound`, `ImageNo
 from __future__ import annotations
 
 import contextlib
+import atexit
 import hashlib
 import json
 import shutil
@@ -37,6 +38,7 @@ from tests.scan_sources.builders import LayerSpec, build_oci, write_platform_ind
 from .harness import fuzz_settings, guarded, json_mutated
 
 _BUILD = Path(tempfile.mkdtemp(prefix="openhss-fuzz-image-"))
+atexit.register(shutil.rmtree, _BUILD, True)
 _SINGLE = build_oci(_BUILD / "single", [LayerSpec().add_bytes("etc/os-release", b"ID=debian\n")])
 _ARM = build_oci(_BUILD / "multi", [LayerSpec().add_bytes("a", b"1")], arch="arm64", write_index=False)
 _AMD = build_oci(_BUILD / "multi", [LayerSpec().add_bytes("b", b"2")], write_index=False)

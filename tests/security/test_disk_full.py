@@ -1,4 +1,4 @@
-"""Disk full in the data dir: a real tmpfs of a few hundred KiB mounted for the test (root only).
+"""Disk full in the data dir: a real tmpfs of 256 KiB mounted for the test (root only).
 
 * Advisory DB import that runs out of space: one clear error line, non-zero exit, and the previous
   database byte-for-byte intact and usable (the rebuild goes to a temporary file swapped in only on
@@ -34,7 +34,7 @@ def tiny_fs(tmp_path: Path) -> Iterator[Path]:
         pytest.skip("mounting a tmpfs needs root")
     mnt = tmp_path / "tiny"
     mnt.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mnt)], capture_output=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], capture_output=True)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
     try:
@@ -74,6 +74,7 @@ def _records(db: Path) -> int:
         return int(conn.execute("SELECT count(*) FROM records").fetchone()[0])
 
 
+@pytest.mark.slow
 def test_advisory_import_on_a_full_disk_keeps_the_old_database(tiny_fs: Path, tmp_path: Path) -> None:
     small = _osv_dir(tmp_path / "small", 20, 10)
     first = _openhss(tiny_fs, "db", "import", str(small))
@@ -82,7 +83,7 @@ def test_advisory_import_on_a_full_disk_keeps_the_old_database(tiny_fs: Path, tm
     before = hashlib.sha256(db.read_bytes()).hexdigest()
     assert _records(db) == 20
 
-    big = _osv_dir(tmp_path / "big", 3000, 200)  # several MiB of records: cannot fit in 512 KiB
+    big = _osv_dir(tmp_path / "big", 2500, 20)  # ~1 MiB of records: cannot fit in 256 KiB
     second = _openhss(tiny_fs, "db", "import", str(big))
     assert second.returncode != 0
     lines = [line for line in second.stderr.splitlines() if line.strip()]
