@@ -9,8 +9,8 @@ Property: only `ScanError`s escape (`CorruptImage`, `PlatformNotFound`, `ImageNo
 
 from __future__ import annotations
 
-import contextlib
 import atexit
+import contextlib
 import hashlib
 import json
 import shutil
