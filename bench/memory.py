@@ -60,9 +60,8 @@ def advisory_db(data_dir: Path) -> tuple[Path | None, int]:
     run = measure([OPENHSS, "db", "import", *map(str, zips)], env=env)
     if run.returncode != 0:
         raise SystemExit("advisory import failed")
-    records = sum(
-        int(line.split(":")[1].split()[0]) for line in run.stdout.decode().splitlines() if "records" in line
-    )
+    lines = run.stdout.decode().splitlines()  # "osv:PyPI: 2661 records"
+    records = sum(int(line.rsplit(":", 1)[1].split()[0]) for line in lines if line.endswith(" records"))
     return data_dir / "vulndb" / "advisories.sqlite", records
 
 
