@@ -5,6 +5,7 @@ Each test names the harness that found it and the fix; it fails on the code befo
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import tarfile
@@ -15,14 +16,23 @@ from typing import Any
 
 import pytest
 
+from openhss.domain.enums import EntryKind
+from openhss.scan.analyzers.base import Analyzer, FileEntry
+from openhss.scan.analyzers.lang.java import JavaAnalyzer
+from openhss.scan.analyzers.lang.rust import RustAnalyzer, inflate
+from openhss.scan.analyzers.malware import MalwareAnalyzer
+from openhss.scan.analyzers.secrets import SecretAnalyzer
 from openhss.scan.errors import CorruptImage, ScanError
 from openhss.scan.image import Platform, index_platforms, parse_config, parse_manifest, select_platform
 from openhss.scan.layers import LayerReader
 from openhss.scan.refs import parse_ref
 from openhss.scan.sources.base import SourceOptions
 from openhss.scan.sources.registry import open_image
+from openhss.scan.walk import ANALYZER_ERRORS, analyze_layer
 from openhss.vulndb.sources.base import SourceError
 from openhss.vulndb.sources.osv import parse_osv_documents
+
+from .seeds import elf
 
 
 def _pax_tar(pax: dict[str, str], data: bytes = b"x") -> bytes:
@@ -97,3 +107,51 @@ def test_osv_zip_with_a_corrupt_member_is_a_source_error(tmp_path: Path) -> None
     path.write_bytes(bytes(data))
     with pytest.raises(SourceError, match="corrupt zip member"):
         list(parse_osv_documents(path, "osv:test"))
+
+
+def test_rust_audit_section_that_is_not_zlib_is_a_valueerror() -> None:
+    """test_fuzz_analyzers[rust-audit]: a corrupt `.dep-v0` section raised zlib.error out of the
+    analyzer (not one of the walker's skip errors), aborting the whole scan."""
+    with pytest.raises(ValueError, match="not a zlib stream"):
+        inflate(b"\x00not zlib at all")
+    packages, skipped = _scan_one(
+        "usr/bin/app", elf({".dep-v0": b"\x00garbage", ".text": b"\x90" * 64}, 20_000)
+    )
+    assert packages == [] and any("not a zlib stream" in why for _, why in skipped)
+
+
+def _scan_one(path: str, data: bytes) -> tuple[list[object], list[tuple[str, str]]]:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        ti = tarfile.TarInfo(path)
+        ti.size, ti.mode = len(data), 0o755
+        tf.addfile(ti, io.BytesIO(data))
+    result = analyze_layer(io.BytesIO(buf.getvalue()), "", [RustAnalyzer()])
+    return list(result.result.packages), result.result.skipped
+
+
+def _jar_with_corrupt_member() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n" + "Implementation-Title: x\n" * 50)
+    data = bytearray(buf.getvalue())
+    start = 30 + len("META-INF/MANIFEST.MF")
+    data[start : start + 6] = b"\xff" * 6  # the deflate stream, behind an intact local header
+    return bytes(data)
+
+
+def test_jar_member_with_corrupt_deflate_stream_is_a_skip() -> None:
+    """test_fuzz_analyzers[jar]: zlib.error escaped JavaAnalyzer.analyze (only BadZipFile was caught)."""
+    jar = _jar_with_corrupt_member()
+    entry = FileEntry(path="app/x.jar", size=len(jar), mode=0o644, kind=EntryKind.FILE)
+    with pytest.raises(ValueError, match="not a zip archive"):
+        JavaAnalyzer().analyze(entry, io.BytesIO(jar))
+
+
+@pytest.mark.parametrize("analyzer", [MalwareAnalyzer, SecretAnalyzer])
+def test_other_archive_readers_survive_the_same_jar(analyzer: type[Analyzer]) -> None:
+    """The same jar through the malware scanner's archive walk raised zlib.error too (malware.py)."""
+    jar = _jar_with_corrupt_member()
+    entry = FileEntry(path="app/x.jar", size=len(jar), mode=0o755, kind=EntryKind.FILE)
+    with contextlib.suppress(*ANALYZER_ERRORS):
+        analyzer().analyze(entry, io.BytesIO(jar))
