@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from openhss.config import Settings
 from openhss.domain.enums import ScanScope
 from openhss.scan.errors import ScanError
 from openhss.scan.refs import parse_ref
@@ -100,7 +101,7 @@ def test_scan_whose_scratch_dir_fills_up_fails_with_the_reason(tiny_fs: Path, tm
     big = os.urandom(6 * 1024 * 1024)  # wanted by the malware scanner: > 4 MiB spills to the scratch dir
     layer = LayerSpec("big").add_bytes("etc/os-release", b"ID=debian\n").add_bytes("usr/bin/tool", big, 0o755)
     build_oci(tmp_path / "img", [layer])
-    options = build_pipeline(ScanScope.MALWARE)
+    options = build_pipeline(ScanScope.MALWARE, settings=Settings(data_dir=tmp_path / "data"))
     options.scratch_dir = tiny_fs
     with pytest.raises(ScanError, match="no space left in the scratch dir"):
         scan_image(parse_ref(f"oci:{tmp_path / 'img'}:app"), SourceOptions(), options)

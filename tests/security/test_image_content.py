@@ -32,6 +32,7 @@ from typing import Any
 
 import pytest
 
+from openhss.config import Settings
 from openhss.domain.enums import ScanScope
 from openhss.scan.errors import ImageOversized
 from openhss.scan.layers import Limits
@@ -88,8 +89,9 @@ def test_escapes_never_leave_the_image(tmp_path: Path, host_dir: tuple[Path, str
     build_oci(tmp_path / "img", [layer])
     host_before = (host / "host-secret.env").read_bytes()
 
+    # Set up outside the guard (it may read the data dir's rule packs); the scan itself runs inside.
+    options = build_pipeline(NO_VULN, settings=Settings(data_dir=tmp_path / "data"))
     with guarded(None, hang_seconds=300) as guard:
-        options = build_pipeline(NO_VULN)
         options.scratch_dir = guard.scratch
         report = scan_image(parse_ref(f"oci:{tmp_path / 'img'}:app"), SourceOptions(), options)
     doc = _doc(report)
@@ -239,6 +241,7 @@ def test_layer_bomb_beyond_the_configured_limit_ends_the_scan_with_the_reason(tm
     base = LayerSpec("base").add_bytes("etc/os-release", b"ID=debian\n")
     build_oci(tmp_path / "img", [base], compression="zstd")
     _append_layer(tmp_path / "img", *_zeros_layer("zeros", 80 * MiB, "zstd"), "zstd")
-    options = dataclasses.replace(build_pipeline(NO_VULN), limits=Limits(max_layer_bytes=64 * MiB))
+    pipeline = build_pipeline(NO_VULN, settings=Settings(data_dir=tmp_path / "data"))
+    options = dataclasses.replace(pipeline, limits=Limits(max_layer_bytes=64 * MiB))
     with pytest.raises(ImageOversized, match="layer exceeds the maximum uncompressed size"):
         scan_image(parse_ref(f"oci:{tmp_path / 'img'}:app"), SourceOptions(), options)

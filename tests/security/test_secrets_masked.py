@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 
 from openhss.cli_scan import OutputFormat, render
+from openhss.config import Settings
 from openhss.db.engine import transaction
 from openhss.db.models import Image, ImageFinding
 from openhss.domain.enums import FindingKind, ScanScope
@@ -74,7 +75,8 @@ def report_and_logs(planted: tuple[Path, dict[str, str]]) -> tuple[ImageReport, 
     root.setLevel(logging.DEBUG)
     try:
         scope = ScanScope.ALL & ~ScanScope.VULNERABILITY
-        report = scan_image(parse_ref(f"oci:{image}:app"), SourceOptions(), build_pipeline(scope))
+        options = build_pipeline(scope, settings=Settings(data_dir=image.parent / "data"))
+        report = scan_image(parse_ref(f"oci:{image}:app"), SourceOptions(), options)
     finally:
         root.removeHandler(handler)
         root.setLevel(old_level)
