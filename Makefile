@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?=
 PORT ?=
 
-.PHONY: run test lint typecheck pytest lock clean venv bench
+.PHONY: run test lint typecheck pytest lock clean venv bench fuzz
 
 venv: $(STAMP)
 
@@ -38,6 +38,12 @@ test: lint typecheck pytest
 bench: $(STAMP)
 	bash scripts/test-setup.sh
 	$(BIN)/python bench/run.py $(BENCH)
+
+# The fuzz harnesses of tests/fuzz with the long `fuzz` profile (make test runs them briefly, `ci`).
+# Failures are kept in .hypothesis/ and replayed first next time; `make fuzz FUZZ_EXAMPLES=50000`.
+FUZZ_EXAMPLES ?= 5000
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/fuzz -q -W ignore::hypothesis.errors.HypothesisWarning $(PYTEST_ARGS)
 
 lock: $(STAMP)
 	$(BIN)/python -m pip install -q uv

@@ -25,8 +25,28 @@ class Run:
     returncode: int
 
 
-def measure(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> Run:
-    """Wall time and the child's peak RSS (ru_maxrss of exactly that process tree's waited child)."""
+#: Runs its argv, then prints the child's exit status and rusage as JSON (see `measure(isolate=True)`).
+_RUSAGE_SHIM = """
+import json, os, subprocess, sys, time
+t = time.perf_counter()
+proc = subprocess.Popen(sys.argv[1:])
+_, status, usage = os.wait4(proc.pid, 0)
+sys.stderr.write("\\n@@rusage " + json.dumps({"code": os.waitstatus_to_exitcode(status),
+                 "maxrss_kb": usage.ru_maxrss, "seconds": time.perf_counter() - t}) + "\\n")
+"""
+
+
+def measure(
+    cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None, *, isolate: bool = False
+) -> Run:
+    """Wall time and the child's peak RSS (ru_maxrss of exactly that process tree's waited child).
+
+    Linux carries the *parent's* RSS high-water mark into a child across fork+exec, so a benchmark
+    that itself holds hundreds of MB would see that as the child's peak. `isolate=True` starts the
+    child from a tiny interpreter and reads its rusage there (the shim's start-up is not timed).
+    """
+    if isolate:
+        return _measure_isolated(cmd, env, cwd)
     with tempfile.TemporaryFile() as out:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, env=env, cwd=cwd)
@@ -39,6 +59,24 @@ def measure(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None 
     if proc.returncode != 0:
         sys.stderr.write(err.decode(errors="replace")[-2000:])
     return Run(seconds, usage.ru_maxrss / 1024, data, proc.returncode)
+
+
+def _measure_isolated(cmd: list[str], env: dict[str, str] | None, cwd: Path | None) -> Run:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        subprocess.run([sys.executable, "-c", _RUSAGE_SHIM, *cmd], stdout=out, stderr=err, env=env, cwd=cwd)
+        out.seek(0)
+        err.seek(0)
+        data, errors = out.read(), err.read().decode(errors="replace")
+    head, _, tail = errors.rpartition("@@rusage ")
+    usage = json.loads(tail.strip().splitlines()[0]) if tail else {"code": -1, "maxrss_kb": 0, "seconds": 0.0}
+    if usage["code"] != 0:
+        sys.stderr.write(head[-2000:])
+    return Run(float(usage["seconds"]), usage["maxrss_kb"] / 1024, data, int(usage["code"]))
+
+
+def ratio(value: float, baseline: float) -> float:
+    """`value / baseline`, rounded for tables; 0 when the baseline is 0 (nothing to compare)."""
+    return round(value / baseline, 2) if baseline else 0.0
 
 
 def record(name: str, figures: dict[str, Any]) -> Path:

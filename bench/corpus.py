@@ -8,6 +8,7 @@ gzip → blob, hashed on the way) so a 1 GB image never sits in memory.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -44,7 +45,20 @@ def run(cmd: list[str], **kw: object) -> None:
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, **kw)
 
 
+def _tests_minbase() -> Path | None:
+    """The bookworm minbase tree the test suite already debootstrapped (tests/support/rootfs.py)."""
+    base = Path(os.environ.get("OPENHSS_TEST_CACHE", Path.home() / ".cache" / "openhss-tests")) / "rootfs"
+    for marker in sorted(base.glob("bookworm-minbase-*.complete")):
+        if marker.with_suffix("").is_dir():
+            return marker.with_suffix("")
+    return None
+
+
 def debootstrap(name: str, suite: str = "bookworm", include: str = "") -> Path:
+    if name == "bookworm-minbase" and suite == "bookworm" and not include:
+        shared = _tests_minbase()
+        if shared is not None:
+            return shared  # the same debootstrap output; read only
     root = CACHE / "rootfs" / name
     done = root.with_suffix(".done")
     if done.exists():
@@ -82,10 +96,18 @@ def pip_tree(packages: list[str]) -> Path:
     shutil.rmtree(out, ignore_errors=True)
     run(
         [
-            "python3.11", "-m", "pip", "install", "-q", "--no-deps", "--no-compile", "--target", str(site),
+            "python3.11",
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-compile",
+            "--target",
+            str(site),
             *packages,
         ]
-    )  # fmt: skip
+    )
     (out / ".done").touch()
     return out
 
@@ -145,8 +167,10 @@ def tree(src: Path, dest: str = "") -> Iterator[tuple[Path, str]]:
 
 @dataclass
 class LayerInput:
+    """One layer: (host file, name in the layer) pairs, or (bytes, name) for generated content."""
+
     created_by: str
-    entries: Iterable[tuple[Path, str]]
+    entries: Iterable[tuple[Path | bytes, str]]
 
 
 def _write_layer(spec: LayerInput, blobs: Path, compresslevel: int) -> tuple[str, str, int]:
@@ -157,6 +181,11 @@ def _write_layer(spec: LayerInput, blobs: Path, compresslevel: int) -> tuple[str
             diff = _Hashing(gz)
             with tarfile.open(fileobj=diff, mode="w|", format=tarfile.PAX_FORMAT) as tf:
                 for path, name in spec.entries:
+                    if isinstance(path, bytes):
+                        info = tarfile.TarInfo(name)
+                        info.size, info.mode, info.mtime = len(path), 0o644, 0
+                        tf.addfile(info, io.BytesIO(path))
+                        continue
                     try:
                         info = tf.gettarinfo(str(path), arcname=name)
                     except OSError:
@@ -175,14 +204,25 @@ def _write_layer(spec: LayerInput, blobs: Path, compresslevel: int) -> tuple[str
 
 
 def build_oci(
-    out: Path, layers: list[LayerInput], config: dict[str, object], tag: str = "app", compresslevel: int = 1
+    out: Path,
+    layers: list[LayerInput],
+    config: dict[str, object],
+    tag: str = "app",
+    compresslevel: int = 1,
+    *,
+    architecture: str = "amd64",
+    index: bool = True,
 ) -> Path:
-    """Write an OCI layout at `out` (skipped when `out/.done` exists)."""
+    """Write an OCI layout at `out` (skipped when `out/.done` exists).
+
+    `index=False` writes only the blobs (for `multi_arch`, which writes one index over several).
+    """
     if (out / ".done").exists():
         return out
-    shutil.rmtree(out, ignore_errors=True)
+    if index:
+        shutil.rmtree(out, ignore_errors=True)
     blobs = out / "blobs" / "sha256"
-    blobs.mkdir(parents=True)
+    blobs.mkdir(parents=True, exist_ok=True)
     descs, diff_ids = [], []
     for spec in layers:
         digest, diff_id, size = _write_layer(spec, blobs, compresslevel)
@@ -199,7 +239,7 @@ def build_oci(
 
     cfg_digest, cfg_size = put(
         {
-            "architecture": "amd64",
+            "architecture": architecture,
             "os": "linux",
             "created": "2026-11-22T00:00:00Z",
             "config": config,
@@ -220,7 +260,10 @@ def build_oci(
         }
     )
     (out / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
-    index = {
+    (out / f".{architecture}.manifest").write_text(json.dumps({"digest": man_digest, "size": man_size}))
+    if not index:
+        return out
+    top = {
         "schemaVersion": 2,
         "manifests": [
             {
@@ -231,7 +274,7 @@ def build_oci(
             }
         ],
     }
-    (out / "index.json").write_text(json.dumps(index))
+    (out / "index.json").write_text(json.dumps(top))
     (out / ".done").touch()
     return out
 
@@ -261,12 +304,102 @@ def fat_image() -> Path:
     )
 
 
+def small_debian() -> Path:
+    """Debian bookworm minbase (~90 packages, ~180 MB unpacked): the everyday small image."""
+    base = debootstrap("bookworm-minbase")
+    return build_oci(
+        CACHE / "images" / "small-debian",
+        [LayerInput("debootstrap --variant=minbase bookworm", tree(base))],
+        {"Cmd": ["/bin/bash"]},
+    )
+
+
+def _small_files(n: int) -> Iterator[tuple[Path | bytes, str]]:
+    """`n` small generated files shaped like a big node_modules tree: a package.json per 50 files."""
+    for i in range(n):
+        pkg = f"app/node_modules/pkg-{i // 50:05d}"
+        if i % 50 == 0:
+            doc = {"name": f"pkg-{i // 50:05d}", "version": f"1.{i % 7}.{i % 13}", "license": "MIT"}
+            yield json.dumps(doc).encode(), f"{pkg}/package.json"
+        else:
+            yield f"module.exports = {i};\n// {'x' * (i % 200)}\n".encode(), f"{pkg}/lib/f{i}.js"
+
+
+def many_files(n: int = 500_000) -> Path:
+    """Debian minbase plus one layer of `n` small files (the member-count stress case)."""
+    base = debootstrap("bookworm-minbase")
+    return build_oci(
+        CACHE / "images" / f"many-files-{n}",
+        [
+            LayerInput("debootstrap --variant=minbase bookworm", tree(base)),
+            LayerInput(f"/bin/sh -c generate {n} files", _small_files(n)),
+        ],
+        {"Cmd": ["node", "/app/index.js"]},
+    )
+
+
+def multi_arch() -> Path:
+    """An OCI index over an amd64 and an arm64 manifest (what `--platform` selects from).
+
+    Both carry the same amd64 Debian minbase files, labelled per platform: what is measured is index
+    resolution and platform selection, not foreign binaries (no arm64 rootfs can be built here).
+    """
+    out = CACHE / "images" / "multi-arch"
+    if (out / ".done").exists():
+        return out
+    shutil.rmtree(out, ignore_errors=True)
+    base = debootstrap("bookworm-minbase")
+    manifests = []
+    for arch in ("amd64", "arm64"):
+        build_oci(
+            out,
+            [LayerInput("debootstrap", tree(base))],
+            {"Cmd": ["/bin/bash"]},
+            architecture=arch,
+            index=False,
+        )
+        desc = json.loads((out / f".{arch}.manifest").read_text())
+        manifests.append(
+            {
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                **desc,
+                "platform": {"os": "linux", "architecture": arch},
+            }
+        )
+    doc = json.dumps(
+        {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests},
+        sort_keys=True,
+    ).encode()
+    digest = hashlib.sha256(doc).hexdigest()
+    (out / "blobs" / "sha256" / digest).write_bytes(doc)
+    top = {
+        "schemaVersion": 2,
+        "manifests": [
+            {
+                "mediaType": "application/vnd.oci.image.index.v1+json",
+                "digest": f"sha256:{digest}",
+                "size": len(doc),
+                "annotations": {"org.opencontainers.image.ref.name": "app"},
+            }
+        ],
+    }
+    (out / "index.json").write_text(json.dumps(top))
+    (out / ".done").touch()
+    return out
+
+
 def image_bytes(oci_dir: Path) -> tuple[int, int]:
     """(compressed blob bytes, number of layers) of an OCI layout built here."""
     blobs = list((oci_dir / "blobs" / "sha256").iterdir())
     return sum(b.stat().st_size for b in blobs), len(blobs) - 2
 
 
+CORPUS = {"small-debian": small_debian, "fat": fat_image, "many-files": many_files, "multi-arch": multi_arch}
+
+
 if __name__ == "__main__":
-    path = fat_image()
-    print(path, image_bytes(path))
+    import sys
+
+    for name in sys.argv[1:] or list(CORPUS):
+        path = CORPUS[name]()
+        print(name, path, image_bytes(path))

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from openhss.domain.errors import HssError
@@ -59,6 +60,21 @@ def install(app: FastAPI) -> None:
             message = f"no such API: {request.method} {request.url.path}"
         return error_response(
             exc.status_code, codes.get(exc.status_code, f"HSS.0{exc.status_code}"), message, request
+        )
+
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: DataError) -> JSONResponse:
+        # A value the database cannot hold or compare (NUL in PostgreSQL text, an integer beyond
+        # bigint): bad input, not a server fault. The driver's message (SQL text) stays in the log.
+        log.warning(
+            "unrepresentable parameter on %s %s (request %s): %s",
+            request.method,
+            request.url.path,
+            getattr(request.state, "request_id", "-"),
+            exc.orig,
+        )
+        return error_response(
+            400, "HSS.0001", "invalid parameter: a value cannot be stored or compared", request
         )
 
     @app.exception_handler(Exception)

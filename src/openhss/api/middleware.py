@@ -9,9 +9,8 @@ from __future__ import annotations
 import json
 import uuid
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from openhss.domain.errors import PayloadTooLarge
 
 
 class RequestIdMiddleware:
@@ -62,7 +61,10 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise PayloadTooLarge(self._too_large())
+                    # An HTTPException, not PayloadTooLarge: FastAPI's body parser turns any other
+                    # exception into "400 error parsing the body", and a streamed (chunked) body
+                    # over the limit must be a 413 like a declared one.
+                    raise HTTPException(status_code=413, detail=self._too_large())
             return message
 
         await self.app(scope, _receive, send)

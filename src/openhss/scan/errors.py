@@ -66,5 +66,11 @@ class UnsafeContent(ScanError):
     status = ScanStatus.FAILED
 
 
+class ScratchSpaceExhausted(ScanError):
+    """The scratch dir filled up while spooling a member: an operator problem, named as such."""
+
+    status = ScanStatus.FAILED
+
+
 class InvalidImageReference(InvalidRequest):
     """A reference string the parser cannot read; an API input error (400), not a scan outcome."""

@@ -135,6 +135,8 @@ def load_json(data: bytes, what: str) -> dict[str, Any]:
         obj = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise CorruptImage(f"{what} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise CorruptImage(f"{what} is nested too deeply") from None
     if not isinstance(obj, dict):
         raise CorruptImage(f"{what} is not a JSON object")
     return obj
@@ -148,6 +150,18 @@ def _strs(value: Any) -> tuple[str, ...]:
     if isinstance(value, list):
         return tuple(str(v) for v in value)
     return ()
+
+
+def _list(value: Any) -> list[Any]:
+    """A JSON array field, or nothing: informational fields of the wrong type are ignored."""
+    return value if isinstance(value, list) else []
+
+
+def _manifests(index: Mapping[str, Any]) -> list[Any]:
+    raw = index.get("manifests") or []
+    if not isinstance(raw, list):
+        raise CorruptImage("image index 'manifests' is not a list")
+    return raw
 
 
 def parse_config(data: bytes) -> ImageConfig:
@@ -164,7 +178,7 @@ def parse_config(data: bytes) -> ImageConfig:
             comment=str(h.get("comment", "")),
             empty_layer=bool(h.get("empty_layer", False)),
         )
-        for h in obj.get("history") or []
+        for h in _list(obj.get("history"))
         if isinstance(h, dict)
     )
     labels = cfg.get("Labels") or {}
@@ -236,7 +250,7 @@ def manifest_kind(obj: Mapping[str, Any], declared: str = "") -> str:
 
 def select_platform(index: Mapping[str, Any], platform: Platform) -> Descriptor:
     """Pick the manifest for `platform` from an OCI index / Docker manifest list."""
-    descriptors = [parse_descriptor(d, "index") for d in index.get("manifests") or []]
+    descriptors = [parse_descriptor(d, "index") for d in _manifests(index)]
     candidates = [d for d in descriptors if d.media_type in MANIFEST_TYPES or d.media_type == ""]
     for desc in candidates:
         if desc.platform is not None and platform.matches(desc.platform):
@@ -248,7 +262,7 @@ def select_platform(index: Mapping[str, Any], platform: Platform) -> Descriptor:
 def index_platforms(index: Mapping[str, Any]) -> list[Platform]:
     """All platforms an index offers, for scanning every platform on request."""
     out = []
-    for raw in index.get("manifests") or []:
+    for raw in _manifests(index):
         desc = parse_descriptor(raw, "index")
         if desc.platform is not None and desc.media_type in (*MANIFEST_TYPES, ""):
             out.append(desc.platform)

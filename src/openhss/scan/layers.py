@@ -542,6 +542,8 @@ class LayerReader:
                     size = int(fields["size"])
                 except ValueError:
                     raise CorruptImage("invalid PAX size") from None
+                if size < 0:
+                    raise CorruptImage("negative PAX size")
             long_name = long_link = None
             pax = {}
             kind = _KIND_BY_TYPE.get(typeflag)
@@ -625,9 +627,15 @@ class LayerReader:
 
 def _num(fields: dict[str, bytes], key: str, raw: bytes) -> int:
     if key in fields:
+        text = fields[key]
         try:
-            return int(float(fields[key]))
+            return int(text)
         except ValueError:
+            pass
+        try:
+            # PAX times may carry a fraction ("1700000000.5"); "inf" or "1e999" overflow int().
+            return int(float(text))
+        except (ValueError, OverflowError):
             raise CorruptImage(f"invalid PAX {key}") from None
     return _parse_number(raw)
 

@@ -10,16 +10,17 @@ dir, and the buffer is gone when the next member starts.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import logging
 import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Final
 
 from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry
-from openhss.scan.errors import CorruptImage
+from openhss.scan.errors import CorruptImage, ScratchSpaceExhausted
 from openhss.scan.layers import CHUNK, ImageBudget, LayerReader, LayerStats, Limits
 
 log = logging.getLogger(__name__)
@@ -58,11 +59,23 @@ def _stamp(result: AnalysisResult, diff_id: str) -> None:
     ]
 
 
+#: What an analyzer may raise on a bad file: the file becomes a reported skip and the layer goes on.
+#: Anything else is a bug in the analyzer (and aborts the scan); the fuzz harnesses hold them to this.
+ANALYZER_ERRORS: Final[tuple[type[Exception], ...]] = (
+    CorruptImage,
+    OSError,
+    ValueError,
+    UnicodeError,
+    LookupError,
+    ArithmeticError,
+)
+
+
 def _run(analyzer: Analyzer, entry: FileEntry, content: BinaryIO, result: AnalysisResult) -> None:
     content.seek(0)
     try:
         result.merge(analyzer.analyze(entry, content))
-    except (CorruptImage, OSError, ValueError, UnicodeError, LookupError, ArithmeticError) as exc:
+    except ANALYZER_ERRORS as exc:
         # One unreadable file must not sink the layer; it is reported, never dropped silently.
         log.warning("analyzer %s failed on %s: %s", analyzer.name, entry.path, exc)
         result.skipped.append((entry.path, f"{analyzer.name}: {type(exc).__name__}: {exc}"))
@@ -109,7 +122,15 @@ def analyze_layer(
         with tempfile.SpooledTemporaryFile(
             max_size=SPOOL_IN_MEMORY, dir=str(scratch_dir) if scratch_dir else None
         ) as buf:
-            shutil.copyfileobj(member, buf, CHUNK)
+            try:
+                shutil.copyfileobj(member, buf, CHUNK)
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC:
+                    raise
+                where = scratch_dir or tempfile.gettempdir()
+                raise ScratchSpaceExhausted(
+                    f"no space left in the scratch dir {where} for {entry.path} ({entry.size} bytes)"
+                ) from None
             for analyzer in fits:
                 _run(analyzer, entry, buf, result)  # type: ignore[arg-type]
     for analyzer in analyzers:

@@ -156,6 +156,10 @@ class StoreBuilder:
         return SourceState(*row) if row else None
 
 
+class StoreWriteError(OSError):
+    """Rebuilding the store file failed (e.g. the disk is full); the previous file is intact."""
+
+
 class AdvisoryStore:
     """The store file under `<data_dir>/vulndb/advisories.sqlite`."""
 
@@ -194,6 +198,12 @@ class AdvisoryStore:
                 conn.execute("PRAGMA journal_mode=DELETE")
                 conn.close()
                 tmp.replace(self.path)  # atomic: readers see the old or the new file
+            except sqlite3.Error as exc:
+                # Disk full, I/O error: an OSError like any other file failure, so every caller
+                # reports one line; the old file was never touched.
+                raise StoreWriteError(
+                    f"advisory database not updated ({exc}); the previous database is unchanged"
+                ) from exc
             finally:
                 tmp.unlink(missing_ok=True)
 

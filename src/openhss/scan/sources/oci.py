@@ -174,21 +174,29 @@ def _top_index(store: BlobStore) -> dict[str, Any]:
     return load_json(store.read_small("index.json", "index.json"), "index.json")
 
 
+def _ref_name(entry: dict[str, Any]) -> object:
+    annotations = entry.get("annotations")
+    return annotations.get(_REF_NAME) if isinstance(annotations, dict) else None
+
+
 def _pick(index: dict[str, Any], ref: ImageRef) -> dict[str, Any]:
     """The entry of the top-level index that `ref` names: by digest, by ref.name tag, or the only one."""
-    entries = [m for m in index.get("manifests") or [] if isinstance(m, dict)]
+    raw = index.get("manifests") or []
+    if not isinstance(raw, list):
+        raise CorruptImage(f"{ref.path}: index.json 'manifests' is not a list")
+    entries = [m for m in raw if isinstance(m, dict)]
     if ref.digest:
         found = [m for m in entries if m.get("digest") == ref.digest]
         if not found:
             raise ImageNotFound(f"no manifest {ref.digest} in {ref.path}")
         return found[0]
     if ref.tag:
-        found = [m for m in entries if (m.get("annotations") or {}).get(_REF_NAME) == ref.tag]
+        found = [m for m in entries if _ref_name(m) == ref.tag]
         if not found:
             raise ImageNotFound(f"no image tagged {ref.tag!r} in {ref.path}")
         return found[0]
     if len(entries) != 1:
-        names = [str((m.get("annotations") or {}).get(_REF_NAME, m.get("digest"))) for m in entries]
+        names = [str(_ref_name(m) or m.get("digest")) for m in entries]
         raise ImageNotFound(f"{ref.path} holds {len(entries)} images {names}; name one with :tag or @digest")
     return entries[0]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
@@ -47,8 +48,16 @@ def _documents(path: Path) -> Iterator[tuple[str, bytes]]:
                         "%s: %s larger than %d bytes skipped", path, info.filename, MAX_DOCUMENT_BYTES
                     )
                     continue
-                with zf.open(info) as fh:
-                    yield info.filename, fh.read(MAX_DOCUMENT_BYTES + 1)
+                try:
+                    with zf.open(info) as fh:
+                        data = fh.read(MAX_DOCUMENT_BYTES + 1)
+                except (zlib.error, EOFError, NotImplementedError, OSError) as exc:
+                    # A member that does not inflate (corrupt deflate stream, bad offsets, unknown
+                    # method): the feed is unusable, and the caller keeps the database it has.
+                    raise SourceError(
+                        f"{path}: corrupt zip member {info.filename} ({type(exc).__name__}: {exc})"
+                    ) from exc
+                yield info.filename, data
     except zipfile.BadZipFile as exc:
         raise SourceError(f"{path}: not a zip file ({exc})") from exc
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 from typing import BinaryIO, ClassVar
 
@@ -181,7 +182,13 @@ def scan_archive(
                     )
                 except ArchiveTooLarge as exc:
                     problems.append(f"{name}: {exc}")
-                except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError) as exc:
+                except (
+                    zipfile.BadZipFile,
+                    zipfile.LargeZipFile,
+                    EOFError,
+                    NotImplementedError,
+                    zlib.error,
+                ) as exc:
                     problems.append(f"{name}: unreadable nested archive: {exc}")
     if not found_pom and manifest:
         pkg = _manifest_package(manifest, path)
@@ -202,7 +209,8 @@ class JavaAnalyzer(Analyzer):
         problems: list[str] = []
         try:
             packages = scan_archive(content, entry.path, problems=problems)
-        except (zipfile.BadZipFile, EOFError, NotImplementedError) as exc:
+        except (zipfile.BadZipFile, EOFError, NotImplementedError, zlib.error) as exc:
+            # zlib.error: a member whose deflate stream is corrupt (it is not a ValueError).
             raise ValueError(f"not a zip archive: {exc}") from exc
         skipped = [(entry.path, f"{self.name}: {p}") for p in problems[:_PROBLEMS_MAX]]
         return AnalysisResult(packages=dedupe(packages), skipped=skipped)

@@ -40,7 +40,10 @@ def parse_cargo_lock(text: str, path: str) -> list[Package]:
 
 def inflate(data: bytes, limit: int = _INFLATED_MAX) -> bytes:
     d = zlib.decompressobj()
-    out = d.decompress(data, limit + 1)
+    try:
+        out = d.decompress(data, limit + 1)
+    except zlib.error as exc:  # not a ValueError: the walker would not turn it into a skip
+        raise ValueError(f"dependency section is not a zlib stream: {exc}") from None
     if len(out) > limit or d.unconsumed_tail:
         raise ValueError(f"dependency section inflates beyond {limit} bytes")
     return out
