@@ -62,6 +62,11 @@ class _AuthCache:
 _auth_cache = _AuthCache()
 
 
+def forget_token(token: str) -> None:
+    """Drop a revoked token from this process's cache at once (other workers honour the window)."""
+    _auth_cache.drop("token:" + identity.token_digest(token))
+
+
 @dataclass(frozen=True, slots=True)
 class AppContext:
     settings: Settings

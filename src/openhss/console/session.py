@@ -20,7 +20,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
-from openhss.api.deps import AppContext, get_context
+from openhss.api.deps import AppContext, forget_token, get_context
 from openhss.api.routers import iam
 from openhss.db.engine import transaction
 from openhss.domain.enums import Role
@@ -78,6 +78,7 @@ def login(ctx: AppContext, username: str, password: str, source: str) -> str:
 def logout(ctx: AppContext, token: str) -> None:
     with transaction(ctx.sessions) as session:
         identity.revoke_token(session, token)
+    forget_token(token)
 
 
 def _project_for(principal: Principal) -> str:

@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from openhss.api.deps import AppContext, Ctx, CurrentPrincipal
+from openhss.api.deps import AppContext, Ctx, CurrentPrincipal, forget_token
 from openhss.db.engine import transaction
 from openhss.db.models import AuthToken, Project, User
 from openhss.domain.errors import InvalidRequest, Unauthenticated
@@ -170,6 +170,7 @@ async def delete_token(
             identity.revoke_token(session, subject)
 
     await run_in_threadpool(_revoke)
+    forget_token(subject)
     return Response(status_code=204)
 
 
