@@ -1,6 +1,7 @@
-"""Reliability on the machine's real services (never restarted: a private Redis and a TCP proxy stand
-in for the failures): a worker SIGKILLed mid-scan, a broker restart with queued tasks, the database
-unreachable for ~10 s, and 1,000 queued scans with bounded memory."""
+"""Reliability on the machine's real services (never restarted: a private Redis, a private RabbitMQ
+node and a TCP proxy stand in for the failures): a worker SIGKILLed mid-scan, a broker restart with
+queued tasks (Redis append-only, RabbitMQ durable queues), the database unreachable for ~10 s, and
+1,000 queued scans with bounded memory."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -24,13 +25,14 @@ from openhss.domain.enums import ScanScope
 from openhss.services import dispatch, scan_tasks
 from openhss.services.identity import Scope
 from openhss.services.runtime import Runtime, bootstrap_admin, open_runtime
-from openhss.worker.app import install
+from openhss.worker.app import install, queue_names
 from tests.support.pg import temp_database
 from tests.support.server import free_port
 from tests.support.service import PROJECT, make_settings
 from tests.worker.brokers import REDIS, cleanup_broker, require_broker
 from tests.worker.helpers import add_image, build_image, wait_for, worker_process
 from tests.worker.proxy import CuttableProxy
+from tests.worker.rabbit import PrivateRabbit, require_rabbitmq_server
 
 pytestmark = pytest.mark.slow
 FAST = ScanSettings(lease_seconds=3, sweep_interval_seconds=1.0, resend_after_seconds=30)
@@ -151,6 +153,58 @@ def test_broker_restart_keeps_queued_tasks(tmp_path: Path) -> None:
         if redis_proc.poll() is None:
             redis_proc.terminate()
             redis_proc.wait(10)
+
+
+def _queued_messages(url: str, names: list[str]) -> int:
+    """Messages waiting in `names` on the broker at `url` (passive declares: nothing is created)."""
+    from amqp.exceptions import NotFound
+    from kombu import Connection  # type: ignore[attr-defined]
+
+    total = 0
+    with Connection(url) as conn:  # type: ignore[no-untyped-call]
+        for name in names:
+            channel = conn.channel()
+            with suppress(NotFound):  # a lane nothing was sent to was never declared
+                total += channel.queue_declare(name, passive=True).message_count
+            if channel.is_open:
+                channel.close()
+    return total
+
+
+def test_rabbitmq_restart_keeps_queued_tasks(tmp_path: Path) -> None:
+    """Durable queues and persistent messages: scans queued with no worker survive a broker restart."""
+    require_rabbitmq_server()
+    rabbit = PrivateRabbit(tmp_path / "rabbit")
+    rabbit.start()
+    try:
+        with service(tmp_path, rabbit.url) as rt:
+            ref = build_image(tmp_path / "img")
+            pks = [add_image(rt.sessions, f"img{i}", ref) for i in range(4)]
+            _queue(rt, pks)  # queued while no worker runs
+            names = queue_names(rt.settings)
+            assert _queued_messages(rabbit.url, names) == 4
+            rabbit.stop()
+            rabbit.start()  # the same node on the same mnesia directory
+            assert _queued_messages(rabbit.url, names) == 4, "the queued scans did not survive the restart"
+            # resend_after (30 s) is far away: only the messages that survived in the broker can run these.
+            with worker_process(rt.settings, tmp_path / "w.log", concurrency=2) as w:
+                try:
+                    wait_for(lambda: _all_done(rt), 60, "the queued scans")
+                except AssertionError:
+                    print(w.output())
+                    raise
+            jobs = _jobs(rt)
+            assert [j.status for j in jobs] == ["success"] * 4
+            assert [j.attempts for j in jobs] == [1] * 4
+            with transaction(rt.sessions) as s:
+                counts = dict(
+                    s.execute(select(ImageApp.image_pk, func.count()).group_by(ImageApp.image_pk)).all()
+                )
+                assert counts == {pk: 3 for pk in pks}  # one result set per image, none doubled
+                task = s.scalars(select(ScanTask)).one()
+                assert (task.success_num, task.failed_num, task.task_status) == (4, 0, "finished")
+    finally:
+        rabbit.stop()
 
 
 def test_database_unavailable_for_ten_seconds(tmp_path: Path) -> None:
