@@ -175,8 +175,8 @@ def test_rabbitmq_restart_keeps_queued_tasks(tmp_path: Path) -> None:
     """Durable queues and persistent messages: scans queued with no worker survive a broker restart."""
     require_rabbitmq_server()
     rabbit = PrivateRabbit(tmp_path / "rabbit")
-    rabbit.start()
     try:
+        rabbit.start()
         with service(tmp_path, rabbit.url) as rt:
             ref = build_image(tmp_path / "img")
             pks = [add_image(rt.sessions, f"img{i}", ref) for i in range(4)]
