@@ -38,6 +38,7 @@ def _rematch(report: SyncReport) -> None:
     if not report.changed:
         return
     from sqlalchemy import select
+    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
     from openhss.db.engine import transaction
     from openhss.db.models import Image
@@ -46,7 +47,20 @@ def _rematch(report: SyncReport) -> None:
     from openhss.services.scanning import NoAdvisoryDatabase
 
     settings = load_settings()
-    rt = open_runtime(settings)
+    if not settings.database_url and not (settings.data_dir / "openhss.db").exists():
+        # A CLI-only or scanning-only machine has no service database, hence no stored inventories:
+        # creating one here would be a side effect of importing advisories (and may not fit the disk).
+        typer.echo("re-match skipped: no service database in the data dir, so no stored images", err=True)
+        return
+    try:
+        rt = open_runtime(settings)
+    except SQLAlchemyError as exc:
+        # The advisories are imported and swapped in already; say so, and why the re-match did not run.
+        _fail(
+            "advisories imported, but the service database could not be opened for re-matching: "
+            f"{str(exc.orig if isinstance(exc, DBAPIError) else exc).splitlines()[0]}"
+        )
+        return
     try:
         matcher = scans.cached_matcher(settings)
     except NoAdvisoryDatabase as exc:
