@@ -56,7 +56,7 @@ def _serve(tmp: Path, port: int, **env: str) -> Iterator[tuple[str, Path]]:
         **env,
     }
     tmp.mkdir(parents=True, exist_ok=True)
-    path = tmp / "serve.log"
+    path = tmp / f"serve-{port}.log"
     log: IO[bytes] = path.open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "openhss.cli", "serve"], env=full, stdout=log, stderr=subprocess.STDOUT
@@ -153,6 +153,7 @@ def test_serve_reports_and_scans_its_own_hosts_images(tmp_path: Path) -> None:
             rt.engine.dispose()
 
 
+@pytest.mark.slow
 def test_serve_without_an_engine_socket_starts_and_says_so(tmp_path: Path) -> None:
     missing = tmp_path / "nothing-here.sock"
     with _serve(tmp_path / "svc", free_port(), OPENHSS_LOCAL_AGENT_DOCKER_HOST=f"unix://{missing}") as (
