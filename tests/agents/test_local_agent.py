@@ -98,7 +98,8 @@ def test_serve_reports_and_scans_its_own_hosts_images(tmp_path: Path) -> None:
                 client = sdk(Service(base, rt))
 
                 def listed() -> bool:
-                    return bool(client.list_image_local(ListImageLocalRequest()).data_list)
+                    rows = client.list_image_local(ListImageLocalRequest()).data_list
+                    return bool(rows) and rows[0].host_num == 1
 
                 wait_for(listed, 20, "the local agent's report")
                 rows = client.list_image_local(ListImageLocalRequest()).data_list
