@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -23,6 +23,11 @@ from openhss.domain.enums import Role
 from openhss.domain.errors import HssError
 from openhss.services import identity
 from openhss.services.runtime import Runtime, bootstrap_admin, open_runtime
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from openhss.agent.local import LocalAgent
 
 app = typer.Typer(
     help="openhss: container-image security with an HSS v5 compatible API.", no_args_is_help=True
@@ -93,6 +98,10 @@ def serve(
     ] = None,
     port: Annotated[int | None, typer.Option(help="Listen port (default from settings: 8080).")] = None,
     worker: Annotated[bool, typer.Option(help="Run the in-process worker (embedded mode).")] = True,
+    local_agent: Annotated[
+        bool | None,
+        typer.Option(help="Report and scan this host's Docker/podman images (default from settings)."),
+    ] = None,
 ) -> None:
     """Run the API service (and, by default, an in-process worker)."""
     import uvicorn
@@ -102,6 +111,8 @@ def serve(
         overrides["host"] = host
     if port is not None:
         overrides["port"] = port
+    if local_agent is not None:
+        overrides["local_agent"] = local_agent
     settings = load_settings(**overrides)
     rt = open_runtime(settings)
     creds = bootstrap_admin(rt)
@@ -117,7 +128,39 @@ def serve(
         install(settings)  # API requests still queue scans, for `openhss worker` processes to run
     from openhss.api.app import create_app
 
-    uvicorn.run(create_app(settings, rt), host=settings.host, port=settings.port, log_level="info")
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings, rt), host=settings.host, port=settings.port, log_level="info")
+    )
+    agent = _local_agent(rt, server) if settings.local_agent else None
+    try:
+        server.run()
+    finally:
+        if agent is not None:
+            agent.stop()
+
+
+def _local_agent(rt: Runtime, server: uvicorn.Server) -> LocalAgent | None:
+    """Start the agent for this host, or say in one line why not (no Engine API socket here)."""
+    from openhss.agent.local import LOCAL_AGENT_USER, LocalAgent, detect_docker_host
+
+    docker_host = detect_docker_host(rt.settings.local_agent_docker_host)
+    if docker_host is None:
+        where = rt.settings.local_agent_docker_host or "DOCKER_HOST or the usual Docker/podman sockets"
+        typer.echo(f"openhss: local agent not started: no Docker Engine API socket at {where}", err=True)
+        return None
+
+    def listening_port() -> int | None:
+        if not server.started or not server.servers:
+            return None
+        return int(server.servers[0].sockets[0].getsockname()[1])
+
+    agent = LocalAgent(rt, docker_host, listening_port)
+    agent.start()
+    typer.echo(
+        f"openhss: local agent: reporting this host's images from {docker_host} as {LOCAL_AGENT_USER}",
+        err=True,
+    )
+    return agent
 
 
 @app.command()

@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     default_project_id: str = ""
     default_project_name: str = "default"
     embedded_worker: bool = True
+    #: `openhss serve` also runs an agent for its own host (its images become local images).
+    local_agent: bool = True
+    #: The local agent's Docker Engine API address (Docker or podman); empty: `DOCKER_HOST`, then
+    #: /var/run/docker.sock, $XDG_RUNTIME_DIR/podman/podman.sock, /run/podman/podman.sock.
+    local_agent_docker_host: str = ""
     #: How often every registry is re-synced (repositories, tags, digests).
     registry_sync_seconds: int = Field(default=3600, ge=10)
     #: Agents heartbeat this often; a host silent for `agent_offline_seconds` is shown offline.

@@ -231,6 +231,41 @@ def bootstrap(
     return NewCredentials(admin_name, None if password else pw, ak, None if pair else sk, project.id)
 
 
+def service_access_key(
+    session: Session, box: SecretBox, user_name: str, project_id: str, description: str
+) -> tuple[str, str]:
+    """The AK/SK of a built-in operator user granted `project_id`, created on first use.
+
+    For a component of the service that calls its own API (the local agent of `openhss serve`): no
+    operator types or stores the key, and since SKs are stored encrypted the process reads it back on
+    every start instead of minting a new key each time. The user has no password, so it cannot log in.
+    """
+    user = session.scalar(select(User).where(User.name == user_name))
+    if user is None:
+        user = create_user(session, user_name, Role.OPERATOR)
+    granted = session.scalar(
+        select(ProjectGrant).where(
+            ProjectGrant.user_id == user.id,
+            ProjectGrant.project_id == project_id,
+            ProjectGrant.enterprise_project_id.is_(None),
+        )
+    )
+    if granted is None and Role(user.role) is not Role.ADMIN:
+        grant(session, user_name, project_id)
+    key = session.scalar(
+        select(AccessKey)
+        .where(
+            AccessKey.user_id == user.id,
+            AccessKey.description == description,
+            AccessKey.status == "active",
+        )
+        .order_by(AccessKey.created_at)
+    )
+    if key is not None:
+        return key.access_key, box.decrypt(key.secret_encrypted)
+    return create_access_key(session, box, user_name, description)
+
+
 # --- authentication ----------------------------------------------------------------------------------
 
 
