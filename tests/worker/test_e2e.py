@@ -180,6 +180,8 @@ def test_openhss_serve_runs_submitted_scans(tmp_path: Path) -> None:
         "OPENHSS_ADMIN_ACCESS_KEY": ADMIN_AK,
         "OPENHSS_ADMIN_SECRET_KEY": ADMIN_SK,
         "OPENHSS_DEFAULT_PROJECT_ID": PROJECT,
+        # Only the images this test registers: not whatever a Docker/podman socket on the machine holds.
+        "OPENHSS_LOCAL_AGENT": "false",
     }
     log = (tmp_path / "serve.log").open("w")
     proc = subprocess.Popen(
