@@ -18,6 +18,7 @@ import os
 import signal
 import sys
 import tempfile
+import threading
 import tracemalloc
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -72,6 +73,10 @@ class Guard:
     scratch: Path
     violations: list[str] = field(default_factory=list)
     peak: int = 0
+    #: Threads that were already running when the example started (a worker or server thread an earlier
+    #: test left behind): the audit hook is process-wide, but only the code under test is judged. The
+    #: scan's own pool threads are created inside the example, so they are watched.
+    foreign: frozenset[int] = frozenset()
 
 
 _ACTIVE: list[Guard] = []
@@ -109,6 +114,8 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
     if not _ACTIVE:
         return
     guard = _ACTIVE[-1]
+    if threading.get_ident() in guard.foreign:
+        return
     if event == "open":
         path, mode, flags = args
         writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
@@ -140,7 +147,10 @@ def guarded(input_size: int | None, hang_seconds: float = HANG_SECONDS) -> Itera
     `input_size=None` skips the allocation bound (whole scans, whose rule sets dwarf the input).
     """
     with tempfile.TemporaryDirectory(prefix="openhss-fuzz-") as tmp:
-        guard = Guard(Path(os.path.realpath(tmp)))
+        me = threading.get_ident()
+        idents = (t.ident for t in threading.enumerate())
+        others = frozenset(i for i in idents if i is not None and i != me)
+        guard = Guard(Path(os.path.realpath(tmp)), foreign=others)
         old_tempdir = tempfile.tempdir
         tempfile.tempdir = str(guard.scratch)
         old_handler = signal.signal(signal.SIGALRM, _alarm)

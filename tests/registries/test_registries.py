@@ -241,6 +241,9 @@ def _sync(client: HssClient, reg_id: str, expect: int = 4) -> None:
         registry_info=[CreateImageSynchronizeTaskRequestInfoRegistryInfo(registry_id=reg_id)],
     )
     before = _sync_time(client)
+    # The SDK signs with a one-second date, so the same POST twice within a second carries the same
+    # signature, which the replay guard refuses (README, "Replay protection"): let the second turn.
+    time.sleep(1.05)
     client.create_image_synchronize_task(CreateImageSynchronizeTaskRequest(body=body))
     _wait(lambda: _sync_time(client) > before and len(_images(client)) == expect)
 
