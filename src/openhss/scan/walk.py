@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import IO, BinaryIO, Final
 
 from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry
 from openhss.scan.errors import CorruptImage, ScratchSpaceExhausted
@@ -100,7 +100,7 @@ def _digest_rest(digest: hashlib._Hash, member: BinaryIO) -> str:
     return digest.hexdigest()
 
 
-def _copy_rest(member: BinaryIO, buf: BinaryIO, digest: hashlib._Hash | None) -> str:
+def _copy_rest(member: BinaryIO, buf: IO[bytes], digest: hashlib._Hash | None) -> str:
     """Copy the rest of a member into the spool, hashing on the way when someone wants the digest."""
     if digest is None:
         shutil.copyfileobj(member, buf, CHUNK)
