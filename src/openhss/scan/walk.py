@@ -93,6 +93,13 @@ def _sniff(
     return wanting + [a for a in asking if a.wants_content(entry, head)], head
 
 
+def _observe(digesters: Sequence[Analyzer], entry: FileEntry, sha: str, result: AnalysisResult) -> None:
+    for analyzer in digesters:
+        seen = analyzer.observe_digest(entry, sha)
+        if seen is not None:
+            result.merge(seen)
+
+
 def _digest_rest(digest: hashlib._Hash, member: BinaryIO) -> str:
     """Finish the SHA-256 of a member whose first bytes `digest` has already seen."""
     while block := member.read(CHUNK):
@@ -144,8 +151,7 @@ def analyze_layer(
             continue
         if not wanting:
             sha = _digest_rest(hashlib.sha256(head), member)
-            for analyzer in digesters:
-                result.merge(analyzer.observe_digest(entry, sha))
+            _observe(digesters, entry, sha, result)
             continue
         fits = []
         for analyzer in wanting:
@@ -162,8 +168,7 @@ def analyze_layer(
         if not fits:
             if digesters:
                 sha = _digest_rest(hashlib.sha256(head), member)
-                for analyzer in digesters:
-                    result.merge(analyzer.observe_digest(entry, sha))
+                _observe(digesters, entry, sha, result)
             continue
         with tempfile.SpooledTemporaryFile(
             max_size=SPOOL_IN_MEMORY, dir=str(scratch_dir) if scratch_dir else None
@@ -180,8 +185,7 @@ def analyze_layer(
                 ) from None
             for analyzer in fits:
                 _run(analyzer, entry, buf, result)  # type: ignore[arg-type]
-            for analyzer in digesters:
-                result.merge(analyzer.observe_digest(entry, sha))
+            _observe(digesters, entry, sha, result)
     for analyzer in analyzers:
         result.merge(analyzer.finish())
     layer_id = diff_id or reader.diff_id
