@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import hashlib
 import logging
 import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import IO, BinaryIO, Final
 
 from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry
 from openhss.scan.errors import CorruptImage, ScratchSpaceExhausted
@@ -81,6 +82,42 @@ def _run(analyzer: Analyzer, entry: FileEntry, content: BinaryIO, result: Analys
         result.skipped.append((entry.path, f"{analyzer.name}: {type(exc).__name__}: {exc}"))
 
 
+def _sniff(
+    entry: FileEntry, member: BinaryIO, wanting: list[Analyzer], sniffers: Sequence[Analyzer]
+) -> tuple[list[Analyzer], bytes]:
+    """Give content-sniffing analyzers their look at the member's first bytes (read once, shared)."""
+    asking = [a for a in sniffers if a not in wanting]
+    if not asking:
+        return wanting, b""
+    head = member.read(min(entry.size, max(a.sniff_size for a in asking)))
+    return wanting + [a for a in asking if a.wants_content(entry, head)], head
+
+
+def _observe(digesters: Sequence[Analyzer], entry: FileEntry, sha: str, result: AnalysisResult) -> None:
+    for analyzer in digesters:
+        seen = analyzer.observe_digest(entry, sha)
+        if seen is not None:
+            result.merge(seen)
+
+
+def _digest_rest(digest: hashlib._Hash, member: BinaryIO) -> str:
+    """Finish the SHA-256 of a member whose first bytes `digest` has already seen."""
+    while block := member.read(CHUNK):
+        digest.update(block)
+    return digest.hexdigest()
+
+
+def _copy_rest(member: BinaryIO, buf: IO[bytes], digest: hashlib._Hash | None) -> str:
+    """Copy the rest of a member into the spool, hashing on the way when someone wants the digest."""
+    if digest is None:
+        shutil.copyfileobj(member, buf, CHUNK)
+        return ""
+    while block := member.read(CHUNK):
+        digest.update(block)
+        buf.write(block)
+    return digest.hexdigest()
+
+
 def analyze_layer(
     stream: BinaryIO,
     media_type: str,
@@ -94,6 +131,8 @@ def analyze_layer(
     """Walk one layer once, feeding `analyzers` (fresh instances: they live for this layer only)."""
     reader = LayerReader(stream, media_type, limits, budget, hash_diff_id=not diff_id)
     result = AnalysisResult()
+    sniffers = [a for a in analyzers if a.sniff_size > 0]
+    hashers = [a for a in analyzers if a.wants_digest()]
     for entry, member in reader:
         if member is None:
             # Links, dirs and devices still reach `wants` (a setuid check may want the header),
@@ -104,7 +143,15 @@ def analyze_layer(
                     _run(analyzer, entry, empty, result)  # type: ignore[arg-type]
             continue
         wanting = [a for a in analyzers if a.wants(entry)]
+        head = b""
+        if sniffers and entry.is_file and entry.size > 0:
+            wanting, head = _sniff(entry, member, wanting, sniffers)
+        digesters = [a for a in hashers if a not in wanting] if entry.is_file and entry.size else []
+        if not wanting and not digesters:
+            continue
         if not wanting:
+            sha = _digest_rest(hashlib.sha256(head), member)
+            _observe(digesters, entry, sha, result)
             continue
         fits = []
         for analyzer in wanting:
@@ -117,13 +164,18 @@ def analyze_layer(
                 )
             else:
                 fits.append(analyzer)
+        digesters += [a for a in wanting if a in hashers and a not in fits]
         if not fits:
+            if digesters:
+                sha = _digest_rest(hashlib.sha256(head), member)
+                _observe(digesters, entry, sha, result)
             continue
         with tempfile.SpooledTemporaryFile(
             max_size=SPOOL_IN_MEMORY, dir=str(scratch_dir) if scratch_dir else None
         ) as buf:
             try:
-                shutil.copyfileobj(member, buf, CHUNK)
+                buf.write(head)
+                sha = _copy_rest(member, buf, hashlib.sha256(head) if digesters else None)
             except OSError as exc:
                 if exc.errno != errno.ENOSPC:
                     raise
@@ -133,6 +185,7 @@ def analyze_layer(
                 ) from None
             for analyzer in fits:
                 _run(analyzer, entry, buf, result)  # type: ignore[arg-type]
+            _observe(digesters, entry, sha, result)
     for analyzer in analyzers:
         result.merge(analyzer.finish())
     layer_id = diff_id or reader.diff_id
