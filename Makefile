@@ -21,9 +21,12 @@ run: $(STAMP)
 	$(BIN)/openhss migrate
 	$(BIN)/openhss serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
+# Import contracts (layers of ARCHITECTURE.md) and dead code are lint: both are in pyproject.toml.
 lint: $(STAMP)
 	$(BIN)/ruff check src tests $(wildcard bench)
 	$(BIN)/ruff format --check src tests $(wildcard bench)
+	$(BIN)/lint-imports
+	$(BIN)/vulture
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

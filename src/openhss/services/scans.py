@@ -50,7 +50,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import zstandard
 from sqlalchemy import and_, case, delete, func, insert, or_, select, update
@@ -990,7 +989,3 @@ def newly_affected(
         for hit, img in session.execute(base.order_by(RematchHit.image_pk).offset(offset).limit(limit)).all()
     ]
     return total, out
-
-
-def advisory_path(settings: Settings) -> Path:
-    return VulnDbService.from_settings(settings).store.path
