@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from openhss.api import schemas as s
 from openhss.api.deps import Ctx, OperatorPrincipal, ProjectScope
+from openhss.api.routers.export import ExportFormat, vul_export_query
 from openhss.api.schemas import Limit, Offset
 from openhss.db.engine import transaction
 from openhss.db.models import ImageWhitelist
@@ -400,11 +401,6 @@ async def list_image_scan_task(
 
 # --- exports -------------------------------------------------------------------------------------------
 
-#: Not an HSS parameter (HSS files are XLSX): `?file_format=csv` asks openhss for CSV instead.
-ExportFormat = Annotated[
-    Literal["xlsx", "csv"], Query(description="openhss extension: xlsx (default) or csv")
-]
-
 
 @router.post(
     "/local-vulnerability/export",
@@ -420,27 +416,7 @@ async def batch_export_local_vul_task(
     region: Region = None,
     file_format: ExportFormat = "xlsx",
 ) -> s.BatchExportLocalVulTaskResponse:
-    b = body or s.BatchExportLocalVulInfoRequestInfo()
-    if not b.operate_all and not b.image_id_list:
-        raise InvalidRequest("invalid parameter image_id_list: required when operate_all is false")
-    q_ = exports.LocalVulExport(
-        image_filter=images.ImageFilter(
-            scan_status=b.scan_status,
-            image_name=b.image_name,
-            image_version=b.image_version,
-            image_size=b.image_size,
-            start_latest_update_time=b.start_latest_update_time,
-            end_latest_update_time=b.end_latest_update_time,
-            start_latest_scan_time=b.start_latest_scan_time,
-            end_latest_scan_time=b.end_latest_scan_time,
-            has_container=b.has_container,
-        ),
-        operate_all=bool(b.operate_all),
-        image_id_list=tuple(b.image_id_list or ()),
-        vul_type=b.vul_type,
-        handle_status=b.handle_status,
-        vul_id_list=tuple(b.vul_id_list or ()),
-    )
+    q_ = vul_export_query(body or s.BatchExportLocalVulInfoRequestInfo(), "local")
 
     def q(session: Session) -> s.BatchExportLocalVulTaskResponse:
         task = exports.create_export(session, scope, export_size, q_, file_format)
