@@ -358,7 +358,10 @@ def finish_job(
     assert image_pk is not None
     if status is ScanStatus.SUCCESS:
         inv = inventory or Inventory()
-        results.record_scan(session, image_pk, inv, vulnerabilities, findings, scanned_at=at)
+        # Only the families the task's scan_scope ran replace stored results (a malware-only scan
+        # keeps the image's vulnerabilities).
+        scope = ScanScope(int(session.scalar(select(ScanTask.scan_scope).where(ScanTask.id == task_pk)) or 0))
+        results.record_scan(session, image_pk, inv, vulnerabilities, findings, scanned_at=at, scope=scope)
         whitelists.apply_to_image(session, image_pk)  # rules made before this scan cover its findings
         _store_inventory(session, image_pk, inv, at)
         counter = {"success_num": ScanTask.success_num + 1}
