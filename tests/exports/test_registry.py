@@ -137,6 +137,9 @@ def _export(seeded: Seeded, report: str, body: dict[str, Any], **params: Any) ->
         f"{base}/export-task/{task_id}", params={"enterprise_project_id": "all_granted_eps"}, headers=headers
     ).json()
     assert status["task_status"] == "success" and status["file_name"].startswith(report)
+    # Created with all_granted_eps, polled without enterprise_project_id: the same task (was a 404).
+    plain = httpx.get(f"{base}/export-task/{task_id}", headers=headers)
+    assert plain.status_code == 200 and plain.json() == status
     got = httpx.get(
         f"{base}/download/{status['file_id']}",
         params={"enterprise_project_id": "all_granted_eps"},

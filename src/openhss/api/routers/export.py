@@ -13,20 +13,37 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query
+from fastapi import APIRouter, Depends, Header, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
 from openhss.api import schemas as s
-from openhss.api.deps import Ctx, OperatorPrincipal, ProjectScope
+from openhss.api.deps import Ctx, CurrentPrincipal, OperatorPrincipal, ProjectScope
 from openhss.api.schemas import ListQueryExportTaskResponse
 from openhss.db.engine import transaction
 from openhss.db.models import ExportTask
 from openhss.domain.errors import InvalidRequest
 from openhss.exports.registry import FILE_FORMATS
-from openhss.services import exports, images
+from openhss.services import exports, identity, images
+from openhss.services.identity import Scope
 
 router = APIRouter(prefix="/v5/{project_id}", tags=["export"])
+
+
+async def granted_scope(
+    _checked: ProjectScope,
+    principal: CurrentPrincipal,
+    project_id: Annotated[str, Path(min_length=1, max_length=256)],
+) -> Scope:
+    """Reading an export task or file: every enterprise project the caller is granted, whatever
+    `enterprise_project_id` the poll sends. A task id is a handle its creator holds, so a task created
+    with `all_granted_eps` is found when polled without it (it was a 404); a task whose rows span
+    enterprise projects the caller is not granted stays invisible. The request's own
+    `enterprise_project_id` is still checked (`ProjectScope`: 403 where it is not granted)."""
+    return identity.authorize(principal, project_id, identity.ALL_GRANTED_EPS)
+
+
+ReadScope = Annotated[Scope, Depends(granted_scope)]
 
 #: Not an HSS parameter (HSS files are XLSX): `?file_format=csv` asks openhss for another registered format.
 ExportFormat = Annotated[
@@ -58,7 +75,7 @@ def _status(t: ExportTask) -> ExportTaskStatus:
 
 @router.get("/export-task/{task_id}", response_model=ExportTaskStatus, summary="ListQueryExportTask")
 async def list_query_export_task(
-    scope: ProjectScope,
+    scope: ReadScope,
     ctx: Ctx,
     task_id: Annotated[str, Path(min_length=1, max_length=64)],
     region: Annotated[str | None, Header(max_length=64)] = None,
@@ -72,7 +89,7 @@ async def list_query_export_task(
 
 @router.get("/export-task", response_model=ExportTaskStatus, summary="ShowLatestExportTaskByType")
 async def show_latest_export_task_by_type(
-    scope: ProjectScope,
+    scope: ReadScope,
     ctx: Ctx,
     task_id: Annotated[str | None, Query(max_length=64)] = None,
     export_task_type: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
@@ -91,7 +108,7 @@ async def show_latest_export_task_by_type(
     responses={200: {"content": {"application/octet-stream": {}}, "description": "the exported file"}},
 )
 async def list_download_exported_file(
-    scope: ProjectScope,
+    scope: ReadScope,
     ctx: Ctx,
     file_id: Annotated[str, Path(min_length=1, max_length=64)],
     region: Annotated[str | None, Header(max_length=64)] = None,
