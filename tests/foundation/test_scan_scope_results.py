@@ -152,3 +152,26 @@ def test_a_malware_scan_task_through_the_job_state_machine(rt: Runtime) -> None:
     after = _state(rt, pk)
     assert (after["vul_num"], after["indexed"]) == (before["vul_num"], before["indexed"])
     assert after["malware_paths"] == ["tmp/b.com"]
+
+
+def test_task_status_and_counters_come_from_one_read(rt: Runtime) -> None:
+    """`task_status` and success/failed counts are one aggregate of the job rows: 100 means every
+    image is counted (the list once showed 100 with 3 of 4 images counted)."""
+    _image(rt)
+    with transaction(rt.sessions) as s:
+        task = scan_tasks.create_task(
+            s,
+            Scope(PROJECT, None),
+            image_type="local",
+            is_all=False,
+            refs=[scan_tasks.ImageRefIn(image_id="sha256:" + "ab" * 32)],
+        )
+        job_pk = s.scalars(select(ScanTaskImage.id).where(ScanTaskImage.task_pk == task.id)).one()
+        assert scan_tasks.task_progress(s, task) == scan_tasks.TaskProgress(0, 0, 0)
+    with transaction(rt.sessions) as s:
+        assert isinstance(scans.start_job(s, job_pk, "w"), scans.Started)
+    with transaction(rt.sessions) as s:
+        assert scans.finish_job(s, job_pk, "w", ScanStatus.DOWNLOAD_FAILED, "registry unreachable")
+    with transaction(rt.sessions) as s:
+        got = scan_tasks.task_progress(s, s.get_one(type(task), task.id))
+    assert got == scan_tasks.TaskProgress(100, 0, 1)

@@ -359,6 +359,7 @@ async def list_image_scan_task(
         total, rows = scan_tasks.list_tasks(session, scope, f, offset, limit)
         out = []
         for task, failed in rows:
+            counted = scan_tasks.task_progress(session, task)
             out.append(
                 s.ImageScanTaskInfo(
                     task_id=task.task_id,
@@ -369,12 +370,12 @@ async def list_image_scan_task(
                     remain_min=0,
                     task_type=task.task_type,
                     image_type=task.image_type,
-                    task_status=scan_tasks.progress(session, task),
+                    task_status=counted.task_status,
                     scan_scope=task.scan_scope,
                     rate_limit=task.rate_limit,
                     is_all=task.is_all,
-                    failed_num=task.failed_num,
-                    success_num=task.success_num,
+                    failed_num=counted.failed_num,
+                    success_num=counted.success_num,
                     total_num=task.total_num,
                     risky_num=0,
                     sync_task_type="",
