@@ -9,8 +9,7 @@ What is here, by kind:
 - tested public API of the engine and services used by tests and benchmarks, not yet by the service
   (`head_revision`, `iter_layer`, `resolve_link`, `list_platforms`, `scan_paths`, `indexed_count`,
   `rpmvercmp`, `VersionScheme.valid`, `Pep440Scheme.satisfies`);
-- names other work in flight will use (`AdminPrincipal`, `EMPTY_BODY_SHA256`, `PayloadTooLarge`,
-  `LayerCache.prune`).
+- names other work in flight will use (`AdminPrincipal`, `EMPTY_BODY_SHA256`, `PayloadTooLarge`).
 A name used only by tests that is not a deliberate API is dead code: delete it instead of adding it.
 """
 
@@ -78,7 +77,7 @@ handle_time  # unused variable (src/openhss/api/schemas.py:595)
 data_list  # unused variable (src/openhss/api/schemas.py:609)
 cve_list  # unused variable (src/openhss/api/schemas.py:625)
 data_list  # unused variable (src/openhss/api/schemas.py:636)
-dotenv_settings  # unused variable (src/openhss/config.py:125)
+dotenv_settings  # unused variable (src/openhss/config.py:127)
 day_ms  # unused variable (src/openhss/console/data.py:106)
 vul_count  # unused variable (src/openhss/console/data.py:141)
 image_count  # unused variable (src/openhss/console/data.py:142)
@@ -95,7 +94,7 @@ changed_num  # unused variable (src/openhss/db/scheduling.py:65)
 images_checked  # unused variable (src/openhss/db/scheduling.py:67)
 images_rematched  # unused variable (src/openhss/db/scheduling.py:68)
 images_newly_affected  # unused variable (src/openhss/db/scheduling.py:69)
-_.fixed_versions  # unused property (src/openhss/domain/advisory.py:101)
+_.fixed_versions  # unused property (src/openhss/domain/advisory.py:81)
 WINDOWS  # unused variable (src/openhss/domain/enums.py:80)
 WEB_CMS  # unused variable (src/openhss/domain/enums.py:81)
 URGENT  # unused variable (src/openhss/domain/enums.py:82)
@@ -129,11 +128,10 @@ _.devminor  # unused attribute (src/openhss/scan/sources/dir.py:79)
 list_platforms  # unused function (src/openhss/scan/sources/registry.py:38)
 os_type  # unused variable (src/openhss/services/agents.py:49)
 host_pks  # unused variable (src/openhss/services/image_sources.py:49)
-_.prune  # unused method (src/openhss/services/layer_cache.py:62)
-_.finished_at  # unused attribute (src/openhss/services/scans.py:947)
-_.images_checked  # unused attribute (src/openhss/services/scans.py:948)
-_.images_rematched  # unused attribute (src/openhss/services/scans.py:949)
-_.images_newly_affected  # unused attribute (src/openhss/services/scans.py:950)
+_.finished_at  # unused attribute (src/openhss/services/scans.py:950)
+_.images_checked  # unused attribute (src/openhss/services/scans.py:951)
+_.images_rematched  # unused attribute (src/openhss/services/scans.py:952)
+_.images_newly_affected  # unused attribute (src/openhss/services/scans.py:953)
 indexed_count  # unused function (src/openhss/services/vulnerabilities.py:75)
 ALL_IMAGES  # unused variable (src/openhss/services/whitelists.py:29)
 modified  # unused variable (src/openhss/vulndb/osv.py:70)
