@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?=
 PORT ?=
 
-.PHONY: run test lint typecheck pytest lock clean venv bench fuzz
+.PHONY: run test test-fast lint typecheck pytest lock clean venv bench fuzz
 
 venv: $(STAMP)
 
@@ -21,9 +21,12 @@ run: $(STAMP)
 	$(BIN)/openhss migrate
 	$(BIN)/openhss serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
+# Import contracts (layers of ARCHITECTURE.md) and dead code are lint: both are in pyproject.toml.
 lint: $(STAMP)
 	$(BIN)/ruff check src tests $(wildcard bench)
 	$(BIN)/ruff format --check src tests $(wildcard bench)
+	$(BIN)/lint-imports
+	$(BIN)/vulture
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -33,6 +36,15 @@ pytest: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# The inner loop: no `slow` tests, no browser (console), no broker/worker or fault-injection suites.
+# `make test` stays the gate. `PYTEST_ARGS="-n 2"` runs it on pytest-xdist (each test's PostgreSQL
+# database is its own, from tests/support/pg.py, so workers do not share state).
+FAST_IGNORE := --ignore=tests/console --ignore=tests/worker --ignore=tests/foundation/test_worker.py \
+	--ignore=tests/security/test_disk_full.py
+test-fast: $(STAMP)
+	bash scripts/test-setup.sh
+	$(BIN)/pytest -m "not slow" $(FAST_IGNORE) $(PYTEST_ARGS)
 
 # Benchmarks print figures against baselines measured in the same run; `make bench BENCH=inventory`.
 bench: $(STAMP)

@@ -124,7 +124,7 @@ def child(mode: str, url: str, out: str, rows: int) -> None:
     settings = Settings(data_dir=Path(tempfile.mkdtemp()), database_url=url)
     rt = open_runtime(settings, migrate_schema=False)
     scope = Scope(PROJECT, None)
-    q = exports.LocalVulExport(image_filter=ImageFilter(), operate_all=True)
+    q = exports.VulExport(image_filter=ImageFilter(), operate_all=True)
     if mode in ("xlsx", "csv"):
         written = exports.write_export(rt.sessions, scope, q, rows, mode, Path(out))
     elif mode == "stream":
@@ -138,13 +138,14 @@ def child(mode: str, url: str, out: str, rows: int) -> None:
 def _xlsxwriter(rt: object, scope: Scope, q: object, rows: int, path: Path) -> int:
     import xlsxwriter
 
-    from openhss.exports.tabular import REPORT_COLUMNS, SHEET_NAMES, cell
+    from openhss.exports.layouts import LOCAL_VULNERABILITY
+    from openhss.exports.tabular import cell
     from openhss.services import exports
 
-    columns = REPORT_COLUMNS["local-vulnerability"]
+    columns = LOCAL_VULNERABILITY.columns
     keys = [c.key for c in columns]
     workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False})
-    sheet = workbook.add_worksheet(SHEET_NAMES["local-vulnerability"])
+    sheet = workbook.add_worksheet(LOCAL_VULNERABILITY.sheet)
     header = workbook.add_format({"bold": True})
     for i, col in enumerate(columns):
         sheet.set_column(i, i, col.width)

@@ -15,7 +15,7 @@ import typer
 from openhss.config import load_settings
 from openhss.db.models import Project
 from openhss.domain.errors import HssError
-from openhss.exports.tabular import FORMATS
+from openhss.exports.registry import FILE_FORMATS
 from openhss.services import exports
 from openhss.services.identity import Scope
 from openhss.services.images import IMAGE_TYPE_PARAM, ImageFilter
@@ -26,7 +26,8 @@ export_app = typer.Typer(
     no_args_is_help=True,
 )
 
-REPORT_TYPES = (exports.LOCAL_VUL_EXPORT, *exports.SECURITY_REPORT_TYPES)
+#: One command per registered report type (`services.exports.EXPORT_KINDS`).
+REPORT_TYPES = exports.REPORT_TYPES
 SCAN_STATUSES = (
     "unscan",
     "success",
@@ -37,8 +38,8 @@ SCAN_STATUSES = (
     "waiting_for_scan",
     "image_scan_stop",
 )
-_ONLY_VUL = "applies only to local-vulnerability"
-_ONLY_REPORT = "does not apply to local-vulnerability"
+_ONLY_VUL = "applies only to the vulnerability exports"
+_ONLY_REPORT = "does not apply to the vulnerability exports"
 
 
 def _fail(message: str) -> None:
@@ -55,7 +56,9 @@ def _command(report_type: str) -> None:
     def command(
         project: Annotated[str, typer.Option("--project", help="Project ID.")],
         output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")],
-        fmt: Annotated[str, typer.Option("--format", help="xlsx (default) or csv.")] = "xlsx",
+        fmt: Annotated[
+            str, typer.Option("--format", help=f"{' | '.join(FILE_FORMATS)} (default xlsx).")
+        ] = "xlsx",
         enterprise_project: Annotated[
             list[str] | None, typer.Option(help="Enterprise project ID (repeatable); default: all.")
         ] = None,
@@ -96,7 +99,7 @@ def _command(report_type: str) -> None:
         risk_level: Annotated[str | None, typer.Option(help="critical | high | medium | low")] = None,
         risk_name: Annotated[str | None, typer.Option()] = None,
     ) -> None:
-        _check_choice("--format", fmt, list(FORMATS))
+        _check_choice("--format", fmt, list(FILE_FORMATS))
         _check_choice("--scan-status", scan_status, SCAN_STATUSES)
         _check_choice("--severity-level", severity_level, ("Security", "Low", "Medium", "High"))
         _check_choice("--vul-type", vul_type, ("linux_vul", "app_vul"))
@@ -105,7 +108,7 @@ def _command(report_type: str) -> None:
         _check_choice(
             "--image-type", image_type, [t for t in IMAGE_TYPE_PARAM if t not in ("local", "registry")]
         )
-        is_vul = report_type == exports.LOCAL_VUL_EXPORT
+        is_vul = report_type in exports.VUL_REPORTS
         vul_only = {"--vul-type": vul_type, "--handle-status": handle_status, "--vul-id": vul_id}
         report_only = {"--image-type": image_type, "--rule-id": rule_id, "--risk-level": risk_level,
                        "--risk-name": risk_name, "--latest-version": latest_version or None}  # fmt: skip
@@ -133,7 +136,8 @@ def _command(report_type: str) -> None:
         ids = tuple(image_id or ())
         q: exports.ExportQuery
         if is_vul:
-            q = exports.LocalVulExport(
+            q = exports.VulExport(
+                image_type=exports.VUL_REPORTS[report_type],
                 image_filter=image_filter,
                 operate_all=not ids,
                 image_id_list=ids,
@@ -169,7 +173,9 @@ def _command(report_type: str) -> None:
             _fail(f"cannot write {output}: {exc.strerror or exc}")
         typer.echo(f"{written} rows written to {output}", err=True)
 
-    command.__doc__ = f"Export the {report_type} report."
+    command.__doc__ = (
+        f"Export the {report_type} report ({exports.EXPORT_KINDS_BY_NAME[report_type].layout.title})."
+    )
     export_app.command(report_type)(command)
 
 

@@ -47,6 +47,8 @@ class ScanSettings(BaseModel):
     scan_on_new_image: bool = False
     #: Use the shared layer cache (turn off only to measure what it saves).
     layer_cache: bool = True
+    #: Layer cache entries nobody read for this many days are deleted by the periodic prune (0: keep).
+    layer_cache_retention_days: float = Field(default=30.0, ge=0)
     #: Parallel scans of the in-process worker of `openhss serve`.
     embedded_concurrency: int = Field(default=2, ge=1)
 

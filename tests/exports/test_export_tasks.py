@@ -45,7 +45,7 @@ from sqlalchemy import select
 
 from openhss.db.engine import transaction
 from openhss.db.models import ExportTask
-from openhss.exports.tabular import REPORT_COLUMNS, SHEET_NAMES
+from openhss.exports.registry import LAYOUTS
 from openhss.services import dispatch, exports
 from openhss.worker.app import make_celery
 from openhss.worker.embedded import start_embedded_worker
@@ -96,9 +96,9 @@ def _download(c: HssClient, file_id: str) -> tuple[bytes, dict[str, str]]:
 
 def _sheet(body: bytes, report_type: str) -> list[dict[str, Any]]:
     book = openpyxl.load_workbook(io.BytesIO(body), read_only=True)
-    assert book.sheetnames == [SHEET_NAMES[report_type]]
+    assert book.sheetnames == [LAYOUTS[report_type].sheet]
     rows = list(book.active.iter_rows(values_only=True))  # type: ignore[union-attr]
-    titles = [c.title for c in REPORT_COLUMNS[report_type]]
+    titles = [c.title for c in LAYOUTS[report_type].columns]
     assert list(rows[0]) == titles
     return [{t: ("" if v is None else v) for t, v in zip(titles, r, strict=True)} for r in rows[1:]]
 
@@ -501,7 +501,7 @@ def test_cli_writes_the_same_rows(seeded: Seeded, tmp_path: Path) -> None:
     with out.open(encoding="utf-8-sig", newline="") as fh:
         got = list(csv.reader(fh))
     _, via_api = _report(seeded, "apps", image_type=LOCAL)
-    assert got[0] == [c.title for c in REPORT_COLUMNS["apps"]]
+    assert got[0] == [c.title for c in LAYOUTS["apps"].columns]
     assert sorted(got[1:]) == sorted([str(v) for v in r.values()] for r in via_api)
     xlsx = tmp_path / "vuls.xlsx"
     done = _cli(seeded, "local-vulnerability", "--project", PROJECT, "--vul-type", "app_vul", "-o", str(xlsx))
@@ -581,7 +581,7 @@ def test_csv_on_request_holds_the_same_rows(seeded: Seeded) -> None:
     assert headers["content-type"].startswith("text/csv")
     got = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
     _, xlsx_rows = _report(seeded, "files", image_type=LOCAL)
-    assert got[0] == [col.title for col in REPORT_COLUMNS["files"]]
+    assert got[0] == [col.title for col in LAYOUTS["files"].columns]
     assert sorted(got[1:]) == sorted([str(v) for v in r.values()] for r in xlsx_rows)
     bad = httpx.post(
         f"{seeded.svc.base_url}/v5/{PROJECT}/image/security-report/export-tasks",

@@ -11,7 +11,9 @@ from typing import Any
 import openpyxl
 import pytest
 
-from openhss.exports.tabular import FORMATS, REPORT_COLUMNS, write_csv, write_xlsx
+from openhss.exports.layouts import APPS
+from openhss.exports.registry import FILE_FORMATS, LAYOUTS
+from openhss.exports.tabular import write_csv, write_xlsx
 from openhss.exports.xlsx_stream import SheetSpec, write_workbook
 
 
@@ -28,23 +30,23 @@ def rows(n: int) -> Iterator[dict[str, Any]]:
         }
 
 
-@pytest.mark.parametrize("report_type", sorted(REPORT_COLUMNS))
+@pytest.mark.parametrize("report_type", sorted(LAYOUTS))
 def test_every_report_type_writes_a_header_only_file_when_empty(tmp_path: Path, report_type: str) -> None:
     path = tmp_path / "r.xlsx"
-    assert write_xlsx(path, report_type, iter(())) == 0
+    assert write_xlsx(path, LAYOUTS[report_type], iter(())) == 0
     sheet = openpyxl.load_workbook(path, read_only=True).active
     assert sheet is not None
     got = list(sheet.iter_rows(values_only=True))
-    assert got == [tuple(c.title for c in REPORT_COLUMNS[report_type])]
+    assert got == [tuple(c.title for c in LAYOUTS[report_type].columns)]
 
 
 def test_xlsx_rows_read_back_and_formulas_are_neutralised(tmp_path: Path) -> None:
     path = tmp_path / "apps.xlsx"
-    assert write_xlsx(path, "apps", rows(3)) == 3
+    assert write_xlsx(path, APPS, rows(3)) == 3
     sheet = openpyxl.load_workbook(path).active
     assert sheet is not None
     values = list(sheet.iter_rows(values_only=True))
-    titles = [c.title for c in REPORT_COLUMNS["apps"]]
+    titles = [c.title for c in APPS.columns]
     assert list(values[0]) == titles
     first = dict(zip(titles, values[1], strict=True))
     assert first["Software"] == '\'=HYPERLINK("http://evil")'
@@ -55,10 +57,10 @@ def test_xlsx_rows_read_back_and_formulas_are_neutralised(tmp_path: Path) -> Non
 
 
 def test_csv_matches_xlsx(tmp_path: Path) -> None:
-    assert write_csv(tmp_path / "a.csv", "apps", rows(5)) == 5
+    assert write_csv(tmp_path / "a.csv", APPS, rows(5)) == 5
     with (tmp_path / "a.csv").open(encoding="utf-8-sig", newline="") as fh:
         got = list(csv.reader(fh))
-    write_xlsx(tmp_path / "a.xlsx", "apps", rows(5))
+    write_xlsx(tmp_path / "a.xlsx", APPS, rows(5))
     sheet = openpyxl.load_workbook(tmp_path / "a.xlsx").active
     assert sheet is not None
     expected = [["" if v is None else str(v) for v in r] for r in sheet.iter_rows(values_only=True)]
@@ -68,13 +70,13 @@ def test_csv_matches_xlsx(tmp_path: Path) -> None:
 def test_xlsx_memory_does_not_grow_with_rows(tmp_path: Path) -> None:
     """100,000 rows must not be held: peak RSS grows by far less than the rows' size in memory."""
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    assert write_xlsx(tmp_path / "big.xlsx", "apps", rows(100_000)) == 100_000
+    assert write_xlsx(tmp_path / "big.xlsx", APPS, rows(100_000)) == 100_000
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert grown_mb < 40, grown_mb
 
 
 def test_formats_registry() -> None:
-    assert set(FORMATS) == {"xlsx", "csv"}
+    assert set(FILE_FORMATS) == {"xlsx", "csv"}
 
 
 def test_streaming_writer_keeps_hostile_text_as_text(tmp_path: Path) -> None:

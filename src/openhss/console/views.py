@@ -63,15 +63,8 @@ TABS = (
     ("layers", "Layers"),
     ("hosts", "Runs on"),
 )
-REPORT_TYPES = (
-    ("local-vulnerability", "Local image vulnerabilities"),
-    ("sensitive-info", "Secrets (security report)"),
-    ("malwares", "Malware (security report)"),
-    ("apps", "Packages (security report)"),
-    ("files", "Files (security report)"),
-    ("non-compliant-app", "Non-compliant software (security report)"),
-    ("build-command-risks", "Build-command risks (security report)"),
-)
+#: (report type, label) of every registered export (`services.exports.EXPORT_KINDS`).
+REPORT_TYPES = tuple((name, kind.layout.title) for name, kind in exports.EXPORT_KINDS_BY_NAME.items())
 
 
 async def _run(ctx: Ctx, fn: Callable[[Session], T]) -> T:
@@ -523,7 +516,7 @@ async def export_create(
     ctx: Ctx,
     user: User,
     report: Annotated[str, Form(max_length=64)],
-    image_type: Annotated[Literal["local", "registry"], Form()] = "local",
+    image_type: Annotated[Literal["", "local", "registry", "cicd"], Form()] = "",
     export_size: Annotated[int, Form(ge=1, le=2_147_483_647)] = 100_000,
     image_name: Annotated[str, Form(max_length=256)] = "",
 ) -> Response:
@@ -532,15 +525,15 @@ async def export_create(
         raise InvalidRequest(f"invalid parameter report: {report}")
     f = ImageFilter(image_name=_opt(image_name))
 
-    query: exports.LocalVulExport | exports.ReportExport
-    if report == "local-vulnerability":
-        query = exports.LocalVulExport(image_filter=f, operate_all=True)
+    query: exports.ExportQuery
+    if report in exports.VUL_REPORTS:
+        # The chosen images decide which vulnerability report it is: never local rows for "Registry".
+        query = exports.VulExport(
+            image_filter=f, operate_all=True, image_type=image_type or exports.VUL_REPORTS[report]
+        )
     else:
         query = exports.ReportExport(
-            security_report_type=report,
-            operate_all=True,
-            image_filter=f,
-            image_type="local" if image_type == "local" else "registry",
+            security_report_type=report, operate_all=True, image_filter=f, image_type=image_type or "local"
         )
 
     def q(session: Session) -> str:

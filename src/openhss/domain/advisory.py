@@ -13,31 +13,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from openhss.domain.distros.registry import distro_of
 from openhss.domain.enums import Ecosystem, Severity
 
 _PEP503 = re.compile(r"[-_.]+")
 _CVE = re.compile(r"CVE-\d{4}-\d{4,}")
-_DEBIAN_CODENAMES = {
-    "buzz": "1.1",
-    "hamm": "2",
-    "potato": "2.2",
-    "woody": "3",
-    "sarge": "3.1",
-    "etch": "4",
-    "lenny": "5",
-    "squeeze": "6",
-    "wheezy": "7",
-    "jessie": "8",
-    "stretch": "9",
-    "buster": "10",
-    "bullseye": "11",
-    "bookworm": "12",
-    "trixie": "13",
-    "forky": "14",
-    "duke": "15",
-    "sid": "unstable",
-    "unstable": "unstable",
-}
 
 
 class AffectedStatus(StrEnum):
@@ -126,75 +106,12 @@ def normalize_name(ecosystem: Ecosystem, name: str) -> str:
     return name
 
 
-_RELEASE_MAJOR = {
-    Ecosystem.ALMALINUX,
-    Ecosystem.ROCKY,
-    Ecosystem.REDHAT,
-    Ecosystem.CENTOS,
-    Ecosystem.ORACLE,
-    Ecosystem.FEDORA,
-    Ecosystem.AMAZON,
-}
-
-
 def normalize_release(ecosystem: Ecosystem, release: str) -> str:
-    """One spelling per distro release, whichever source or os-release field it came from.
-
-    Debian: codename or number → major number (`bookworm`, `12.5` → `12`). Ubuntu: `22.04`
-    (`Ubuntu:22.04:LTS` → `22.04`; Ubuntu Pro/ESM streams keep a `pro:` prefix so their `+esm` fixes are not
-    offered to plain images). Alpine: `v3.18.4` → `3.18`. RHEL family: major (`el9`, `9.3` → `9`).
-    Others keep their text, lower-cased.
-    """
-    rel = release.strip()
-    low = rel.lower()
-    if ecosystem is Ecosystem.DEBIAN:
-        if low in _DEBIAN_CODENAMES:
-            return _DEBIAN_CODENAMES[low]
-        return low.split(".", 1)[0] if low[:1].isdigit() else low
-    if ecosystem is Ecosystem.UBUNTU:
-        parts = [p for p in low.split(":") if p]
-        prefix = "pro:" if "pro" in parts else ""
-        m = re.search(r"\d+\.\d+", low)
-        return prefix + (m.group(0) if m else low)
-    if ecosystem in (Ecosystem.ALPINE, Ecosystem.WOLFI, Ecosystem.CHAINGUARD):
-        m = re.search(r"\d+\.\d+", low)
-        return m.group(0) if m else low.lstrip("v")
-    if ecosystem in _RELEASE_MAJOR:
-        m = re.search(r"\d+", low)
-        return m.group(0) if m else low
-    if ecosystem is Ecosystem.OPENEULER:
-        return re.sub(r"[\s()]+", "-", low).strip("-")
-    if ecosystem is Ecosystem.SUSE:
-        return _suse_release(low)
-    if ecosystem is Ecosystem.OPENSUSE:
-        return _opensuse_release(low)
-    return low
-
-
-def _suse_release(low: str) -> str:
-    """OSV names SUSE products with service packs (`Linux Enterprise Server 15 SP3`); os-release has
-    `15.3`. Every SLE 15 SP3 product and module ships the same package builds, so they share one key
-    (`sle:15.3`); the Micro lines are separate products (`sle-micro:5.3`, `sl-micro:6.0`)."""
-    m = re.search(r"(\d+)(?:\.(\d+))?(?:\s*sp(\d+))?", low)
-    if not m:
-        return low
-    major, minor, sp = m.groups()
-    if "micro" in low:
-        product = "sle-micro" if "enterprise" in low else "sl-micro"
-        return f"{product}:{major}.{minor or 0}"
-    point = sp or minor
-    return f"sle:{major}.{point}" if point and point != "0" else f"sle:{major}"
-
-
-def _opensuse_release(low: str) -> str:
-    """`Leap 15.5` → `15.5` (a beta's `15.2.1` → `15.2`), `Leap Micro 5.5` → `leap-micro:5.5`,
-    `Tumbleweed` (rolling) → `tumbleweed`."""
-    if "tumbleweed" in low:
-        return "tumbleweed"
-    m = re.search(r"\d+\.\d+", low)
-    if not m:
-        return low
-    return f"leap-micro:{m.group(0)}" if "micro" in low else m.group(0)
+    """One spelling per distro release, whichever source or os-release field it came from: the
+    distro descriptor's rule (`domain/distros/`); other ecosystems keep their text, lower-cased."""
+    low = release.strip().lower()
+    distro = distro_of(ecosystem)
+    return distro.release(low) if distro is not None else low
 
 
 def cve_aliases(ids: Iterable[str]) -> tuple[str, ...]:

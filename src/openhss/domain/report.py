@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from openhss.domain.enums import FindingKind
 from openhss.domain.models import FileRecord, Finding, OSInfo, Package
 from openhss.domain.vulnerability import VulnerabilityFinding
 
@@ -61,6 +60,3 @@ class ImageReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
-
-    def findings_of(self, kind: FindingKind) -> list[Finding]:
-        return [f for f in self.findings if f.kind is kind]

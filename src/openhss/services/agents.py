@@ -188,18 +188,6 @@ def _digest_of(img: LocalImage) -> str:
     return ""
 
 
-def _find_local(session: Session, project_id: str, image_id: str) -> Image | None:
-    found: Image | None = session.scalar(
-        select(Image).where(
-            Image.project_id == project_id,
-            Image.image_type == "local",
-            Image.registry_name == "",
-            Image.image_id == image_id,
-        )
-    )
-    return found
-
-
 def ensure_images(
     sessions: sessionmaker[Session], scope: Scope, agent_id: str, images: Sequence[LocalImage]
 ) -> list[str]:

@@ -39,7 +39,8 @@ from openhss.db.models import (
     Project,
 )
 from openhss.domain.errors import HssError, InvalidRequest, NotFound
-from openhss.exports.tabular import FORMATS, REPORT_COLUMNS
+from openhss.exports.base import ReportLayout
+from openhss.exports.registry import FILE_FORMATS, LAYOUTS, media_type_of
 from openhss.services import dispatch
 from openhss.services.identity import Scope
 from openhss.services.images import IMAGE_TYPE_PARAM, ImageFilter, apply_filter, scoped_images
@@ -51,16 +52,7 @@ log = logging.getLogger(__name__)
 #: A select of plain columns (the export statements differ per report type).
 Rows = Select[*tuple[Any, ...]]
 
-LOCAL_VUL_EXPORT = "local-vulnerability"
 REPORT_PREFIX = "security-report-"
-SECURITY_REPORT_TYPES = (
-    "malwares",
-    "apps",
-    "files",
-    "sensitive-info",
-    "non-compliant-app",
-    "build-command-risks",
-)
 #: Report types whose rows are `image_findings` of the kind of the same name.
 FINDING_REPORTS = frozenset({"malwares", "sensitive-info", "non-compliant-app", "build-command-risks"})
 RUN_TASK = "openhss.run_export"
@@ -80,18 +72,29 @@ class ExportBusy(InvalidRequest):
 # --- what to export ----------------------------------------------------------------------------------
 
 
+#: The image types a vulnerability export covers (`Image.image_type`), each its own report type.
+VUL_IMAGE_TYPES = ("local", "registry", "cicd")
+
+
 @dataclass(frozen=True, slots=True)
-class LocalVulExport:
+class VulExport:
+    """The vulnerabilities of local (the HSS export), registry or CI/CD images (openhss additions)."""
+
     image_filter: ImageFilter
     operate_all: bool
     image_id_list: tuple[str, ...] = ()
     vul_type: str | None = None
     handle_status: str | None = None
     vul_id_list: tuple[str, ...] = ()
+    image_type: str = "local"
 
     @property
     def report_type(self) -> str:
-        return LOCAL_VUL_EXPORT
+        return f"{self.image_type}-vulnerability"
+
+
+#: Vulnerability report type → the image type it covers.
+VUL_REPORTS: dict[str, str] = {f"{t}-vulnerability": t for t in VUL_IMAGE_TYPES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,12 +116,12 @@ class ReportExport:
         return self.security_report_type
 
 
-ExportQuery = LocalVulExport | ReportExport
+ExportQuery = VulExport | ReportExport
 
 
 def export_type_of(q: ExportQuery) -> str:
     """The task's `export_type`: what the per-type running limit and the latest-task query key on."""
-    return LOCAL_VUL_EXPORT if isinstance(q, LocalVulExport) else REPORT_PREFIX + q.security_report_type
+    return kind_of(q).export_type
 
 
 def _query_json(q: ExportQuery) -> dict[str, object]:
@@ -134,9 +137,9 @@ def _query_json(q: ExportQuery) -> dict[str, object]:
 
 
 def _query_from_json(export_type: str, data: Mapping[str, Any]) -> ExportQuery:
-    cls: type[LocalVulExport] | type[ReportExport] = (
-        LocalVulExport if export_type == LOCAL_VUL_EXPORT else ReportExport
-    )
+    if export_type not in EXPORT_KINDS:
+        raise InvalidRequest(f"unknown export type {export_type!r}")
+    cls = EXPORT_KINDS[export_type].query_type
     kwargs: dict[str, Any] = {}
     for f in fields(cls):
         if f.name not in data:
@@ -169,10 +172,23 @@ def _restrict_ids(images: Rows, ids: Sequence[str]) -> Rows:
     return images.where(or_(Image.image_id.in_(list(ids)), Image.id.in_(numeric)))
 
 
-def local_vul_rows(scope: Scope, q: LocalVulExport) -> Rows:
-    images = apply_filter(scoped_images(scope).where(Image.image_type == "local"), q.image_filter)
+#: Columns of the image a registry / CI/CD vulnerability row names besides name, version and id.
+_VUL_IMAGE_EXTRA: dict[str, tuple[tuple[str, Any], ...]] = {
+    "local": (),
+    "registry": (("registry_name", Image.registry_name), ("namespace", Image.organization)),
+    "cicd": (("cicd_name", Image.registry_name),),
+}
+
+
+def vul_rows(scope: Scope, q: VulExport) -> Rows:
+    if q.image_type not in VUL_IMAGE_TYPES:
+        raise InvalidRequest(f"invalid parameter image_type: {q.image_type}")
+    images = apply_filter(scoped_images(scope).where(Image.image_type == q.image_type), q.image_filter)
     if not q.operate_all:
-        images = images.where(Image.image_id.in_(q.image_id_list))
+        if q.image_type == "local":
+            images = images.where(Image.image_id.in_(q.image_id_list))
+        else:
+            images = _restrict_ids(images, q.image_id_list)
     v = ImageVulnerability
     stmt = select(
         *_IMAGE_COLS,
@@ -188,6 +204,7 @@ def local_vul_rows(scope: Scope, q: LocalVulExport) -> Rows:
         v.status,
         v.description,
         v.first_found_time,
+        *(column for _, column in _VUL_IMAGE_EXTRA[q.image_type]),
     ).join(Image, Image.id == v.image_pk)
     stmt = stmt.where(v.image_pk.in_(images.with_only_columns(Image.id)))
     if q.vul_type:
@@ -201,7 +218,16 @@ def local_vul_rows(scope: Scope, q: LocalVulExport) -> Rows:
     return stmt.order_by(v.image_pk, v.id)
 
 
-def _vul_row(r: Sequence[Any]) -> dict[str, Any]:
+def _vul_row(image_type: str) -> Callable[[Sequence[Any]], dict[str, Any]]:
+    extra = [key for key, _ in _VUL_IMAGE_EXTRA[image_type]]
+
+    def build(r: Sequence[Any]) -> dict[str, Any]:
+        return _vul_fields(r) | dict(zip(extra, r[15:], strict=True))
+
+    return build
+
+
+def _vul_fields(r: Sequence[Any]) -> dict[str, Any]:
     name, version, image_id, vul_id, vul_type, severity, cvss, app, app_version, fixed, path, layer = r[:12]
     status, description, found = r[12], r[13], r[14]
     return {
@@ -335,33 +361,34 @@ def _finding_row(report_type: str) -> Callable[[Sequence[Any]], dict[str, Any]]:
     return build
 
 
-def report_rows(scope: Scope, q: ReportExport) -> Rows:
-    image_pks = _report_images(scope, q)
-    if q.security_report_type == "apps":
-        a = ImageApp
-        return (
-            select(*_IMAGE_COLS, a.app_name, a.app_version, a.app_type, a.vul_num, a.licenses, a.app_path)
-            .add_columns(a.layer_digest)
-            .join(Image, Image.id == a.image_pk)
-            .where(a.image_pk.in_(image_pks))
-            .order_by(a.image_pk, a.id)
-        )
-    if q.security_report_type == "files":
-        fl = ImageFile
-        return (
-            select(*_IMAGE_COLS, fl.file_name, fl.file_path, fl.file_type, fl.size, fl.mode, fl.sha256)
-            .add_columns(fl.layer_digest)
-            .join(Image, Image.id == fl.image_pk)
-            .where(fl.image_pk.in_(image_pks))
-            .order_by(fl.image_pk, fl.id)
-        )
-    if q.security_report_type not in FINDING_REPORTS:
-        raise InvalidRequest(f"invalid parameter security_report_type: {q.security_report_type}")
-    return _finding_stmt(q, image_pks)
+def _apps_rows(scope: Scope, q: ReportExport) -> Rows:
+    a = ImageApp
+    return (
+        select(*_IMAGE_COLS, a.app_name, a.app_version, a.app_type, a.vul_num, a.licenses, a.app_path)
+        .add_columns(a.layer_digest)
+        .join(Image, Image.id == a.image_pk)
+        .where(a.image_pk.in_(_report_images(scope, q)))
+        .order_by(a.image_pk, a.id)
+    )
+
+
+def _files_rows(scope: Scope, q: ReportExport) -> Rows:
+    fl = ImageFile
+    return (
+        select(*_IMAGE_COLS, fl.file_name, fl.file_path, fl.file_type, fl.size, fl.mode, fl.sha256)
+        .add_columns(fl.layer_digest)
+        .join(Image, Image.id == fl.image_pk)
+        .where(fl.image_pk.in_(_report_images(scope, q)))
+        .order_by(fl.image_pk, fl.id)
+    )
+
+
+def _finding_rows(scope: Scope, q: ReportExport) -> Rows:
+    return _finding_stmt(q, _report_images(scope, q))
 
 
 def _plain_row(report_type: str) -> Callable[[Sequence[Any]], dict[str, Any]]:
-    keys = [c.key for c in REPORT_COLUMNS[report_type]]
+    keys = LAYOUTS[report_type].keys
 
     def build(r: Sequence[Any]) -> dict[str, Any]:
         row = dict(zip(keys, r, strict=True))
@@ -372,13 +399,71 @@ def _plain_row(report_type: str) -> Callable[[Sequence[Any]], dict[str, Any]]:
     return build
 
 
+# --- the registry: one line per report type -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ExportKind:
+    """A report type's database half (its file half is the `ReportLayout`): which query it takes,
+    the statement selecting its rows in file order, and how a row of that statement becomes the
+    layout's keys. `export_type` is what the task row stores (HSS security reports keep a prefix)."""
+
+    export_type: str
+    layout: ReportLayout
+    query_type: type[VulExport] | type[ReportExport]
+    statement: Callable[[Scope, Any], Rows]
+    row: Callable[[Sequence[Any]], dict[str, Any]]
+
+
+def _vul_kind(image_type: str) -> ExportKind:
+    layout = LAYOUTS[f"{image_type}-vulnerability"]
+    return ExportKind(layout.name, layout, VulExport, vul_rows, _vul_row(image_type))
+
+
+def _report_kind(name: str, statement: Callable[[Scope, ReportExport], Rows]) -> ExportKind:
+    row = _finding_row(name) if name in FINDING_REPORTS else _plain_row(name)
+    return ExportKind(REPORT_PREFIX + name, LAYOUTS[name], ReportExport, statement, row)
+
+
+EXPORT_KINDS: dict[str, ExportKind] = {
+    kind.export_type: kind
+    for kind in (
+        _vul_kind("local"),
+        _vul_kind("registry"),
+        _vul_kind("cicd"),
+        _report_kind("malwares", _finding_rows),
+        _report_kind("apps", _apps_rows),
+        _report_kind("files", _files_rows),
+        _report_kind("sensitive-info", _finding_rows),
+        _report_kind("non-compliant-app", _finding_rows),
+        _report_kind("build-command-risks", _finding_rows),
+    )
+}
+#: The HSS `security_report_type`s, in registry order.
+SECURITY_REPORT_TYPES = tuple(
+    k.layout.name for k in EXPORT_KINDS.values() if k.export_type.startswith(REPORT_PREFIX)
+)
+#: Every report type by name (the `openhss export` commands, the console's choices).
+EXPORT_KINDS_BY_NAME: dict[str, ExportKind] = {k.layout.name: k for k in EXPORT_KINDS.values()}
+REPORT_TYPES = tuple(EXPORT_KINDS_BY_NAME)
+
+
+def kind_of(q: ExportQuery) -> ExportKind:
+    name = q.report_type if isinstance(q, VulExport) else REPORT_PREFIX + q.security_report_type
+    kind = EXPORT_KINDS.get(name)
+    if kind is None:
+        raise InvalidRequest(f"invalid parameter: no export of type {q.report_type}")
+    return kind
+
+
 def _statement(scope: Scope, q: ExportQuery) -> tuple[Rows, Callable[[Sequence[Any]], dict[str, Any]]]:
-    if isinstance(q, LocalVulExport):
-        return local_vul_rows(scope, q), _vul_row
-    stmt = report_rows(scope, q)
-    if q.security_report_type in FINDING_REPORTS:
-        return stmt, _finding_row(q.security_report_type)
-    return stmt, _plain_row(q.security_report_type)
+    kind = kind_of(q)
+    return kind.statement(scope, q), kind.row
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in FILE_FORMATS:
+        raise InvalidRequest(f"invalid export format {fmt!r}: expected one of {', '.join(FILE_FORMATS)}")
 
 
 def iter_rows(session: Session, scope: Scope, q: ExportQuery, size: int) -> Iterator[dict[str, Any]]:
@@ -404,13 +489,12 @@ def write_export(
 
     Shared by the worker and the `openhss export` command, so both produce the same file.
     """
-    if fmt not in FORMATS:
-        raise InvalidRequest(f"invalid export format {fmt!r}: expected one of {', '.join(FORMATS)}")
-    writer = FORMATS[fmt][0]
+    _check_format(fmt)
+    writer = FILE_FORMATS[fmt].write
     part = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
     try:
         with sessions() as session:
-            written = writer(part, q.report_type, iter_rows(session, scope, q, size))
+            written = writer(part, kind_of(q).layout, iter_rows(session, scope, q, size))
             session.rollback()
         part.replace(path)
     finally:
@@ -447,8 +531,7 @@ def create_export(
     One running export per project and type: the project row is locked (PostgreSQL) so two concurrent
     requests cannot both pass the check.
     """
-    if fmt not in FORMATS:
-        raise InvalidRequest(f"invalid export format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    _check_format(fmt)
     export_type = export_type_of(q)
     session.execute(select(Project.id).where(Project.id == scope.project_id).with_for_update())
     running = session.scalars(
@@ -536,7 +619,7 @@ def run_export(sessions: sessionmaker[Session], settings: Settings, export_pk: i
     file_id = uuid.uuid4().hex
     try:
         q = _query_from_json(export_type, stored)
-        ext = FORMATS[fmt][2] if fmt in FORMATS else fmt
+        ext = FILE_FORMATS[fmt].extension if fmt in FILE_FORMATS else fmt
         directory = export_dir(settings, scope.project_id)
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"{file_id}.{ext}"
@@ -632,8 +715,7 @@ def open_file(session: Session, settings: Settings, scope: Scope, file_id: str) 
     if not path.is_file():
         raise NotFound(f"file {file_id} does not exist or has expired")
     ext = path.suffix.lstrip(".")
-    media = next((m for _, m, e in FORMATS.values() if e == ext), "application/octet-stream")
-    return ExportFile(path, task.file_name, media)
+    return ExportFile(path, task.file_name, media_type_of(ext))
 
 
 # --- retention -----------------------------------------------------------------------------------------

@@ -6,6 +6,10 @@ findings: the per-image rows (apps, files, findings, vulnerabilities), the inver
 
 A user's verdicts survive rescans: a vulnerability ignored or marked fixed on an image stays so when the
 same vul_id is found again, and so does the handling state of a sensitive-info finding.
+
+A scan limited by `scan_scope` replaces only the results of the families it ran: a malware-only scan
+leaves the image's vulnerabilities, secrets and baseline findings as the last scan that ran them left
+them. The inventory (apps, files) is rebuilt by every scan, because every scope builds it.
 """
 
 from __future__ import annotations
@@ -14,11 +18,11 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import TypeVar
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from openhss.db.models import Image, ImageApp, ImageFile, ImageFinding, ImageVulnerability, VulImageIndex
-from openhss.domain.enums import FindingKind, ScanStatus, Severity
+from openhss.domain.enums import FindingKind, ScanScope, ScanStatus, Severity
 from openhss.domain.errors import NotFound
 from openhss.domain.models import Finding
 from openhss.domain.vulnerability import VulnerabilityFinding
@@ -39,6 +43,15 @@ SEVERITY_RANK = {
 IMAGE_LEVEL = {0: "Security", 1: "Low", 2: "Medium", 3: "High", 4: "High"}
 _BATCH = 2000
 T = TypeVar("T")
+
+#: The `scan_scope` family that produces each finding kind (the analyzers' and checks' `scope`).
+FINDING_SCOPE: dict[FindingKind, ScanScope] = {
+    FindingKind.SECRET: ScanScope.SENSITIVE_INFO,
+    FindingKind.MALWARE: ScanScope.MALWARE,
+    FindingKind.BASELINE: ScanScope.BASELINE,
+    FindingKind.BUILD_COMMAND_RISK: ScanScope.BASELINE,
+    FindingKind.NON_COMPLIANT_APP: ScanScope.SOFTWARE_COMPLIANCE,
+}
 
 
 def now_ms() -> int:
@@ -74,21 +87,29 @@ def record_scan(
     findings: Sequence[Finding] = (),
     *,
     scanned_at: int | None = None,
+    scope: ScanScope = ScanScope.ALL,
 ) -> None:
-    """Replace the image's previous results with this scan's, in the caller's transaction.
+    """Replace the image's previous results with this scan's, in the caller's transaction: the
+    inventory always, findings and vulnerabilities only of the families in `scope`.
 
     `findings` are the checks run after the fold (image config, history, policy); the analyzers' own
     findings come with `inventory.findings`. Both are stored.
     """
     image = _image(session, image_pk)
     at = scanned_at if scanned_at is not None else now_ms()
+    replaced = [k.value for k, family in FINDING_SCOPE.items() if scope & family]
 
     previous_handling = {
         _finding_key(f, f.kind): f.handle_status
-        for f in session.scalars(select(ImageFinding).where(ImageFinding.image_pk == image_pk))
+        for f in session.scalars(
+            select(ImageFinding).where(ImageFinding.image_pk == image_pk, ImageFinding.kind.in_(replaced))
+        )
     }
-    for model in (ImageApp, ImageFile, ImageFinding):
+    for model in (ImageApp, ImageFile):
         session.execute(delete(model).where(model.image_pk == image_pk))
+    session.execute(
+        delete(ImageFinding).where(ImageFinding.image_pk == image_pk, ImageFinding.kind.in_(replaced))
+    )
 
     apps: dict[tuple[str, str, str, str], dict[str, object]] = {}
     for p in inventory.packages:
@@ -125,6 +146,8 @@ def record_scan(
     )
     rows = []
     for f in [*inventory.findings, *findings]:
+        if f.kind.value not in replaced:
+            continue  # the scope did not ask for it; the stored results of that family stand
         kind = f.kind.value
         rows.append(
             {
@@ -145,16 +168,40 @@ def record_scan(
         )
     _bulk(session, ImageFinding, rows)
 
-    kinds = [f.kind for f in [*inventory.findings, *findings]]
+    kinds = dict(
+        session.execute(
+            select(ImageFinding.kind, func.count())
+            .where(ImageFinding.image_pk == image_pk)
+            .group_by(ImageFinding.kind)
+        ).all()
+    )
     image.component_num = len(apps)
-    image.malicious_file_num = kinds.count(FindingKind.MALWARE)
-    image.unsafe_setting_num = kinds.count(FindingKind.BASELINE)
+    image.malicious_file_num = kinds.get(FindingKind.MALWARE.value, 0)
+    image.unsafe_setting_num = kinds.get(FindingKind.BASELINE.value, 0)
     image.scan_status = ScanStatus.SUCCESS.value
     image.scan_failed_desc = ""
     if not image.first_scan_time:
         image.first_scan_time = at
     image.latest_scan_time = at
-    _replace_vulnerabilities(session, image, vulnerabilities, at)
+    if scope & ScanScope.VULNERABILITY:
+        _replace_vulnerabilities(session, image, vulnerabilities, at)
+    else:
+        _count_app_vulnerabilities(session, image_pk)
+        refresh_summary(session, image)
+
+
+def _count_app_vulnerabilities(session: Session, image_pk: int) -> None:
+    """`vul_num` of the rebuilt apps from the stored vulnerability rows (a scan without the
+    vulnerability family keeps them)."""
+    hits: dict[tuple[str, str], set[str]] = {}
+    for vul_id, name, version in session.execute(
+        select(ImageVulnerability.vul_id, ImageVulnerability.app_name, ImageVulnerability.app_version).where(
+            ImageVulnerability.image_pk == image_pk
+        )
+    ):
+        hits.setdefault((name, version), set()).add(vul_id)
+    for app in session.scalars(select(ImageApp).where(ImageApp.image_pk == image_pk)):
+        app.vul_num = len(hits.get((app.app_name, app.app_version), ()))
 
 
 def rematch(session: Session, image_pk: int, vulnerabilities: Sequence[VulnerabilityFinding]) -> None:

@@ -260,8 +260,22 @@ def list_tasks(
     return total, out
 
 
-def progress(session: Session, task: ScanTask) -> int:
-    """HSS `task_status` integer: 0-100 progress, 100 done, -1 stopped."""
+#: Final job statuses `failed_num` counts (a stopped image is neither a success nor a failure).
+FAILURES = (ScanStatus.FAILED.value, ScanStatus.DOWNLOAD_FAILED.value, ScanStatus.IMAGE_OVERSIZED.value)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskProgress:
+    task_status: int  # HSS: 0-100 progress, 100 done, -1 stopped
+    success_num: int
+    failed_num: int
+
+
+def task_progress(session: Session, task: ScanTask) -> TaskProgress:
+    """`task_status` and the counters from one read of the task's job rows, so they always agree.
+
+    Reading the counters from the task row and the progress from the job rows in two statements let a
+    job finishing in between show `task_status` 100 with 3 of 4 images counted."""
     counts = dict(
         session.execute(
             select(ScanTaskImage.status, func.count())
@@ -269,13 +283,22 @@ def progress(session: Session, task: ScanTask) -> int:
             .group_by(ScanTaskImage.status)
         ).all()
     )
+    success = counts.get(ScanStatus.SUCCESS.value, 0)
+    failed = sum(counts.get(s, 0) for s in FAILURES)
     total = sum(counts.values())
-    if counts.get(ScanStatus.STOPPED.value) and not any(counts.get(s) for s in ACTIVE):
-        return -1
-    if total == 0:
-        return 100
-    done = total - sum(counts.get(s, 0) for s in ACTIVE)
-    return int(done * 100 / total)
+    active = sum(counts.get(s, 0) for s in ACTIVE)
+    if counts.get(ScanStatus.STOPPED.value) and not active:
+        status = -1
+    elif total == 0:
+        status = 100
+    else:
+        status = int((total - active) * 100 / total)
+    return TaskProgress(status, success, failed)
+
+
+def progress(session: Session, task: ScanTask) -> int:
+    """HSS `task_status` integer: 0-100 progress, 100 done, -1 stopped."""
+    return task_progress(session, task).task_status
 
 
 def stop_task(session: Session, scope: Scope, task_id: str) -> None:

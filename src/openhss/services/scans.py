@@ -50,7 +50,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import zstandard
 from sqlalchemy import and_, case, delete, func, insert, or_, select, update
@@ -359,7 +358,10 @@ def finish_job(
     assert image_pk is not None
     if status is ScanStatus.SUCCESS:
         inv = inventory or Inventory()
-        results.record_scan(session, image_pk, inv, vulnerabilities, findings, scanned_at=at)
+        # Only the families the task's scan_scope ran replace stored results (a malware-only scan
+        # keeps the image's vulnerabilities).
+        scope = ScanScope(int(session.scalar(select(ScanTask.scan_scope).where(ScanTask.id == task_pk)) or 0))
+        results.record_scan(session, image_pk, inv, vulnerabilities, findings, scanned_at=at, scope=scope)
         whitelists.apply_to_image(session, image_pk)  # rules made before this scan cover its findings
         _store_inventory(session, image_pk, inv, at)
         counter = {"success_num": ScanTask.success_num + 1}
@@ -990,7 +992,3 @@ def newly_affected(
         for hit, img in session.execute(base.order_by(RematchHit.image_pk).offset(offset).limit(limit)).all()
     ]
     return total, out
-
-
-def advisory_path(settings: Settings) -> Path:
-    return VulnDbService.from_settings(settings).store.path

@@ -20,7 +20,8 @@ from kombu import Queue  # type: ignore[attr-defined]
 from openhss.config import Settings
 from openhss.services import dispatch
 from openhss.services.exports import QUEUE as EXPORT_QUEUE
-from openhss.services.scans import LANES, RESCAN_TASK, SWEEP_TASK
+from openhss.services.scans import LANES
+from openhss.worker.schedule import beat_schedule
 
 #: The settings of this process's Celery app. One process serves one deployment, and tasks may run on an
 #: app instance other than the one configured here (shared tasks bind to the current app), so the
@@ -77,20 +78,7 @@ def make_celery(settings: Settings) -> Celery:
         task_default_queue=names[-1],
         task_create_missing_queues=True,
         worker_hijack_root_logger=False,
-        beat_schedule={
-            "purge-expired-auth-state": {"task": "openhss.purge_expired_auth_state", "schedule": 600.0},
-            "sync-registries": {
-                "task": "openhss.sync_all_registries",
-                "schedule": float(settings.registry_sync_seconds),
-            },
-            "mark-agents-offline": {
-                "task": "openhss.mark_agents_offline",
-                "schedule": float(max(5, settings.agent_heartbeat_seconds)),
-            },
-            "sweep-scan-jobs": {"task": SWEEP_TASK, "schedule": settings.scans.sweep_interval_seconds},
-            "scheduled-rescans": {"task": RESCAN_TASK, "schedule": 600.0},
-            "cleanup-exports": {"task": "openhss.cleanup_exports", "schedule": 900.0},
-        },
+        beat_schedule=beat_schedule(settings),
     )
     _PROCESS_SETTINGS[:] = [settings]
     return app

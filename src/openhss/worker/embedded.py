@@ -1,6 +1,5 @@
 """The in-process worker of `openhss serve`: a Celery WorkController in a daemon thread, plus the
-periodic work (sweeper, scheduled rescans, auth-state purge, export cleanup, registry sync, agent
-offline sweep) that beat does in distributed mode.
+periodic work that beat does in distributed mode, from the same table (`worker/schedule.py`).
 
 Same tasks and same broker protocol as `openhss worker`, so the embedded default exercises exactly the
 code the distributed deployment runs. A WorkController (not `celery worker`) because the latter installs
@@ -18,53 +17,40 @@ from dataclasses import dataclass
 from celery.worker import WorkController
 
 from openhss.config import Settings
-from openhss.db.engine import transaction
-from openhss.services import agents, dispatch, exports, maintenance, registries, scans
 from openhss.worker.app import install, queue_names
+from openhss.worker.schedule import SCHEDULE, tick
 from openhss.worker.tasks import runtime_for
 
 log = logging.getLogger(__name__)
-PURGE_EVERY = 600.0
-RESCAN_EVERY = 600.0
-EXPORT_CLEANUP_EVERY = 900.0
 
 
 class Periodic(threading.Thread):
+    """Runs the jobs of `worker/schedule.SCHEDULE` when due (all of them at start), as beat would."""
+
     def __init__(self, settings: Settings) -> None:
         super().__init__(name="openhss-periodic", daemon=True)
         self.settings = settings
         self.done = threading.Event()
 
     def run(self) -> None:
-        last_purge = last_rescan = last_cleanup = last_registry_sync = 0.0
+        last: dict[str, float] = {}
         while True:
             now = time.monotonic()
             try:
                 rt = runtime_for()
-                with transaction(rt.sessions) as session:
-                    scans.sweep(session)
-                with transaction(rt.sessions) as session:
-                    agents.mark_offline(session, self.settings.agent_offline_seconds)
-                if now - last_registry_sync >= self.settings.registry_sync_seconds:
-                    with transaction(rt.sessions) as session:
-                        pks = registries.all_registry_pks(session)
-                    for pk in pks:
-                        dispatch.send_now(dispatch.Message(registries.SYNC_TASK, (pk,)))
-                    last_registry_sync = now
-                if now - last_rescan >= RESCAN_EVERY:
-                    with transaction(rt.sessions) as session:
-                        scans.schedule_rescans(session, self.settings)
-                    last_rescan = now
-                if now - last_purge >= PURGE_EVERY:
-                    with transaction(rt.sessions) as session:
-                        maintenance.purge_expired_auth_state(session)
-                    last_purge = now
-                if now - last_cleanup >= EXPORT_CLEANUP_EVERY:
-                    exports.cleanup_exports(rt.sessions, self.settings)
-                    last_cleanup = now
             except Exception:  # a database outage must not kill the loop
                 log.exception("periodic work failed; retrying at the next interval")
-            if self.done.wait(self.settings.scans.sweep_interval_seconds):
+            else:
+                for job in SCHEDULE:
+                    every = job.every(self.settings)
+                    if every <= 0 or (job.name in last and now - last[job.name] < every):
+                        continue
+                    try:
+                        job.run(rt, self.settings)
+                    except Exception:  # one failing job must not stop the others
+                        log.exception("periodic job %s failed; retrying at its next interval", job.name)
+                    last[job.name] = now
+            if self.done.wait(tick(self.settings)):
                 return
 
 

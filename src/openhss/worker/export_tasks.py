@@ -7,7 +7,7 @@ from typing import Any
 from celery import Task, shared_task
 
 from openhss.services import exports
-from openhss.worker.tasks import runtime_for
+from openhss.worker.tasks import periodic, runtime_for
 
 
 @shared_task(bind=True, name="openhss.run_export")  # type: ignore[untyped-decorator]
@@ -18,5 +18,4 @@ def run_export(self: Task[Any, Any], export_pk: int) -> str:
 
 @shared_task(bind=True, name="openhss.cleanup_exports")  # type: ignore[untyped-decorator]
 def cleanup_exports(self: Task[Any, Any]) -> int:
-    rt = runtime_for(self)
-    return exports.cleanup_exports(rt.sessions, rt.settings)
+    return int(periodic(self, "openhss.cleanup_exports"))

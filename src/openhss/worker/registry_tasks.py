@@ -6,9 +6,8 @@ from typing import Any
 
 from celery import Task, shared_task
 
-from openhss.db.engine import transaction
-from openhss.services import agents, registries
-from openhss.worker.tasks import runtime_for
+from openhss.services import registries
+from openhss.worker.tasks import periodic, runtime_for
 
 
 @shared_task(bind=True, name=registries.SYNC_TASK)  # type: ignore[untyped-decorator]
@@ -21,15 +20,10 @@ def sync_registry(self: Task[Any, Any], registry_pk: int) -> int:
 
 @shared_task(bind=True, name="openhss.sync_all_registries")  # type: ignore[untyped-decorator]
 def sync_all_registries(self: Task[Any, Any]) -> int:
-    with transaction(runtime_for(self).sessions) as session:
-        pks = registries.all_registry_pks(session)
-    for pk in pks:
-        self.app.send_task(registries.SYNC_TASK, args=[pk])
-    return len(pks)
+    # Through the process's task sender (queue prefix included), as the embedded thread sends them.
+    return int(periodic(self, "openhss.sync_all_registries"))
 
 
 @shared_task(bind=True, name="openhss.mark_agents_offline")  # type: ignore[untyped-decorator]
 def mark_agents_offline(self: Task[Any, Any]) -> int:
-    rt = runtime_for(self)
-    with transaction(rt.sessions) as session:
-        return agents.mark_offline(session, rt.settings.agent_offline_seconds)
+    return int(periodic(self, "openhss.mark_agents_offline"))

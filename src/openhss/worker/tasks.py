@@ -14,8 +14,7 @@ from celery import Task, shared_task
 from celery.signals import worker_ready
 from sqlalchemy.exc import DBAPIError
 
-from openhss.db.engine import transaction
-from openhss.services import maintenance, scans
+from openhss.services import scans
 from openhss.services.runtime import Runtime, open_runtime
 from openhss.services.scanning import NoAdvisoryDatabase
 from openhss.worker.app import process_settings
@@ -41,10 +40,17 @@ def runtime_for(task: Task[Any, Any] | None = None) -> Runtime:
     return rt
 
 
+def periodic(task: Task[Any, Any], name: str) -> Any:
+    """Run the `worker/schedule.py` job of task `name`: the call the embedded thread makes too."""
+    from openhss.worker.schedule import BY_TASK
+
+    rt = runtime_for(task)
+    return BY_TASK[name].run(rt, rt.settings)
+
+
 @shared_task(bind=True, name="openhss.purge_expired_auth_state")  # type: ignore[untyped-decorator]
 def purge_expired_auth_state(self: Task[Any, Any]) -> int:
-    with transaction(runtime_for(self).sessions) as session:
-        return maintenance.purge_expired_auth_state(session)
+    return int(periodic(self, "openhss.purge_expired_auth_state"))
 
 
 @shared_task(bind=True, name=scans.SCAN_TASK, **_RETRY)  # type: ignore[untyped-decorator]
@@ -60,16 +66,17 @@ def scan_job(self: Task[Any, Any], job_pk: int) -> str:
 
 @shared_task(bind=True, name=scans.SWEEP_TASK, **_RETRY)  # type: ignore[untyped-decorator]
 def sweep(self: Task[Any, Any]) -> str:
-    with transaction(runtime_for(self).sessions) as session:
-        report = scans.sweep(session)
-    return f"expired {report.expired}, re-sent {report.resent}"
+    return str(periodic(self, scans.SWEEP_TASK))
 
 
 @shared_task(bind=True, name=scans.RESCAN_TASK, **_RETRY)  # type: ignore[untyped-decorator]
 def scheduled_rescan(self: Task[Any, Any]) -> int:
-    rt = runtime_for(self)
-    with transaction(rt.sessions) as session:
-        return scans.schedule_rescans(session, rt.settings)
+    return int(periodic(self, scans.RESCAN_TASK))
+
+
+@shared_task(bind=True, name="openhss.prune_layer_cache", **_RETRY)  # type: ignore[untyped-decorator]
+def prune_layer_cache(self: Task[Any, Any]) -> int:
+    return int(periodic(self, "openhss.prune_layer_cache"))
 
 
 @shared_task(bind=True, name=scans.REMATCH_TASK, **_RETRY)  # type: ignore[untyped-decorator]

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from openhss.api import schemas as s
 from openhss.api.deps import Ctx, OperatorPrincipal, ProjectScope
+from openhss.api.routers.export import ExportFormat, vul_export_query
 from openhss.api.schemas import Limit, Offset
 from openhss.db.engine import transaction
 from openhss.db.models import ImageWhitelist
@@ -358,6 +359,7 @@ async def list_image_scan_task(
         total, rows = scan_tasks.list_tasks(session, scope, f, offset, limit)
         out = []
         for task, failed in rows:
+            counted = scan_tasks.task_progress(session, task)
             out.append(
                 s.ImageScanTaskInfo(
                     task_id=task.task_id,
@@ -368,12 +370,12 @@ async def list_image_scan_task(
                     remain_min=0,
                     task_type=task.task_type,
                     image_type=task.image_type,
-                    task_status=scan_tasks.progress(session, task),
+                    task_status=counted.task_status,
                     scan_scope=task.scan_scope,
                     rate_limit=task.rate_limit,
                     is_all=task.is_all,
-                    failed_num=task.failed_num,
-                    success_num=task.success_num,
+                    failed_num=counted.failed_num,
+                    success_num=counted.success_num,
                     total_num=task.total_num,
                     risky_num=0,
                     sync_task_type="",
@@ -400,11 +402,6 @@ async def list_image_scan_task(
 
 # --- exports -------------------------------------------------------------------------------------------
 
-#: Not an HSS parameter (HSS files are XLSX): `?file_format=csv` asks openhss for CSV instead.
-ExportFormat = Annotated[
-    Literal["xlsx", "csv"], Query(description="openhss extension: xlsx (default) or csv")
-]
-
 
 @router.post(
     "/local-vulnerability/export",
@@ -420,27 +417,7 @@ async def batch_export_local_vul_task(
     region: Region = None,
     file_format: ExportFormat = "xlsx",
 ) -> s.BatchExportLocalVulTaskResponse:
-    b = body or s.BatchExportLocalVulInfoRequestInfo()
-    if not b.operate_all and not b.image_id_list:
-        raise InvalidRequest("invalid parameter image_id_list: required when operate_all is false")
-    q_ = exports.LocalVulExport(
-        image_filter=images.ImageFilter(
-            scan_status=b.scan_status,
-            image_name=b.image_name,
-            image_version=b.image_version,
-            image_size=b.image_size,
-            start_latest_update_time=b.start_latest_update_time,
-            end_latest_update_time=b.end_latest_update_time,
-            start_latest_scan_time=b.start_latest_scan_time,
-            end_latest_scan_time=b.end_latest_scan_time,
-            has_container=b.has_container,
-        ),
-        operate_all=bool(b.operate_all),
-        image_id_list=tuple(b.image_id_list or ()),
-        vul_type=b.vul_type,
-        handle_status=b.handle_status,
-        vul_id_list=tuple(b.vul_id_list or ()),
-    )
+    q_ = vul_export_query(body or s.BatchExportLocalVulInfoRequestInfo(), "local")
 
     def q(session: Session) -> s.BatchExportLocalVulTaskResponse:
         task = exports.create_export(session, scope, export_size, q_, file_format)

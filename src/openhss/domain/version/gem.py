@@ -17,15 +17,9 @@ from openhss.domain.version.base import InvalidVersion, VersionScheme, bounded
 Elem = tuple[int, int, int] | tuple[int, int, str] | tuple[float]
 GemKey = tuple[Elem, ...]
 
-_CORRECT: Final = re.compile(r"\A\s*([0-9]+(?>\.[0-9a-zA-Z]+)*(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?)?\s*\Z")
 _SEGMENT: Final = re.compile(r"[0-9]+|[a-z]+", re.IGNORECASE)
 # The end of the segment list: above any string segment, below any positive number.
 _END: Final[Elem] = (0.5,)
-
-
-def is_correct(version: str) -> bool:
-    """`Gem::Version.correct?`: what `gem build` accepts."""
-    return _CORRECT.match(version) is not None
 
 
 def canonical_segments(version: str) -> list[int | str]:

@@ -80,9 +80,6 @@ class Pep440Scheme(VersionScheme):
         """The strict PEP 440 `Version` (release, pre, post, dev, local …); InvalidVersion if legacy."""
         return pep440_key(version)
 
-    def is_legacy(self, version: str) -> bool:
-        return self.key(version)[0] == 0
-
     def satisfies(self, version: str, spec: str, prereleases: bool = True) -> bool:
         """`version` within a PEP 440 specifier set (`>=1.0,<2`); prereleases count by default,
         because an advisory's range covers its prereleases too."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Final
 
+from openhss.domain.distros.registry import DISTROS
 from openhss.domain.enums import Ecosystem
 from openhss.domain.version.apk import ApkScheme
 from openhss.domain.version.base import VersionScheme
@@ -33,26 +34,8 @@ SCHEMES: Final[tuple[VersionScheme, ...]] = (
 BY_NAME: Final = MappingProxyType({s.name: s for s in SCHEMES})
 
 _E = Ecosystem
-_NAMES: Final = {
-    _E.DEBIAN: "dpkg",
-    _E.UBUNTU: "dpkg",
-    _E.UOS: "dpkg",
-    _E.ALPINE: "apk",
-    _E.WOLFI: "apk",
-    _E.CHAINGUARD: "apk",
-    _E.REDHAT: "rpm",
-    _E.ROCKY: "rpm",
-    _E.ALMALINUX: "rpm",
-    _E.OPENEULER: "rpm",
-    _E.SUSE: "rpm",
-    _E.OPENSUSE: "rpm",
-    _E.CENTOS: "rpm",
-    _E.FEDORA: "rpm",
-    _E.AMAZON: "rpm",
-    _E.ORACLE: "rpm",
-    _E.EULEROS: "rpm",
-    _E.HCE: "rpm",
-    _E.KYLIN: "rpm",
+#: Language ecosystems; OS ecosystems take the scheme their distro descriptor names (`domain/distros/`).
+_LANGUAGE_SCHEMES: Final = {
     _E.PYPI: "pep440",
     _E.NPM: "semver",
     _E.CRATES_IO: "semver",
@@ -62,6 +45,7 @@ _NAMES: Final = {
     _E.NUGET: "nuget",
     _E.PACKAGIST: "composer",
 }
+_NAMES: Final = {**{d.ecosystem: d.version_scheme for d in DISTROS}, **_LANGUAGE_SCHEMES}
 # Ecosystem.UNKNOWN has no ordering on purpose: matching it would be guesswork.
 ECOSYSTEM_SCHEMES: Final[MappingProxyType[Ecosystem, VersionScheme]] = MappingProxyType(
     {eco: BY_NAME[name] for eco, name in _NAMES.items()}

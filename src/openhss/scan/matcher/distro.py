@@ -5,30 +5,13 @@ from __future__ import annotations
 from typing import ClassVar
 
 from openhss.domain.advisory import normalize_name, normalize_release
+from openhss.domain.distros.registry import BY_OS_ID_FOLDED
 from openhss.domain.enums import Ecosystem
 from openhss.domain.models import OSInfo, Package
 from openhss.scan.matcher.base import LookupKey, Matcher
 
-_FAMILY = {
-    "debian": Ecosystem.DEBIAN,
-    "ubuntu": Ecosystem.UBUNTU,
-    "alpine": Ecosystem.ALPINE,
-    "wolfi": Ecosystem.WOLFI,
-    "chainguard": Ecosystem.CHAINGUARD,
-    "rhel": Ecosystem.REDHAT,
-    "centos": Ecosystem.CENTOS,
-    "rocky": Ecosystem.ROCKY,
-    "almalinux": Ecosystem.ALMALINUX,
-    "openeuler": Ecosystem.OPENEULER,
-    "sles": Ecosystem.SUSE,
-    "sled": Ecosystem.SUSE,
-    "sle-micro": Ecosystem.SUSE,
-    "sle-micro-rancher": Ecosystem.SUSE,
-    "sl-micro": Ecosystem.SUSE,
-    "opensuse-leap": Ecosystem.OPENSUSE,
-    "opensuse-leap-micro": Ecosystem.OPENSUSE,
-    "opensuse-tumbleweed": Ecosystem.OPENSUSE,
-}
+#: os-release ID (lower-cased) → ecosystem, from the distro descriptors (`domain/distros/`).
+_FAMILY = {os_id: d.ecosystem for os_id, d in BY_OS_ID_FOLDED.items()}
 
 
 #: os-release ID → the product words OSV's SUSE/openSUSE ecosystem names use before the version.

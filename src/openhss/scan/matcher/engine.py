@@ -84,9 +84,6 @@ class VulnerabilityMatcher:
         self._match_into(os, packages, result)
         return result
 
-    def match_package(self, os: OSInfo | None, pkg: Package, result: MatchResult) -> None:
-        self._match_into(os, (pkg,), result)
-
     def _match_into(self, os: OSInfo | None, packages: Iterable[Package], result: MatchResult) -> None:
         """The hot loop: one dict probe per package when its verdict is known, one tuple per finding.
 

@@ -15,23 +15,13 @@ import shlex
 from collections.abc import Iterable
 from typing import BinaryIO, ClassVar
 
+from openhss.domain.distros.debian import codename_of
 from openhss.domain.enums import PackageType
 from openhss.domain.models import OSInfo, Package
 from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry
 
 _MAX = 64 * 1024
 
-#: Debian release number → codename (the matcher needs codenames; `debian_version` only has numbers).
-DEBIAN_CODENAMES = {
-    "7": "wheezy",
-    "8": "jessie",
-    "9": "stretch",
-    "10": "buster",
-    "11": "bullseye",
-    "12": "bookworm",
-    "13": "trixie",
-    "14": "forky",
-}
 
 #: release file → priority within a layer; the lowest present wins.
 _FILES: dict[str, int] = {
@@ -123,7 +113,7 @@ def from_os_release(text: str) -> OSInfo | None:
             m = re.search(r"(\w+)/sid", kv.get("PRETTY_NAME", ""))
             codename = codename or (m.group(1) if m else "")
             version = f"{codename}/sid" if codename else ""
-        codename = codename or DEBIAN_CODENAMES.get(version.split(".")[0], "")
+        codename = codename or codename_of(version)
     if not version:
         return None
     return OSInfo(
@@ -169,7 +159,7 @@ def from_debian_version(text: str) -> OSInfo | None:
         return None
     if "/" in version:  # "bookworm/sid": testing or unstable
         return OSInfo(family="debian", version=version, codename=version.split("/")[0])
-    return OSInfo(family="debian", version=version, codename=DEBIAN_CODENAMES.get(version.split(".")[0], ""))
+    return OSInfo(family="debian", version=version, codename=codename_of(version))
 
 
 def from_alpine_release(text: str) -> OSInfo | None:
@@ -239,6 +229,4 @@ def infer_os(packages: Iterable[Package]) -> OSInfo | None:
     base = next((p for p in debs if p.name == "base-files"), None)
     m = re.match(r"^(\d+)", base.version) if base else None
     version = m.group(1) if m else ""
-    return OSInfo(
-        family="debian", version=version, name="distroless", codename=DEBIAN_CODENAMES.get(version, "")
-    )
+    return OSInfo(family="debian", version=version, name="distroless", codename=codename_of(version))

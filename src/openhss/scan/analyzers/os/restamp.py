@@ -14,38 +14,19 @@ from functools import lru_cache
 
 from packageurl import PackageURL
 
+from openhss.domain.distros.registry import BY_OS_ID
 from openhss.domain.enums import Ecosystem, PackageType
 from openhss.domain.models import OSInfo, Package
 from openhss.scan.analyzers.os.dpkg import split_epoch
 
-#: os-release ID → (package type the distro uses, OSV ecosystem, purl namespace).
+#: os-release ID → (package type the distro uses, OSV ecosystem, purl namespace), from the descriptors.
 DISTROS: dict[str, tuple[PackageType, Ecosystem, str]] = {
-    "debian": (PackageType.DEB, Ecosystem.DEBIAN, "debian"),
-    "ubuntu": (PackageType.DEB, Ecosystem.UBUNTU, "ubuntu"),
-    "uos": (PackageType.DEB, Ecosystem.UOS, "uos"),
-    "alpine": (PackageType.APK, Ecosystem.ALPINE, "alpine"),
-    "wolfi": (PackageType.APK, Ecosystem.WOLFI, "wolfi"),
-    "chainguard": (PackageType.APK, Ecosystem.CHAINGUARD, "chainguard"),
-    "rhel": (PackageType.RPM, Ecosystem.REDHAT, "redhat"),
-    "centos": (PackageType.RPM, Ecosystem.CENTOS, "centos"),
-    "rocky": (PackageType.RPM, Ecosystem.ROCKY, "rocky"),
-    "almalinux": (PackageType.RPM, Ecosystem.ALMALINUX, "almalinux"),
-    "fedora": (PackageType.RPM, Ecosystem.FEDORA, "fedora"),
-    "amzn": (PackageType.RPM, Ecosystem.AMAZON, "amazon"),
-    "ol": (PackageType.RPM, Ecosystem.ORACLE, "oracle"),
-    "sles": (PackageType.RPM, Ecosystem.SUSE, "suse"),
-    "sled": (PackageType.RPM, Ecosystem.SUSE, "suse"),
-    "sle-micro": (PackageType.RPM, Ecosystem.SUSE, "suse"),
-    "sle-micro-rancher": (PackageType.RPM, Ecosystem.SUSE, "suse"),
-    "sl-micro": (PackageType.RPM, Ecosystem.SUSE, "suse"),
-    "opensuse-leap": (PackageType.RPM, Ecosystem.OPENSUSE, "opensuse"),
-    "opensuse-tumbleweed": (PackageType.RPM, Ecosystem.OPENSUSE, "opensuse"),
-    "openEuler": (PackageType.RPM, Ecosystem.OPENEULER, "openeuler"),
-    "euleros": (PackageType.RPM, Ecosystem.EULEROS, "euleros"),
-    "hce": (PackageType.RPM, Ecosystem.HCE, "hce"),
+    os_id: (d.package_types[0], d.ecosystem, d.purl_namespace)
+    for os_id, d in BY_OS_ID.items()
+    if len(d.package_types) == 1
 }
-#: Kylin ships deb (desktop) and rpm (server) editions under one ID.
-_BOTH = {"kylin": (Ecosystem.KYLIN, "kylin")}
+#: Distros shipping several package formats under one ID (Kylin: deb desktop, rpm server).
+_BOTH = {os_id: (d.ecosystem, d.purl_namespace) for os_id, d in BY_OS_ID.items() if len(d.package_types) > 1}
 
 
 def distro_qualifier(os: OSInfo) -> str:
@@ -90,7 +71,7 @@ def restamp_os_packages(packages: Sequence[Package], os: OSInfo) -> list[Package
             continue
         if known is not None and known[0] is pkg.type:
             eco, ns = known[1], known[2]
-        elif os.family in _BOTH and pkg.type in (PackageType.DEB, PackageType.RPM):
+        elif os.family in _BOTH and pkg.type in BY_OS_ID[os.family].package_types:
             eco, ns = _BOTH[os.family]
         else:
             # Packages of a foreign format (an rpmdb inside a Debian image): not this distro's to vouch for.

@@ -1,0 +1,1 @@
+"""Per-distro descriptors (see `base.py`); the list is `registry.DISTROS`."""

@@ -1,0 +1,50 @@
+"""The two plugin contracts of exports: a report layout (what a file's columns are) and a file format
+(how rows become a file).
+
+A report type is a `ReportLayout` here plus the statement that selects its rows in
+`services/exports.py` (the database is not the writers' business); a file format is a `FileFormat`.
+Both are listed once in `exports/registry.py`, and the API, the CLI and the console take their choices
+from there, so a new report type or format is one definition and one registry line, not an edit of
+every `if/elif` and `Literal` that names the types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    key: str
+    title: str
+    width: int = 18
+
+
+@dataclass(frozen=True, slots=True)
+class ReportLayout:
+    """One report type's file shape. `name` is the report type (the export task's type and the file
+    name prefix); the row dicts a statement produces are keyed by the columns' `key`s."""
+
+    name: str
+    title: str
+    sheet: str  # Excel allows 31 characters, no `/`
+    columns: tuple[Column, ...]
+
+    @property
+    def keys(self) -> list[str]:
+        return [c.key for c in self.columns]
+
+
+#: Writes the rows (consumed one at a time, never held) to `path`; returns the number of rows written.
+Writer = Callable[[Path, ReportLayout, Iterable[Mapping[str, Any]]], int]
+
+
+@dataclass(frozen=True, slots=True)
+class FileFormat:
+    name: str
+    media_type: str
+    extension: str
+    write: Writer
