@@ -39,6 +39,7 @@ from sqlalchemy.orm.util import LoaderCriteriaOption
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.selectable import Alias, FromClause, Join
 
+from openhss.db import scheduling as _scheduling  # noqa: F401  (its tenant models must be mapped)
 from openhss.db.models import Base
 from openhss.domain.scope import Scope
 
@@ -63,7 +64,7 @@ _UNSCOPED = "openhss_unscoped"
 _SESSION_UNSCOPED = "openhss_unscoped_reasons"
 _SESSION_SCOPE = "openhss_scope"
 
-S = TypeVar("S", Select[Any], Update, Delete)
+S = TypeVar("S", bound="Select[*tuple[Any, ...]] | Update | Delete")
 
 _current_scope: ContextVar[Scope | None] = ContextVar("openhss_tenant_scope", default=None)
 
@@ -80,12 +81,14 @@ class TenantModel:
 
 
 _TENANT: tuple[TenantModel, ...] | None = None
+_TENANT_MAPPERS = 0
 
 
 def tenant_models() -> tuple[TenantModel, ...]:
-    """Every tenant model, read once from the mappers (a model added later needs no registration)."""
-    global _TENANT
-    if _TENANT is None:
+    """Every tenant model, from the mappers (re-read when a module maps more: nothing to register)."""
+    global _TENANT, _TENANT_MAPPERS
+    if _TENANT is None or len(Base.registry.mappers) != _TENANT_MAPPERS:
+        _TENANT_MAPPERS = len(Base.registry.mappers)
         found = []
         for mapper in Base.registry.mappers:
             table = mapper.local_table
@@ -147,16 +150,17 @@ def scoped(stmt: S, scope: Scope) -> S:
             conds.append(selectable.c.project_id == scope.project_id)
             if tenant.has_ep and eps is not None:
                 conds.append(selectable.c.enterprise_project_id.in_(eps))
-    if conds:
-        stmt = stmt.where(*conds)
-    return stmt.options(*_criteria(scope))
+    out: Any = stmt.where(*conds) if conds else stmt  # where/options keep the statement's own type
+    result: S = out.options(*_criteria(scope))
+    return result
 
 
 def unscoped(stmt: S, reason: str) -> S:
     """Mark one statement as deliberately unscoped (system work); `reason` says why it is safe."""
     if not reason.strip():
         raise ValueError("unscoped() needs a reason")
-    return stmt.execution_options(**{_UNSCOPED: reason})
+    out: S = stmt.execution_options(**{_UNSCOPED: reason})  # type: ignore[assignment]
+    return out
 
 
 @contextmanager

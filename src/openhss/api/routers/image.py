@@ -144,7 +144,7 @@ async def list_local_image_hosts(
 ) -> s.ListLocalImageHostsResponse:
     def q(session: Session) -> s.ListLocalImageHostsResponse:
         pks = images.local_images_by_ref(session, scope, image_digest, image_name, image_version)
-        total, hosts = images.list_image_hosts(session, pks, host_name, agent_id, offset, limit)
+        total, hosts = images.list_image_hosts(session, scope, pks, host_name, agent_id, offset, limit)
         return s.ListLocalImageHostsResponse(
             total_num=total,
             data_list=[
@@ -183,7 +183,7 @@ async def list_local_image_containers(
 ) -> s.ListLocalImageContainersResponse:
     def q(session: Session) -> s.ListLocalImageContainersResponse:
         pks = images.local_images_by_ref(session, scope, image_digest, image_name, image_version)
-        total, rows = images.list_image_containers(session, pks, container_id, agent_id, offset, limit)
+        total, rows = images.list_image_containers(session, scope, pks, container_id, agent_id, offset, limit)
         return s.ListLocalImageContainersResponse(
             total_num=total,
             data_list=[
