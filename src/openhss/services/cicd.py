@@ -56,7 +56,7 @@ def record_upload(
                     image_type="cicd",
                     image_id=image_id,
                     registry_name=cicd_name,
-                    registry_type="cicd",
+                    registry_type="",  # HSS registry types name registries; a pipeline has none
                     image_name=image_name,
                     image_version=image_version,
                     organization=namespace,

@@ -61,7 +61,7 @@ async def list_image_local(
     end_latest_update_time: BigQ = None,
     start_latest_scan_time: BigQ = None,
     end_latest_scan_time: BigQ = None,
-    has_vul: bool | None = None,
+    has_vul: s.QueryBool | None = None,
     host_name: Q64 = None,
     host_id: Q64 = None,
     host_ip: Q64 = None,
@@ -70,7 +70,7 @@ async def list_image_local(
     pod_id: Q64 = None,
     pod_name: Q64 = None,
     app_name: Q64 = None,
-    has_container: bool | None = None,
+    has_container: s.QueryBool | None = None,
 ) -> s.ListImageLocalResponse:
     f = images.ImageFilter(
         image_name=image_name,
