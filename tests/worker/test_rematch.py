@@ -68,9 +68,9 @@ def test_db_import_rematches_stored_inventories(tmp_path: Path, monkeypatch: pyt
         }
         img = s.get(Image, pk)
         assert img is not None and img.vul_num == 2
-        total, rows = scans.newly_affected(s, PROJECT)
+        total, rows = scans.newly_affected(s, Scope(PROJECT, None))
         assert total == 1 and rows[0].image_name == "e2e/app" and rows[0].vul_ids == [CERTIFI_VUL]
-        assert scans.newly_affected(s, "someoneelse") == (0, [])
+        assert scans.newly_affected(s, Scope("someoneelse", None)) == (0, [])
         run = s.scalars(select(RematchRun)).one()
         assert (run.status, run.images_checked, run.images_rematched) == ("finished", 1, 1)
 

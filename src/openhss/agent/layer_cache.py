@@ -1,6 +1,6 @@
 """The agent's layer cache: its own files first, then the server's shared cache.
 
-A layer already analysed by any worker (or by another agent of the same project) is fetched from the
+A layer already analysed by another agent of the same project and enterprise project is fetched from the
 server instead of being read from the local store again; what the agent analyses itself is offered back.
 The server cache is an optimisation only: any failure talking to it falls back to analysing the layer.
 """

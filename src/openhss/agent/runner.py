@@ -49,7 +49,7 @@ class AgentConfig:
     scan: bool = True
     cache_dir: Path | None = None
     jobs_per_cycle: int = 2
-    #: Read and feed the server's layer cache (layers analysed anywhere are not analysed again).
+    #: Read and feed the server's layer cache (layers this tenant's agents analysed are not read again).
     shared_cache: bool = True
 
 

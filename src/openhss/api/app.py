@@ -12,6 +12,8 @@ from openhss.api.routers import health, iam
 from openhss.api.routers.registry import V5_ROUTERS
 from openhss.config import Settings
 from openhss.console import MOUNT, create_console
+from openhss.db.engine import make_session_factory
+from openhss.db.tenancy import guard_tenants
 from openhss.services import identity
 from openhss.services.runtime import Runtime, open_runtime
 
@@ -23,8 +25,11 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         description="Container-image security with a Huawei Cloud HSS v5 compatible API.",
     )
     rt = runtime or open_runtime(settings, migrate_schema=False)
+    # Requests serve callers: their sessions refuse tenant queries not built by `db.tenancy.scoped`.
+    # The runtime's own factory stays a system factory for the embedded worker and the sweepers.
+    sessions = guard_tenants(make_session_factory(rt.engine))
     app.state.ctx = AppContext(
-        settings, rt.sessions, rt.box, identity.LoginThrottle(settings.limits.auth_attempts_per_minute)
+        settings, sessions, rt.box, identity.LoginThrottle(settings.limits.auth_attempts_per_minute)
     )
     errors.install(app)
     app.include_router(health.router)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from openhss.config import Settings
 from openhss.db.engine import transaction
+from openhss.db.tenancy import bind_scope
 from openhss.domain import signing
 from openhss.domain.enums import Role
 from openhss.domain.errors import Forbidden, Unauthenticated
@@ -195,14 +196,17 @@ async def project_scope(
     project_id: Annotated[str, Path(min_length=1, max_length=256)],  # seeds: 1-256 characters
     enterprise_project_id: EnterpriseProjectQuery = None,
 ) -> Scope:
+    """The caller's scope, also bound to the request: every session of the request filters by it."""
     try:
-        return identity.authorize(principal, project_id, enterprise_project_id)
+        scope = identity.authorize(principal, project_id, enterprise_project_id)
     except Forbidden:
         if not getattr(request.state, "principal_cached", False):
             raise
-    # The cached principal may predate a grant or a project: decide on a fresh one.
-    fresh, _ = await _authenticate(request, ctx, use_cache=False)
-    return identity.authorize(fresh, project_id, enterprise_project_id)
+        # The cached principal may predate a grant or a project: decide on a fresh one.
+        fresh, _ = await _authenticate(request, ctx, use_cache=False)
+        scope = identity.authorize(fresh, project_id, enterprise_project_id)
+    bind_scope(scope)
+    return scope
 
 
 ProjectScope = Annotated[Scope, Depends(project_scope)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 Offset = Annotated[int, Query(ge=0, le=2_000_000, description="Start position, 0-2000000.")]
 Limit = Annotated[int, Query(ge=10, le=200, description="Page size, 10-200.")]
@@ -76,9 +76,25 @@ IdList = Annotated[list[Str512], Field(max_length=10_000)]
 
 
 class StrictBody(BaseModel):
-    """Unknown keys are accepted (the SDK may grow fields) but every known one is type- and range-checked."""
+    """Unknown keys are accepted (the SDK may grow fields) but every known one is type- and range-checked.
 
-    model_config = ConfigDict(extra="ignore")
+    Strictly: a JSON body's `"yes"`/`1` is not a boolean and `"5"` is not a number (HSS.0001), since
+    lax coercion once turned `"operate_all": "yes"` into a scan of every image.
+    """
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+
+def _query_bool(value: object) -> object:
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    raise ValueError("must be true or false")
+
+
+#: A boolean query parameter as HSS documents it: `true` or `false`, nothing else ("yes", "1", "on").
+QueryBool = Annotated[bool, BeforeValidator(_query_bool)]
 
 
 class LocalImageInfo(StrictBody):

@@ -23,6 +23,7 @@ from fastapi.concurrency import run_in_threadpool
 from openhss.api.deps import AppContext, forget_token, get_context
 from openhss.api.routers import iam
 from openhss.db.engine import transaction
+from openhss.db.tenancy import bind_scope
 from openhss.domain.enums import Role
 from openhss.domain.errors import Forbidden, Unauthenticated
 from openhss.services import identity
@@ -113,6 +114,7 @@ async def console_user(request: Request, ctx: Annotated[AppContext, Depends(get_
             sent = value if isinstance(value, str) else ""
         if not hmac.compare_digest(sent, user.csrf):
             raise Forbidden("the form has expired or did not come from this console; reload the page")
+    bind_scope(user.scope)  # every session this request opens filters tenant data by it
     return user
 
 

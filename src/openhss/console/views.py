@@ -293,8 +293,8 @@ async def image_detail(
         elif tab == "layers":
             out["layers"] = data.layers(session, img.id)
         elif tab == "hosts":
-            _n, hosts = images.list_image_hosts(session, [img.id], None, None, 0, 200)
-            _m, containers = images.list_image_containers(session, [img.id], None, None, 0, 200)
+            _n, hosts = images.list_image_hosts(session, user.scope, [img.id], None, None, 0, 200)
+            _m, containers = images.list_image_containers(session, user.scope, [img.id], None, None, 0, 200)
             out["hosts"] = hosts
             out["containers"] = containers
         else:

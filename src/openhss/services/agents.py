@@ -27,7 +27,8 @@ from openhss.config import Settings
 from openhss.db.engine import transaction
 from openhss.db.models import Container, Host, Image, ImageHost
 from openhss.db.scheduling import LayerCacheEntry
-from openhss.domain.errors import InvalidRequest, NotFound
+from openhss.db.tenancy import scoped, unscoped
+from openhss.domain.errors import Conflict, InvalidRequest, NotFound
 from openhss.domain.upload import ScanUpload
 from openhss.scan.applier import Inventory as ScanInventory
 from openhss.scan.cache import CODEC_VERSION
@@ -98,19 +99,26 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _ep(scope: Scope) -> str:
-    if scope.enterprise_project_ids is not None and len(scope.enterprise_project_ids) == 1:
-        return next(iter(scope.enterprise_project_ids))
-    return "0"
-
-
 def register(session: Session, scope: Scope, info: HostInfo, now: datetime | None = None) -> Host:
-    """Create or refresh the host an agent runs on; re-registering keeps its images and containers."""
-    host = session.scalar(
-        select(Host).where(Host.project_id == scope.project_id, Host.agent_id == info.agent_id)
-    )
+    """Create or refresh the host an agent runs on; re-registering keeps its images and containers.
+
+    Agent ids are unique per project: one already registered in an enterprise project outside the
+    caller's scope is a 409, never taken over. A new host needs one enterprise project (400 under
+    `all_granted_eps` with several).
+    """
+    host = session.scalar(scoped(select(Host).where(Host.agent_id == info.agent_id), scope))
     if host is None:
-        host = Host(project_id=scope.project_id, enterprise_project_id=_ep(scope), agent_id=info.agent_id)
+        taken = session.scalar(
+            unscoped(
+                select(Host.id).where(Host.project_id == scope.project_id, Host.agent_id == info.agent_id),
+                "agent ids are unique per project: refuse one another enterprise project holds",
+            )
+        )
+        if taken is not None:
+            raise Conflict(f"agent {info.agent_id} is registered in another enterprise project")
+        host = Host(
+            project_id=scope.project_id, enterprise_project_id=scope.creation_ep(), agent_id=info.agent_id
+        )
         session.add(host)
     for name in (
         "host_id",
@@ -132,9 +140,7 @@ def register(session: Session, scope: Scope, info: HostInfo, now: datetime | Non
 
 
 def _host(session: Session, scope: Scope, agent_id: str, *, lock: bool = False) -> Host:
-    stmt = select(Host).where(Host.project_id == scope.project_id, Host.agent_id == agent_id)
-    if scope.enterprise_project_ids is not None:
-        stmt = stmt.where(Host.enterprise_project_id.in_(sorted(scope.enterprise_project_ids)))
+    stmt = scoped(select(Host).where(Host.agent_id == agent_id), scope)
     if lock:
         stmt = stmt.with_for_update()
     host = session.scalar(stmt)
@@ -198,13 +204,18 @@ def ensure_images(
     with transaction(sessions) as session:
         host = _host(session, scope, agent_id)
         ep, cluster_id, cluster_name = host.enterprise_project_id, host.cluster_id, host.cluster_name
+        # Project-wide on purpose: an image another enterprise project already holds is not created
+        # again (the unique key is per project); the report then leaves it alone (apply_inventory).
         known = set(
             session.scalars(
-                select(Image.image_id).where(
-                    Image.project_id == scope.project_id,
-                    Image.image_type == "local",
-                    Image.registry_name == "",
-                    Image.image_id.in_([i.image_id for i in images]),
+                unscoped(
+                    select(Image.image_id).where(
+                        Image.project_id == scope.project_id,
+                        Image.image_type == "local",
+                        Image.registry_name == "",
+                        Image.image_id.in_([i.image_id for i in images]),
+                    ),
+                    "existence check against the per-project unique key; no row is returned",
                 )
             )
         )
@@ -273,11 +284,13 @@ def apply_inventory(
     rows = {
         img.image_id: img
         for img in session.scalars(
-            select(Image).where(
-                Image.project_id == scope.project_id,
-                Image.image_type == "local",
-                Image.registry_name == "",
-                Image.image_id.in_(list(reported)),
+            scoped(
+                select(Image).where(
+                    Image.image_type == "local",
+                    Image.registry_name == "",
+                    Image.image_id.in_(list(reported)),
+                ),
+                scope,
             )
         )
     }
@@ -456,28 +469,35 @@ def fail_job(session: Session, scope: Scope, agent_id: str, job_pk: int, status:
 MAX_LAYER_ANALYSIS_BYTES = 256 * 1024 * 1024
 
 
-def agent_cache_key(project_id: str, key: str) -> str:
-    """Where a project's agents store layer analyses.
+def agent_cache_key(project_id: str, enterprise_project_id: str, key: str) -> str:
+    """Where one (project, enterprise project)'s agents store layer analyses: their own key space.
 
-    Agents' results are what an agent claims, so they are shared only among that project's agents
-    (one trust domain) and never read by workers or other projects: a tampered agent cannot hide a
-    vulnerability from anyone else's scans. Analyses written by the server's own workers are read by
-    every agent.
+    The key an agent names is a claim (a diff_id it says it read), and so is the analysis it uploads.
+    Both are therefore confined to the writer's tenant: the stored key is a domain-separated hash of
+    (project, EP, claimed key), which no other tenant's request and no worker lookup can produce, so a
+    planted analysis can only ever be read back by the tenant that planted it. Workers key their
+    entries by the diff_id they computed from bytes the server read itself (`scan/cache.cache_key`),
+    a space agents can neither write into nor read from.
     """
-    return hashlib.sha256(f"agent:{project_id}:{key}".encode()).hexdigest()
+    material = "\x00".join(("openhss-agent-layer-v2", project_id, enterprise_project_id, key))
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def _agent_key(scope: Scope, key: str) -> str:
+    return agent_cache_key(scope.project_id, scope.creation_ep(), key)
 
 
 def get_layer(session: Session, scope: Scope, key: str) -> bytes | None:
-    """The encoded analysis for `key`: a worker's if there is one, else one of this project's agents'."""
-    rows = dict(
-        session.execute(
-            select(LayerCacheEntry.key, LayerCacheEntry.blob).where(
-                LayerCacheEntry.key.in_([key, agent_cache_key(scope.project_id, key)]),
-                LayerCacheEntry.codec == CODEC_VERSION,
-            )
-        ).all()
+    """The encoded analysis an agent of the caller's tenant stored for `key`.
+
+    Never a worker's entry: serving those to an agent that merely names a diff_id would hand any
+    tenant the packages and secrets of every layer the server ever scanned for anyone.
+    """
+    blob = session.scalar(
+        select(LayerCacheEntry.blob).where(
+            LayerCacheEntry.key == _agent_key(scope, key), LayerCacheEntry.codec == CODEC_VERSION
+        )
     )
-    blob = rows.get(key) or rows.get(agent_cache_key(scope.project_id, key))
     return bytes(blob) if blob is not None else None
 
 
@@ -490,14 +510,14 @@ def put_layer(session: Session, scope: Scope, key: str, blob: bytes) -> bool:
         analysis = decode_layer(blob)
     except (ValueError, KeyError, TypeError, zstandard.ZstdError) as exc:
         raise InvalidRequest(f"not a layer analysis of this server's codec: {exc}") from None
-    scoped = agent_cache_key(scope.project_id, key)
-    if session.get(LayerCacheEntry, scoped) is not None:
+    own_key = _agent_key(scope, key)
+    if session.get(LayerCacheEntry, own_key) is not None:
         return False
     try:
         with session.begin_nested():
             session.add(
                 LayerCacheEntry(
-                    key=scoped, diff_id=analysis.diff_id[:80], codec=CODEC_VERSION, size=len(blob), blob=blob
+                    key=own_key, diff_id=analysis.diff_id[:80], codec=CODEC_VERSION, size=len(blob), blob=blob
                 )
             )
     except IntegrityError:

@@ -2,7 +2,9 @@
 
 The image is one `images` row of image_type `cicd` per (pipeline name, image id); a rebuild with new
 content is a new image id and so a new row, while re-uploading the same build replaces its results.
-Vulnerabilities are matched here, against the server's advisory database.
+Vulnerabilities are matched here, against the server's advisory database. A build belongs to one
+enterprise project: the same (pipeline, image id) uploaded from another one is a 409, and a first
+upload under `all_granted_eps` with several EPs is a 400 (`Scope.creation_ep`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from openhss.config import Settings
 from openhss.db.models import Image
-from openhss.domain.errors import ServiceUnavailable
+from openhss.db.tenancy import scoped
+from openhss.domain.errors import Conflict, ServiceUnavailable
 from openhss.domain.upload import ScanUpload
 from openhss.scan.applier import Inventory
 from openhss.services import results, scans, whitelists
@@ -35,18 +38,16 @@ def record_upload(
         matcher = scans.cached_matcher(settings)
     except NoAdvisoryDatabase as exc:
         raise ServiceUnavailable(str(exc)) from None
-    ep = "0"
-    if scope.enterprise_project_ids is not None and len(scope.enterprise_project_ids) == 1:
-        ep = next(iter(scope.enterprise_project_ids))
     image_id = (upload.image.config_digest or upload.image.digest)[:256]
-    stmt = select(Image).where(
-        Image.project_id == scope.project_id,
-        Image.image_type == "cicd",
-        Image.registry_name == cicd_name,
-        Image.image_id == image_id,
+    stmt = scoped(
+        select(Image).where(
+            Image.image_type == "cicd", Image.registry_name == cicd_name, Image.image_id == image_id
+        ),
+        scope,
     )
     image = session.scalar(stmt)
     if image is None:
+        ep = scope.creation_ep()
         try:
             with session.begin_nested():
                 image = Image(
@@ -55,14 +56,19 @@ def record_upload(
                     image_type="cicd",
                     image_id=image_id,
                     registry_name=cicd_name,
-                    registry_type="cicd",
+                    registry_type="",  # HSS registry types name registries; a pipeline has none
                     image_name=image_name,
                     image_version=image_version,
                     organization=namespace,
                 )
                 session.add(image)
         except IntegrityError:
-            image = session.scalars(stmt).one()  # the same build uploaded concurrently
+            # the same build uploaded concurrently, or held by an enterprise project out of scope
+            image = session.scalars(stmt).one_or_none()
+            if image is None:
+                raise Conflict(
+                    f"CI/CD image {image_id} of {cicd_name!r} belongs to another enterprise project"
+                ) from None
     image.image_digest = upload.image.digest[:256]
     image.image_name, image.image_version, image.organization = image_name, image_version, namespace
     image.image_size = max(0, upload.image.size)

@@ -10,6 +10,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from openhss.db.models import Image, ImageApp, ImageFile, ImageFinding
+from openhss.db.tenancy import scoped
 from openhss.domain.enums import FindingKind
 from openhss.domain.errors import NotFound
 from openhss.services.identity import Scope
@@ -94,7 +95,7 @@ def build_command_rules(
         images = images.where(Image.registry_type == registry_type)
     if image_id:
         images = images.where(Image.image_id == image_id)
-    stmt = (
+    stmt = scoped(
         select(
             ImageFinding.rule_id,
             func.max(ImageFinding.title),
@@ -104,11 +105,11 @@ def build_command_rules(
             func.max(ImageFinding.found_time),
         )
         .where(
-            ImageFinding.project_id == scope.project_id,
             ImageFinding.kind == FindingKind.BUILD_COMMAND_RISK.value,
             ImageFinding.image_pk.in_(images.with_only_columns(Image.id)),
         )
-        .group_by(ImageFinding.rule_id)
+        .group_by(ImageFinding.rule_id),
+        scope,
     )
     if risk_name:
         stmt = stmt.where(ImageFinding.title.contains(risk_name, autoescape=True))
@@ -140,14 +141,14 @@ def change_sensitive(
     if registry_type:
         images = images.where(Image.registry_type == registry_type)
     finding = session.scalar(
-        select(ImageFinding)
-        .where(
-            ImageFinding.id == int(sensitive_info_id),
-            ImageFinding.project_id == scope.project_id,
-            ImageFinding.kind == FindingKind.SECRET.value,
-            ImageFinding.image_pk.in_(images.with_only_columns(Image.id)),
-        )
-        .with_for_update()
+        scoped(
+            select(ImageFinding).where(
+                ImageFinding.id == int(sensitive_info_id),
+                ImageFinding.kind == FindingKind.SECRET.value,
+                ImageFinding.image_pk.in_(images.with_only_columns(Image.id)),
+            ),
+            scope,
+        ).with_for_update()
     )
     if finding is None:
         raise NotFound(f"sensitive information {sensitive_info_id} does not exist")

@@ -35,10 +35,11 @@ from openhss.db.models import (
 )
 from openhss.domain.enums import Role
 from openhss.domain.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unauthenticated
+from openhss.domain.scope import DEFAULT_EP as DEFAULT_EP
+from openhss.domain.scope import Scope as Scope
 from openhss.services.crypto import SecretBox
 
 ALL_GRANTED_EPS = "all_granted_eps"
-DEFAULT_EP = "0"
 _HASHER = PasswordHasher()
 _AK_ALPHABET = string.ascii_uppercase + string.digits
 
@@ -55,17 +56,6 @@ class Principal:
 
     def can(self, needed: Role) -> bool:
         return self.role.rank >= needed.rank
-
-
-@dataclass(frozen=True, slots=True)
-class Scope:
-    """What one request may touch: a project and the enterprise projects (None = all of them)."""
-
-    project_id: str
-    enterprise_project_ids: frozenset[str] | None
-
-    def allows(self, ep: str) -> bool:
-        return self.enterprise_project_ids is None or ep in self.enterprise_project_ids
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, Exists, Select, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from openhss.db.models import Container, Host, Image, ImageApp, ImageHost
+from openhss.db.tenancy import scoped
 from openhss.domain.errors import NotFound
 from openhss.services.identity import Scope
 
@@ -31,10 +32,7 @@ IMAGE_TYPE_PARAM: dict[str, tuple[str, str | None]] = {
 
 
 def scoped_images(scope: Scope) -> Select[Image]:
-    stmt = select(Image).where(Image.project_id == scope.project_id)
-    if scope.enterprise_project_ids is not None:
-        stmt = stmt.where(Image.enterprise_project_id.in_(sorted(scope.enterprise_project_ids)))
-    return stmt
+    return scoped(select(Image), scope)
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,9 +223,7 @@ def local_images_by_ref(
     image_name: str | None,
     image_version: str | None,
 ) -> Sequence[int]:
-    stmt = select(Image.id).where(Image.project_id == scope.project_id, Image.image_type == "local")
-    if scope.enterprise_project_ids is not None:
-        stmt = stmt.where(Image.enterprise_project_id.in_(sorted(scope.enterprise_project_ids)))
+    stmt = scoped(select(Image.id).where(Image.image_type == "local"), scope)
     if image_digest:
         stmt = stmt.where(Image.image_digest == image_digest)
     if image_name:
@@ -239,16 +235,22 @@ def local_images_by_ref(
 
 def list_image_hosts(
     session: Session,
+    scope: Scope,
     image_pks: Sequence[int],
     host_name: str | None,
     agent_id: str | None,
     offset: int,
     limit: int,
 ) -> tuple[int, list[Host]]:
-    stmt = select(Host).where(
-        exists(
-            select(ImageHost.host_pk).where(ImageHost.host_pk == Host.id, ImageHost.image_pk.in_(image_pks))
-        )
+    stmt = scoped(
+        select(Host).where(
+            exists(
+                select(ImageHost.host_pk).where(
+                    ImageHost.host_pk == Host.id, ImageHost.image_pk.in_(image_pks)
+                )
+            )
+        ),
+        scope,
     )
     if host_name:
         stmt = stmt.where(Host.host_name.contains(host_name, autoescape=True))
@@ -260,16 +262,18 @@ def list_image_hosts(
 
 def list_image_containers(
     session: Session,
+    scope: Scope,
     image_pks: Sequence[int],
     container_id: str | None,
     agent_id: str | None,
     offset: int,
     limit: int,
 ) -> tuple[int, list[tuple[Container, Host]]]:
-    stmt = (
+    stmt = scoped(
         select(Container, Host)
         .join(Host, Host.id == Container.host_pk)
-        .where(Container.image_pk.in_(image_pks))
+        .where(Container.image_pk.in_(image_pks)),
+        scope,
     )
     if container_id:
         stmt = stmt.where(Container.container_id == container_id)

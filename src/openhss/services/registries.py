@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from openhss.config import Settings
 from openhss.db.engine import transaction
 from openhss.db.models import Image, Registry, RegistryImage
+from openhss.db.tenancy import scoped, unscoped
 from openhss.domain.errors import Conflict, InvalidRequest, NotFound
 from openhss.scan.errors import AuthenticationFailed, ScanError
 from openhss.scan.image import (
@@ -169,16 +170,9 @@ def _scrub(text: str, conn: Connection) -> str:
 # --- CRUD ------------------------------------------------------------------------------------------
 
 
-def _scoped(scope: Scope) -> list[ColumnElement[bool]]:
-    conds: list[ColumnElement[bool]] = [Registry.project_id == scope.project_id]
-    if scope.enterprise_project_ids is not None:
-        conds.append(Registry.enterprise_project_id.in_(sorted(scope.enterprise_project_ids)))
-    return conds
-
-
 def get_registry(session: Session, scope: Scope, registry_id: str) -> Registry:
     reg: Registry | None = session.scalar(
-        select(Registry).where(Registry.registry_id == registry_id, *_scoped(scope))
+        scoped(select(Registry).where(Registry.registry_id == registry_id), scope)
     )
     if reg is None:
         raise NotFound(f"registry {registry_id} does not exist")
@@ -212,13 +206,14 @@ def pending_connection(
 
 def add_registry(session: Session, box: SecretBox, scope: Scope, f: RegistryFields) -> Registry:
     """Store a registry whose connectivity was already checked, and queue its first sync."""
-    ep = "0"
-    if scope.enterprise_project_ids is not None and len(scope.enterprise_project_ids) == 1:
-        ep = next(iter(scope.enterprise_project_ids))
+    ep = scope.creation_ep()
     assert f.registry_name and f.registry_type and f.registry_addr and f.registry_password is not None
     if session.scalar(
-        select(Registry.id).where(
-            Registry.project_id == scope.project_id, Registry.registry_name == f.registry_name
+        unscoped(
+            select(Registry.id).where(
+                Registry.project_id == scope.project_id, Registry.registry_name == f.registry_name
+            ),
+            "registry names are unique per project (the table's key): an existence check",
         )
     ):
         raise Conflict(f"a registry named {f.registry_name!r} already exists")
@@ -270,7 +265,7 @@ def update_registry(session: Session, box: SecretBox, reg: Registry, f: Registry
 def delete_registries(session: Session, scope: Scope, registry_ids: Sequence[str]) -> int:
     """Delete registries and the images synced from them (their scan results go with them)."""
     regs = list(
-        session.scalars(select(Registry).where(Registry.registry_id.in_(list(registry_ids)), *_scoped(scope)))
+        session.scalars(scoped(select(Registry).where(Registry.registry_id.in_(list(registry_ids))), scope))
     )
     missing = set(registry_ids) - {r.registry_id for r in regs}
     if missing:
@@ -294,7 +289,7 @@ class RegistryQuery:
 def list_registries(
     session: Session, scope: Scope, q: RegistryQuery, offset: int, limit: int
 ) -> tuple[int, list[Registry]]:
-    stmt = select(Registry).where(*_scoped(scope))
+    stmt = scoped(select(Registry), scope)
     if q.registry_name:
         stmt = stmt.where(Registry.registry_name.contains(q.registry_name, autoescape=True))
     if q.registry_id:
@@ -311,7 +306,7 @@ def list_registries(
 
 def statistics(session: Session, scope: Scope, registry_types: tuple[str, ...]) -> tuple[int, int]:
     """(success_num, fail_num)."""
-    stmt = select(Registry.status, func.count()).where(*_scoped(scope)).group_by(Registry.status)
+    stmt = scoped(select(Registry.status, func.count()).group_by(Registry.status), scope)
     if registry_types:
         stmt = stmt.where(Registry.registry_type.in_(registry_types))
     counts = {status: n for status, n in session.execute(stmt).all()}
@@ -320,7 +315,7 @@ def statistics(session: Session, scope: Scope, registry_types: tuple[str, ...]) 
 
 def queue_syncs(session: Session, scope: Scope, registry_ids: Sequence[str] | None) -> int:
     """Queue a sync of the named registries (None = all of the scope's); sent when the caller commits."""
-    stmt = select(Registry.id).where(*_scoped(scope))
+    stmt = scoped(select(Registry.id), scope)
     if registry_ids is not None:
         stmt = stmt.where(Registry.registry_id.in_(list(registry_ids)))
     pks = list(session.scalars(stmt))

@@ -18,8 +18,10 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from openhss.db.models import Image, ScanTask, ScanTaskImage
+from openhss.db.tenancy import scoped
 from openhss.domain.enums import ScanScope, ScanStatus
 from openhss.domain.errors import InvalidRequest, NotFound
+from openhss.domain.scope import DEFAULT_EP
 from openhss.services import scans
 from openhss.services.identity import Scope
 from openhss.services.images import ImageFilter, apply_filter, scoped_images
@@ -86,7 +88,14 @@ def create_task(
     refs: Sequence[ImageRefIn] = (),
     task_type: str = "manual",
 ) -> ScanTask:
-    """Queue a task; 404 when explicit images are given and none of them is visible to the caller."""
+    """Queue a task; 404 when explicit images are given and none of them is visible to the caller.
+
+    A task belongs to the enterprise project of its images, so exactly the users who see the images
+    see the task. Under `all_granted_eps` the images may span several EPs: one task per EP is queued
+    (the HSS create responses carry no task id) and the first is returned. A task that matched no
+    image (it finishes at once, holding nothing) is filed under an EP its maker is granted: the
+    scope's first, or "0" for a caller granted every EP.
+    """
     if is_all:
         stmt = apply_filter(
             scoped_images(scope).where(Image.image_type == image_type), image_filter or ImageFilter()
@@ -98,21 +107,32 @@ def create_task(
         image_pks = _resolve(session, scope, image_type, refs)
         if not image_pks:
             raise NotFound("none of the given images exists")
-    ep = "0"
-    if scope.enterprise_project_ids is not None and len(scope.enterprise_project_ids) == 1:
-        ep = next(iter(scope.enterprise_project_ids))
-    return _queue(
-        session,
-        scope.project_id,
-        ep,
-        image_type,
-        image_pks,
-        task_type=task_type,
-        scan_scope=scan_scope,
-        rate_limit=rate_limit,
-        is_all=is_all,
-        filters=(image_filter or ImageFilter()).as_json(),
-    )
+    by_ep: dict[str, list[int]] = {}
+    for i in range(0, len(image_pks), 1000):
+        chunk = image_pks[i : i + 1000]
+        for pk, ep in session.execute(
+            scoped(select(Image.id, Image.enterprise_project_id).where(Image.id.in_(chunk)), scope)
+        ):
+            by_ep.setdefault(ep, []).append(pk)
+    if not by_ep:
+        eps = scope.enterprise_project_ids
+        by_ep = {DEFAULT_EP if eps is None else sorted(eps)[0]: []}
+    tasks = [
+        _queue(
+            session,
+            scope.project_id,
+            ep,
+            image_type,
+            sorted(pks),
+            task_type=task_type,
+            scan_scope=scan_scope,
+            rate_limit=rate_limit,
+            is_all=is_all,
+            filters=(image_filter or ImageFilter()).as_json(),
+        )
+        for ep, pks in sorted(by_ep.items())
+    ]
+    return tasks[0]
 
 
 def queue_images(
@@ -219,9 +239,7 @@ def list_tasks(
 ) -> tuple[int, list[tuple[ScanTask, list[tuple[ScanTaskImage, Image]]]]]:
     if f.type != "image_scan":
         return 0, []  # image_sync tasks belong to registry synchronisation, not implemented here
-    stmt = select(ScanTask).where(ScanTask.project_id == scope.project_id)
-    if scope.enterprise_project_ids is not None:
-        stmt = stmt.where(ScanTask.enterprise_project_id.in_(sorted(scope.enterprise_project_ids)))
+    stmt = scoped(select(ScanTask), scope)
     if f.global_image_type:
         stmt = stmt.where(ScanTask.image_type == f.global_image_type)
     if f.task_type:
@@ -303,9 +321,7 @@ def progress(session: Session, task: ScanTask) -> int:
 
 def stop_task(session: Session, scope: Scope, task_id: str) -> None:
     """Waiting images become `image_scan_stop`; running ones are asked to stop at a layer boundary."""
-    stmt = select(ScanTask).where(ScanTask.project_id == scope.project_id, ScanTask.task_id == task_id)
-    if scope.enterprise_project_ids is not None:
-        stmt = stmt.where(ScanTask.enterprise_project_id.in_(sorted(scope.enterprise_project_ids)))
+    stmt = scoped(select(ScanTask).where(ScanTask.task_id == task_id), scope)
     task = session.scalars(stmt.with_for_update()).first()
     if task is None:
         raise NotFound(f"scan task {task_id} does not exist")

@@ -61,9 +61,11 @@ from openhss.config import ScanSettings, Settings, load_settings
 from openhss.db.engine import transaction
 from openhss.db.models import Image, ImageHost, Project, ScanTask, ScanTaskImage, VulImageIndex
 from openhss.db.scheduling import ImageInventory, RematchHit, RematchRun
+from openhss.db.tenancy import scoped
 from openhss.domain.enums import ScanScope, ScanStatus
 from openhss.domain.models import Finding
 from openhss.domain.report import ImageReport
+from openhss.domain.scope import Scope
 from openhss.domain.vulnerability import VulnerabilityFinding
 from openhss.scan.applier import Inventory
 from openhss.scan.cache import INVENTORY_CODEC, decode_inventory, encode_inventory
@@ -966,17 +968,19 @@ class NewlyAffected:
 
 
 def newly_affected(
-    session: Session, project_id: str, *, run_pk: int | None = None, offset: int = 0, limit: int = 100
+    session: Session, scope: Scope, *, run_pk: int | None = None, offset: int = 0, limit: int = 100
 ) -> tuple[int, list[NewlyAffected]]:
-    """Images a re-match found newly affected (latest finished run unless `run_pk`), for one project."""
+    """Images a re-match found newly affected (latest finished run unless `run_pk`), in the caller's
+    scope: the project *and* its enterprise projects, since a hit names an image of one EP."""
     if run_pk is None:
         run_pk = session.scalar(select(func.max(RematchRun.id)).where(RematchRun.status == "finished"))
         if run_pk is None:
             return 0, []
-    base = (
+    base = scoped(
         select(RematchHit, Image)
         .join(Image, Image.id == RematchHit.image_pk)
-        .where(RematchHit.run_pk == run_pk, RematchHit.project_id == project_id)
+        .where(RematchHit.run_pk == run_pk),
+        scope,
     )
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     out = [

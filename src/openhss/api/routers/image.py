@@ -62,7 +62,7 @@ async def list_image_local(
     end_latest_update_time: BigQ = None,
     start_latest_scan_time: BigQ = None,
     end_latest_scan_time: BigQ = None,
-    has_vul: bool | None = None,
+    has_vul: s.QueryBool | None = None,
     host_name: Q64 = None,
     host_id: Q64 = None,
     host_ip: Q64 = None,
@@ -71,7 +71,7 @@ async def list_image_local(
     pod_id: Q64 = None,
     pod_name: Q64 = None,
     app_name: Q64 = None,
-    has_container: bool | None = None,
+    has_container: s.QueryBool | None = None,
 ) -> s.ListImageLocalResponse:
     f = images.ImageFilter(
         image_name=image_name,
@@ -145,7 +145,7 @@ async def list_local_image_hosts(
 ) -> s.ListLocalImageHostsResponse:
     def q(session: Session) -> s.ListLocalImageHostsResponse:
         pks = images.local_images_by_ref(session, scope, image_digest, image_name, image_version)
-        total, hosts = images.list_image_hosts(session, pks, host_name, agent_id, offset, limit)
+        total, hosts = images.list_image_hosts(session, scope, pks, host_name, agent_id, offset, limit)
         return s.ListLocalImageHostsResponse(
             total_num=total,
             data_list=[
@@ -184,7 +184,7 @@ async def list_local_image_containers(
 ) -> s.ListLocalImageContainersResponse:
     def q(session: Session) -> s.ListLocalImageContainersResponse:
         pks = images.local_images_by_ref(session, scope, image_digest, image_name, image_version)
-        total, rows = images.list_image_containers(session, pks, container_id, agent_id, offset, limit)
+        total, rows = images.list_image_containers(session, scope, pks, container_id, agent_id, offset, limit)
         return s.ListLocalImageContainersResponse(
             total_num=total,
             data_list=[

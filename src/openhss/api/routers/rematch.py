@@ -47,9 +47,7 @@ async def list_newly_affected_images(
 ) -> NewlyAffectedResponse:
     def work() -> NewlyAffectedResponse:
         with transaction(ctx.sessions) as session:
-            total, rows = scans.newly_affected(
-                session, scope.project_id, run_pk=run_id, offset=offset, limit=limit
-            )
+            total, rows = scans.newly_affected(session, scope, run_pk=run_id, offset=offset, limit=limit)
         return NewlyAffectedResponse(
             total_num=total,
             data_list=[
