@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from openhss import __version__
 from openhss.api import errors
 from openhss.api.deps import AppContext
-from openhss.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from openhss.api.middleware import BodyLimitMiddleware, IdempotencyMiddleware, RequestIdMiddleware
 from openhss.api.routers import health, iam
 from openhss.api.routers.registry import V5_ROUTERS
 from openhss.config import Settings
@@ -32,6 +32,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     for router in V5_ROUTERS:
         app.include_router(router)
     app.mount(MOUNT, create_console(app.state.ctx))
+    app.add_middleware(IdempotencyMiddleware, sessions=rt.sessions)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_request_bytes)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -12,10 +12,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from openhss.api.deps import Replayed
 from openhss.domain.errors import HssError
 
 log = logging.getLogger("openhss.api")
@@ -47,6 +48,15 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(HssError)
     async def _hss(request: Request, exc: HssError) -> JSONResponse:
         return error_response(exc.status_code, exc.error_code, exc.message, request)
+
+    @app.exception_handler(Replayed)
+    async def _replayed(request: Request, exc: Replayed) -> Response:
+        stored = exc.response
+        if stored.body is None:
+            return error_response(
+                409, "HSS.0409", "this signed request was already executed; sign the request anew", request
+            )
+        return Response(stored.body, status_code=stored.status_code, headers=dict(stored.headers))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: request ids on every response, and a hard cap on request body size.
+"""Pure ASGI middleware: request ids on every response, a hard cap on request body size, and the
+store half of signed-request idempotency (see `api/deps.py`).
 
 Written as raw ASGI rather than `BaseHTTPMiddleware` so the header is added even to responses produced
 by exception handlers, and so oversized bodies are refused while streaming, before they are buffered.
@@ -7,10 +8,24 @@ by exception handlers, and so oversized bodies are refused while streaming, befo
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from openhss.api.deps import IDEMPOTENCY_STATE
+from openhss.db.engine import transaction
+from openhss.services import identity
+
+log = logging.getLogger("openhss.api")
+
+#: Responses larger than this are not kept; a repeat of such a request gets a 409 instead of a copy.
+MAX_STORED_RESPONSE_BYTES = 1024 * 1024
+#: Headers of the first response that are not part of its meaning (a repeat gets fresh ones).
+_VOLATILE_HEADERS = frozenset({"x-request-id", "content-length", "date", "server"})
 
 
 class RequestIdMiddleware:
@@ -86,3 +101,71 @@ class BodyLimitMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+class IdempotencyMiddleware:
+    """Keeps the response of a request whose signature `authenticate` claimed, before the client sees
+    its end, so a repeat of the same signed request (waiting in `deps._claim_or_wait`) gets it too.
+
+    An exception that escapes the app (a 500 rendered outside) is stored as that 500, so a repeat
+    never waits on a response that will not come.
+    """
+
+    def __init__(self, app: ASGIApp, sessions: sessionmaker[Session]) -> None:
+        self.app = app
+        self.sessions = sessions
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        status = 0
+        headers: list[tuple[str, str]] = []
+        chunks: list[bytes] = []
+        size = 0
+        stored = False
+
+        async def _store(body: bytes | None) -> None:
+            nonlocal stored
+            signature = state.get(IDEMPOTENCY_STATE)
+            if stored or not isinstance(signature, str):
+                return
+            stored = True
+            response = identity.StoredResponse(status, headers, body)
+            await run_in_threadpool(self._save, signature, response)
+
+        async def _send(message: Message) -> None:
+            nonlocal status, size
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                for name, value in message.get("headers", []):
+                    key = name.decode("latin-1").lower()
+                    if key not in _VOLATILE_HEADERS:
+                        headers.append((key, value.decode("latin-1")))
+            elif message["type"] == "http.response.body":
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size <= MAX_STORED_RESPONSE_BYTES:
+                    chunks.append(chunk)
+                if not message.get("more_body", False):
+                    await _store(b"".join(chunks) if size <= MAX_STORED_RESPONSE_BYTES else None)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, _send)
+        except BaseException:
+            if not stored:
+                status = 500
+                headers[:] = [("content-type", "application/json")]
+                await _store(
+                    json.dumps({"error_code": "HSS.0500", "error_msg": "internal server error"}).encode()
+                )
+            raise
+
+    def _save(self, signature: str, response: identity.StoredResponse) -> None:
+        try:
+            with transaction(self.sessions) as session:
+                identity.store_response(session, signature, response)
+        except Exception:  # the response itself must still reach its client
+            log.exception("could not keep the response of a signed request")

@@ -118,12 +118,17 @@ class AuthToken(Base):
 
 
 class RequestNonce(Base):
-    """Signatures of accepted state-changing requests, kept for the skew window to refuse replays."""
+    """Signatures of accepted state-changing requests, kept for the skew window as idempotency keys:
+    a repeat of the same signed request is answered with the first one's stored response."""
 
     __tablename__ = "request_nonces"
 
     signature: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # NULL until the first execution has answered; a repeat waits for it.
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    response_headers: Mapped[str | None] = mapped_column(Text, nullable=True)
+    response_body: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 # --- fleet: hosts, images, containers ---------------------------------------------------------------
