@@ -31,6 +31,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.include_router(iam.router)
     for router in V5_ROUTERS:
         app.include_router(router)
+    errors.document(app)
     app.mount(MOUNT, create_console(app.state.ctx))
     app.add_middleware(IdempotencyMiddleware, sessions=rt.sessions)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_request_bytes)
