@@ -51,6 +51,23 @@ class ScanSettings(BaseModel):
     embedded_concurrency: int = Field(default=2, ge=1)
 
 
+class RegistryTargets(BaseModel):
+    """Which addresses a registry may point at (checked on save, before every sync and pull).
+
+    A registry is a URL a tenant chooses and the server connects to with its own network position, so
+    without a policy it reaches the server's own loopback services and the cloud metadata endpoint
+    (169.254.169.254: instance credentials). Loopback, link-local (which includes the metadata
+    addresses), unspecified and multicast targets are refused unless allowed here; private ranges are
+    allowed by default because on-prem registries live there. `allow_networks` admits specific CIDRs
+    (e.g. a registry on the server's own host: `["127.0.0.1/32"]`), `deny_networks` refuses more.
+    """
+
+    allow_loopback: bool = False
+    allow_link_local: bool = False
+    allow_networks: list[str] = Field(default_factory=list)
+    deny_networks: list[str] = Field(default_factory=list)
+
+
 class _TomlSource(PydanticBaseSettingsSource):
     """Reads the file named by `OPENHSS_CONFIG` (TOML); absent file name means no file."""
 
@@ -108,6 +125,7 @@ class Settings(BaseSettings):
     #: also frees the per-project, per-type slot for a new export.
     export_timeout_minutes: int = Field(default=60, ge=1, le=24 * 60)
     limits: Limits = Limits()
+    registry_targets: RegistryTargets = RegistryTargets()
     #: YARA rule packs (zip/tar of .yar) and known-bad SHA-256 lists `openhss db update` fetches.
     malware_rule_packs: list[str] = Field(
         default_factory=lambda: ["https://github.com/Yara-Rules/rules/archive/refs/heads/master.zip"]
