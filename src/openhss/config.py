@@ -25,6 +25,15 @@ class Limits(BaseModel):
     token_ttl_seconds: int = Field(default=24 * 3600, ge=60, le=7 * 24 * 3600)
     signature_skew_seconds: int = Field(default=15 * 60, ge=1, le=3600)
     auth_attempts_per_minute: int = Field(default=30, ge=1)
+    #: What a compressed upload (an agent's layer analysis) may inflate to.
+    max_upload_decompressed_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    #: Most JSON values (arrays, objects, separators) one body may hold: bounds what parsing allocates.
+    #: 1M admits an agent's largest inventory (20 000 images, 50 000 containers).
+    max_json_values: int = Field(default=1_000_000, ge=1000)
+    #: Bodies above this size, and every compressed upload, are parsed under a per-process gate ...
+    large_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    #: ... of this many at a time, so concurrent hostile uploads cost what one does.
+    large_body_concurrency: int = Field(default=1, ge=1)
 
 
 class ScanSettings(BaseModel):

@@ -10,6 +10,7 @@ from openhss.api.deps import AppContext
 from openhss.api.middleware import BodyLimitMiddleware, IdempotencyMiddleware, RequestIdMiddleware
 from openhss.api.routers import health, iam
 from openhss.api.routers.registry import V5_ROUTERS
+from openhss.api.uploads import UploadBudget
 from openhss.config import Settings
 from openhss.console import MOUNT, create_console
 from openhss.services import identity
@@ -24,7 +25,11 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     )
     rt = runtime or open_runtime(settings, migrate_schema=False)
     app.state.ctx = AppContext(
-        settings, rt.sessions, rt.box, identity.LoginThrottle(settings.limits.auth_attempts_per_minute)
+        settings,
+        rt.sessions,
+        rt.box,
+        identity.LoginThrottle(settings.limits.auth_attempts_per_minute),
+        UploadBudget(settings.limits),
     )
     errors.install(app)
     app.include_router(health.router)
@@ -34,6 +39,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     errors.document(app)
     app.mount(MOUNT, create_console(app.state.ctx))
     app.add_middleware(IdempotencyMiddleware, sessions=rt.sessions)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_request_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.limits.max_request_bytes, budget=app.state.ctx.uploads
+    )
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -26,6 +26,7 @@ from fastapi import Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session, sessionmaker
 
+from openhss.api.uploads import UploadBudget
 from openhss.config import Settings
 from openhss.db.engine import transaction
 from openhss.domain import signing
@@ -82,6 +83,7 @@ class AppContext:
     sessions: sessionmaker[Session]
     box: SecretBox
     throttle: identity.LoginThrottle
+    uploads: UploadBudget
 
 
 async def get_context(request: Request) -> AppContext:

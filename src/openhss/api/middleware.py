@@ -13,11 +13,12 @@ import uuid
 
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from openhss.api.deps import IDEMPOTENCY_STATE
+from openhss.api.uploads import UploadBudget
 from openhss.db.engine import transaction
+from openhss.domain.errors import PayloadTooLarge
 from openhss.services import identity
 
 log = logging.getLogger("openhss.api")
@@ -50,9 +51,18 @@ class RequestIdMiddleware:
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    """Reads the whole body first, bounded, and decides what it may cost before the app parses it.
+
+    Over `max_request_bytes` (declared or streamed) is a 413 before anything is buffered beyond the
+    limit; a body holding more JSON values than `max_json_values` is a 413 before it is parsed; a body
+    of at least `large_body_bytes` is handled under the process-wide gate of `UploadBudget`, taken only
+    once the body has fully arrived so a slow sender cannot hold it.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, budget: UploadBudget) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.budget = budget
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -63,32 +73,55 @@ class BodyLimitMiddleware:
                 try:
                     declared = int(value)
                 except ValueError:
-                    await self._reject(scope, send, 400, "HSS.0001", "invalid Content-Length")
+                    await self._reject(send, 400, "HSS.0001", "invalid Content-Length")
                     return
                 if declared > self.max_bytes:
-                    await self._reject(scope, send, 413, "HSS.0413", self._too_large())
+                    await self._reject(send, 413, "HSS.0413", self._too_large())
                     return
+        chunks: list[bytes] = []
         seen = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunk = message.get("body", b"")
+            seen += len(chunk)
+            if seen > self.max_bytes:
+                await self._reject(send, 413, "HSS.0413", self._too_large())
+                return
+            if chunk:
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        del chunks
+        # Whatever the declared type: uploads are parsed as JSON by their routes whatever the client
+        # says, and the count of a non-JSON body is far below the limit.
+        try:
+            self.budget.check_json(body)
+        except PayloadTooLarge as exc:
+            await self._reject(send, 413, exc.error_code, exc.message)
+            return
+        replayed = False
 
         async def _receive() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    # An HTTPException, not PayloadTooLarge: FastAPI's body parser turns any other
-                    # exception into "400 error parsing the body", and a streamed (chunked) body
-                    # over the limit must be a 413 like a declared one.
-                    raise HTTPException(status_code=413, detail=self._too_large())
-            return message
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # after the body: wait for the disconnect, as a server would
 
-        await self.app(scope, _receive, send)
+        if len(body) >= self.budget.limits.large_body_bytes:
+            async with self.budget.gate(scope.setdefault("state", {})):
+                await self.app(scope, _receive, send)
+        else:
+            await self.app(scope, _receive, send)
 
     def _too_large(self) -> str:
         return f"request body exceeds the limit of {self.max_bytes} bytes"
 
     @staticmethod
-    async def _reject(scope: Scope, send: Send, status: int, code: str, msg: str) -> None:
+    async def _reject(send: Send, status: int, code: str, msg: str) -> None:
         body = json.dumps({"error_code": code, "error_msg": msg}).encode()
         await send(
             {
