@@ -169,8 +169,32 @@ class Settings(BaseSettings):
         return f"sqla+sqlite:///{(self.data_dir / 'broker.db').resolve()}"
 
     def ensure_data_dir(self) -> Path:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        """The data dir, private to the service's user: 0700, and the embedded SQLite database and
+        broker files 0600 from their first byte (SQLite gives `-wal`/`-shm` the database file's mode).
+        They hold every tenant's findings and the encrypted secrets, and the key is beside them."""
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _private(self.data_dir, 0o700)
+        private = []
+        if not self.database_url:
+            private += ["openhss.db", "openhss.db-wal", "openhss.db-shm"]
+        if not self.broker_url:
+            private += ["broker.db", "broker.db-wal", "broker.db-shm", "broker.db-journal"]
+        for name in private:
+            path = self.data_dir / name
+            if path.exists():
+                _private(path, 0o600)
+            elif not name.endswith(("-wal", "-shm", "-journal")):
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
         return self.data_dir
+
+
+def _private(path: Path, mode: int) -> None:
+    """Tighten a path's mode; one owned by someone else (an admin's choice) is left as it is."""
+    try:
+        if path.stat().st_mode & 0o777 & ~mode:
+            path.chmod(mode)
+    except PermissionError:
+        pass
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -542,6 +542,10 @@ class ExportTask(Base):
     file_name: Mapped[str] = mapped_column(String(255), default="")
     failed_reason: Mapped[str] = mapped_column(Text, default="")
     create_time: Mapped[int] = mapped_column(BigInteger)
+    #: Who writes the file now and until when (ms), renewed by its heartbeat: a runner that died is
+    #: recognised by its lease, so its task fails and stops blocking its type (services/exports.py).
+    lease_owner: Mapped[str] = mapped_column(String(128), default="")
+    lease_expires: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 # --- image registries ----------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ class Periodic(threading.Thread):
                 rt = runtime_for()
                 with transaction(rt.sessions) as session:
                     scans.sweep(session)
+                exports.sweep_exports(rt.sessions, self.settings)
                 with transaction(rt.sessions) as session:
                     agents.mark_offline(session, self.settings.agent_offline_seconds)
                 if now - last_registry_sync >= self.settings.registry_sync_seconds:

@@ -15,7 +15,7 @@ from celery.signals import worker_ready
 from sqlalchemy.exc import DBAPIError
 
 from openhss.db.engine import transaction
-from openhss.services import maintenance, scans
+from openhss.services import exports, maintenance, scans
 from openhss.services.runtime import Runtime, open_runtime
 from openhss.services.scanning import NoAdvisoryDatabase
 from openhss.worker.app import process_settings
@@ -60,9 +60,11 @@ def scan_job(self: Task[Any, Any], job_pk: int) -> str:
 
 @shared_task(bind=True, name=scans.SWEEP_TASK, **_RETRY)  # type: ignore[untyped-decorator]
 def sweep(self: Task[Any, Any]) -> str:
-    with transaction(runtime_for(self).sessions) as session:
+    rt = runtime_for(self)
+    with transaction(rt.sessions) as session:
         report = scans.sweep(session)
-    return f"expired {report.expired}, re-sent {report.resent}"
+    orphans = exports.sweep_exports(rt.sessions, rt.settings)
+    return f"expired {report.expired}, re-sent {report.resent}, orphaned exports failed {orphans}"
 
 
 @shared_task(bind=True, name=scans.RESCAN_TASK, **_RETRY)  # type: ignore[untyped-decorator]
