@@ -6,6 +6,7 @@ Every command fails with one line on stderr and exit status 2 for bad input, nev
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
@@ -106,6 +107,8 @@ def serve(
     """Run the API service (and, by default, an in-process worker)."""
     import uvicorn
 
+    os.umask(0o077)  # everything the service writes (exports, CA files, databases) is its own
+
     overrides: dict[str, Any] = {}
     if host is not None:
         overrides["host"] = host
@@ -177,6 +180,7 @@ def worker(
     It consumes the manual scan lane first, then the bulk lane, then everything else."""
     from openhss.worker.app import install, queue_names
 
+    os.umask(0o077)  # everything the worker writes (exports, CA files, schedule) is its own
     settings = load_settings()
     open_runtime(settings).engine.dispose()  # migrate; forked pool children open their own engines
     argv = [

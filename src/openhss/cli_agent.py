@@ -8,11 +8,14 @@ from typing import Annotated
 
 import typer
 
+from openhss.cli_secrets import SkFileOption, SkOption, secret_key
+
 
 def agent_command(
     server: Annotated[str, typer.Option(envvar="OPENHSS_SERVER", help="Server URL, e.g. http://hss:8080")],
     ak: Annotated[str, typer.Option("--ak", envvar="OPENHSS_AK", help="Access key (operator role)")],
-    sk: Annotated[str, typer.Option("--sk", envvar="OPENHSS_SK", help="Secret key")],
+    sk: SkOption = "",
+    sk_file: SkFileOption = None,
     project_id: Annotated[
         str, typer.Option(envvar="OPENHSS_PROJECT_ID", help="Project (default: the key's only one)")
     ] = "",
@@ -48,6 +51,13 @@ def agent_command(
 
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(asctime)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        sk = secret_key(sk, sk_file)
+        if not sk:
+            raise typer.BadParameter("a secret key is needed: set OPENHSS_SK or --sk-file")
+    except typer.BadParameter as exc:
+        typer.echo(f"openhss: agent: {exc.message}", err=True)
+        raise typer.Exit(2) from None
     if not docker_host and not containerd_socket:
         docker_host = "unix:///var/run/docker.sock"
     cfg = AgentConfig(

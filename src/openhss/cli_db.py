@@ -137,6 +137,8 @@ def import_(
 def status() -> None:
     """Sources, record counts and age of the advisory database."""
     st = _service().status()
+    if st.problem:
+        _fail(st.problem)
     if not st.exists and not st.packs:
         _fail(f"no advisory database at {st.path}; run `openhss db update` or `openhss db import`")
     if st.exists:

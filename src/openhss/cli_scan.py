@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from openhss.cli_secrets import SkFileOption, SkOption, secret_key
 from openhss.domain.enums import ScanScope, Severity
 
 if TYPE_CHECKING:
@@ -198,7 +199,8 @@ def scan_command(
     ] = False,
     server: Annotated[str, typer.Option(envvar="OPENHSS_SERVER", help="Server URL for --upload")] = "",
     ak: Annotated[str, typer.Option("--ak", envvar="OPENHSS_AK", help="Access key for --upload")] = "",
-    sk: Annotated[str, typer.Option("--sk", envvar="OPENHSS_SK", help="Secret key for --upload")] = "",
+    sk: SkOption = "",
+    sk_file: SkFileOption = None,
     project_id: Annotated[str, typer.Option(envvar="OPENHSS_PROJECT_ID", help="Project for --upload")] = "",
     cicd_name: Annotated[str, typer.Option(help="Pipeline name the image is listed under")] = "",
 ) -> None:
@@ -229,8 +231,11 @@ def scan_command(
             ca_file=ca_file or None,
             docker_host=docker_host,
         )
+        sk = secret_key(sk, sk_file)
         if upload and not (server and ak and sk and cicd_name):
-            raise typer.BadParameter("--upload needs --server, --ak, --sk and --cicd-name")
+            raise typer.BadParameter(
+                "--upload needs --server, --ak, a secret key (OPENHSS_SK or --sk-file) and --cicd-name"
+            )
         cache = None if no_cache else FileLayerCache(cache_dir or default_cache_dir())
         try:
             options = build_pipeline(scope, cache=cache, advisory_db=db)

@@ -25,6 +25,15 @@ class Limits(BaseModel):
     token_ttl_seconds: int = Field(default=24 * 3600, ge=60, le=7 * 24 * 3600)
     signature_skew_seconds: int = Field(default=15 * 60, ge=1, le=3600)
     auth_attempts_per_minute: int = Field(default=30, ge=1)
+    #: What a compressed upload (an agent's layer analysis) may inflate to.
+    max_upload_decompressed_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    #: Most JSON values (arrays, objects, separators) one body may hold: bounds what parsing allocates.
+    #: 1M admits an agent's largest inventory (20 000 images, 50 000 containers).
+    max_json_values: int = Field(default=1_000_000, ge=1000)
+    #: Bodies above this size, and every compressed upload, are parsed under a per-process gate ...
+    large_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    #: ... of this many at a time, so concurrent hostile uploads cost what one does.
+    large_body_concurrency: int = Field(default=1, ge=1)
 
 
 class ScanSettings(BaseModel):
@@ -51,6 +60,23 @@ class ScanSettings(BaseModel):
     layer_cache_retention_days: float = Field(default=30.0, ge=0)
     #: Parallel scans of the in-process worker of `openhss serve`.
     embedded_concurrency: int = Field(default=2, ge=1)
+
+
+class RegistryTargets(BaseModel):
+    """Which addresses a registry may point at (checked on save, before every sync and pull).
+
+    A registry is a URL a tenant chooses and the server connects to with its own network position, so
+    without a policy it reaches the server's own loopback services and the cloud metadata endpoint
+    (169.254.169.254: instance credentials). Loopback, link-local (which includes the metadata
+    addresses), unspecified and multicast targets are refused unless allowed here; private ranges are
+    allowed by default because on-prem registries live there. `allow_networks` admits specific CIDRs
+    (e.g. a registry on the server's own host: `["127.0.0.1/32"]`), `deny_networks` refuses more.
+    """
+
+    allow_loopback: bool = False
+    allow_link_local: bool = False
+    allow_networks: list[str] = Field(default_factory=list)
+    deny_networks: list[str] = Field(default_factory=list)
 
 
 class _TomlSource(PydanticBaseSettingsSource):
@@ -110,6 +136,7 @@ class Settings(BaseSettings):
     #: also frees the per-project, per-type slot for a new export.
     export_timeout_minutes: int = Field(default=60, ge=1, le=24 * 60)
     limits: Limits = Limits()
+    registry_targets: RegistryTargets = RegistryTargets()
     #: YARA rule packs (zip/tar of .yar) and known-bad SHA-256 lists `openhss db update` fetches.
     malware_rule_packs: list[str] = Field(
         default_factory=lambda: ["https://github.com/Yara-Rules/rules/archive/refs/heads/master.zip"]
@@ -144,8 +171,32 @@ class Settings(BaseSettings):
         return f"sqla+sqlite:///{(self.data_dir / 'broker.db').resolve()}"
 
     def ensure_data_dir(self) -> Path:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        """The data dir, private to the service's user: 0700, and the embedded SQLite database and
+        broker files 0600 from their first byte (SQLite gives `-wal`/`-shm` the database file's mode).
+        They hold every tenant's findings and the encrypted secrets, and the key is beside them."""
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _private(self.data_dir, 0o700)
+        private = []
+        if not self.database_url:
+            private += ["openhss.db", "openhss.db-wal", "openhss.db-shm"]
+        if not self.broker_url:
+            private += ["broker.db", "broker.db-wal", "broker.db-shm", "broker.db-journal"]
+        for name in private:
+            path = self.data_dir / name
+            if path.exists():
+                _private(path, 0o600)
+            elif not name.endswith(("-wal", "-shm", "-journal")):
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
         return self.data_dir
+
+
+def _private(path: Path, mode: int) -> None:
+    """Tighten a path's mode; one owned by someone else (an admin's choice) is left as it is."""
+    try:
+        if path.stat().st_mode & 0o777 & ~mode:
+            path.chmod(mode)
+    except PermissionError:
+        pass
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -95,9 +95,15 @@ def test_tokens_expire_and_are_stored_hashed(runtime: Runtime) -> None:
         identity.authenticate_password(s, "admin", "wrong")
 
 
-def test_replayed_signature_is_refused(runtime: Runtime) -> None:
+def test_a_signature_is_claimed_once_and_its_response_kept(runtime: Runtime) -> None:
     later = datetime.now(UTC) + timedelta(minutes=15)
     with transaction(runtime.sessions) as s:
-        identity.remember_signature(s, "a" * 64, later)
-    with transaction(runtime.sessions) as s, pytest.raises(Unauthenticated, match="replayed"):
-        identity.remember_signature(s, "a" * 64, later)
+        assert identity.claim_signature(s, "a" * 64, later)
+    with transaction(runtime.sessions) as s:
+        assert not identity.claim_signature(s, "a" * 64, later)
+        assert identity.stored_response(s, "a" * 64) is None  # still executing
+    answer = identity.StoredResponse(200, [("content-type", "application/json")], b"{}")
+    with transaction(runtime.sessions) as s:
+        identity.store_response(s, "a" * 64, answer)
+    with transaction(runtime.sessions) as s:
+        assert identity.stored_response(s, "a" * 64) == answer

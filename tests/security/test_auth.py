@@ -8,6 +8,8 @@ token, a replayed DELETE and a token used on another project; these extend that 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,6 +21,8 @@ from openhss.api.deps import AUTH_CACHE_SECONDS
 from openhss.db.engine import transaction
 from openhss.db.models import AuthToken, VulImageIndex
 from openhss.domain import signing
+from openhss.domain.enums import Role
+from openhss.services import identity
 from tests.support.service import ADMIN_PASSWORD, PROJECT, Service
 
 from .conftest import LOGINS_PER_MINUTE, send, signed
@@ -54,14 +58,73 @@ def _login(svc: Service, password: str = ADMIN_PASSWORD, project: str | None = P
     return httpx.post(svc.base_url + "/v3/auth/tokens", json=body)
 
 
-def test_signed_post_replayed_verbatim_is_refused(pg_service: Service) -> None:
+def test_signed_post_replayed_verbatim_gets_the_first_answer(pg_service: Service) -> None:
     url, headers, raw = signed(pg_service, "POST", HANDLE, IGNORE_ALL)
     first = send("POST", url, headers, raw)
     assert first.status_code == 200, first.text
     state = _handled(pg_service)
-    body = _hss_error(send("POST", url, headers, raw), 401)
-    assert "replay" in body["error_msg"]
+    replay = send("POST", url, headers, raw)
+    assert (replay.status_code, replay.content) == (first.status_code, first.content)
     assert _handled(pg_service) == state
+
+
+def test_body_swap_under_a_claimed_payload_hash_is_refused(pg_service: Service) -> None:
+    """`X-Sdk-Content-Sha256` names the hash the signature covers; it never replaces hashing the body."""
+    before = _handled(pg_service)
+    raw = json.dumps(IGNORE_ALL).encode()
+    swapped = raw.replace(b'"ignore"', b'"unhandle"')
+    url = pg_service.base_url + HANDLE
+    for claim in (hashlib.sha256(raw).hexdigest(), "UNSIGNED-PAYLOAD"):
+        base = {"content-type": "application/json", "x-sdk-content-sha256": claim}
+        # Signed with the claim as the payload hash, the way the SDK's Signer does it.
+        date = datetime.now(UTC).strftime(signing.DATE_FORMAT)
+        hdrs = {**base, "host": url.split("//", 1)[1].split("/", 1)[0], "x-sdk-date": date}
+        names = tuple(sorted(hdrs))
+        creq = signing.canonical_request("POST", HANDLE, "", hdrs, names, claim)
+        sig = signing.hmac_hex(pg_service.sk, signing.string_to_sign(date, creq))
+        auth = f"{signing.ALGORITHM} Access={pg_service.ak}, SignedHeaders={';'.join(names)}, Signature={sig}"
+        body = _hss_error(send("POST", url, {**hdrs, "Authorization": auth}, swapped), 401)
+        assert "X-Sdk-Content-Sha256" in body["error_msg"]
+    # An unsigned claim cannot stand in either, even when it is the true hash of what arrived.
+    url2, headers, raw2 = signed(pg_service, "POST", HANDLE, IGNORE_ALL)
+    headers = {**headers, "x-sdk-content-sha256": hashlib.sha256(raw2).hexdigest()}
+    _hss_error(send("POST", url2, headers, raw2), 401)
+    assert _handled(pg_service) == before
+
+
+def test_only_owner_or_admin_may_introspect_or_revoke_a_token(pg_service: Service) -> None:
+    with transaction(pg_service.runtime.sessions) as s:
+        for name, role in (("reader-1", Role.READ_ONLY), ("reader-2", Role.READ_ONLY)):
+            identity.create_user(s, name, role, password=name + "-password")
+            identity.grant(s, name, PROJECT)
+
+    def login(name: str) -> str:
+        body = {
+            "auth": {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {"user": {"name": name, "password": name + "-password"}},
+                }
+            }
+        }
+        resp = httpx.post(pg_service.base_url + "/v3/auth/tokens", json=body)
+        assert resp.status_code == 201, resp.text
+        return resp.headers["X-Subject-Token"]
+
+    victim, attacker = login("reader-1"), login("reader-2")
+    tokens_url = pg_service.base_url + "/v3/auth/tokens"
+    as_attacker = {"X-Auth-Token": attacker, "X-Subject-Token": victim}
+    _hss_error(httpx.get(tokens_url, headers=as_attacker), 403)
+    _hss_error(httpx.delete(tokens_url, headers=as_attacker), 403)
+    assert httpx.get(pg_service.base_url + LIST, headers={"X-Auth-Token": victim}).status_code == 200
+    # The owner may look at and end its own token; an admin may end anyone's.
+    own = httpx.get(tokens_url, headers={"X-Auth-Token": victim, "X-Subject-Token": victim})
+    assert own.status_code == 200 and own.json()["token"]["user"]["name"] == "reader-1"
+    admin = _login(pg_service).headers["X-Subject-Token"]
+    assert (
+        httpx.delete(tokens_url, headers={"X-Auth-Token": admin, "X-Subject-Token": attacker}).status_code
+        == 204
+    )
 
 
 def test_tampered_body_query_and_signed_header_are_refused(pg_service: Service) -> None:

@@ -7,9 +7,10 @@ from fastapi import FastAPI
 from openhss import __version__
 from openhss.api import errors
 from openhss.api.deps import AppContext
-from openhss.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from openhss.api.middleware import BodyLimitMiddleware, IdempotencyMiddleware, RequestIdMiddleware
 from openhss.api.routers import health, iam
 from openhss.api.routers.registry import V5_ROUTERS
+from openhss.api.uploads import UploadBudget
 from openhss.config import Settings
 from openhss.console import MOUNT, create_console
 from openhss.db.engine import make_session_factory
@@ -29,14 +30,22 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     # The runtime's own factory stays a system factory for the embedded worker and the sweepers.
     sessions = guard_tenants(make_session_factory(rt.engine))
     app.state.ctx = AppContext(
-        settings, sessions, rt.box, identity.LoginThrottle(settings.limits.auth_attempts_per_minute)
+        settings,
+        sessions,
+        rt.box,
+        identity.LoginThrottle(settings.limits.auth_attempts_per_minute),
+        UploadBudget(settings.limits),
     )
     errors.install(app)
     app.include_router(health.router)
     app.include_router(iam.router)
     for router in V5_ROUTERS:
         app.include_router(router)
+    errors.document(app)
     app.mount(MOUNT, create_console(app.state.ctx))
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_request_bytes)
+    app.add_middleware(IdempotencyMiddleware, sessions=rt.sessions)
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.limits.max_request_bytes, budget=app.state.ctx.uploads
+    )
     app.add_middleware(RequestIdMiddleware)
     return app

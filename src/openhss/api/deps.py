@@ -3,6 +3,15 @@
 Authentication accepts the two HSS ways: an `X-Auth-Token` (from `POST /v3/auth/tokens`) or an AK/SK
 `SDK-HMAC-SHA256` signature. When both are present the token decides: that is what the SDK sends when a
 user sets `preset_headers={"X-Auth-Token": ...}` on a client built with placeholder AK/SK.
+
+Replays. A signed state-changing request's signature is its idempotency key for the skew window: the
+first arrival claims it (a committed row) and executes; `IdempotencyMiddleware` stores that execution's
+response on the row; any later arrival of the same signed bytes waits until the response is stored and
+receives it verbatim. A replayed capture therefore has no second effect and learns nothing the original
+exchange did not already carry, while a legitimate client that sends the same request twice within the
+SDK's one-second `X-Sdk-Date` resolution is never refused: both calls succeed with the one answer (the
+same signed bytes *are* the same request; the SDK has no nonce to tell them apart). Refusing repeats
+with a 401 instead, as before, turned ordinary concurrent traffic into spurious failures.
 """
 
 from __future__ import annotations
@@ -17,12 +26,13 @@ from fastapi import Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session, sessionmaker
 
+from openhss.api.uploads import UploadBudget
 from openhss.config import Settings
 from openhss.db.engine import transaction
 from openhss.db.tenancy import bind_scope
 from openhss.domain import signing
 from openhss.domain.enums import Role
-from openhss.domain.errors import Forbidden, Unauthenticated
+from openhss.domain.errors import Conflict, Forbidden, Unauthenticated
 from openhss.services import identity
 from openhss.services.crypto import SecretBox
 from openhss.services.identity import Principal, Scope
@@ -74,6 +84,7 @@ class AppContext:
     sessions: sessionmaker[Session]
     box: SecretBox
     throttle: identity.LoginThrottle
+    uploads: UploadBudget
 
 
 async def get_context(request: Request) -> AppContext:
@@ -123,19 +134,61 @@ def _verify_signature(
             _auth_cache.drop(cache_key)
             raise Unauthenticated("the access key does not exist or is disabled")
         user, secret = found
-        expected = signing.expected_signature(
-            secret, method, raw_path, raw_query, headers, auth.signed_headers, body
-        )
+        expected = _expected(secret, method, raw_path, raw_query, headers, auth.signed_headers, body)
         if not signing.signature_matches(expected, auth.signature):
             raise Unauthenticated("the request signature does not match")
         if header_project and path_project and header_project != path_project:
             raise Forbidden("X-Project-Id does not match the project in the path")
         principal = identity.principal_for(session, user)
         identity.touch_access_key(session, auth.access_key)
-        if method not in SAFE_METHODS:
-            identity.remember_signature(session, auth.signature, sdk_date + skew)
     _auth_cache.put(cache_key, (secret, principal))
     return principal, False
+
+
+def _expected(
+    secret: str,
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    headers: dict[str, str],
+    signed_headers: tuple[str, ...],
+    body: bytes,
+) -> str:
+    try:
+        return signing.expected_signature(secret, method, raw_path, raw_query, headers, signed_headers, body)
+    except signing.SignatureError as exc:
+        raise Unauthenticated(str(exc)) from exc
+
+
+class Replayed(Exception):
+    """Raised instead of executing a repeat: the handler answers with the first execution's response."""
+
+    def __init__(self, response: identity.StoredResponse) -> None:
+        super().__init__("replayed signed request")
+        self.response = response
+
+
+#: The request-state key under which `IdempotencyMiddleware` finds the signature whose response to keep.
+IDEMPOTENCY_STATE = "idempotency_signature"
+#: How long a repeat waits for the first execution to answer before giving up with a 409.
+REPLAY_WAIT_SECONDS = 60.0
+_REPLAY_POLL_SECONDS = 0.05
+
+
+def _claim_or_wait(ctx: AppContext, signature: str, expires_at: datetime) -> identity.StoredResponse | None:
+    """None: this request owns the signature and executes. Otherwise the first execution's response."""
+    with transaction(ctx.sessions) as session:
+        if identity.claim_signature(session, signature, expires_at):
+            return None
+    deadline = time.monotonic() + REPLAY_WAIT_SECONDS
+    while True:
+        with transaction(ctx.sessions) as session:
+            stored = identity.stored_response(session, signature)
+        if stored is not None:
+            return stored
+        if time.monotonic() >= deadline:
+            raise Conflict("an identical signed request is still being executed; sign the request anew")
+        time.sleep(_REPLAY_POLL_SECONDS)
 
 
 def _resolve_token(ctx: AppContext, token: str) -> Principal:
@@ -175,6 +228,16 @@ async def _authenticate(request: Request, ctx: AppContext, use_cache: bool) -> t
 async def authenticate(request: Request, ctx: Ctx) -> Principal:
     principal, cached = await _authenticate(request, ctx, use_cache=True)
     request.state.principal_cached = cached
+    if request.method not in SAFE_METHODS and not request.headers.get("x-auth-token"):
+        # Verified above, so these parse; the claim comes after verification so that a forgery
+        # cannot burn (or wait on) a legitimate request's signature.
+        auth = signing.parse_authorization(request.headers.get("authorization", ""))
+        sdk_date = signing.parse_sdk_date(request.headers.get("x-sdk-date", ""))
+        expires = sdk_date + timedelta(seconds=ctx.settings.limits.signature_skew_seconds)
+        stored = await run_in_threadpool(_claim_or_wait, ctx, auth.signature, expires)
+        if stored is not None:
+            raise Replayed(stored)
+        setattr(request.state, IDEMPOTENCY_STATE, auth.signature)
     return principal
 
 

@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from openhss.api.deps import AppContext
 from openhss.console.render import page
@@ -22,12 +23,29 @@ from openhss.domain.errors import HssError
 MOUNT = "/console"
 
 
+class _NoSniff:
+    """Every console response (pages, assets, redirects, errors) forbids MIME sniffing, so a response
+    can only ever be used as the type it declares (the CSP on pages relies on that for scripts)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def _send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-content-type-options", b"nosniff")]
+            await send(message)
+
+        await self.app(scope, receive, _send)
+
+
 def create_console(ctx: AppContext) -> FastAPI:
     from openhss.console.views import router
 
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.state.ctx = ctx
     app.include_router(router)
+    app.add_middleware(_NoSniff)
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired) -> Response:

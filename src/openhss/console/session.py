@@ -8,12 +8,18 @@ same user could through the API.
 
 State-changing forms also carry a CSRF token derived from the session token (HMAC), so a request is
 honoured only from a page this session rendered, even in a browser that ignores SameSite.
+
+The login form has no session yet, so it is protected by a pre-session token instead (double submit):
+rendering the form sets a random HttpOnly, SameSite=Strict cookie and puts the same value in a hidden
+field; a login is honoured only when both arrive and match. A cross-site page can neither read the
+cookie nor make the browser send it, so it cannot log a victim into the attacker's account (login CSRF).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -30,6 +36,7 @@ from openhss.services import identity
 from openhss.services.identity import Principal, Scope
 
 COOKIE = "openhss_console"
+LOGIN_COOKIE = "openhss_console_login"
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "X-Console-CSRF"
 
@@ -58,6 +65,18 @@ class ConsoleUser:
 
 def csrf_for(token: str) -> str:
     return hmac.new(token.encode(), b"openhss-console-csrf", hashlib.sha256).hexdigest()
+
+
+def login_nonce(request: Request) -> str:
+    """The pre-session token for the login form: the browser's current one, or a fresh one."""
+    current = request.cookies.get(LOGIN_COOKIE, "")
+    return current if len(current) == 43 else secrets.token_urlsafe(32)
+
+
+def require_login_csrf(request: Request, sent: str) -> None:
+    cookie = request.cookies.get(LOGIN_COOKIE, "")
+    if not cookie or not hmac.compare_digest(sent.encode(), cookie.encode()):
+        raise Forbidden("the login form has expired or did not come from this console; reload the page")
 
 
 def login(ctx: AppContext, username: str, password: str, source: str) -> str:

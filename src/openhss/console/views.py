@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from openhss.api.deps import Ctx
 from openhss.console import data
 from openhss.console.render import page, static_file
-from openhss.console.session import COOKIE, User, login, logout
+from openhss.console.session import COOKIE, LOGIN_COOKIE, User, login, login_nonce, logout, require_login_csrf
 from openhss.db.engine import transaction
 from openhss.db.models import Image
 from openhss.domain.enums import FindingKind
@@ -114,9 +114,25 @@ async def static(name: Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9.-]*$", max
     return static_file(name)
 
 
+def _login_form(request: Request, next_url: str, error: str, status_code: int = 200) -> Response:
+    nonce = login_nonce(request)
+    response = page(
+        request, "login.html", None, next=next_url, error=error, csrf=nonce, status_code=status_code
+    )
+    response.set_cookie(
+        LOGIN_COOKIE,
+        nonce,
+        path=_base(request) or "/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
 @router.get("/login", response_class=HTMLResponse, name="login")
 async def login_page(request: Request, next: Annotated[str, Query(max_length=512)] = "") -> Response:
-    return page(request, "login.html", None, next=next, error="")
+    return _login_form(request, next, "")
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -126,12 +142,15 @@ async def login_submit(
     username: Annotated[str, Form(min_length=1, max_length=64)],
     password: Annotated[str, Form(min_length=1, max_length=1024)],
     next: Annotated[str, Form(max_length=512)] = "",
+    csrf: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
+    # Checked before the password, so a forged login costs no password hash and no throttle slot.
+    require_login_csrf(request, csrf)
     source = request.client.host if request.client else "unknown"
     try:
         token = await run_in_threadpool(login, ctx, username, password, source)
     except Unauthenticated as exc:
-        return page(request, "login.html", None, next=next, error=exc.message, status_code=401)
+        return _login_form(request, next, exc.message, 401)
     response = _redirect(_back(request, next, "/"))
     response.set_cookie(
         COOKIE,
@@ -142,6 +161,7 @@ async def login_submit(
         samesite="strict",
         secure=request.url.scheme == "https",
     )
+    response.delete_cookie(LOGIN_COOKIE, path=_base(request) or "/")
     return response
 
 

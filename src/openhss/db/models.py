@@ -118,12 +118,17 @@ class AuthToken(Base):
 
 
 class RequestNonce(Base):
-    """Signatures of accepted state-changing requests, kept for the skew window to refuse replays."""
+    """Signatures of accepted state-changing requests, kept for the skew window as idempotency keys:
+    a repeat of the same signed request is answered with the first one's stored response."""
 
     __tablename__ = "request_nonces"
 
     signature: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # NULL until the first execution has answered; a repeat waits for it.
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    response_headers: Mapped[str | None] = mapped_column(Text, nullable=True)
+    response_body: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 # --- fleet: hosts, images, containers ---------------------------------------------------------------
@@ -537,6 +542,10 @@ class ExportTask(Base):
     file_name: Mapped[str] = mapped_column(String(255), default="")
     failed_reason: Mapped[str] = mapped_column(Text, default="")
     create_time: Mapped[int] = mapped_column(BigInteger)
+    #: Who writes the file now and until when (ms), renewed by its heartbeat: a runner that died is
+    #: recognised by its lease, so its task fails and stops blocking its type (services/exports.py).
+    lease_owner: Mapped[str] = mapped_column(String(128), default="")
+    lease_expires: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 # --- image registries ----------------------------------------------------------------------------------

@@ -4,6 +4,11 @@ The server verifies what `huaweicloudsdkcore`'s `Signer` produced (spec §2.3), 
 must match the SDK's byte for byte: the *raw* request path re-encoded per segment and always ending in
 `/`, the query sorted and RFC 3986 encoded, only the headers listed in `SignedHeaders`, and the hex
 SHA-256 of the exact body bytes. The same functions sign requests made by our own agent and CLI.
+
+The SDK lets a client put its own payload hash in `X-Sdk-Content-Sha256` (and writes
+`UNSIGNED-PAYLOAD` there for non-JSON bodies). The server never takes that claim in place of the body:
+a signature then would cover a hash, not the bytes that arrived, and a captured request could carry
+any other body. The header is accepted only when it is signed and equals the received body's hash.
 """
 
 from __future__ import annotations
@@ -103,6 +108,21 @@ def parse_sdk_date(value: str) -> datetime:
         raise SignatureError("X-Sdk-Date must be YYYYMMDDTHHMMSSZ") from exc
 
 
+def payload_hash(headers: Mapping[str, str], signed_headers: tuple[str, ...], body: bytes) -> str:
+    """The hash the canonical request must carry: always the received body's own SHA-256."""
+    actual = hashlib.sha256(body).hexdigest()
+    claimed = headers.get("x-sdk-content-sha256")
+    if claimed is None:
+        return actual
+    if "x-sdk-content-sha256" not in signed_headers:
+        raise SignatureError("X-Sdk-Content-Sha256 must be a signed header")
+    if not hmac.compare_digest(claimed.strip().encode(), actual.encode()):
+        raise SignatureError(
+            "X-Sdk-Content-Sha256 must be the SHA-256 of the request body (no unsigned payloads)"
+        )
+    return actual
+
+
 def expected_signature(
     secret_key: str,
     method: str,
@@ -112,8 +132,9 @@ def expected_signature(
     signed_headers: tuple[str, ...],
     body: bytes,
 ) -> str:
-    payload_hash = headers.get("x-sdk-content-sha256") or hashlib.sha256(body).hexdigest()
-    creq = canonical_request(method, raw_path, raw_query, headers, signed_headers, payload_hash)
+    """Raises `SignatureError` when a client-supplied payload hash is not the body's own."""
+    digest = payload_hash(headers, signed_headers, body)
+    creq = canonical_request(method, raw_path, raw_query, headers, signed_headers, digest)
     return hmac_hex(secret_key, string_to_sign(headers["x-sdk-date"], creq))
 
 

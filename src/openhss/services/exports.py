@@ -16,6 +16,9 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
+import socket
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -535,15 +538,18 @@ def create_export(
     export_type = export_type_of(q)
     session.execute(select(Project.id).where(Project.id == scope.project_id).with_for_update())
     running = session.scalars(
-        select(ExportTask.task_id).where(
+        select(ExportTask).where(
             ExportTask.project_id == scope.project_id,
             ExportTask.export_type == export_type,
             ExportTask.task_status == "running",
         )
     ).first()
-    if running is not None:
+    if running is not None and _runner_died(running, now_ms()):
+        _fail_orphan(running)  # the slot does not outlive its owner
+    elif running is not None:
         raise ExportBusy(
-            f"an export of type {export_type} is already running (task {running}); retry when it has finished"
+            f"an export of type {export_type} is already running (task {running.task_id}); "
+            "retry when it has finished"
         )
     total = count_rows(session, scope, q, export_size)
     at = now_ms()
@@ -602,9 +608,11 @@ def _reason(exc: Exception) -> str:
 def run_export(sessions: sessionmaker[Session], settings: Settings, export_pk: int) -> str:
     """Write the file of one `running` task and record the outcome; returns the task's final status.
 
-    Safe to run twice: a task that is no longer running is left alone, and of two concurrent runs only
-    the first to finish records its file.
+    Safe to run twice: a task that is no longer running is left alone, a task whose lease another
+    live runner holds is left to it, and of two runs only the first to finish records its file.
     """
+    owner = _new_owner()
+    lease_ms = settings.scans.lease_seconds * 1000
     with transaction(sessions) as session:
         task = session.get(ExportTask, export_pk)
         if task is None:
@@ -612,16 +620,19 @@ def run_export(sessions: sessionmaker[Session], settings: Settings, export_pk: i
             return "missing"
         if task.task_status != "running":
             return task.task_status
+        if not _claim(session, export_pk, owner, lease_ms):
+            return "running"  # another runner holds a live lease
         scope = _scope_of(task)
         export_type, size, create_time = task.export_type, task.export_size, task.create_time
         stored = json.loads(task.filters or "{}")
     fmt = str(stored.get("format", "xlsx"))
     file_id = uuid.uuid4().hex
+    heartbeat = _LeaseHeartbeat(sessions, export_pk, owner, lease_ms)
     try:
         q = _query_from_json(export_type, stored)
         ext = FILE_FORMATS[fmt].extension if fmt in FILE_FORMATS else fmt
         directory = export_dir(settings, scope.project_id)
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = directory / f"{file_id}.{ext}"
         written = write_export(sessions, scope, q, size, fmt, path)
     except Exception as exc:  # the task must say why it failed, whatever failed
@@ -629,6 +640,8 @@ def run_export(sessions: sessionmaker[Session], settings: Settings, export_pk: i
         reason = _reason(exc)
         _finish(sessions, export_pk, task_status="failure", failed_reason=reason)
         return "failure"
+    finally:
+        heartbeat.stop()
     stamp = datetime.fromtimestamp(create_time / 1000, UTC).strftime("%Y%m%d%H%M%S")
     name = f"{q.report_type}_{stamp}.{ext}"
     if not _finish(
@@ -639,6 +652,109 @@ def run_export(sessions: sessionmaker[Session], settings: Settings, export_pk: i
             done = session.get(ExportTask, export_pk)
             return done.task_status if done is not None else "missing"
     return "success"
+
+
+# --- leases: a task's runner, and recovery when it dies -------------------------------------------------
+
+_HOST = socket.gethostname()
+ORPHANED = "the worker running this export stopped before it finished; request the export again"
+
+
+def _new_owner() -> str:
+    return f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _owner_alive(owner: str) -> bool | None:
+    """Whether the owning process still runs: known only for owners on this host (None elsewhere)."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != _HOST or not pid_text.isdigit():
+        return None
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _runner_died(task: ExportTask, now: int) -> bool:
+    """A started task whose runner is gone: its lease expired, or its process on this host is dead."""
+    if not task.lease_owner:
+        return False  # not started yet: its message is queued (the sweep re-sends a lost one)
+    return task.lease_expires < now or _owner_alive(task.lease_owner) is False
+
+
+def _fail_orphan(task: ExportTask) -> None:
+    log.warning("export task %s: its runner %s died; failing it", task.task_id, task.lease_owner)
+    task.task_status = "failure"
+    task.failed_reason = ORPHANED
+    task.lease_owner, task.lease_expires = "", 0
+
+
+def _claim(session: Session, export_pk: int, owner: str, lease_ms: int) -> bool:
+    at = now_ms()
+    result = session.execute(
+        update(ExportTask)
+        .where(
+            ExportTask.id == export_pk,
+            ExportTask.task_status == "running",
+            or_(ExportTask.lease_owner == "", ExportTask.lease_expires < at),
+        )
+        .values(lease_owner=owner, lease_expires=at + lease_ms)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+class _LeaseHeartbeat:
+    """Renews the lease every third of it while the file is written, so only a dead runner loses it."""
+
+    def __init__(self, sessions: sessionmaker[Session], export_pk: int, owner: str, lease_ms: int) -> None:
+        self.sessions, self.export_pk, self.owner, self.lease_ms = sessions, export_pk, owner, lease_ms
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"export-lease-{export_pk}", daemon=True)
+        self._thread.start()
+
+    def _beat(self) -> None:
+        while not self._done.wait(max(0.5, self.lease_ms / 3000)):
+            try:
+                with transaction(self.sessions) as session:
+                    session.execute(
+                        update(ExportTask)
+                        .where(ExportTask.id == self.export_pk, ExportTask.lease_owner == self.owner)
+                        .values(lease_expires=now_ms() + self.lease_ms)
+                    )
+            except SQLAlchemyError:
+                log.warning("export %s: could not renew its lease", self.export_pk)
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join(timeout=5)
+
+
+def sweep_exports(sessions: sessionmaker[Session], settings: Settings, now: int | None = None) -> int:
+    """Every sweep interval (and at worker start): fail running tasks whose runner died, re-send those
+    never started for a sweep interval (a message lost in a crash). Returns how many it failed.
+
+    So after a crash, a task ends (`failure`, saying so) within one sweep interval of its lease running
+    out, at once when its dead runner was on this host, and never blocks its export type longer.
+    """
+    at = now if now is not None else now_ms()
+    interval_ms = int(settings.scans.sweep_interval_seconds * 1000)
+    with transaction(sessions) as session:
+        running = session.scalars(select(ExportTask).where(ExportTask.task_status == "running")).all()
+        failed = 0
+        resend = []
+        for task in running:
+            if _runner_died(task, at):
+                _fail_orphan(task)
+                failed += 1
+            elif not task.lease_owner and task.create_time < at - interval_ms:
+                resend.append(task.id)
+    for pk in resend:
+        dispatch.send_now(dispatch.Message(RUN_TASK, (pk,), QUEUE))
+    return failed
 
 
 # --- reading tasks and files ---------------------------------------------------------------------------

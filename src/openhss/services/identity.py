@@ -9,6 +9,7 @@ rejected request writes nothing.
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import string
 import threading
@@ -399,20 +400,61 @@ def resolve_token(session: Session, token: str) -> Principal:
     return principal_for(session, user, row.project_id)
 
 
+def require_token_owner(session: Session, caller: Principal, token: str) -> None:
+    """Only a token's owner or an admin may introspect or revoke it (IAM's own rule for
+    `X-Subject-Token`): otherwise any read-only user could end another user's session or read who
+    holds a token it found in a log."""
+    row = session.get(AuthToken, token_digest(token))
+    if row is not None and row.user_id != caller.user_id and not caller.can(Role.ADMIN):
+        raise Forbidden("only the token's owner or an admin may use X-Subject-Token on this token")
+
+
 def revoke_token(session: Session, token: str) -> None:
     session.execute(delete(AuthToken).where(AuthToken.token_hash == token_digest(token)))
 
 
-def remember_signature(session: Session, signature: str, expires_at: datetime) -> None:
-    """Refuse a second use of the same signed state-changing request inside the skew window."""
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    """What the first execution of a signed request answered; a repeat receives exactly this."""
+
+    status_code: int
+    headers: list[tuple[str, str]]
+    body: bytes | None  # None: the response was too large to keep
+
+
+def claim_signature(session: Session, signature: str, expires_at: datetime) -> bool:
+    """Make this request the one execution of its signature; False when another already is.
+
+    Runs in its own transaction (committed before the request executes), so a concurrent duplicate
+    sees the claim; the primary key decides races on both databases.
+    """
     session.execute(delete(RequestNonce).where(RequestNonce.expires_at < _now()))
     if session.get(RequestNonce, signature) is not None:
-        raise Unauthenticated("the request was already used (replayed signature)")
-    session.add(RequestNonce(signature=signature, expires_at=expires_at))
+        return False
     try:
-        session.flush()
-    except IntegrityError as exc:
-        raise Unauthenticated("the request was already used (replayed signature)") from exc
+        with session.begin_nested():
+            session.add(RequestNonce(signature=signature, expires_at=expires_at))
+    except IntegrityError:
+        return False
+    return True
+
+
+def store_response(session: Session, signature: str, response: StoredResponse) -> None:
+    row = session.get(RequestNonce, signature)
+    if row is None:  # purged meanwhile (a request that ran longer than the skew window)
+        return
+    row.status_code = response.status_code
+    row.response_headers = json.dumps(response.headers)
+    row.response_body = response.body
+
+
+def stored_response(session: Session, signature: str) -> StoredResponse | None:
+    """The first execution's response, or None while it is still running (or its row has expired)."""
+    row = session.get(RequestNonce, signature)
+    if row is None or row.status_code is None:
+        return None
+    pairs = json.loads(row.response_headers or "[]")
+    return StoredResponse(row.status_code, [(str(k), str(v)) for k, v in pairs], row.response_body)
 
 
 # --- authorisation -----------------------------------------------------------------------------------

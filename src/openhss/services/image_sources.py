@@ -74,6 +74,8 @@ def registry_source(session: Session, image: Image) -> ResolvedSource | None:
         ref, options = registries.registry_ref(settings, SecretBox.from_settings(settings), session, image)
     except NotFound:
         return None
+    except registries.TargetRefused as exc:
+        raise SourceUnavailable(exc.message) from None
     return ResolvedSource(ref, dataclasses.replace(options, max_image_bytes=settings.limits.max_image_bytes))
 
 

@@ -14,7 +14,11 @@ large registry costs one manifest request per tag.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
+import socket
+import ssl
+import urllib.parse
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,7 +28,7 @@ from pathlib import Path
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from openhss.config import Settings
+from openhss.config import RegistryTargets, Settings
 from openhss.db.engine import transaction
 from openhss.db.models import Image, Registry, RegistryImage
 from openhss.db.tenancy import scoped, unscoped
@@ -147,9 +151,62 @@ def _client(conn: Connection, repository: str = "", scope: str = "") -> Registry
     return RegistryClient(ref, conn.source_options(), scope=scope)
 
 
-def check_connectivity(conn: Connection) -> None:
-    """Refuse settings the registry does not accept: 400 with the reason (never the password)."""
+class TargetRefused(InvalidRequest):
+    """The registry address resolves to a network the `registry_targets` policy does not allow."""
+
+
+def _host_of(addr: str) -> str:
+    netloc = urllib.parse.urlsplit("//" + addr.split("://", 1)[-1]).hostname
+    return netloc or ""
+
+
+def check_target(policy: RegistryTargets, addr: str) -> None:
+    """Refuse an address (as every one of its DNS answers) in a network the policy keeps out of reach.
+
+    Checked on save, before each sync and each pull, so a name re-pointed later is refused too.
+    """
+    host = _host_of(addr)
+    if not host:
+        raise TargetRefused(f"invalid parameter registry_addr: {addr!r} names no host")
     try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        # Nothing to connect to; the uniform connectivity failure below reports it.
+        return
+    allowed = [ipaddress.ip_network(n, strict=False) for n in policy.allow_networks]
+    denied = [ipaddress.ip_network(n, strict=False) for n in policy.deny_networks]
+    for info in infos:
+        ip = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        if any(ip in net for net in allowed):
+            continue
+        reason = ""
+        if ip.is_loopback and not policy.allow_loopback:
+            reason = "loopback"
+        elif ip.is_link_local and not policy.allow_link_local:
+            reason = "link-local (cloud metadata)"
+        elif ip.is_unspecified or ip.is_multicast:
+            reason = "unspecified or multicast"
+        elif any(ip in net for net in denied):
+            reason = "denied"
+        if reason:
+            raise TargetRefused(
+                f"invalid parameter registry_addr: {host} is a {reason} address, which the registry "
+                "target policy does not allow (an administrator can allow it: registry_targets)"
+            )
+
+
+#: The one message for every connectivity failure that is not the registry refusing the credentials:
+#: a refused port, a timeout, a TLS error and a web server that is not a registry all read the same, so
+#: the check cannot be used to map which hosts and ports answer (the reason stays in the log).
+UNREACHABLE = "registry connectivity check failed: {addr} could not be reached as a v2 registry"
+
+
+def check_connectivity(settings: Settings, conn: Connection) -> None:
+    """Refuse settings the registry does not accept: 400, never the password, never a port-scan oracle."""
+    try:
+        check_target(settings.registry_targets, conn.addr)
         client = _client(conn, scope="registry:catalog:*")
         try:
             client.check_access()
@@ -159,8 +216,13 @@ def check_connectivity(conn: Connection) -> None:
         raise InvalidRequest(
             f"registry connectivity check failed: {conn.addr} refused the user name or password"
         ) from None
-    except ScanError as exc:
-        raise InvalidRequest(f"registry connectivity check failed: {_scrub(exc.reason, conn)}") from None
+    except (ScanError, OSError, ValueError) as exc:
+        reason = exc.reason if isinstance(exc, ScanError) else f"{type(exc).__name__}: {exc}"
+        log.info("registry connectivity check of %s failed: %s", conn.addr, _scrub(reason, conn))
+        raise InvalidRequest(UNREACHABLE.format(addr=conn.addr)) from None
+    finally:
+        if conn.ca_file and Path(conn.ca_file).name.startswith(PENDING_CA):
+            Path(conn.ca_file).unlink(missing_ok=True)
 
 
 def _scrub(text: str, conn: Connection) -> str:
@@ -192,16 +254,36 @@ def pending_connection(
     )
     if f.registry_password is not None:
         password = f.registry_password
+    elif current is not None and (addr, protocol) != (current.registry_addr, current.protocol):
+        # The stored password was given for the old address; sending it to a new one (a host the
+        # updater controls, or plain http) would hand it over. The new place needs it typed again.
+        raise InvalidRequest(
+            "invalid parameter registry_password: required when registry_addr or protocol changes "
+            "(the stored password is never sent to a new address)"
+        )
     else:
         password = box.decrypt(current.password_encrypted) if current else ""
     pem = f.ca_cert if f.ca_cert is not None else (current.ca_cert if current else "")
     ca_file = None
     if pem:
-        key = current.registry_id if current else "pending-" + hashlib.sha256(pem.encode()).hexdigest()[:16]
-        ca_file = ca_path(settings, key, pem)
+        _validate_pem(pem)
+        # A file of its own for the check (removed after it), so a refused update never replaces the
+        # CA file the saved settings use.
+        ca_file = ca_path(settings, PENDING_CA + hashlib.sha256(pem.encode()).hexdigest()[:16], pem)
     if (f.api_version or (current.api_version if current else "V2")) != "V2":
         raise InvalidRequest("api_version V1 (the Docker registry v1 API) is not supported; use V2")
     return Connection(addr, protocol, username, password, ca_file)
+
+
+PENDING_CA = "pending-"
+
+
+def _validate_pem(pem: str) -> None:
+    """A CA bundle the TLS stack cannot load is the caller's mistake (400), found before any file exists."""
+    try:
+        ssl.create_default_context(cadata=pem)
+    except (ssl.SSLError, ValueError, UnicodeError):
+        raise InvalidRequest("invalid parameter ca_cert: not a PEM certificate bundle") from None
 
 
 def add_registry(session: Session, box: SecretBox, scope: Scope, f: RegistryFields) -> Registry:
@@ -530,8 +612,9 @@ def sync_registry(
         conn = connection(settings, box, reg)
         known = _known(session, reg.id)
     try:
+        check_target(settings.registry_targets, conn.addr)
         tags = walk_registry(conn, known)
-    except (ScanError, OSError) as exc:
+    except (ScanError, OSError, TargetRefused) as exc:
         reason = _scrub(exc.reason if isinstance(exc, ScanError) else str(exc), conn)
         log.warning("sync of registry %s (%s) failed: %s", registry_pk, conn.addr, reason)
         with transaction(sessions) as session:
@@ -574,6 +657,7 @@ def registry_ref(
     if found is None:
         raise NotFound(f"image {image.id} did not come from a registry sync")
     ri, reg = found
+    check_target(settings.registry_targets, reg.registry_addr)
     conn = connection(settings, box, reg)
     ref = ImageRef(
         Transport.REGISTRY,

@@ -33,6 +33,7 @@ from openhss.vulndb.sources.base import AdvisorySource, Feed, SourceError
 from openhss.vulndb.sources.registry import SOURCES
 from openhss.vulndb.store import (
     AdvisoryStore,
+    CorruptStore,
     Generation,
     SourceState,
     SqliteAdvisoryIndex,
@@ -67,6 +68,8 @@ class DbStatus:
     exists: bool
     sources: list[SourceState]
     packs: list[PackState] = field(default_factory=list)
+    #: Why the store exists but cannot be read ("" when it is fine).
+    problem: str = ""
 
     @property
     def total(self) -> int:
@@ -299,7 +302,11 @@ class VulnDbService:
         return report
 
     def status(self) -> DbStatus:
-        return DbStatus(self.store.path, self.store.exists(), self.store.sources(), self.packs.sources())
+        try:
+            sources = self.store.sources()
+        except CorruptStore as exc:
+            return DbStatus(self.store.path, True, [], self.packs.sources(), problem=str(exc))
+        return DbStatus(self.store.path, self.store.exists(), sources, self.packs.sources())
 
     def malware_analyzers(self) -> list[type[Analyzer]] | None:
         """The analyzer registry with the malware analyzer extended by the imported packs (None when
@@ -359,7 +366,10 @@ class MatcherCache:
             if matcher is not None:
                 self._matchers.move_to_end(generation)
                 return matcher
-            generation, index = self.store.open_generation()
+            try:
+                generation, index = self.store.open_generation()
+            except CorruptStore as exc:
+                raise VulnDbError(str(exc)) from None
             matcher = self._matchers[generation] = VulnerabilityMatcher(index)
             while len(self._matchers) > self.size:
                 self._matchers.popitem(last=False)

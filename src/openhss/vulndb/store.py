@@ -211,11 +211,23 @@ class AdvisoryStore:
         return self.path.exists()
 
     def _connect(self) -> sqlite3.Connection:
+        """A read-only connection, refused with `CorruptStore` when the file is not an advisory store
+        (damaged, truncated, another file): found once here, not as a stack trace on every lookup."""
         if not self.path.exists():
             raise FileNotFoundError(
                 f"no advisory database at {self.path}; run `openhss db update` or `db import`"
             )
-        return sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        try:
+            conn.execute("SELECT count(*) FROM sources").fetchone()
+            conn.execute("SELECT 1 FROM records LIMIT 1").fetchall()
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise CorruptStore(
+                f"the advisory database {self.path} is unreadable ({exc}); "
+                "replace it with `openhss db update` or `openhss db import`"
+            ) from None
+        return conn
 
     def sources(self) -> list[SourceState]:
         if not self.path.exists():
@@ -244,6 +256,10 @@ class AdvisoryStore:
     def key_digests(self) -> dict[tuple[str, str], str]:
         """A digest of everything stored per (ecosystem, name): two stores differ on a key iff digests do."""
         return key_digests(self.path) if self.path.exists() else {}
+
+
+class CorruptStore(ValueError):
+    """The advisory store file exists but is not a readable advisory database."""
 
 
 def key_digests(path: Path) -> dict[tuple[str, str], str]:

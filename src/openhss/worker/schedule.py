@@ -47,10 +47,12 @@ def _mark_offline(rt: Runtime, settings: Settings) -> int:
         return agents.mark_offline(session, settings.agent_offline_seconds)
 
 
-def _sweep(rt: Runtime, _settings: Settings) -> str:
+def _sweep(rt: Runtime, settings: Settings) -> str:
     with transaction(rt.sessions) as session:
         report = scans.sweep(session)
-    return f"expired {report.expired}, re-sent {report.resent}"
+    # Exports whose worker died (lease expired) fail here, so their type is not blocked by HSS.1035.
+    orphans = exports.sweep_exports(rt.sessions, settings)
+    return f"expired {report.expired}, re-sent {report.resent}, orphaned exports failed {orphans}"
 
 
 def _rescan(rt: Runtime, settings: Settings) -> int:

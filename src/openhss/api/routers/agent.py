@@ -293,7 +293,9 @@ async def put_layer(
     blob = await request.body()
 
     def work() -> AgentJobResponse:
+        ctx.uploads.zstd_bounded(blob)  # before anything inflates it
         with transaction(ctx.sessions) as session:
             return AgentJobResponse(accepted=agents.put_layer(session, scope, key, blob))
 
-    return await run_in_threadpool(work)
+    async with ctx.uploads.gate(request.scope.setdefault("state", {})):  # small on the wire, yet it inflates
+        return await run_in_threadpool(work)

@@ -145,8 +145,9 @@ async def create_token(body: TokenRequest, request: Request, response: Response,
     return payload
 
 
-def _validate(ctx: AppContext, token: str) -> dict[str, Any]:
+def _validate(ctx: AppContext, caller: Principal, token: str) -> dict[str, Any]:
     with transaction(ctx.sessions) as session:
+        identity.require_token_owner(session, caller, token)
         row = session.get(AuthToken, identity.token_digest(token))
         principal = identity.resolve_token(session, token)
         user = session.get(User, principal.user_id)
@@ -156,17 +157,18 @@ def _validate(ctx: AppContext, token: str) -> dict[str, Any]:
 
 @router.get("/auth/tokens")
 async def validate_token(
-    _caller: CurrentPrincipal, ctx: Ctx, subject: Annotated[str, Header(alias="X-Subject-Token")]
+    caller: CurrentPrincipal, ctx: Ctx, subject: Annotated[str, Header(alias="X-Subject-Token")]
 ) -> dict[str, Any]:
-    return await run_in_threadpool(_validate, ctx, subject)
+    return await run_in_threadpool(_validate, ctx, caller, subject)
 
 
 @router.delete("/auth/tokens", status_code=204)
 async def delete_token(
-    _caller: CurrentPrincipal, ctx: Ctx, subject: Annotated[str, Header(alias="X-Subject-Token")]
+    caller: CurrentPrincipal, ctx: Ctx, subject: Annotated[str, Header(alias="X-Subject-Token")]
 ) -> Response:
     def _revoke() -> None:
         with transaction(ctx.sessions) as session:
+            identity.require_token_owner(session, caller, subject)
             identity.revoke_token(session, subject)
 
     await run_in_threadpool(_revoke)

@@ -246,7 +246,7 @@ async def add_registry(
 ) -> s.EmptyResponse:
     fields = RegistryFields(**body.model_dump())
     conn = registries.pending_connection(ctx.settings, ctx.box, fields)
-    await run_in_threadpool(registries.check_connectivity, conn)
+    await run_in_threadpool(registries.check_connectivity, ctx.settings, conn)
 
     def q(session: Session) -> s.EmptyResponse:
         registries.add_registry(session, ctx.box, scope, fields)
@@ -556,7 +556,7 @@ async def update_registry(
         return registries.pending_connection(ctx.settings, ctx.box, fields, reg)
 
     conn = await _run(ctx, current)
-    await run_in_threadpool(registries.check_connectivity, conn)
+    await run_in_threadpool(registries.check_connectivity, ctx.settings, conn)
 
     def q(session: Session) -> s.EmptyResponse:
         reg = registries.get_registry(session, scope, id)
