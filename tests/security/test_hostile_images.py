@@ -17,9 +17,12 @@ import hashlib
 import io
 import json
 import sqlite3
+import threading
+import time
 import zipfile
 import zlib
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +36,11 @@ from openhss.scan.analyzers.os.release import OSReleaseAnalyzer
 from openhss.scan.analyzers.os.rpm import RpmAnalyzer
 from openhss.scan.budget import AnalyzerBudget
 from openhss.scan.cache import FileLayerCache, cache_key
-from openhss.scan.errors import DiffIdMismatch
+from openhss.scan.errors import DiffIdMismatch, DownloadFailed
 from openhss.scan.pipeline import PipelineOptions, ScanStopped, ScanTimedOut, select_analyzers
 from openhss.scan.refs import parse_ref
 from openhss.scan.sources.base import SourceOptions
+from openhss.scan.sources.distribution import RegistryClient
 from openhss.services.scanning import scan_image
 from tests.fuzz.harness import guarded
 from tests.fuzz.seeds import elf, rpm_header, rpm_sqlite
@@ -285,6 +289,25 @@ def test_an_archive_over_the_analyzer_member_budget_is_a_reported_skip(tmp_path:
     assert [p.name for p in report.packages] == ["zlib1g"]
 
 
+def test_files_past_the_per_layer_record_cap_are_counted_not_listed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hundreds of thousands of empty executables cost a few MB of layer: past the cap they are one
+    reported line, not a record each (the 512 MB goal; bench/memory.py measures the real scale)."""
+    from openhss.scan.analyzers import files
+
+    monkeypatch.setattr(files, "MAX_RECORDS", 5)
+    layer = LayerSpec("execs")
+    for i in range(8):
+        layer.add_bytes(f"usr/bin/x{i}", b"", mode=0o755)
+    build_oci(tmp_path / "img", [layer])
+    report = _scan(tmp_path / "img", PipelineOptions(analyzers=[files.FilesAnalyzer], workers=1))
+    assert [f.path for f in report.files] == [f"usr/bin/x{i}" for i in range(5)]
+    why = "files: 3 more reportable files in this layer than the 5 listed"
+    assert dict(report.skipped) == {"usr/bin/x5": why}
+    assert len({id(f.sha256) for f in report.files}) == 1  # one digest string for identical files
+
+
 # --- wall clock and stop --------------------------------------------------------------------------
 
 
@@ -314,3 +337,62 @@ def test_stop_lands_inside_an_analyzer_not_after_the_file(tmp_path: Path) -> Non
     with pytest.raises(ScanStopped):
         _scan(tmp_path / "img", options)
     assert inside == ["app/many.jar"]
+
+
+# --- registry pagination --------------------------------------------------------------------------
+
+
+def _catalog_server(mode: str, seen: list[str]) -> ThreadingHTTPServer:
+    """A registry whose `_catalog` never ends: fresh names forever, empty pages forever, or a loop."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            seen.append(self.path)
+            body, headers = b"{}", {}
+            if self.path.startswith("/v2/_catalog"):
+                n = len(seen)
+                names = {"fresh": [f"repo{n}"], "empty": [], "cycle": ["same"]}[mode]
+                body = json.dumps({"repositories": names}).encode()
+                last = "same" if mode == "cycle" else f"repo{n}"
+                headers["Link"] = f'</v2/_catalog?n=1000&last={last}>; rel="next"'
+            self.send_response(200)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.mark.parametrize("mode", ["fresh", "empty", "cycle"])
+def test_an_endless_catalog_is_bounded_in_pages_and_time(mode: str) -> None:
+    seen: list[str] = []
+    server = _catalog_server(mode, seen)
+    try:
+        ref = parse_ref(f"127.0.0.1:{server.server_address[1]}/x")
+        client = RegistryClient(ref, SourceOptions(insecure=True), scope="registry:catalog:*")
+        try:
+            if mode == "fresh":
+                with pytest.raises(DownloadFailed, match="more than 20 pages"):
+                    client.paged("/v2/_catalog", "repositories", max_pages=20)
+                with pytest.raises(DownloadFailed, match="time budget"):
+                    client.paged("/v2/_catalog", "repositories", deadline=time.monotonic() - 1)
+            else:
+                names = client.paged("/v2/_catalog", "repositories", max_pages=20)
+                assert set(names) == (set() if mode == "empty" else {"same"})
+        finally:
+            client.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    catalog_requests = [p for p in seen if p.startswith("/v2/_catalog")]
+    # fresh: 20 pages, then one refused before its first request; empty: one; cycle: until the repeat.
+    assert len(catalog_requests) == {"fresh": 20, "empty": 1, "cycle": 2}[mode]
