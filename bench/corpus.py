@@ -183,7 +183,8 @@ def _write_layer(spec: LayerInput, blobs: Path, compresslevel: int) -> tuple[str
                 for path, name in spec.entries:
                     if isinstance(path, bytes):
                         info = tarfile.TarInfo(name)
-                        info.size, info.mode, info.mtime = len(path), 0o644, 0
+                        # `Executable` content (bench/memory.py's hostile images) keeps its mode.
+                        info.size, info.mode, info.mtime = len(path), getattr(path, "mode", 0o644), 0
                         tf.addfile(info, io.BytesIO(path))
                         continue
                     try:

@@ -7,7 +7,11 @@ is its own (`common.measure(isolate=True)`); the layer cache is off, so every la
 
     python bench/memory.py                  # full scale
     python bench/memory.py --files 100000   # the many-files image at reduced scale
-    python bench/memory.py --skip-fat       # only the many-files image
+    python bench/memory.py --skip-fat       # only the many-files image (and the hostile cases)
+    python bench/memory.py --skip-fat --skip-many --empty-executables 100000 --dpkg-mb 10
+
+The hostile cases of issue 16 (many empty executables, a huge dpkg status) are held to the 512 MB goal
+too; each row's baseline is the bare inflate of the same image in the same run.
 """
 
 from __future__ import annotations
@@ -17,13 +21,14 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from common import OPENHSS, measure, ratio, record, table
-from corpus import fat_image, image_bytes, many_files
+from corpus import CACHE, LayerInput, build_oci, fat_image, image_bytes, many_files
 
 SHARED_OSV = (
     Path(os.environ.get("OPENHSS_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared")) / "data/osv"
@@ -51,6 +56,42 @@ for layer in manifest["layers"]:
             total += len(chunk)
 print(total)
 """
+
+
+class Executable(bytes):
+    """Generated layer content written with mode 0755 (the walker hashes every executable)."""
+
+    mode = 0o755
+
+
+def empty_executables(n: int) -> Path:
+    """Issue 16: `n` empty executables in one layer (300,000 took the scan to 859 MB RSS)."""
+
+    def entries() -> Iterator[tuple[Path | bytes, str]]:
+        yield b'ID=debian\nVERSION_ID="12"\n', "etc/os-release"
+        for i in range(n):
+            yield Executable(b""), f"usr/local/bin/d{i // 1000:04d}/x{i}"
+
+    return build_oci(
+        CACHE / "images" / f"hostile-empty-executables-{n}",
+        [LayerInput(f"/bin/sh -c touch {n} executables", entries())],
+        {"Cmd": ["/bin/sh"]},
+    )
+
+
+def big_dpkg_status(megabytes: int) -> Path:
+    """Issue 16: a dpkg status of `megabytes` MB of distinct installed stanzas (40 MB reached 1 GB RSS)."""
+    stanza = "Package: pkg{0}\nStatus: install ok installed\nVersion: 1.{0}-1\nArchitecture: amd64\n\n"
+    count = megabytes * 1024 * 1024 // len(stanza.format(10**6))
+    status = "".join(stanza.format(i) for i in range(count)).encode()
+    return build_oci(
+        CACHE / "images" / f"hostile-dpkg-status-{megabytes}mb",
+        [LayerInput("dpkg status", [(b'ID=debian\nVERSION_ID="12"\n', "etc/os-release"), (status, DPKG)])],
+        {"Cmd": ["/bin/sh"]},
+    )
+
+
+DPKG = "var/lib/dpkg/status"
 
 
 def advisory_db(data_dir: Path) -> tuple[Path | None, int]:
@@ -96,6 +137,8 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=int(os.environ.get("MEMORY_FILES", "500000")))
     parser.add_argument("--skip-fat", action="store_true")
     parser.add_argument("--skip-many", action="store_true")
+    parser.add_argument("--empty-executables", type=int, default=300_000, help="0: skip this hostile case")
+    parser.add_argument("--dpkg-mb", type=int, default=40, help="0: skip the hostile dpkg status case")
     args = parser.parse_args()
 
     images: list[tuple[str, Path, int]] = []
@@ -103,6 +146,12 @@ def main() -> int:
         images.append(("fat (Debian+Python+Node+Java)", fat_image(), FAT_LIMIT_MB))
     if not args.skip_many:
         images.append((f"{args.files:,} small files", many_files(args.files), MANY_LIMIT_MB))
+    if args.empty_executables:
+        n = args.empty_executables
+        images.append((f"hostile: {n:,} empty executables", empty_executables(n), FAT_LIMIT_MB))
+    if args.dpkg_mb:
+        label = f"hostile: {args.dpkg_mb} MB dpkg status"
+        images.append((label, big_dpkg_status(args.dpkg_mb), FAT_LIMIT_MB))
 
     figures: dict[str, Any] = {"images": {}}
     rows = []

@@ -60,6 +60,9 @@ class ScanSettings(BaseModel):
     layer_cache_retention_days: float = Field(default=30.0, ge=0)
     #: Parallel scans of the in-process worker of `openhss serve`.
     embedded_concurrency: int = Field(default=2, ge=1)
+    #: Wall-clock budget of one image scan in seconds (0: none): a hostile image that keeps its
+    #: analyzers busy ends `failed` with the reason instead of holding a worker slot for ever.
+    max_scan_seconds: int = Field(default=3600, ge=0)
 
 
 class RegistryTargets(BaseModel):

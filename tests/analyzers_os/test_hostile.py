@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
+from openhss.scan.analyzers.os import dpkg
 from openhss.scan.analyzers.os.apk import parse_installed
-from openhss.scan.analyzers.os.dpkg import parse_status
+from openhss.scan.analyzers.os.dpkg import TooManyPackages, parse_status
 from openhss.scan.analyzers.os.release import detect
 from openhss.scan.analyzers.os.rpm import read_rpmdb
 from openhss.scan.analyzers.os.rpmdb import RpmHeaderError, iter_ndb_blobs, parse_header
@@ -235,3 +236,36 @@ def test_binary_garbage_everywhere() -> None:
         "var/lib/rpm/Packages.db",
         "etc/os-release",
     }
+
+
+def _stanzas(n: int) -> bytes:
+    return b"".join(
+        b"Package: p%d\nStatus: install ok installed\nVersion: 1.%d\nArchitecture: amd64\n\n" % (i, i)
+        for i in range(n)
+    )
+
+
+def test_status_with_too_many_packages_keeps_the_first_and_reports_the_rest() -> None:
+    """Millions of stanzas inflate from a few MB: past the cap they are not turned into packages."""
+    with pytest.raises(TooManyPackages) as info:
+        parse_status(io.BytesIO(_stanzas(50)), "var/lib/dpkg/status", limit=20)
+    assert [p.name for p in info.value.packages] == [f"p{i}" for i in range(20)]
+
+
+def test_dpkg_analyzer_caps_packages_per_layer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dpkg, "MAX_PACKAGES", 30)
+    inv = scan(
+        [
+            tar_of(
+                [
+                    ("var/lib/dpkg/status", _stanzas(20)),
+                    ("var/lib/dpkg/status.d/extra", _stanzas(20)),
+                    ("var/lib/dpkg/status.d/more", _stanzas(5)),
+                ]
+            )
+        ]
+    )
+    assert len(inv.packages) == 30
+    reasons = dict(inv.skipped)
+    assert "more than 10 packages" in reasons["var/lib/dpkg/status.d/extra"]
+    assert "more than 30 packages" in reasons["var/lib/dpkg/status.d/more"]

@@ -72,6 +72,9 @@ def test_round_trip_is_lossless() -> None:
 def test_key_depends_on_analyzer_versions() -> None:
     assert cache_key("sha256:aa", {"dpkg": 1}) != cache_key("sha256:aa", {"dpkg": 2})
     assert cache_key("sha256:aa", {"a": 1, "b": 1}) == cache_key("sha256:aa", {"b": 1, "a": 1})
+    # The claimed diff_id alone never names an entry another blob wrote (issue 16).
+    assert cache_key("sha256:aa", {"a": 1}, "sha256:b1") != cache_key("sha256:aa", {"a": 1}, "sha256:b2")
+    assert cache_key("sha256:aa", {"a": 1}, "sha256:aa") == cache_key("sha256:aa", {"a": 1})
 
 
 def test_file_cache_hit_miss_and_corruption(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import lzma
 import tarfile
@@ -15,7 +16,7 @@ import pytest
 import zstandard
 
 from openhss.domain.enums import EntryKind
-from openhss.scan.errors import CorruptImage, ImageOversized, UnsafeContent
+from openhss.scan.errors import CorruptImage, DiffIdMismatch, ImageOversized
 from openhss.scan.layers import ImageBudget, LayerReader, Limits, iter_layer, normalize_path, resolve_link
 
 from .builders import LayerSpec, sample_layers
@@ -158,12 +159,28 @@ def test_long_names_gnu_and_pax() -> None:
         assert seen[long][2] == b"L" and seen["s"][1] == "t/" * 80
 
 
-def test_path_longer_than_limit_is_an_error() -> None:
-    with pytest.raises(UnsafeContent, match="path"):
-        walk(raw_tar(member("a" * 300)), Limits(max_path_length=256))
+def test_path_longer_than_limit_is_a_reported_skip_and_the_walk_goes_on() -> None:
+    deep = "a/" * 10_000 + "f"
+    reader, seen = walk(
+        raw_tar(member("a" * 300), member(deep), member("s", kind=tarfile.SYMTYPE, link="t" * 300)),
+        Limits(max_path_length=256),
+    )
+    assert seen == {}
+    reasons = [r for _, r in reader.skipped]
+    assert len(reasons) == 3 and all("exceeds 256" in r for r in reasons), reader.skipped
+    assert "link target" in reasons[2]
+    assert all(len(p) < 300 for p, _ in reader.skipped)  # a 20k-character path is not echoed whole
 
 
-def test_oversized_pax_header_is_rejected_before_reading_it() -> None:
+def test_path_longer_than_limit_does_not_hide_the_next_member() -> None:
+    reader, seen = walk(
+        raw_tar(member("a" * 300), member("etc/os-release", b"ID=x\n")), Limits(max_path_length=256)
+    )
+    assert seen == {"etc/os-release": (EntryKind.FILE, "", b"ID=x\n")}
+    assert [p[:3] for p, _ in reader.skipped] == ["aaa"]
+
+
+def test_oversized_pax_header_is_skipped_unread_with_its_member() -> None:
     payload = b"x" * (2 * 1024 * 1024)
     record = b"path=" + payload + b"\n"
     length = len(record) + len(str(len(record))) + 1
@@ -173,9 +190,17 @@ def test_oversized_pax_header_is_rejected_before_reading_it() -> None:
     pax.size = length
     header = pax.tobuf(tarfile.USTAR_FORMAT)
     body = str(length).encode() + b" " + record
-    stream = header + body + b"\0" * (-len(body) % 512) + raw_tar(member("x"))
-    with pytest.raises(UnsafeContent, match="PAX header"):
-        walk(stream)
+    stream = header + body + b"\0" * (-len(body) % 512) + raw_tar(member("x"), member("y", b"after"))
+    tracemalloc.start()
+    try:
+        reader, seen = walk(stream)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # The member the PAX header describes is a reported skip; the next one is walked as usual.
+    assert seen == {"y": (EntryKind.FILE, "", b"after")}
+    assert reader.skipped == [("x", "tar PAX header of %d bytes exceeds %d" % (length, 1024 * 1024))]
+    assert peak < len(payload)  # skipped unread, never held
 
 
 def test_decompression_bomb_hits_layer_limit() -> None:
@@ -286,3 +311,29 @@ def test_builder_layers_round_trip() -> None:
     spec = LayerSpec().add_device("dev/null").add_bytes("x", b"1")
     _, seen = walk(spec.tar_bytes())
     assert seen["dev/null"][0] is EntryKind.OTHER and seen["x"][2] == b"1"
+
+
+@pytest.mark.parametrize("compression", ["gzip", "zstd", "tar"])
+def test_diff_id_is_verified_while_streaming(compression: str) -> None:
+    raw = raw_tar(member("etc/os-release", b"ID=alpine\n"))
+    blob = {"gzip": gzip.compress, "zstd": zstandard.ZstdCompressor().compress, "tar": bytes}[compression](
+        raw
+    )
+    right = "sha256:" + hashlib.sha256(raw).hexdigest()
+    reader = LayerReader(io.BytesIO(blob), expected_diff_id=right)
+    assert [e.path for e, _ in reader] == ["etc/os-release"]
+    wrong = "sha256:" + hashlib.sha256(raw + b"x").hexdigest()
+    with pytest.raises(DiffIdMismatch, match="names diff_id " + wrong):
+        list(LayerReader(io.BytesIO(blob), expected_diff_id=wrong))
+
+
+def test_a_compressed_blob_named_by_its_diff_id_is_still_hashed() -> None:
+    """Only a plain tar may lean on the source's blob check: a gzip blob whose (verified) digest an
+    image reuses as its diff_id is not the hash of the tar, and is refused."""
+    blob = gzip.compress(raw_tar(member("f")))
+    claimed = "sha256:" + hashlib.sha256(blob).hexdigest()
+    with pytest.raises(DiffIdMismatch):
+        list(LayerReader(io.BytesIO(blob), expected_diff_id=claimed, blob_digest=claimed))
+    raw = raw_tar(member("f"))
+    named = "sha256:" + hashlib.sha256(raw).hexdigest()
+    assert len(list(LayerReader(io.BytesIO(raw), expected_diff_id=named, blob_digest=named))) == 1

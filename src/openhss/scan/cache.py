@@ -29,8 +29,16 @@ from openhss.scan.walk import LayerAnalysis
 CODEC_VERSION = 3
 
 
-def cache_key(diff_id: str, analyzers: dict[str, int]) -> str:
-    material = json.dumps([CODEC_VERSION, diff_id, sorted(analyzers.items())], separators=(",", ":"))
+def cache_key(diff_id: str, analyzers: dict[str, int], blob_digest: str = "") -> str:
+    """The key of one layer's analysis. With `blob_digest` (the pipeline always passes it) the key
+    names the stored blob too: the diff_id alone is the image author's claim, and an image claiming a
+    cached layer's diff_id would otherwise be answered from the cache without its own bytes ever being
+    read. A blob digest is checked on every read, and an entry is written only after its blob was
+    verified to decompress to the diff_id, so (diff_id, blob digest) cannot name other content."""
+    named = [CODEC_VERSION, diff_id, sorted(analyzers.items())]
+    if blob_digest and blob_digest != diff_id:
+        named.append(blob_digest)
+    material = json.dumps(named, separators=(",", ":"))
     return hashlib.sha256(material.encode()).hexdigest()
 
 

@@ -54,6 +54,14 @@ class CorruptImage(ScanError):
     status = ScanStatus.FAILED
 
 
+class DiffIdMismatch(CorruptImage):
+    """A layer's uncompressed tar does not hash to the diff_id its image config names.
+
+    The config is the image author's claim; the diff_id keys the layer cache and the report, so an
+    image whose claim is false is refused rather than scanned under a name that is not its content.
+    """
+
+
 class PlatformNotFound(ScanError):
     """A multi-platform index has no manifest for the requested platform."""
 
@@ -70,6 +78,14 @@ class ScratchSpaceExhausted(ScanError):
     """The scratch dir filled up while spooling a member: an operator problem, named as such."""
 
     status = ScanStatus.FAILED
+
+
+class BudgetExceeded(Exception):
+    """One file's analysis went over its time, byte, member or scratch budget.
+
+    Not a `ScanError`: it ends that file's analysis (a reported skip), never the scan, so one planted
+    file cannot hide the rest of an image.
+    """
 
 
 class InvalidImageReference(InvalidRequest):

@@ -32,7 +32,7 @@ from isal import igzip, isal_zlib
 
 from openhss.domain.enums import EntryKind
 from openhss.scan.analyzers.base import FileEntry
-from openhss.scan.errors import CorruptImage, ImageOversized, UnsafeContent
+from openhss.scan.errors import CorruptImage, DiffIdMismatch, ImageOversized
 
 log = logging.getLogger(__name__)
 
@@ -370,8 +370,15 @@ class LayerReader:
     """One streaming pass over a layer tar. Iterate for `(FileEntry, reader-or-None)` pairs.
 
     The reader is only valid until the next iteration step (the stream moves on). After iteration,
-    `whiteouts`/`opaque_dirs` hold what the layer deletes below it and `warnings` what was skipped.
+    `whiteouts`/`opaque_dirs` hold what the layer deletes below it, `warnings` what was skipped and
+    `skipped` the members too hostile to hand out (over-long names and paths), as (path, reason).
     The underlying stream is read to its end so a digest-verifying source sees every byte.
+
+    With `expected_diff_id` the uncompressed tar is hashed as it streams and the iteration ends with
+    `DiffIdMismatch` when it differs: the check costs no second pass, and the caller stores nothing
+    before the iteration has ended. When the stored blob *is* the tar (`blob_digest` equals the
+    diff_id and no compression was found), the source's own verification of the blob already covers
+    it and the bytes are not hashed twice.
     """
 
     def __init__(
@@ -382,14 +389,22 @@ class LayerReader:
         budget: ImageBudget | None = None,
         *,
         hash_diff_id: bool = False,
+        expected_diff_id: str = "",
+        blob_digest: str = "",
     ) -> None:
         self.limits = limits or Limits()
         self.budget = budget
         self._raw = stream
         self._media_type = media_type
         self._stream: BinaryIO | None = None
-        self._hasher = hashlib.sha256() if hash_diff_id else None
+        self._expected = expected_diff_id
+        self._blob_digest = blob_digest
+        self._hash_requested = hash_diff_id
+        self._hasher = hashlib.sha256() if hash_diff_id or expected_diff_id else None
         self.whiteouts: list[str] = []
+        self.skipped: list[tuple[str, str]] = []
+        #: Why the next member is not handed out (its GNU long name / PAX header was over the limit).
+        self._poisoned = ""
         self.opaque_dirs: list[str] = []
         self.warnings: list[str] = []
         self.stats = LayerStats()
@@ -483,21 +498,48 @@ class LayerReader:
         return first
 
     def _long_data(self, size: int, what: str) -> bytes:
+        """The data of a long-name/PAX pseudo member, or b"" when it is over the limit.
+
+        An over-long one is skipped unread and poisons the member it describes: that member becomes a
+        reported skip, the rest of the layer is still walked (one planted name must not hide an image).
+        """
         if size > self.limits.max_header_bytes:
-            raise UnsafeContent(f"tar {what} of {size} bytes exceeds {self.limits.max_header_bytes}")
+            self._skip(size + (-size) % BLOCK)
+            self._poisoned = f"tar {what} of {size} bytes exceeds {self.limits.max_header_bytes}"
+            return b""
         data = self._read_exact(size, what)
         self._skip((-size) % BLOCK)
         return data
 
-    def _check_path(self, path: str) -> None:
+    def _path_problem(self, path: str, what: str = "path") -> str:
         if len(path) > self.limits.max_path_length:
-            raise UnsafeContent(
-                f"tar member path of {len(path)} characters exceeds {self.limits.max_path_length}"
+            return f"tar member {what} of {len(path)} characters exceeds {self.limits.max_path_length}"
+        return ""
+
+    def _skip_member(self, name: str, reason: str, size: int) -> None:
+        shown = name if len(name) <= 200 else f"{name[:200]}… ({len(name)} characters)"
+        self.skipped.append((shown, reason))
+        self._skip(size)
+
+    def _verify_diff_id(self) -> None:
+        if not self._expected or self._hasher is None:
+            return
+        actual = "sha256:" + self._hasher.hexdigest()
+        if actual != self._expected.lower():
+            raise DiffIdMismatch(
+                f"layer content hashes to {actual}, but the image config names diff_id {self._expected}"
             )
 
     def __iter__(self) -> Iterator[tuple[FileEntry, BinaryIO | None]]:
         try:
             self._stream, self.stats.compression = open_decompressed(self._raw, self._media_type)
+            if (
+                self._expected
+                and not self._hash_requested
+                and self.stats.compression == "tar"
+                and self._blob_digest.lower() == self._expected.lower()
+            ):
+                self._hasher = None  # the source verifies these very bytes against the same digest
             self._seek_ok = self._stream is self._raw and self._hasher is None
         except _DECOMPRESS_ERRORS as exc:
             raise CorruptImage(f"cannot open layer stream: {exc}") from None
@@ -546,6 +588,10 @@ class LayerReader:
                     raise CorruptImage("negative PAX size")
             long_name = long_link = None
             pax = {}
+            poisoned, self._poisoned = self._poisoned, ""
+            if poisoned:
+                self._skip_member(_decode(raw_name), poisoned, size + (-size) % BLOCK)
+                continue
             kind = _KIND_BY_TYPE.get(typeflag)
             if kind is None:
                 # GNU sparse, volume labels, vendor extensions: never content an analyzer should trust.
@@ -561,6 +607,7 @@ class LayerReader:
             if data_size:
                 self._skip((-data_size) % BLOCK)
         self._drain()
+        self._verify_diff_id()
 
     def _emit(
         self,
@@ -572,7 +619,10 @@ class LayerReader:
         size: int,
     ) -> Iterator[tuple[FileEntry, BinaryIO | None]]:
         name = _decode(raw_name)
-        self._check_path(name)
+        problem = self._path_problem(name)
+        if problem:
+            self._skip_member(name, problem, size)
+            return
         if "\x00" in name:
             self.warnings.append(f"skipped member with NUL in its name: {name!r}")
             self._skip(size)
@@ -604,7 +654,10 @@ class LayerReader:
                 return
             linkname = target
         elif kind is EntryKind.SYMLINK:
-            self._check_path(linkname)
+            problem = self._path_problem(linkname, "link target")
+            if problem:
+                self._skip_member(path, problem, size)
+                return
         entry = FileEntry(
             path=path,
             size=size,

@@ -23,16 +23,17 @@ from openhss.scan.analyzers.base import Analyzer
 from openhss.scan.analyzers.os.restamp import restamp_os_packages
 from openhss.scan.analyzers.registry import ANALYZERS
 from openhss.scan.applier import Inventory, OsRestamper, fold
+from openhss.scan.budget import AnalyzerBudget, ScratchQuota
 from openhss.scan.cache import LayerCache, cache_key
 from openhss.scan.checks.base import Check, CheckContext, run_checks
 from openhss.scan.checks.registry import CHECKS
 from openhss.scan.errors import ScanError
 from openhss.scan.grouping import group_repeated
-from openhss.scan.image import Image, Layer
+from openhss.scan.image import MT_DIR_LAYER, Image, Layer
 from openhss.scan.layers import ImageBudget, Limits
 from openhss.scan.refs import ImageRef
 from openhss.scan.sources.base import ImageHandle
-from openhss.scan.walk import LayerAnalysis, analyze_layer
+from openhss.scan.walk import LayerAnalysis, WalkBudget, analyze_layer
 
 log = logging.getLogger(__name__)
 
@@ -69,15 +70,50 @@ class PipelineOptions:
     checks: Sequence[Check] = field(default_factory=default_checks)
     workers: int = 2
     progress: Callable[[Progress], None] | None = None
-    #: Asked before each layer is opened; True ends the scan with `ScanStopped` (a user's stop request,
-    #: or a worker that lost its job's lease). Layers already being read finish first.
+    #: Asked before each layer, between members and from inside analyzers' budget checks, so it must be
+    #: cheap (the worker's lease answers from memory and looks at the database once a second); True
+    #: ends the scan with `ScanStopped` (a user's stop request, or a worker that lost its job's lease)
+    #: within seconds, even while a hostile file is being analysed.
     should_stop: Callable[[], bool] | None = None
+    #: Wall-clock budget of the whole scan in seconds (0: none); past it the scan ends `ScanTimedOut`.
+    max_seconds: float = 0.0
+    #: What one analyzer may spend on one file (time, archive members).
+    analyzer_budget: AnalyzerBudget = field(default_factory=AnalyzerBudget)
+    #: Bytes the scan's spool files may hold at once in the scratch dir; a file over it is skipped.
+    scratch_quota: int = 4 * 1024**3
 
 
 class ScanStopped(ScanError):
-    """The scan was asked to stop at a layer boundary."""
+    """The scan was asked to stop (checked between layers, members and inside analyzers)."""
 
     status = ScanStatus.STOPPED
+
+
+class ScanTimedOut(ScanError):
+    """The scan went over its wall-clock budget: a hostile image must not hold a worker forever."""
+
+    status = ScanStatus.FAILED
+
+
+class Interrupt:
+    """The scan-wide stop/deadline check, shared by the layer threads; once tripped it stays tripped."""
+
+    def __init__(self, should_stop: Callable[[], bool] | None, max_seconds: float) -> None:
+        self._should_stop = should_stop
+        self._max_seconds = max_seconds
+        self._deadline = time.monotonic() + max_seconds if max_seconds > 0 else 0.0
+        self._tripped: ScanError | None = None
+
+    def __call__(self) -> None:
+        if self._tripped is not None:
+            raise self._tripped
+        now = time.monotonic()
+        if self._deadline and now > self._deadline:
+            self._tripped = ScanTimedOut(f"scan exceeded its wall-clock budget of {self._max_seconds:g} s")
+        elif self._should_stop is not None and self._should_stop():
+            self._tripped = ScanStopped("stopped while scanning")
+        if self._tripped is not None:
+            raise self._tripped
 
 
 def select_analyzers(
@@ -103,6 +139,8 @@ def analyze_layers(
     classes = select_analyzers(options.scope, options.analyzers)
     versions = {a.name: a.version for a in classes}
     budget = ImageBudget(options.limits)
+    interrupt = Interrupt(options.should_stop, options.max_seconds)
+    quota = ScratchQuota(options.scratch_quota)
     created = _created_by(image)
     total = len(image.layers)
     done = 0
@@ -110,7 +148,8 @@ def analyze_layers(
     def one(index: int, layer: Layer) -> tuple[LayerAnalysis, LayerSummary]:
         if options.should_stop is not None and options.should_stop():
             raise ScanStopped("stopped before layer " + (layer.diff_id or layer.digest))
-        key = cache_key(layer.diff_id, versions) if layer.diff_id and options.cache else ""
+        interrupt()
+        key = cache_key(layer.diff_id, versions, layer.digest) if layer.diff_id and options.cache else ""
         if key and options.cache is not None:
             hit = options.cache.get(key)
             if hit is not None:
@@ -127,6 +166,15 @@ def analyze_layers(
                 diff_id=layer.diff_id,
                 budget=budget,
                 scratch_dir=options.scratch_dir,
+                # A directory "layer" is named by a metadata digest, not the hash of a tar.
+                verify_diff_id=layer.media_type != MT_DIR_LAYER,
+                blob_digest=layer.digest,
+                walk_budget=WalkBudget(
+                    analyzer=options.analyzer_budget,
+                    quota=quota,
+                    scratch_dir=options.scratch_dir,
+                    interrupt=interrupt,
+                ),
             )
         seconds = time.perf_counter() - started
         if key and options.cache is not None:

@@ -15,13 +15,17 @@ import hashlib
 import logging
 import shutil
 import tempfile
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, BinaryIO, Final
 
+from openhss.scan import budget as budgets
 from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry
-from openhss.scan.errors import CorruptImage, ScratchSpaceExhausted
+from openhss.scan.budget import AnalyzerBudget, FileBudget, ScratchQuota
+from openhss.scan.errors import BudgetExceeded, CorruptImage, ScratchSpaceExhausted
 from openhss.scan.layers import CHUNK, ImageBudget, LayerReader, LayerStats, Limits
 
 log = logging.getLogger(__name__)
@@ -71,15 +75,75 @@ ANALYZER_ERRORS: Final[tuple[type[Exception], ...]] = (
     ArithmeticError,
 )
 
+#: Hostile-input failures any analyzer may hit without a bug of its own: JSON/TOML/XML nested far
+#: deeper than the recursion limit (`RecursionError`), an allocation the input asked for
+#: (`MemoryError`), or the file's budget running out. These too end the file, never the scan.
+HOSTILE_ERRORS: Final[tuple[type[Exception], ...]] = (
+    *ANALYZER_ERRORS,
+    BudgetExceeded,
+    RecursionError,
+    MemoryError,
+)
 
-def _run(analyzer: Analyzer, entry: FileEntry, content: BinaryIO, result: AnalysisResult) -> None:
+
+@dataclass(slots=True)
+class WalkBudget:
+    """The bounds the walker applies around every analyzer call of one scan."""
+
+    analyzer: AnalyzerBudget = field(default_factory=AnalyzerBudget)
+    quota: ScratchQuota | None = None
+    scratch_dir: Path | None = None
+    #: Raises (`ScanStopped`, a wall-clock `ScanTimedOut`) when the whole scan must end; called between
+    #: members and from inside analyzers' budget checks, so a stop lands within a file, not a layer.
+    interrupt: Callable[[], None] | None = None
+
+    @contextmanager
+    def file(self, analyzer: Analyzer, path: str) -> Iterator[FileBudget]:
+        now = time.monotonic()
+        fb = FileBudget(
+            analyzer=analyzer.name,
+            path=path,
+            deadline=now + self.analyzer.seconds,
+            max_members=self.analyzer.max_members,
+            scratch_dir=self.scratch_dir,
+            quota=self.quota,
+            interrupt=self.interrupt,
+            started=now,
+        )
+        with budgets.running(fb):
+            yield fb
+
+
+def _skip(result: AnalysisResult, analyzer: Analyzer, path: str, exc: BaseException) -> None:
+    # One unreadable or hostile file must not sink the layer; it is reported, never dropped silently.
+    reason = str(exc) if not isinstance(exc, RecursionError) else "nested too deeply"
+    log.warning("analyzer %s failed on %s: %s: %s", analyzer.name, path, type(exc).__name__, reason)
+    result.skipped.append((path, f"{analyzer.name}: {type(exc).__name__}: {reason}"))
+
+
+def _run(
+    analyzer: Analyzer,
+    entry: FileEntry,
+    content: BinaryIO,
+    result: AnalysisResult,
+    limits: WalkBudget | None = None,
+) -> None:
     content.seek(0)
+    walk_budget = limits or WalkBudget()
     try:
-        result.merge(analyzer.analyze(entry, content))
-    except ANALYZER_ERRORS as exc:
-        # One unreadable file must not sink the layer; it is reported, never dropped silently.
-        log.warning("analyzer %s failed on %s: %s", analyzer.name, entry.path, exc)
-        result.skipped.append((entry.path, f"{analyzer.name}: {type(exc).__name__}: {exc}"))
+        with walk_budget.file(analyzer, entry.path):
+            result.merge(analyzer.analyze(entry, content))
+    except HOSTILE_ERRORS as exc:
+        _skip(result, analyzer, entry.path, exc)
+
+
+def _finish(analyzer: Analyzer, result: AnalysisResult, limits: WalkBudget) -> None:
+    """`finish` parses what an analyzer collected (a dpkg status, an rpmdb): it is budgeted the same."""
+    try:
+        with limits.file(analyzer, f"<{analyzer.name} layer summary>"):
+            result.merge(analyzer.finish())
+    except HOSTILE_ERRORS as exc:
+        _skip(result, analyzer, f"<{analyzer.name} layer summary>", exc)
 
 
 def _sniff(
@@ -127,20 +191,40 @@ def analyze_layer(
     diff_id: str = "",
     budget: ImageBudget | None = None,
     scratch_dir: Path | None = None,
+    verify_diff_id: bool = False,
+    blob_digest: str = "",
+    walk_budget: WalkBudget | None = None,
 ) -> LayerAnalysis:
-    """Walk one layer once, feeding `analyzers` (fresh instances: they live for this layer only)."""
-    reader = LayerReader(stream, media_type, limits, budget, hash_diff_id=not diff_id)
+    """Walk one layer once, feeding `analyzers` (fresh instances: they live for this layer only).
+
+    With `verify_diff_id` the layer must hash to `diff_id` (`DiffIdMismatch` otherwise, raised after
+    the walk and before anything is returned, so a refused layer is never cached).
+    """
+    reader = LayerReader(
+        stream,
+        media_type,
+        limits,
+        budget,
+        hash_diff_id=not diff_id,
+        expected_diff_id=diff_id if verify_diff_id else "",
+        blob_digest=blob_digest,
+    )
+    wb = walk_budget or WalkBudget(scratch_dir=scratch_dir)
+    if wb.scratch_dir is None:
+        wb.scratch_dir = scratch_dir
     result = AnalysisResult()
     sniffers = [a for a in analyzers if a.sniff_size > 0]
     hashers = [a for a in analyzers if a.wants_digest()]
     for entry, member in reader:
+        if wb.interrupt is not None:
+            wb.interrupt()
         if member is None:
             # Links, dirs and devices still reach `wants` (a setuid check may want the header),
             # but there are no bytes: analyzers that want them get an empty buffer.
             wanting = [a for a in analyzers if a.wants(entry)]
             for analyzer in wanting:
                 with tempfile.SpooledTemporaryFile(max_size=1) as empty:
-                    _run(analyzer, entry, empty, result)  # type: ignore[arg-type]
+                    _run(analyzer, entry, empty, result, wb)  # type: ignore[arg-type]
             continue
         wanting = [a for a in analyzers if a.wants(entry)]
         head = b""
@@ -170,24 +254,18 @@ def analyze_layer(
                 sha = _digest_rest(hashlib.sha256(head), member)
                 _observe(digesters, entry, sha, result)
             continue
-        with tempfile.SpooledTemporaryFile(
-            max_size=SPOOL_IN_MEMORY, dir=str(scratch_dir) if scratch_dir else None
-        ) as buf:
-            try:
-                buf.write(head)
-                sha = _copy_rest(member, buf, hashlib.sha256(head) if digesters else None)
-            except OSError as exc:
-                if exc.errno != errno.ENOSPC:
-                    raise
-                where = scratch_dir or tempfile.gettempdir()
-                raise ScratchSpaceExhausted(
-                    f"no space left in the scratch dir {where} for {entry.path} ({entry.size} bytes)"
-                ) from None
-            for analyzer in fits:
-                _run(analyzer, entry, buf, result)  # type: ignore[arg-type]
-            _observe(digesters, entry, sha, result)
+        try:
+            with _spool(member, entry, wb, head, hashlib.sha256(head) if digesters else None) as (buf, sha):
+                for analyzer in fits:
+                    _run(analyzer, entry, buf, result, wb)
+                _observe(digesters, entry, sha, result)
+        except BudgetExceeded as exc:
+            # The spool would overflow the scan's scratch quota: this file is skipped, not the scan.
+            names = ", ".join(a.name for a in fits)
+            result.skipped.append((entry.path, f"{names}: {exc}"))
     for analyzer in analyzers:
-        result.merge(analyzer.finish())
+        _finish(analyzer, result, wb)
+    result.skipped.extend(reader.skipped)
     layer_id = diff_id or reader.diff_id
     _stamp(result, layer_id)
     return LayerAnalysis(
@@ -199,3 +277,35 @@ def analyze_layer(
         stats=reader.stats,
         analyzers={a.name: a.version for a in analyzers},
     )
+
+
+@contextmanager
+def _spool(
+    member: BinaryIO, entry: FileEntry, wb: WalkBudget, head: bytes, digest: hashlib._Hash | None
+) -> Iterator[tuple[BinaryIO, str]]:
+    """The member's bytes in one seekable buffer: memory when small, else the scratch dir (charged to
+    the scan's quota before a byte is written: the header's size is exactly what will be copied).
+    `head` is what content sniffing already read; with `digest`, the SHA-256 is taken on the way."""
+    on_disk = entry.size > SPOOL_IN_MEMORY
+    reserve = wb.quota.reserve(entry.size, "spooling it") if wb.quota is not None and on_disk else None
+    with reserve if reserve is not None else _no_reservation():
+        scratch_dir = wb.scratch_dir
+        with tempfile.SpooledTemporaryFile(
+            max_size=SPOOL_IN_MEMORY, dir=str(scratch_dir) if scratch_dir else None
+        ) as buf:
+            try:
+                buf.write(head)
+                sha = _copy_rest(member, buf, digest)
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC:
+                    raise
+                where = scratch_dir or tempfile.gettempdir()
+                raise ScratchSpaceExhausted(
+                    f"no space left in the scratch dir {where} for {entry.path} ({entry.size} bytes)"
+                ) from None
+            yield buf, sha  # type: ignore[misc]
+
+
+@contextmanager
+def _no_reservation() -> Iterator[None]:
+    yield

@@ -18,6 +18,7 @@ import ipaddress
 import logging
 import socket
 import ssl
+import time
 import urllib.parse
 import uuid
 from collections.abc import Sequence
@@ -33,7 +34,7 @@ from openhss.db.engine import transaction
 from openhss.db.models import Image, Registry, RegistryImage
 from openhss.db.tenancy import scoped, unscoped
 from openhss.domain.errors import Conflict, InvalidRequest, NotFound
-from openhss.scan.errors import AuthenticationFailed, ScanError
+from openhss.scan.errors import AuthenticationFailed, DownloadFailed, ScanError
 from openhss.scan.image import (
     INDEX_TYPES,
     Platform,
@@ -65,6 +66,8 @@ IMAGE_TYPE_OF = {
 REGISTRY_TYPE_OF = {v: k for k, v in IMAGE_TYPE_OF.items()}
 #: Most images one registry sync records (RegistryInfo.images_num is 0-20000).
 MAX_IMAGES = 20_000
+#: Wall-clock budget of one registry walk (listing and reading every manifest).
+SYNC_SECONDS = 1800.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -449,22 +452,29 @@ def _describe(client: RegistryClient, repository: str, tag: str, known: dict[str
     )
 
 
-def walk_registry(conn: Connection, known: dict[str, TagInfo], limit: int = MAX_IMAGES) -> list[TagInfo]:
+def walk_registry(
+    conn: Connection, known: dict[str, TagInfo], limit: int = MAX_IMAGES, max_seconds: float = SYNC_SECONDS
+) -> list[TagInfo]:
     """Every repository:tag of the registry with its digest, size and creation time (network only).
 
-    `known` maps manifest digests from the previous sync to what was learnt about them then.
+    `known` maps manifest digests from the previous sync to what was learnt about them then. The walk
+    is bounded in pages (see `RegistryClient.paged`) and in total time: a registry that never ends its
+    lists fails the sync (`DownloadFailed`, previous images kept) instead of holding a worker forever.
     """
+    deadline = time.monotonic() + max_seconds
     catalog = _client(conn, scope="registry:catalog:*")
     try:
-        repositories = catalog.paged("/v2/_catalog", "repositories", limit=limit)
+        repositories = catalog.paged("/v2/_catalog", "repositories", limit=limit, deadline=deadline)
     finally:
         catalog.close()
     out: list[TagInfo] = []
     for repository in sorted(set(repositories)):
         client = _client(conn, repository)
         try:
-            tags = client.paged(f"/v2/{repository}/tags/list", "tags", limit=limit)
+            tags = client.paged(f"/v2/{repository}/tags/list", "tags", limit=limit, deadline=deadline)
             for tag in sorted(set(tags)):
+                if time.monotonic() > deadline:
+                    raise DownloadFailed(f"registry {conn.addr}: sync over its {max_seconds:g} s budget")
                 if len(out) >= limit:
                     log.warning(
                         "registry %s has more than %d images; the rest are not synced", conn.addr, limit

@@ -561,6 +561,7 @@ def run_job(
                     options.matcher = cached_matcher(settings)
                 options.limits = scan_limits(settings)
                 options.should_stop = lease.should_stop
+                options.max_seconds = float(cfg.max_scan_seconds)
                 report = scan_image(source.ref, source.options, options)
                 status, reason = ScanStatus.SUCCESS, ""
             except DBAPIError:

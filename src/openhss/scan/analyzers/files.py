@@ -25,6 +25,9 @@ SETGID = "setgid"
 WORLD_WRITABLE = "world-writable"
 EXECUTABLE = "executable"
 _CHUNK = 1024 * 1024
+#: Records one layer may list. Real images have tens of thousands of executables; 300,000 empty ones
+#: (a few MB of layer) took a scan to 859 MB. Past this the rest are counted and reported, not listed.
+MAX_RECORDS = 100_000
 
 
 def classify(mode: int) -> str:
@@ -53,17 +56,29 @@ class FilesAnalyzer(Analyzer):
     def __init__(self) -> None:
         self._records: list[FileRecord] = []
         self._links: list[tuple[FileEntry, str]] = []
+        # One string per distinct digest: images repeat files (300,000 identical empty executables
+        # are a known attack on memory), and a hex digest costs 113 bytes a copy.
+        self._digests: dict[str, str] = {}
+        self._unlisted = 0
+        self._first_unlisted = ""
 
     def wants(self, entry: FileEntry) -> bool:
         if entry.kind is EntryKind.HARDLINK:
             kind = classify(entry.mode)
-            if kind:
+            if kind and len(self._links) < MAX_RECORDS:
                 self._links.append((entry, kind))
+            elif kind:
+                self._unlisted += 1
+                self._first_unlisted = self._first_unlisted or entry.path
             return False
         if entry.kind is not EntryKind.FILE:
             return False
         kind = classify(entry.mode)
         if not kind:
+            return False
+        if len(self._records) >= MAX_RECORDS:
+            self._unlisted += 1
+            self._first_unlisted = self._first_unlisted or entry.path
             return False
         if _needs_hash(entry.mode):
             return True
@@ -86,7 +101,9 @@ class FilesAnalyzer(Analyzer):
         h = hashlib.sha256()
         while chunk := content.read(_CHUNK):
             h.update(chunk)
-        self._records.append(self._record(entry, classify(entry.mode), h.hexdigest()))
+        hexdigest = h.hexdigest()
+        digest = self._digests.setdefault(hexdigest, hexdigest)
+        self._records.append(self._record(entry, classify(entry.mode), digest))
         return AnalysisResult()
 
     def finish(self) -> AnalysisResult:
@@ -95,4 +112,8 @@ class FilesAnalyzer(Analyzer):
             target = by_path.get(entry.linkname)
             rec = self._record(entry, kind, target.sha256 if target else "")
             self._records.append(dataclasses.replace(rec, size=target.size) if target else rec)
-        return AnalysisResult(files=self._records)
+        skipped = []
+        if self._unlisted:
+            why = f"files: {self._unlisted} more reportable files in this layer than the {MAX_RECORDS} listed"
+            skipped.append((self._first_unlisted, why))
+        return AnalysisResult(files=self._records, skipped=skipped)

@@ -57,6 +57,10 @@ def _host(registry: str) -> str:
     return "registry-1.docker.io" if registry == DOCKER_HUB else registry
 
 
+#: Pages one paginated list may take (100,000 names at the smallest page size registries use, 100).
+MAX_PAGES = 1000
+
+
 class RegistryClient:
     """One repository on one registry; remembers the auth header the challenge flow produced."""
 
@@ -164,17 +168,43 @@ class RegistryClient:
         if resp.status_code != 200:
             raise DownloadFailed(f"registry {self.ref.registry} /v2/: HTTP {resp.status_code}")
 
-    def paged(self, path: str, key: str, page_size: int = 1000, limit: int = 100_000) -> list[str]:
-        """A paginated name list (`_catalog` repositories, `tags/list` tags), following `Link: rel=next`."""
+    def paged(
+        self,
+        path: str,
+        key: str,
+        page_size: int = 1000,
+        limit: int = 100_000,
+        *,
+        max_pages: int = MAX_PAGES,
+        deadline: float | None = None,
+    ) -> list[str]:
+        """A paginated name list (`_catalog` repositories, `tags/list` tags), following `Link: rel=next`.
+
+        The registry is not trusted to end its list: a page without names ends it, a `next` link seen
+        before is a cycle, and more than `max_pages` pages or a passed `deadline` (monotonic) is an
+        error rather than a sync that requests forever.
+        """
         out: list[str] = []
         nxt: str | None = f"{path}?n={page_size}"
+        seen: set[str] = set()
+        pages = 0
         while nxt is not None and len(out) < limit:
+            if pages >= max_pages:
+                raise DownloadFailed(f"registry {self.ref.registry} {path}: more than {max_pages} pages")
+            if deadline is not None and time.monotonic() > deadline:
+                raise DownloadFailed(f"registry {self.ref.registry} {path}: listing exceeded its time budget")
+            seen.add(nxt)
+            pages += 1
             data, headers = self.get_small(nxt)
             names = load_json(data, key).get(key) or []
             if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
                 raise CorruptImage(f"registry {self.ref.registry} {path}: {key!r} is not a list of names")
+            if not names:
+                break
             out.extend(names)
             nxt = _next_link(headers.get("link", ""))
+            if nxt in seen:
+                break
         return out[:limit]
 
     def get(self, path: str, accept: str = "") -> httpx.Response:

@@ -20,6 +20,7 @@ from typing import BinaryIO, ClassVar
 
 from openhss.domain.enums import Ecosystem, PackageType
 from openhss.domain.models import Package
+from openhss.scan import budget as budgets
 from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry
 from openhss.scan.analyzers.lang._common import dedupe, make_package
 
@@ -119,19 +120,25 @@ class _Budget:
         """Inflate one member, trusting neither its declared size nor its compression ratio."""
         if info.file_size > cap:
             raise ArchiveTooLarge(f"{info.filename} declares {info.file_size} bytes (limit {cap})")
+        budgets.count_member()  # the file's member and time budget (overlapping entries, slow inflation)
         want = min(cap, self.left) + 1
         out = io.BytesIO()
-        with zf.open(info) as member:
-            # Small reads: zipfile inflates up to the requested size in one go, so one big read of a
-            # member that lies about its size would allocate the whole limit before anything checks.
-            while out.tell() < want:
-                chunk = member.read(min(_CHUNK, want - out.tell()))
-                if not chunk:
-                    break
-                out.write(chunk)
+        try:
+            with zf.open(info) as member:
+                # Small reads: zipfile inflates up to the requested size in one go, so one big read of
+                # a member that lies about its size would allocate the whole limit before anything checks.
+                while out.tell() < want:
+                    chunk = member.read(min(_CHUNK, want - out.tell()))
+                    if not chunk:
+                        break
+                    out.write(chunk)
+                    budgets.check()
+        finally:
+            # Charged even when the member then fails its CRC: 20k entries overlapping one big deflate
+            # stream would otherwise each inflate it anew, for free, for an hour.
+            self.left -= min(out.tell(), self.left)
         if out.tell() >= want:
             raise ArchiveTooLarge(f"{info.filename} inflates beyond its limit")
-        self.left -= out.tell()
         return out.getvalue()
 
 

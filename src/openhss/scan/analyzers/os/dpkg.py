@@ -21,6 +21,7 @@ from packageurl import PackageURL
 
 from openhss.domain.enums import Ecosystem, EntryKind, PackageType
 from openhss.domain.models import Package
+from openhss.scan import budget as budgets
 from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry
 from openhss.scan.analyzers.licenses import debian_copyright
 
@@ -32,6 +33,9 @@ _LINE_MAX = 64 * 1024
 #: Files that live beside distroless status.d records but are not records.
 _NOT_RECORDS = (".md5sums", ".list", ".conffiles", ".preinst", ".postinst", ".prerm", ".postrm", ".triggers")
 _INSTALLED = {"installed", "triggers-awaited", "triggers-pending"}
+#: Packages one layer may declare. A real Debian image has a few thousand; a hostile status file of
+#: millions of stanzas (a few MB compressed) would otherwise become millions of objects to match.
+MAX_PACKAGES = 100_000
 _SOURCE = re.compile(r"^(\S+)(?:\s+\((\S+)\))?")
 _COPYRIGHT = re.compile(r"^usr/share/doc/([^/]+)/copyright$")
 _DOC_DIR = re.compile(r"^usr/share/doc/([^/]+)$")
@@ -122,13 +126,27 @@ def package_from_stanza(fields: dict[str, str], path: str, require_status: bool)
     )
 
 
-def parse_status(stream: BinaryIO, path: str, require_status: bool = True) -> list[Package]:
+def parse_status(
+    stream: BinaryIO, path: str, require_status: bool = True, limit: int = MAX_PACKAGES
+) -> list[Package]:
+    """The installed packages of one status file; past `limit` packages `TooManyPackages` carries the
+    ones read so far (the caller reports the rest as skipped rather than holding millions)."""
     out: list[Package] = []
-    for fields in iter_stanzas(stream):
+    for i, fields in enumerate(iter_stanzas(stream)):
+        if i % 1024 == 0:
+            budgets.check()
         pkg = package_from_stanza(fields, path, require_status)
         if pkg is not None:
+            if len(out) >= limit:
+                raise TooManyPackages(out, limit)
             out.append(pkg)
     return out
+
+
+class TooManyPackages(Exception):
+    def __init__(self, packages: list[Package], limit: int) -> None:
+        super().__init__(f"more than {limit} packages; the rest not read")
+        self.packages = packages
 
 
 class DpkgAnalyzer(Analyzer):
@@ -164,7 +182,16 @@ class DpkgAnalyzer(Analyzer):
             self._licenses[m.group(1)] = debian_copyright(text)
             return AnalysisResult()
         distroless = entry.path.startswith(STATUS_D)
-        self._packages.extend(parse_status(content, entry.path, require_status=not distroless))
+        left = MAX_PACKAGES - len(self._packages)
+        if left <= 0:
+            return AnalysisResult(
+                skipped=[(entry.path, f"dpkg: the layer has more than {MAX_PACKAGES} packages")]
+            )
+        try:
+            self._packages.extend(parse_status(content, entry.path, not distroless, left))
+        except TooManyPackages as exc:
+            self._packages.extend(exc.packages)
+            return AnalysisResult(skipped=[(entry.path, f"dpkg: {exc}")])
         return AnalysisResult()
 
     def finish(self) -> AnalysisResult:

@@ -47,7 +47,7 @@ def rpm_purl(h: RpmHeader, namespace: str = "redhat", distro: str = "") -> str:
 def iter_blobs(path: str, f: BinaryIO, size: int) -> Iterator[bytes]:
     base = path.rsplit("/", 1)[-1]
     if base == "rpmdb.sqlite":
-        return iter_sqlite_blobs(f)
+        return iter_sqlite_blobs(f, size)
     if base == "Packages.db":
         return iter_ndb_blobs(f, size)
     return iter_bdb_blobs(f, size)
