@@ -24,6 +24,8 @@ from openhss.scan.analyzers.malware import MalwareAnalyzer
 from openhss.scan.analyzers.registry import ANALYZERS
 from openhss.scan.matcher import VulnerabilityMatcher
 from openhss.vulndb.download import DownloadError, Fetched, fetch
+from openhss.vulndb.enrichment.base import EnrichmentSource
+from openhss.vulndb.enrichment.registry import ENRICHMENT_SOURCES
 from openhss.vulndb.rulepacks.base import PackError, RulePackSource
 from openhss.vulndb.rulepacks.hash_list import HashListSource
 from openhss.vulndb.rulepacks.registry import RULE_PACK_SOURCES
@@ -36,6 +38,7 @@ from openhss.vulndb.store import (
     Generation,
     SourceState,
     SqliteAdvisoryIndex,
+    StoreBuilder,
     changed_keys,
 )
 
@@ -48,6 +51,32 @@ MALWARE_FEEDS = "malware"
 
 class VulnDbError(RuntimeError):
     """An update or import that could not complete; the previous database stays in place."""
+
+
+class EmptyFeed(SourceError):
+    """A feed file that parsed but yielded nothing: never stored, so it cannot replace real data or leave
+    an empty source behind."""
+
+
+#: Either kind of feed the advisory store keeps: package advisories, or CVE enrichment.
+Source = AdvisorySource | EnrichmentSource
+
+
+def load_feed(builder: StoreBuilder, source: Source, path: Path, name: str) -> int:
+    """Replace what feed `name` contributed with what `path` holds, as one unit of the build.
+
+    Raises SourceError (the feed's earlier rows are kept) when the file cannot be read or yields no
+    records at all."""
+    with builder.feed():
+        builder.replace_source(name)
+        if isinstance(source, EnrichmentSource):
+            n = builder.add_enrichment(name, source.parse(path, name))
+        else:
+            n = builder.add(source.parse(path, name))
+        if n == 0:
+            what = "file" if path.is_file() else "directory (searched recursively)"
+            raise EmptyFeed(f"{path}: no {source.name} records in this {what}; nothing imported")
+    return n
 
 
 @dataclass(slots=True)
@@ -82,6 +111,7 @@ class VulnDbService:
         directory: Path,
         sources: Sequence[AdvisorySource] = SOURCES,
         *,
+        enrichers: Sequence[EnrichmentSource] = ENRICHMENT_SOURCES,
         rule_packs: Sequence[str] = (),
         hash_lists: Sequence[str] = (),
         pack_sources: Sequence[RulePackSource] = RULE_PACK_SOURCES,
@@ -89,6 +119,7 @@ class VulnDbService:
         """`rule_packs`/`hash_lists`: URLs `update` fetches for the malware analyzer."""
         self.store = AdvisoryStore(directory)
         self.sources = tuple(sources)
+        self.enrichers = tuple(enrichers)
         self.downloads = directory / "downloads"
         self.packs = RulePackStore(directory / "malware")
         self.pack_sources = tuple(pack_sources)
@@ -102,10 +133,15 @@ class VulnDbService:
             hash_lists=settings.malware_hash_lists,
         )
 
-    def feeds(self, ecosystems: Iterable[str] = ()) -> list[tuple[AdvisorySource, Feed]]:
+    def feeds(self, ecosystems: Iterable[str] = ()) -> list[tuple[Source, Feed]]:
+        """Selected feeds (advisories, then enrichment); without a selection, every default feed."""
         wanted = {e.lower() for e in ecosystems}
+        every: list[Source] = [*self.sources, *self.enrichers]
         return [
-            (s, f) for s in self.sources for f in s.feeds() if not wanted or f.ecosystem.lower() in wanted
+            (s, f)
+            for s in every
+            for f in s.feeds()
+            if (f.ecosystem.lower() in wanted if wanted else f.default)
         ]
 
     def pack_feeds(self, ecosystems: Iterable[str] = ()) -> list[tuple[RulePackSource, Feed]]:
@@ -199,7 +235,7 @@ class VulnDbService:
     def _update_advisories(
         self,
         http: httpx.Client,
-        feeds: list[tuple[AdvisorySource, Feed]],
+        feeds: list[tuple[Source, Feed]],
         mirror: str | None,
         report: SyncReport,
     ) -> None:
@@ -233,8 +269,7 @@ class VulnDbService:
                     report.counts[feed.name] = None
                     continue
                 try:
-                    builder.replace_source(feed.name)
-                    n = builder.add(source.parse(dest, feed.name))
+                    n = load_feed(builder, source, dest, feed.name)
                 except SourceError as exc:
                     report.errors.append(f"{feed.name}: {exc}")
                     continue
@@ -243,7 +278,7 @@ class VulnDbService:
                 )
                 report.counts[feed.name] = n
 
-    def _source_for(self, path: Path) -> AdvisorySource | RulePackSource:
+    def _source_for(self, path: Path) -> Source | RulePackSource:
         """Decided by content: rule packs first, because the OSV source takes any zip or directory
         (a zip of `.yar` files, or a text of SHA-256 lines, is never an advisory feed)."""
         head = b""
@@ -253,6 +288,9 @@ class VulnDbService:
         for source in self.sources:
             if source.name != "osv" and source.accepts(path, head):
                 return source
+        for enricher in self.enrichers:
+            if enricher.accepts(path, head):
+                return enricher
         for pack in self.pack_sources:
             if pack.accepts(path, head):
                 return pack
@@ -260,8 +298,8 @@ class VulnDbService:
             if source.accepts(path, head):
                 return source
         raise VulnDbError(
-            f"{path}: not an OSV zip/directory, Debian tracker JSON, Alpine secdb file, YARA rule pack"
-            " or SHA-256 hash list"
+            f"{path}: not an OSV zip/directory, Debian tracker JSON, Alpine secdb file, native npm/RubyGems/"
+            "Packagist advisories, CVE JSON 5, NVD, KEV or EPSS file, YARA rule pack or SHA-256 hash list"
         )
 
     def import_paths(self, paths: Sequence[Path]) -> SyncReport:
@@ -281,7 +319,7 @@ class VulnDbService:
                     if state is None:
                         raise VulnDbError(report.errors[-1])
                     state.url = f"file://{path.resolve()}"
-        advisories = [(p, s) for p, s in plan if isinstance(s, AdvisorySource)]
+        advisories = [(p, s) for p, s in plan if not isinstance(s, RulePackSource)]
         if not advisories:
             return report
         before = self.store.key_digests()
@@ -289,8 +327,7 @@ class VulnDbService:
             for path, source in advisories:
                 name = source.feed_name(path)
                 try:
-                    builder.replace_source(name)
-                    n = builder.add(source.parse(path, name))
+                    n = load_feed(builder, source, path, name)
                 except SourceError as exc:
                     raise VulnDbError(str(exc)) from exc
                 builder.record_source(SourceState(name, n, time.time(), f"file://{path.resolve()}"))

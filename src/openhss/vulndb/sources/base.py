@@ -31,6 +31,8 @@ class Feed:
     url: str
     mirror_path: str
     ecosystem: str
+    #: False for feeds too large to fetch unasked (NVD's yearly files): `db update -e <ecosystem>` only.
+    default: bool = True
 
 
 class AdvisorySource(ABC):
