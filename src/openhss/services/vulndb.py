@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import httpx
 
@@ -23,6 +23,7 @@ from openhss.scan.analyzers.base import Analyzer
 from openhss.scan.analyzers.malware import MalwareAnalyzer
 from openhss.scan.analyzers.registry import ANALYZERS
 from openhss.scan.matcher import VulnerabilityMatcher
+from openhss.vulndb.bundle import BundleError, BundleInfo, is_bundle, read_bundle, write_bundle
 from openhss.vulndb.download import DownloadError, Fetched, fetch
 from openhss.vulndb.enrichment.base import EnrichmentSource
 from openhss.vulndb.enrichment.registry import ENRICHMENT_SOURCES
@@ -34,6 +35,7 @@ from openhss.vulndb.rulepacks.yara_pack import YaraPackSource
 from openhss.vulndb.sources.base import AdvisorySource, Feed, SourceError
 from openhss.vulndb.sources.registry import SOURCES
 from openhss.vulndb.store import (
+    SCHEMA_VERSION,
     AdvisoryStore,
     Generation,
     SourceState,
@@ -302,12 +304,44 @@ class VulnDbService:
             "Packagist advisories, CVE JSON 5, NVD, KEV or EPSS file, YARA rule pack or SHA-256 hash list"
         )
 
+    def bundle(self, out: Path) -> BundleInfo:
+        """Write the current advisory database as one verifiable file (`vulndb/bundle.py`)."""
+        if not self.store.exists():
+            raise VulnDbError(f"no advisory database at {self.store.path}; run `openhss db update` first")
+        return write_bundle(self.store.path, out, SCHEMA_VERSION)
+
+    def import_bundle(self, path: Path) -> SyncReport:
+        """Replace the advisory database with a verified bundle; nothing changes unless it verifies."""
+        before = self.store.key_digests()
+        manifest: dict[str, Any] = {}
+
+        def write(tmp: Path) -> None:
+            manifest.update(read_bundle(path, tmp, SCHEMA_VERSION))
+
+        try:
+            self.store.install(write)
+        except BundleError as exc:
+            raise VulnDbError(str(exc)) from exc
+        report = SyncReport()
+        for src in manifest.get("sources") or []:
+            report.counts[str(src["name"])] = int(src["count"])
+        report.changed = changed_keys(before, self.store.key_digests())
+        return report
+
     def import_paths(self, paths: Sequence[Path]) -> SyncReport:
         """Offline import (air-gapped sites): zips/dirs of OSV JSON, Debian tracker JSON, Alpine secdb,
-        YARA rule packs (zip/tar of .yar, or one .yar) and hash lists (text/CSV of SHA-256)."""
+        native npm/RubyGems/Packagist repositories, CVE JSON 5 / NVD / KEV / EPSS files, YARA rule packs
+        (zip/tar of .yar, or one .yar), hash lists (text/CSV of SHA-256), or one advisory bundle."""
         for p in paths:
             if not p.exists():
                 raise VulnDbError(f"{p}: no such file or directory")
+        bundles = [p for p in paths if is_bundle(p)]
+        if bundles:
+            if len(paths) > 1:
+                raise VulnDbError(
+                    f"{bundles[0]}: an advisory bundle replaces the whole database; import it alone"
+                )
+            return self.import_bundle(bundles[0])
         plan = [(p, self._source_for(p)) for p in paths]
         report = SyncReport()
         packs = [(p, s) for p, s in plan if isinstance(s, RulePackSource)]

@@ -15,7 +15,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -283,6 +283,20 @@ class AdvisoryStore:
                 raise StoreWriteError(
                     f"advisory database not updated ({exc}); the previous database is unchanged"
                 ) from exc
+            finally:
+                tmp.unlink(missing_ok=True)
+
+    def install(self, write: Callable[[Path], None]) -> None:
+        """Swap in a complete file that `write` produces at the path it is given (a verified bundle),
+        under the same lock as `update`; if `write` raises, the current file stays."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with (self.directory / ".update.lock").open("a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            tmp = self.directory / f".{self.FILENAME}.{os.getpid()}.{threading.get_ident()}.install"
+            tmp.unlink(missing_ok=True)
+            try:
+                write(tmp)
+                tmp.replace(self.path)
             finally:
                 tmp.unlink(missing_ok=True)
 
