@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from openhss.scan.matcher import VulnerabilityMatcher
 from openhss.services.vulndb import VulnDbError, VulnDbService
 from tests.vulndb.enrich_helpers import cve5, write_cve5_zip, write_epss, write_kev, write_nvd
 from tests.vulndb.helpers import osv, write_zip
+from tests.vulndb.test_update import Handler, Mirror
 
 CRIT = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"  # 9.8
 MED = "CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:L/I:L/A:N"  # 5.4
@@ -163,3 +165,40 @@ def test_shared_enrichment_files_import_as_they_are(shared_dir: Path, tmp_path: 
     index = svc.open_index()
     (urllib3,) = [r for r in index.lookup(Ecosystem.PYPI, "", "urllib3") if r.advisory_id == "PYSEC-2019-133"]
     assert urllib3.epss is not None and urllib3.epss_date == "2026-08-16"
+
+
+def test_red_hat_errata_rating_from_the_title(tmp_path: Path) -> None:
+    svc = VulnDbService(tmp_path / "db")
+    svc.import_paths([write_zip(tmp_path / "AlmaLinux.zip", [
+        osv("ALSA-2099:1", "AlmaLinux:9", "kernel", events=FIX, summary="Important: kernel security update"),
+        osv("ALBA-2099:2", "AlmaLinux:9", "sssd", events=FIX, summary="sssd bug fix and enhancement update"),
+        osv("PYSEC-9", "PyPI", "low", events=FIX, summary="Low: not a rating outside Red Hat errata"),
+    ])])  # fmt: skip
+    index = svc.open_index()
+    (kernel,) = index.lookup(Ecosystem.ALMALINUX, "9", "kernel")
+    assert (kernel.severity, kernel.severity_source) == (Severity.HIGH, "advisory:osv:AlmaLinux")
+    assert index.lookup(Ecosystem.ALMALINUX, "9", "sssd")[0].severity is Severity.UNKNOWN
+    assert index.lookup(Ecosystem.PYPI, "", "low")[0].severity is Severity.UNKNOWN
+
+
+def test_online_feed_with_no_records_keeps_the_previous_import(tmp_path: Path) -> None:
+    root = tmp_path / "mirror" / "kev"
+    root.mkdir(parents=True)
+    kev = root / "known_exploited_vulnerabilities.json"
+    write_kev(kev, {"CVE-2099-0002": ("2099-01-05", "2099-01-26")})
+    server = Mirror(("127.0.0.1", 0), Handler)
+    server.root, server.log = (tmp_path / "mirror").resolve(), []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        svc = VulnDbService(tmp_path / "db")
+        svc.import_paths([_advisories(tmp_path)])
+        assert svc.update(["kev"], mirror=url).counts == {"kev": 1}
+        write_kev(kev, {})  # the catalogue comes back empty (a broken mirror, a truncated publish)
+        report = svc.update(["kev"], mirror=url)
+        assert report.counts == {} and len(report.errors) == 1 and "no kev records" in report.errors[0]
+        assert _lookup(svc, "beta").kev_date_added == "2099-01-05"
+        assert [(s.name, s.count) for s in svc.status().sources if s.name == "kev"] == [("kev", 1)]
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -77,7 +77,10 @@ def load_feed(builder: StoreBuilder, source: Source, path: Path, name: str) -> i
             n = builder.add(source.parse(path, name))
         if n == 0:
             what = "file" if path.is_file() else "directory (searched recursively)"
-            raise EmptyFeed(f"{path}: no {source.name} records in this {what}; nothing imported")
+            raise EmptyFeed(
+                f"{path}: no {source.name} records in this {what} (no advisories, or only for ecosystems"
+                " openhss does not scan); nothing imported"
+            )
     return n
 
 

@@ -262,7 +262,9 @@ class AdvisoryStore:
                 if self.path.exists():
                     with contextlib.closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as src:
                         src.backup(conn)
-                conn.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + _SCHEMA)
+                # MEMORY, not OFF: a feed that fails mid-build rolls back to its savepoint (`feed()`),
+                # which needs a rollback journal; nothing is synced because the file is a scratch copy.
+                conn.executescript("PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF;" + _SCHEMA)
                 conn.execute("DROP INDEX IF EXISTS records_key")
                 conn.execute("BEGIN")
                 builder = StoreBuilder(conn)
