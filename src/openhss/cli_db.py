@@ -181,7 +181,11 @@ def status() -> None:
     if not st.exists and not st.packs:
         _fail(f"no advisory database at {st.path}; run `openhss db update` or `openhss db import`")
     if st.exists:
-        typer.echo(f"{st.path}: {st.total} records from {len(st.sources)} sources")
+        advisory_sources = len(st.sources) - len(st.enrichment)
+        line = f"{st.path}: {st.total} records from {advisory_sources} sources"
+        if st.enrichment:
+            line += f"; {st.enrichment_total} CVE enrichment rows from {len(st.enrichment)} (CVSS, EPSS, KEV)"
+        typer.echo(line)
     for s in st.sources:
         hours = s.age_seconds / 3600
         typer.echo(f"  {s.name:<28} {s.count:>8} records  {hours:6.1f} h old")

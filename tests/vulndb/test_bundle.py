@@ -67,6 +67,8 @@ def test_bundle_round_trip(feeds: str, tmp_path: Path, monkeypatch: pytest.Monke
         VulnDbService(tmp_path / "airgapped" / "vulndb").open_index().lookup(Ecosystem.PYPI, "", "requests")
     )
     assert rec.kev_due_date == "2099-02-01"
+    res = runner.invoke(db_app, ["status"])
+    assert "1 records from 1 sources; 1 CVE enrichment rows from 1 (CVSS, EPSS, KEV)" in res.output
 
 
 def test_damaged_bundles_change_nothing(feeds: str, tmp_path: Path) -> None:

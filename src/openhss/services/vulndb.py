@@ -101,10 +101,17 @@ class DbStatus:
     exists: bool
     sources: list[SourceState]
     packs: list[PackState] = field(default_factory=list)
+    #: Names of the sources that are CVE enrichment (scores, EPSS, KEV rows), not advisories.
+    enrichment: frozenset[str] = frozenset()
 
     @property
     def total(self) -> int:
-        return sum(s.count for s in self.sources)
+        """Advisory records (enrichment rows are counted apart: they describe CVEs, not packages)."""
+        return sum(s.count for s in self.sources if s.name not in self.enrichment)
+
+    @property
+    def enrichment_total(self) -> int:
+        return sum(s.count for s in self.sources if s.name in self.enrichment)
 
 
 class VulnDbService:
@@ -373,7 +380,10 @@ class VulnDbService:
         return report
 
     def status(self) -> DbStatus:
-        return DbStatus(self.store.path, self.store.exists(), self.store.sources(), self.packs.sources())
+        sources = self.store.sources()
+        kinds = {e.name for e in self.enrichers}
+        enrichment = frozenset(s.name for s in sources if s.name.split(":", 1)[0] in kinds)
+        return DbStatus(self.store.path, self.store.exists(), sources, self.packs.sources(), enrichment)
 
     def malware_analyzers(self) -> list[type[Analyzer]] | None:
         """The analyzer registry with the malware analyzer extended by the imported packs (None when
