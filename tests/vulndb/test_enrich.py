@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import threading
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -202,3 +205,41 @@ def test_online_feed_with_no_records_keeps_the_previous_import(tmp_path: Path) -
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _scored_cves(cve5_zip: Path) -> set[str]:
+    """CVE ids with a CVSS score in a CNA or ADP container, read straight from the records."""
+    scored: set[str] = set()
+    with zipfile.ZipFile(cve5_zip) as zf:
+        for name in zf.namelist():
+            doc = json.loads(zf.read(name))
+            if doc["cveMetadata"].get("state") != "PUBLISHED":
+                continue
+            containers = [doc["containers"].get("cna") or {}, *(doc["containers"].get("adp") or [])]
+            for c in containers:
+                for m in c.get("metrics") or []:
+                    if any(
+                        k.startswith("cvssV") and (m[k].get("baseScore") or m[k].get("vectorString"))
+                        for k in m
+                    ):
+                        scored.add(doc["cveMetadata"]["cveId"])
+    return scored
+
+
+def test_severity_known_wherever_the_enrichment_has_a_score(shared_dir: Path, tmp_path: Path) -> None:
+    data = shared_dir / "data"
+    svc = VulnDbService(tmp_path / "db")
+    svc.import_paths(
+        [data / "osv" / "PyPI.zip", data / "osv" / "Go.zip", data / "enrich" / "cve5" / "cve5-subset.zip"]
+    )
+    scored = _scored_cves(data / "enrich" / "cve5" / "cve5-subset.zip")
+    index = svc.open_index()
+    with sqlite3.connect(svc.store.path) as conn:
+        keys = conn.execute("SELECT DISTINCT ecosystem, release, name FROM records").fetchall()
+    checked = unknown = 0
+    for eco, release, name in keys:
+        for rec in index.lookup(Ecosystem(eco), release, name):
+            if scored & {rec.advisory_id, *rec.aliases}:
+                checked += 1
+                unknown += rec.severity is Severity.UNKNOWN
+    assert checked > 900 and unknown == 0
