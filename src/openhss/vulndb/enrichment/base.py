@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import gzip
 import re
-from abc import ABC, abstractmethod
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
-from openhss.vulndb.sources.base import MAX_DOCUMENT_BYTES, Feed, SourceError
+from openhss.vulndb.sources.base import MAX_DOCUMENT_BYTES, FeedSource, SourceError
 
 CVE_ID = re.compile(r"^CVE-\d{4}-\d{4,}$")
 
@@ -59,24 +56,8 @@ RANK_CNA = 2
 RANK_ADP = 3
 
 
-class EnrichmentSource(ABC):
-    name: ClassVar[str]
-
-    @abstractmethod
-    def feeds(self) -> list[Feed]:
-        """Online feeds (may be empty: an offline-only format)."""
-
-    @abstractmethod
-    def accepts(self, path: Path, head: bytes) -> bool:
-        """Whether a local file or directory (first bytes of a file given) is in this format."""
-
-    @abstractmethod
-    def feed_name(self, path: Path) -> str:
-        """Bookkeeping name: re-importing the same kind of file replaces its earlier import."""
-
-    @abstractmethod
-    def parse(self, path: Path, feed_name: str) -> Iterator[EnrichmentRow]:
-        """The rows of a local file or directory."""
+class EnrichmentSource(FeedSource[EnrichmentRow]):
+    """CVE scores, EPSS and KEV rows: joined to advisories, never matched themselves."""
 
 
 def read_maybe_gzip(path: Path, limit: int = 4 * MAX_DOCUMENT_BYTES) -> bytes:

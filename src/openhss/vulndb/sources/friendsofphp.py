@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, ClassVar
 
 from openhss.domain.advisory import AffectedRecord, AffectedStatus, normalize_name
 from openhss.domain.enums import Ecosystem, Severity
 from openhss.domain.version import InvalidVersion, scheme_for
-from openhss.vulndb.sources.base import AdvisorySource, Feed
 from openhss.vulndb.sources.intervals import Interval, all_of, constraint, to_osv
-from openhss.vulndb.sources.native_files import load_yaml, member_names, members
+from openhss.vulndb.sources.native_files import NativeRepositorySource, load_yaml
 
 log = logging.getLogger(__name__)
 LAYOUT = re.compile(r"(?:^|/)[^/.][^/]*/[^/]+/[^/]+\.yaml$")
@@ -68,33 +65,17 @@ def records_from_friendsofphp(doc: dict[str, Any], advisory_id: str, feed_name: 
     ]
 
 
-class FriendsOfPhpSource(AdvisorySource):
+class FriendsOfPhpSource(NativeRepositorySource):
     name: ClassVar[str] = "friendsofphp"
+    layout: ClassVar[re.Pattern[str]] = LAYOUT
 
-    def feeds(self) -> list[Feed]:
-        return []  # a git repository, not a downloadable file: carried in as a zip or a checkout
-
-    def accepts(self, path: Path, head: bytes) -> bool:
-        if not (path.is_dir() or head.startswith(b"PK\x03\x04")):
-            return False
-        names = member_names(path, LAYOUT, 20)
-        return bool(names) and all(n.count("/") >= 2 for n in names)
-
-    def feed_name(self, path: Path) -> str:
-        return "friendsofphp"
-
-    def parse(self, path: Path, feed_name: str) -> Iterator[AffectedRecord]:
-        for member, data in members(path, LAYOUT):
-            doc = load_yaml(data)
-            if not isinstance(doc, dict):
-                log.warning("%s: %s is not a FriendsOfPHP advisory", path, member)
-                continue
-            vendor_pkg_id = member.rsplit("/", 3)[-3:]
-            cve = str(doc.get("cve") or "").strip()
-            # The file name is the advisory's own id (`CVE-…` or a date); a date alone is not unique.
-            advisory_id = (
-                cve
-                if cve.startswith("CVE-")
-                else "FRIENDSOFPHP-" + "/".join(vendor_pkg_id).removesuffix(".yaml")
-            )
-            yield from records_from_friendsofphp(doc, advisory_id, feed_name)
+    def records(self, member: str, data: bytes, feed_name: str) -> list[AffectedRecord] | None:
+        doc = load_yaml(data)
+        if not isinstance(doc, dict):
+            return None
+        cve = str(doc.get("cve") or "").strip()
+        # The file name is the advisory's own id (`CVE-…` or a date); a date alone is not unique.
+        own = "/".join(member.rsplit("/", 3)[-3:]).removesuffix(".yaml")
+        return records_from_friendsofphp(
+            doc, cve if cve.startswith("CVE-") else f"FRIENDSOFPHP-{own}", feed_name
+        )

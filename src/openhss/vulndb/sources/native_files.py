@@ -4,15 +4,21 @@ bounded in size, never extracted to disk."""
 
 from __future__ import annotations
 
+import logging
 import re
 import zipfile
 import zlib
+from abc import abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import yaml
 
-from openhss.vulndb.sources.base import MAX_DOCUMENT_BYTES, SourceError
+from openhss.domain.advisory import AffectedRecord
+from openhss.vulndb.sources.base import MAX_DOCUMENT_BYTES, AdvisorySource, Feed, SourceError
+
+log = logging.getLogger(__name__)
 
 #: One advisory file of these repositories is a few KB; anything near this is not one.
 MAX_MEMBER_BYTES = 1024 * 1024
@@ -69,3 +75,32 @@ def load_yaml(data: bytes) -> object:
         return yaml.load(data, Loader=yaml.BaseLoader)  # noqa: S506 - BaseLoader builds no objects
     except yaml.YAMLError:
         return None
+
+
+class NativeRepositorySource(AdvisorySource):
+    """An advisory repository in its own format, carried in as a zip or a checkout (no online feed:
+    these are git repositories, not downloadable files). Subclasses read one member."""
+
+    #: Repository paths of advisory files.
+    layout: ClassVar[re.Pattern[str]]
+
+    def feeds(self) -> list[Feed]:
+        return []
+
+    def accepts(self, path: Path, head: bytes) -> bool:
+        return (path.is_dir() or head.startswith(b"PK\x03\x04")) and bool(member_names(path, self.layout, 1))
+
+    def feed_name(self, path: Path) -> str:
+        return self.name
+
+    def parse(self, path: Path, feed_name: str) -> Iterator[AffectedRecord]:
+        for member, data in members(path, self.layout):
+            records = self.records(member, data, feed_name)
+            if records is None:
+                log.warning("%s: %s is not a %s advisory", path, member, self.name)
+                continue
+            yield from records
+
+    @abstractmethod
+    def records(self, member: str, data: bytes, feed_name: str) -> list[AffectedRecord] | None:
+        """The records of one advisory file; None when it is not one."""

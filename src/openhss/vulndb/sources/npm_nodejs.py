@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, ClassVar
 
 from openhss.domain.advisory import AffectedRecord, AffectedStatus
@@ -18,9 +16,8 @@ from openhss.domain.enums import Ecosystem, Severity
 from openhss.domain.version import InvalidVersion
 from openhss.domain.version.semver import Comparator, parse_range
 from openhss.vulndb.severity import score_vector
-from openhss.vulndb.sources.base import AdvisorySource, Feed
 from openhss.vulndb.sources.intervals import EVERYTHING, Interval, intersect, to_osv
-from openhss.vulndb.sources.native_files import member_names, members
+from openhss.vulndb.sources.native_files import NativeRepositorySource
 
 log = logging.getLogger(__name__)
 LAYOUT = re.compile(r"(?:^|/)vuln/npm/\d+\.json$")
@@ -102,24 +99,15 @@ def records_from_npm(doc: dict[str, Any], feed_name: str) -> list[AffectedRecord
     ]
 
 
-class NodejsSecurityWgSource(AdvisorySource):
-    name: ClassVar[str] = "npm-security-wg"
+class NodejsSecurityWgSource(NativeRepositorySource):
+    """A frozen archive (npm's advisories moved to GHSA): offline import only."""
 
-    def feeds(self) -> list[Feed]:
-        return []  # a frozen archive (npm advisories moved to GHSA): offline import only
+    name: ClassVar[str] = "nodejs-security-wg:npm"
+    layout: ClassVar[re.Pattern[str]] = LAYOUT
 
-    def accepts(self, path: Path, head: bytes) -> bool:
-        return (path.is_dir() or head.startswith(b"PK\x03\x04")) and bool(member_names(path, LAYOUT, 1))
-
-    def feed_name(self, path: Path) -> str:
-        return "nodejs-security-wg:npm"
-
-    def parse(self, path: Path, feed_name: str) -> Iterator[AffectedRecord]:
-        for member, data in members(path, LAYOUT):
-            try:
-                doc = json.loads(data)
-            except ValueError:
-                log.warning("%s: %s is not JSON", path, member)
-                continue
-            if isinstance(doc, dict):
-                yield from records_from_npm(doc, feed_name)
+    def records(self, member: str, data: bytes, feed_name: str) -> list[AffectedRecord] | None:
+        try:
+            doc = json.loads(data)
+        except ValueError:
+            return None
+        return records_from_npm(doc, feed_name) if isinstance(doc, dict) else None

@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, ClassVar
 
 from openhss.domain.advisory import AffectedRecord, AffectedStatus
 from openhss.domain.enums import Ecosystem, Severity
 from openhss.domain.version import InvalidVersion, scheme_for
-from openhss.vulndb.sources.base import AdvisorySource, Feed
 from openhss.vulndb.sources.intervals import Interval, all_of, complement, constraint, to_osv
-from openhss.vulndb.sources.native_files import load_yaml, member_names, members
+from openhss.vulndb.sources.native_files import NativeRepositorySource, load_yaml
 
 log = logging.getLogger(__name__)
 LAYOUT = re.compile(r"(?:^|/)gems/[^/]+/[^/]+\.ya?ml$")
@@ -85,23 +82,12 @@ def records_from_rubysec(doc: dict[str, Any], advisory_id: str, feed_name: str) 
     ]
 
 
-class RubysecSource(AdvisorySource):
+class RubysecSource(NativeRepositorySource):
     name: ClassVar[str] = "rubysec"
+    layout: ClassVar[re.Pattern[str]] = LAYOUT
 
-    def feeds(self) -> list[Feed]:
-        return []  # a git repository, not a downloadable file: carried in as a zip or a checkout
-
-    def accepts(self, path: Path, head: bytes) -> bool:
-        return (path.is_dir() or head.startswith(b"PK\x03\x04")) and bool(member_names(path, LAYOUT, 1))
-
-    def feed_name(self, path: Path) -> str:
-        return "rubysec"
-
-    def parse(self, path: Path, feed_name: str) -> Iterator[AffectedRecord]:
-        for member, data in members(path, LAYOUT):
-            doc = load_yaml(data)
-            if not isinstance(doc, dict):
-                log.warning("%s: %s is not a rubysec advisory", path, member)
-                continue
-            stem = member.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-            yield from records_from_rubysec(doc, stem, feed_name)
+    def records(self, member: str, data: bytes, feed_name: str) -> list[AffectedRecord] | None:
+        doc = load_yaml(data)
+        if not isinstance(doc, dict):
+            return None
+        return records_from_rubysec(doc, member.rsplit("/", 1)[-1].rsplit(".", 1)[0], feed_name)
