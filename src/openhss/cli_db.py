@@ -115,7 +115,9 @@ def import_(
     paths: Annotated[
         list[Path],
         typer.Argument(
-            help="OSV zips/dirs, Debian tracker JSON, Alpine secdb JSON, YARA rule packs, SHA-256 lists"
+            help="OSV zips/dirs, Debian tracker JSON, Alpine secdb JSON, native npm/rubysec/FriendsOfPHP"
+            " repositories, CVE JSON 5 zips, NVD 2.0 feeds, KEV JSON, EPSS csv(.gz), YARA rule packs,"
+            " SHA-256 lists, or one bundle from `openhss db bundle`"
         ),
     ],
     rematch: Annotated[
@@ -133,6 +135,45 @@ def import_(
         _rematch(report)
 
 
+@db_app.command("bundle")
+def bundle(
+    out: Annotated[
+        Path, typer.Argument(help="Bundle file to write (a tar; `<file>.sha256` is written beside it)")
+    ],
+    ecosystem: Annotated[
+        list[str] | None,
+        typer.Option("--ecosystem", "-e", help="Feeds to update first (default: all configured)"),
+    ] = None,
+    mirror: Annotated[str | None, typer.Option(help="base URL laid out as <Ecosystem>/all.zip …")] = None,
+    update_first: Annotated[
+        bool, typer.Option("--update/--no-update", help="Update from the feeds before writing the bundle.")
+    ] = True,
+) -> None:
+    """On a connected machine: update, then write the advisory database as one verifiable file that
+    `openhss db import` takes on an air-gapped site."""
+    service = _service()
+    if update_first:
+        try:
+            report = service.update(ecosystem or (), mirror)
+        except (VulnDbError, OSError) as exc:
+            _fail(str(exc))
+            return
+        _print(report)
+        if report.errors:
+            for err in report.errors:
+                typer.echo(f"error: {err}", err=True)
+            _fail("bundle not written: some feeds failed to update (use --no-update to bundle what is there)")
+    try:
+        info = service.bundle(out)
+    except (VulnDbError, OSError) as exc:
+        _fail(str(exc))
+        return
+    total = sum(int(s["count"]) for s in info.manifest["sources"])
+    typer.echo(
+        f"{info.path}: {total} records from {len(info.manifest['sources'])} sources, sha256 {info.sha256}"
+    )
+
+
 @db_app.command("status")
 def status() -> None:
     """Sources, record counts and age of the advisory database."""
@@ -142,7 +183,11 @@ def status() -> None:
     if not st.exists and not st.packs:
         _fail(f"no advisory database at {st.path}; run `openhss db update` or `openhss db import`")
     if st.exists:
-        typer.echo(f"{st.path}: {st.total} records from {len(st.sources)} sources")
+        advisory_sources = len(st.sources) - len(st.enrichment)
+        line = f"{st.path}: {st.total} records from {advisory_sources} sources"
+        if st.enrichment:
+            line += f"; {st.enrichment_total} CVE enrichment rows from {len(st.enrichment)} (CVSS, EPSS, KEV)"
+        typer.echo(line)
     for s in st.sources:
         hours = s.age_seconds / 3600
         typer.echo(f"  {s.name:<28} {s.count:>8} records  {hours:6.1f} h old")

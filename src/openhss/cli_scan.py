@@ -20,6 +20,7 @@ import typer
 
 from openhss.cli_secrets import SkFileOption, SkOption, secret_key
 from openhss.domain.enums import ScanScope, Severity
+from openhss.domain.risk import risk_key
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -108,7 +109,7 @@ def render_table(report: ImageReport) -> str:
         table = Table(title="Vulnerabilities")
         for col in ("Package", "Installed", "Fixed", "Vulnerability", "Severity", "Type", "Path"):
             table.add_column(col)
-        for v in sorted(report.vulnerabilities, key=lambda v: (-v.severity.rank, v.package_name, v.vul_id)):
+        for v in sorted(report.vulnerabilities, key=risk_key):
             table.add_row(
                 v.package_name,
                 v.package_version,
@@ -177,6 +178,10 @@ def scan_command(
     ] = "all",
     severity: Annotated[str, typer.Option(help="Only report these severities (comma-separated)")] = "",
     ignore_unfixed: Annotated[bool, typer.Option("--ignore-unfixed")] = False,
+    kev: Annotated[bool, typer.Option("--kev", help="Only vulnerabilities in CISA's KEV catalogue")] = False,
+    min_epss: Annotated[
+        float, typer.Option("--min-epss", min=0.0, max=1.0, help="Only vulnerabilities with EPSS ≥ this")
+    ] = 0.0,
     exit_code: Annotated[
         int, typer.Option("--exit-code", help="Exit with this code when findings remain")
     ] = 0,
@@ -221,7 +226,12 @@ def scan_command(
 
     try:
         scope = parse_scanners(scanners)
-        filters = ScanFilters(severities=parse_severities(severity), ignore_unfixed=ignore_unfixed)
+        filters = ScanFilters(
+            severities=parse_severities(severity),
+            ignore_unfixed=ignore_unfixed,
+            kev_only=kev,
+            min_epss=min_epss,
+        )
         ref = parse_ref(image, default_registry=default_registry)
         source = SourceOptions(
             platform=Platform.parse(platform) if platform else Platform(),

@@ -1,17 +1,21 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import pkgutil
 from pathlib import Path
 
 import openhss.scan.matcher as matcher_pkg
+import openhss.vulndb.enrichment as enrichment_pkg
 import openhss.vulndb.sources as sources_pkg
 from openhss.domain.advisory import AffectedStatus
 from openhss.domain.enums import Ecosystem, Severity
 from openhss.scan.matcher.base import Matcher
 from openhss.scan.matcher.registry import MATCHERS
 from openhss.services.vulndb import VulnDbService
+from openhss.vulndb.enrichment.base import EnrichmentSource
+from openhss.vulndb.enrichment.registry import ENRICHMENT_SOURCES
 from openhss.vulndb.sources.base import AdvisorySource
 from openhss.vulndb.sources.registry import SOURCES
 
@@ -42,8 +46,14 @@ def test_every_source_and_matcher_module_is_registered() -> None:
     for info in pkgutil.iter_modules(sources_pkg.__path__):
         module = importlib.import_module(f"{sources_pkg.__name__}.{info.name}")
         for obj in vars(module).values():
-            if isinstance(obj, type) and issubclass(obj, AdvisorySource) and obj is not AdvisorySource:
+            if isinstance(obj, type) and issubclass(obj, AdvisorySource) and not inspect.isabstract(obj):
                 assert obj in registered, f"{obj.__name__} is not in vulndb/sources/registry.py"
+    enrichers = {type(e) for e in ENRICHMENT_SOURCES}
+    for info in pkgutil.iter_modules(enrichment_pkg.__path__):
+        module = importlib.import_module(f"{enrichment_pkg.__name__}.{info.name}")
+        for obj in vars(module).values():
+            if isinstance(obj, type) and issubclass(obj, EnrichmentSource) and not inspect.isabstract(obj):
+                assert obj in enrichers, f"{obj.__name__} is not in vulndb/enrichment/registry.py"
     matchers = {type(m) for m in MATCHERS}
     for info in pkgutil.iter_modules(matcher_pkg.__path__):
         module = importlib.import_module(f"{matcher_pkg.__name__}.{info.name}")

@@ -311,6 +311,15 @@ class ImageVulInfo(BaseModel):
     version: str
     solution: str
     url: str
+    # Additive (not HSS): README "Severity" and "Prioritisation".
+    severity_source: str = Field("", description="Who rated the severity; `none` when no source scores it")
+    cvss_score: float | None = None
+    epss: float | None = Field(None, description="EPSS probability of exploitation (0–1)")
+    epss_percentile: float | None = None
+    epss_date: str = ""
+    kev: bool = Field(False, description="Listed in CISA's Known Exploited Vulnerabilities catalogue")
+    kev_date_added: str = ""
+    kev_due_date: str = ""
 
 
 class ListImageVulnerabilitiesResponse(BaseModel):

@@ -256,6 +256,13 @@ class ImageVulnerability(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(32), default="vul_status_unfix")
     first_found_time: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Enrichment (migration 0012): who rated the severity (`none`: nobody), EPSS, CISA KEV.
+    severity_source: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    epss: Mapped[float | None] = mapped_column(nullable=True)
+    epss_percentile: Mapped[float | None] = mapped_column(nullable=True)
+    epss_date: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    kev_date_added: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    kev_due_date: Mapped[str] = mapped_column(String(16), default="", server_default="")
 
 
 class VulImageIndex(Base):

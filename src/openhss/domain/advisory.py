@@ -77,6 +77,14 @@ class AffectedRecord:
     urls: tuple[str, ...] = ()
     published: str = ""
     source: str = ""
+    #: Who rated `severity` (see README "Severity"): `advisory:<feed>`, `alias:<id>`, `nvd`,
+    #: `cve5:cna:<org>`, `cve5:adp:<org>`, or `none` when no score exists anywhere. Set by the store.
+    severity_source: str = ""
+    epss: float | None = None
+    epss_percentile: float | None = None
+    epss_date: str = ""
+    kev_date_added: str = ""
+    kev_due_date: str = ""
 
     @property
     def fixed_versions(self) -> tuple[str, ...]:

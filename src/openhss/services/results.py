@@ -261,6 +261,12 @@ def _replace_vulnerabilities(
                 "description": v.description or v.title,
                 "status": status,
                 "first_found_time": first_found.get(key, at),
+                "severity_source": v.severity_source[:64],
+                "epss": v.epss,
+                "epss_percentile": v.epss_percentile,
+                "epss_date": v.epss_date[:16],
+                "kev_date_added": v.kev_date_added[:16],
+                "kev_due_date": v.kev_due_date[:16],
             }
         idx = per_vul.get((key[0], v.type.value))
         if idx is None or SEVERITY_RANK.get(str(idx["repair_necessity"]), 0) < rank:

@@ -13,6 +13,7 @@ from pathlib import Path
 from openhss.config import Settings, load_settings
 from openhss.domain.enums import ScanScope, Severity
 from openhss.domain.report import ImageReport
+from openhss.domain.risk import risk_key
 from openhss.domain.vulnerability import VulnerabilityFinding
 from openhss.scan.cache import LayerCache
 from openhss.scan.pipeline import PipelineOptions, scan_handle
@@ -28,17 +29,27 @@ class ScanFilters:
 
     severities: frozenset[Severity] = frozenset()
     ignore_unfixed: bool = False
+    #: Only findings in CISA's KEV catalogue.
+    kev_only: bool = False
+    #: Only findings whose EPSS score is at least this (0 keeps everything, also findings without EPSS).
+    min_epss: float = 0.0
 
     def keeps_vulnerability(self, v: VulnerabilityFinding) -> bool:
         if self.ignore_unfixed and not v.fixed_version:
+            return False
+        if self.kev_only and not v.kev:
+            return False
+        if self.min_epss > 0 and (v.epss is None or v.epss < self.min_epss):
             return False
         return not self.severities or v.severity in self.severities
 
 
 def apply_filters(report: ImageReport, filters: ScanFilters) -> ImageReport:
+    """The report as shown: filtered, vulnerabilities in the risk order (`domain.risk.risk_key`)."""
+    kept = [v for v in report.vulnerabilities if filters.keeps_vulnerability(v)]
     return dataclasses.replace(
         report,
-        vulnerabilities=[v for v in report.vulnerabilities if filters.keeps_vulnerability(v)],
+        vulnerabilities=sorted(kept, key=risk_key),
         findings=[f for f in report.findings if not filters.severities or f.severity in filters.severities],
     )
 

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import httpx
 
@@ -23,7 +23,10 @@ from openhss.scan.analyzers.base import Analyzer
 from openhss.scan.analyzers.malware import MalwareAnalyzer
 from openhss.scan.analyzers.registry import ANALYZERS
 from openhss.scan.matcher import VulnerabilityMatcher
+from openhss.vulndb.bundle import BundleError, BundleInfo, is_bundle, read_bundle, write_bundle
 from openhss.vulndb.download import DownloadError, Fetched, fetch
+from openhss.vulndb.enrichment.base import EnrichmentSource
+from openhss.vulndb.enrichment.registry import ENRICHMENT_SOURCES
 from openhss.vulndb.rulepacks.base import PackError, RulePackSource
 from openhss.vulndb.rulepacks.hash_list import HashListSource
 from openhss.vulndb.rulepacks.registry import RULE_PACK_SOURCES
@@ -32,11 +35,13 @@ from openhss.vulndb.rulepacks.yara_pack import YaraPackSource
 from openhss.vulndb.sources.base import AdvisorySource, Feed, SourceError
 from openhss.vulndb.sources.registry import SOURCES
 from openhss.vulndb.store import (
+    SCHEMA_VERSION,
     AdvisoryStore,
     CorruptStore,
     Generation,
     SourceState,
     SqliteAdvisoryIndex,
+    StoreBuilder,
     changed_keys,
 )
 
@@ -49,6 +54,35 @@ MALWARE_FEEDS = "malware"
 
 class VulnDbError(RuntimeError):
     """An update or import that could not complete; the previous database stays in place."""
+
+
+class EmptyFeed(SourceError):
+    """A feed file that parsed but yielded nothing: never stored, so it cannot replace real data or leave
+    an empty source behind."""
+
+
+#: Either kind of feed the advisory store keeps: package advisories, or CVE enrichment.
+Source = AdvisorySource | EnrichmentSource
+
+
+def load_feed(builder: StoreBuilder, source: Source, path: Path, name: str) -> int:
+    """Replace what feed `name` contributed with what `path` holds, as one unit of the build.
+
+    Raises SourceError (the feed's earlier rows are kept) when the file cannot be read or yields no
+    records at all."""
+    with builder.feed():
+        builder.replace_source(name)
+        if isinstance(source, EnrichmentSource):
+            n = builder.add_enrichment(name, source.parse(path, name))
+        else:
+            n = builder.add(source.parse(path, name))
+        if n == 0:
+            what = "file" if path.is_file() else "directory (searched recursively)"
+            raise EmptyFeed(
+                f"{path}: no {source.name} records in this {what} (no advisories, or only for ecosystems"
+                " openhss does not scan); nothing imported"
+            )
+    return n
 
 
 @dataclass(slots=True)
@@ -70,10 +104,17 @@ class DbStatus:
     packs: list[PackState] = field(default_factory=list)
     #: Why the store exists but cannot be read ("" when it is fine).
     problem: str = ""
+    #: Names of the sources that are CVE enrichment (scores, EPSS, KEV rows), not advisories.
+    enrichment: frozenset[str] = frozenset()
 
     @property
     def total(self) -> int:
-        return sum(s.count for s in self.sources)
+        """Advisory records (enrichment rows are counted apart: they describe CVEs, not packages)."""
+        return sum(s.count for s in self.sources if s.name not in self.enrichment)
+
+    @property
+    def enrichment_total(self) -> int:
+        return sum(s.count for s in self.sources if s.name in self.enrichment)
 
 
 class VulnDbService:
@@ -85,6 +126,7 @@ class VulnDbService:
         directory: Path,
         sources: Sequence[AdvisorySource] = SOURCES,
         *,
+        enrichers: Sequence[EnrichmentSource] = ENRICHMENT_SOURCES,
         rule_packs: Sequence[str] = (),
         hash_lists: Sequence[str] = (),
         pack_sources: Sequence[RulePackSource] = RULE_PACK_SOURCES,
@@ -92,6 +134,7 @@ class VulnDbService:
         """`rule_packs`/`hash_lists`: URLs `update` fetches for the malware analyzer."""
         self.store = AdvisoryStore(directory)
         self.sources = tuple(sources)
+        self.enrichers = tuple(enrichers)
         self.downloads = directory / "downloads"
         self.packs = RulePackStore(directory / "malware")
         self.pack_sources = tuple(pack_sources)
@@ -105,10 +148,15 @@ class VulnDbService:
             hash_lists=settings.malware_hash_lists,
         )
 
-    def feeds(self, ecosystems: Iterable[str] = ()) -> list[tuple[AdvisorySource, Feed]]:
+    def feeds(self, ecosystems: Iterable[str] = ()) -> list[tuple[Source, Feed]]:
+        """Selected feeds (advisories, then enrichment); without a selection, every default feed."""
         wanted = {e.lower() for e in ecosystems}
+        every: list[Source] = [*self.sources, *self.enrichers]
         return [
-            (s, f) for s in self.sources for f in s.feeds() if not wanted or f.ecosystem.lower() in wanted
+            (s, f)
+            for s in every
+            for f in s.feeds()
+            if (f.ecosystem.lower() in wanted if wanted else f.default)
         ]
 
     def pack_feeds(self, ecosystems: Iterable[str] = ()) -> list[tuple[RulePackSource, Feed]]:
@@ -202,7 +250,7 @@ class VulnDbService:
     def _update_advisories(
         self,
         http: httpx.Client,
-        feeds: list[tuple[AdvisorySource, Feed]],
+        feeds: list[tuple[Source, Feed]],
         mirror: str | None,
         report: SyncReport,
     ) -> None:
@@ -236,8 +284,7 @@ class VulnDbService:
                     report.counts[feed.name] = None
                     continue
                 try:
-                    builder.replace_source(feed.name)
-                    n = builder.add(source.parse(dest, feed.name))
+                    n = load_feed(builder, source, dest, feed.name)
                 except SourceError as exc:
                     report.errors.append(f"{feed.name}: {exc}")
                     continue
@@ -246,7 +293,7 @@ class VulnDbService:
                 )
                 report.counts[feed.name] = n
 
-    def _source_for(self, path: Path) -> AdvisorySource | RulePackSource:
+    def _source_for(self, path: Path) -> Source | RulePackSource:
         """Decided by content: rule packs first, because the OSV source takes any zip or directory
         (a zip of `.yar` files, or a text of SHA-256 lines, is never an advisory feed)."""
         head = b""
@@ -256,6 +303,9 @@ class VulnDbService:
         for source in self.sources:
             if source.name != "osv" and source.accepts(path, head):
                 return source
+        for enricher in self.enrichers:
+            if enricher.accepts(path, head):
+                return enricher
         for pack in self.pack_sources:
             if pack.accepts(path, head):
                 return pack
@@ -263,16 +313,48 @@ class VulnDbService:
             if source.accepts(path, head):
                 return source
         raise VulnDbError(
-            f"{path}: not an OSV zip/directory, Debian tracker JSON, Alpine secdb file, YARA rule pack"
-            " or SHA-256 hash list"
+            f"{path}: not an OSV zip/directory, Debian tracker JSON, Alpine secdb file, native npm/RubyGems/"
+            "Packagist advisories, CVE JSON 5, NVD, KEV or EPSS file, YARA rule pack or SHA-256 hash list"
         )
+
+    def bundle(self, out: Path) -> BundleInfo:
+        """Write the current advisory database as one verifiable file (`vulndb/bundle.py`)."""
+        if not self.store.exists():
+            raise VulnDbError(f"no advisory database at {self.store.path}; run `openhss db update` first")
+        return write_bundle(self.store.path, out, SCHEMA_VERSION)
+
+    def import_bundle(self, path: Path) -> SyncReport:
+        """Replace the advisory database with a verified bundle; nothing changes unless it verifies."""
+        before = self.store.key_digests()
+        manifest: dict[str, Any] = {}
+
+        def write(tmp: Path) -> None:
+            manifest.update(read_bundle(path, tmp, SCHEMA_VERSION))
+
+        try:
+            self.store.install(write)
+        except BundleError as exc:
+            raise VulnDbError(str(exc)) from exc
+        report = SyncReport()
+        for src in manifest.get("sources") or []:
+            report.counts[str(src["name"])] = int(src["count"])
+        report.changed = changed_keys(before, self.store.key_digests())
+        return report
 
     def import_paths(self, paths: Sequence[Path]) -> SyncReport:
         """Offline import (air-gapped sites): zips/dirs of OSV JSON, Debian tracker JSON, Alpine secdb,
-        YARA rule packs (zip/tar of .yar, or one .yar) and hash lists (text/CSV of SHA-256)."""
+        native npm/RubyGems/Packagist repositories, CVE JSON 5 / NVD / KEV / EPSS files, YARA rule packs
+        (zip/tar of .yar, or one .yar), hash lists (text/CSV of SHA-256), or one advisory bundle."""
         for p in paths:
             if not p.exists():
                 raise VulnDbError(f"{p}: no such file or directory")
+        bundles = [p for p in paths if is_bundle(p)]
+        if bundles:
+            if len(paths) > 1:
+                raise VulnDbError(
+                    f"{bundles[0]}: an advisory bundle replaces the whole database; import it alone"
+                )
+            return self.import_bundle(bundles[0])
         plan = [(p, self._source_for(p)) for p in paths]
         report = SyncReport()
         packs = [(p, s) for p, s in plan if isinstance(s, RulePackSource)]
@@ -284,7 +366,7 @@ class VulnDbService:
                     if state is None:
                         raise VulnDbError(report.errors[-1])
                     state.url = f"file://{path.resolve()}"
-        advisories = [(p, s) for p, s in plan if isinstance(s, AdvisorySource)]
+        advisories = [(p, s) for p, s in plan if not isinstance(s, RulePackSource)]
         if not advisories:
             return report
         before = self.store.key_digests()
@@ -292,8 +374,7 @@ class VulnDbService:
             for path, source in advisories:
                 name = source.feed_name(path)
                 try:
-                    builder.replace_source(name)
-                    n = builder.add(source.parse(path, name))
+                    n = load_feed(builder, source, path, name)
                 except SourceError as exc:
                     raise VulnDbError(str(exc)) from exc
                 builder.record_source(SourceState(name, n, time.time(), f"file://{path.resolve()}"))
@@ -306,7 +387,11 @@ class VulnDbService:
             sources = self.store.sources()
         except CorruptStore as exc:
             return DbStatus(self.store.path, True, [], self.packs.sources(), problem=str(exc))
-        return DbStatus(self.store.path, self.store.exists(), sources, self.packs.sources())
+        kinds = {e.name for e in self.enrichers}
+        enrichment = frozenset(s.name for s in sources if s.name.split(":", 1)[0] in kinds)
+        return DbStatus(
+            self.store.path, self.store.exists(), sources, self.packs.sources(), enrichment=enrichment
+        )
 
     def malware_analyzers(self) -> list[type[Analyzer]] | None:
         """The analyzer registry with the malware analyzer extended by the imported packs (None when

@@ -376,6 +376,11 @@ class ImageVulFilter:
     app_name: str | None = None
     vul_type: str | None = None
     handle_status: str | None = None
+    #: Additive (not HSS): only CISA KEV entries; only EPSS ≥ this; severity source (`none`: unrated,
+    #: `nvd`, `cve5`, `alias`, `advisory`: the part before the first `:` of `severity_source`).
+    kev: bool | None = None
+    min_epss: float | None = None
+    severity_source: str | None = None
 
 
 def list_image_vulnerabilities(
@@ -394,6 +399,18 @@ def list_image_vulnerabilities(
         stmt = stmt.where(ImageVulnerability.status == UNFIXED)
     elif f.handle_status == "handled":
         stmt = stmt.where(ImageVulnerability.status != UNFIXED)
+    if f.kev is not None:
+        stmt = stmt.where(
+            (ImageVulnerability.kev_date_added != "") if f.kev else (ImageVulnerability.kev_date_added == "")
+        )
+    if f.min_epss is not None:
+        stmt = stmt.where(ImageVulnerability.epss >= f.min_epss)
+    if f.severity_source:
+        src = f.severity_source
+        stmt = stmt.where(
+            (ImageVulnerability.severity_source == src)
+            | ImageVulnerability.severity_source.startswith(src + ":", autoescape=True)
+        )
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.scalars(
         stmt.order_by(ImageVulnerability.severity_rank.desc(), ImageVulnerability.id)

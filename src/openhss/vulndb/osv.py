@@ -7,6 +7,7 @@ must not fail a whole import.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,6 +29,12 @@ log = logging.getLogger(__name__)
 
 _ECOSYSTEMS = {e.value.lower(): e for e in Ecosystem if e is not Ecosystem.UNKNOWN}
 _VECTOR_PREFERENCE = ("CVSS_V3", "CVSS_V4", "CVSS_V2")
+#: Red Hat errata and their rebuilds (ALSA, RLSA, ELSA) state Red Hat's severity rating as the title prefix
+#: (`Important: kernel security update`); their OSV exports carry no other rating.
+_ERRATA_RATING = re.compile(r"^(Critical|Important|Moderate|Low):\s")
+_ERRATA_ECOSYSTEMS = frozenset(
+    {Ecosystem.ALMALINUX, Ecosystem.ROCKY, Ecosystem.REDHAT, Ecosystem.CENTOS, Ecosystem.ORACLE}
+)
 
 
 class _Model(BaseModel):
@@ -161,6 +168,9 @@ def records_from_osv(vuln: OsvVulnerability, source: str) -> list[AffectedRecord
             severity = next(
                 (w for w in map(severity_from_word, words) if w is not Severity.UNKNOWN), severity
             )
+        if severity is Severity.UNKNOWN and eco in _ERRATA_ECOSYSTEMS:
+            m = _ERRATA_RATING.match(vuln.summary)
+            severity = severity_from_word(m.group(1)) if m else severity
         records.append(
             AffectedRecord(
                 advisory_id=vuln.id,

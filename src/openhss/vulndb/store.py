@@ -15,7 +15,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,8 +27,10 @@ from openhss.domain.advisory import (
     RangeEvent,
 )
 from openhss.domain.enums import Ecosystem, Severity
+from openhss.vulndb.enrichment.base import CveScore, EnrichmentRow, EpssScore
+from openhss.vulndb.enrichment.derive import derive_enriched
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
     source TEXT NOT NULL, ecosystem TEXT NOT NULL, release TEXT NOT NULL, name TEXT NOT NULL,
@@ -41,14 +43,39 @@ CREATE TABLE IF NOT EXISTS sources (
     etag TEXT NOT NULL DEFAULT '', last_modified TEXT NOT NULL DEFAULT '', sha256 TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cve_scores (
+    source TEXT NOT NULL, cve TEXT NOT NULL, provider TEXT NOT NULL, rank INTEGER NOT NULL,
+    score REAL NOT NULL, vector TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS epss (
+    source TEXT NOT NULL, cve TEXT NOT NULL, score REAL NOT NULL, percentile REAL NOT NULL, date TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS kev (source TEXT NOT NULL, cve TEXT NOT NULL, date_added TEXT NOT NULL,
+    due_date TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS enriched (
+    advisory_id TEXT PRIMARY KEY, severity TEXT NOT NULL, score REAL NOT NULL, vector TEXT NOT NULL,
+    severity_source TEXT NOT NULL, epss REAL, epss_percentile REAL, epss_date TEXT NOT NULL,
+    kev_date_added TEXT NOT NULL, kev_due_date TEXT NOT NULL
+);
 """
+#: Tables whose rows belong to one source (feed name): a re-import of that feed replaces them.
+_SOURCE_TABLES = ("records", "cve_scores", "epss", "kev")
+_ENRICHED = "e.severity, e.score, e.vector, e.severity_source, e.epss, e.epss_percentile, e.epss_date,"
+_ENRICHED += " e.kev_date_added, e.kev_due_date"
 _INDEX = "CREATE INDEX IF NOT EXISTS records_key ON records (ecosystem, release, name)"
 _COLUMNS = (
     "source, ecosystem, release, name, advisory_id, status, reason, ranges, versions, aliases, severity,"
     " score, vector, summary, urls, published"
 )
 _INSERT = f"INSERT INTO records ({_COLUMNS}) VALUES ({','.join('?' * 16)})"  # noqa: S608 - constant text
-_SELECT = f"SELECT {_COLUMNS} FROM records WHERE ecosystem = ? AND release = ? AND name = ?"  # noqa: S608
+_R_COLUMNS = ", ".join("r." + c.strip() for c in _COLUMNS.split(","))
+_WHERE = " WHERE r.ecosystem = ? AND r.release = ? AND r.name = ?"
+_SELECT = (
+    f"SELECT {_R_COLUMNS}, {_ENRICHED} FROM records r"  # noqa: S608 - constant text
+    f" LEFT JOIN enriched e ON e.advisory_id = r.advisory_id{_WHERE}"
+)
+#: A store file written before enrichment existed (schema 1): the same row shape, nothing enriched.
+_SELECT_V1 = f"SELECT {_R_COLUMNS}, {', '.join(['NULL'] * 9)} FROM records r{_WHERE}"  # noqa: S608
 _ECOS = {e.value: e for e in Ecosystem}
 #: (device, inode, mtime ns, size) of the store file: see `AdvisoryStore.generation`.
 Generation = tuple[int, int, int, int]
@@ -94,8 +121,17 @@ def _encode(rec: AffectedRecord) -> tuple[object, ...]:
 
 
 def _decode(row: tuple[object, ...]) -> AffectedRecord:
+    """A stored record with what its alias group and the CVE feeds add (see `enrichment/derive.py`)."""
     (source, eco, release, name, adv, status, reason, ranges, versions, aliases, sev, score, vector,
-     summary, urls, published) = row  # fmt: skip
+     summary, urls, published, e_sev, e_score, e_vector, e_source, epss, epss_pct, epss_date, kev_added,
+     kev_due) = row  # fmt: skip
+    severity, sev_source = Severity(str(sev)), f"advisory:{source}"
+    if severity is Severity.UNKNOWN:
+        sev_source = "none"
+        if e_sev is not None and e_sev != Severity.UNKNOWN.value:
+            severity, score, vector, sev_source = Severity(str(e_sev)), e_score, e_vector, str(e_source)
+    elif not score and e_score:  # a distro's word: keep it, and show the CVSS the group has
+        score, vector = e_score, e_vector
     return AffectedRecord(
         advisory_id=str(adv),
         ecosystem=_ECOS[str(eco)],
@@ -109,13 +145,19 @@ def _decode(row: tuple[object, ...]) -> AffectedRecord:
         status=AffectedStatus(str(status)),
         reason=str(reason),
         aliases=tuple(json.loads(str(aliases))),
-        severity=Severity(str(sev)),
+        severity=severity,
         cvss_score=float(score),  # type: ignore[arg-type]
         cvss_vector=str(vector),
         summary=str(summary),
         urls=tuple(json.loads(str(urls))),
         published=str(published),
         source=str(source),
+        severity_source=str(sev_source),
+        epss=None if epss is None else float(epss),  # type: ignore[arg-type]
+        epss_percentile=None if epss_pct is None else float(epss_pct),  # type: ignore[arg-type]
+        epss_date=str(epss_date or ""),
+        kev_date_added=str(kev_added or ""),
+        kev_due_date=str(kev_due or ""),
     )
 
 
@@ -126,14 +168,50 @@ class StoreBuilder:
         self._conn = conn
         self.added = 0
 
+    @contextlib.contextmanager
+    def feed(self) -> Iterator[None]:
+        """One feed's changes as a unit inside the build: an exception undoes them and propagates, and
+        the rest of the build (other feeds) is kept."""
+        self._conn.execute("SAVEPOINT feed")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK TO feed")
+            self._conn.execute("RELEASE feed")
+            raise
+        self._conn.execute("RELEASE feed")
+
     def replace_source(self, name: str) -> None:
         """Drop everything a source contributed before, so a re-import never leaves stale advisories."""
-        self._conn.execute("DELETE FROM records WHERE source = ?", (name,))
+        for table in _SOURCE_TABLES:
+            self._conn.execute(f"DELETE FROM {table} WHERE source = ?", (name,))  # noqa: S608 - constant
 
     def add(self, records: Iterable[AffectedRecord]) -> int:
         before = self._conn.total_changes
         self._conn.executemany(_INSERT, map(_encode, records))
         n = self._conn.total_changes - before
+        self.added += n
+        return n
+
+    def add_enrichment(self, source: str, rows: Iterable[EnrichmentRow]) -> int:
+        """CVE scores, EPSS and KEV rows of one feed; joined to records when the build finishes."""
+        n = 0
+        for row in rows:
+            if isinstance(row, CveScore):
+                self._conn.execute(
+                    "INSERT INTO cve_scores VALUES (?, ?, ?, ?, ?, ?)",
+                    (source, row.cve, row.provider, row.rank, row.score, row.vector),
+                )
+            elif isinstance(row, EpssScore):
+                self._conn.execute(
+                    "INSERT INTO epss VALUES (?, ?, ?, ?, ?)",
+                    (source, row.cve, row.score, row.percentile, row.date),
+                )
+            else:
+                self._conn.execute(
+                    "INSERT INTO kev VALUES (?, ?, ?, ?)", (source, row.cve, row.date_added, row.due_date)
+                )
+            n += 1
         self.added += n
         return n
 
@@ -184,12 +262,15 @@ class AdvisoryStore:
                 if self.path.exists():
                     with contextlib.closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as src:
                         src.backup(conn)
-                conn.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + _SCHEMA)
+                # MEMORY, not OFF: a feed that fails mid-build rolls back to its savepoint (`feed()`),
+                # which needs a rollback journal; nothing is synced because the file is a scratch copy.
+                conn.executescript("PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF;" + _SCHEMA)
                 conn.execute("DROP INDEX IF EXISTS records_key")
                 conn.execute("BEGIN")
                 builder = StoreBuilder(conn)
                 yield builder
                 conn.execute(_INDEX)
+                derive_enriched(conn)
                 conn.execute(
                     "INSERT OR REPLACE INTO meta VALUES ('schema', ?), ('built_at', ?)",
                     (str(SCHEMA_VERSION), str(time.time())),
@@ -204,6 +285,20 @@ class AdvisoryStore:
                 raise StoreWriteError(
                     f"advisory database not updated ({exc}); the previous database is unchanged"
                 ) from exc
+            finally:
+                tmp.unlink(missing_ok=True)
+
+    def install(self, write: Callable[[Path], None]) -> None:
+        """Swap in a complete file that `write` produces at the path it is given (a verified bundle),
+        under the same lock as `update`; if `write` raises, the current file stays."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with (self.directory / ".update.lock").open("a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            tmp = self.directory / f".{self.FILENAME}.{os.getpid()}.{threading.get_ident()}.install"
+            tmp.unlink(missing_ok=True)
+            try:
+                write(tmp)
+                tmp.replace(self.path)
             finally:
                 tmp.unlink(missing_ok=True)
 
@@ -262,12 +357,23 @@ class CorruptStore(ValueError):
     """The advisory store file exists but is not a readable advisory database."""
 
 
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    return (
+        conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone()
+        is not None
+    )
+
+
 def key_digests(path: Path) -> dict[tuple[str, str], str]:
     out: dict[tuple[str, str], str] = {}
     with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        has_enriched = _has_table(conn, "enriched")
+        enriched = f", {_ENRICHED}" if has_enriched else ""
+        join = " LEFT JOIN enriched e ON e.advisory_id = r.advisory_id" if has_enriched else ""
         rows = conn.execute(
-            "SELECT ecosystem, name, release, advisory_id, status, ranges, versions, severity FROM records"
-            " ORDER BY ecosystem, name, release, advisory_id, status, ranges, versions"
+            "SELECT r.ecosystem, r.name, r.release, r.advisory_id, r.status, r.ranges, r.versions,"  # noqa: S608
+            f" r.severity{enriched} FROM records r{join}"
+            " ORDER BY r.ecosystem, r.name, r.release, r.advisory_id, r.status, r.ranges, r.versions"
         )
         current: tuple[str, str] | None = None
         h = hashlib.blake2b(digest_size=16)
@@ -299,6 +405,7 @@ class SqliteAdvisoryIndex:
         self._conn = conn
         self._lock = threading.Lock()
         self._keys = frozenset(conn.execute("SELECT DISTINCT ecosystem, release, name FROM records"))
+        self._select = _SELECT if _has_table(conn, "enriched") else _SELECT_V1
         self._cache: dict[tuple[str, str, str], tuple[AffectedRecord, ...]] = {}
 
     def __len__(self) -> int:
@@ -311,7 +418,7 @@ class SqliteAdvisoryIndex:
         hit = self._cache.get(key)
         if hit is None:
             with self._lock:
-                rows = self._conn.execute(_SELECT, key).fetchall()
+                rows = self._conn.execute(self._select, key).fetchall()
             hit = tuple(_decode(r) for r in rows)
             self._cache[key] = hit
         return hit

@@ -867,8 +867,25 @@ async def list_image_vulnerabilities(
     app_name: Q64 = None,
     type: Annotated[s.VulTypeParam | None, Query()] = None,
     handle_status: Annotated[s.HandleStatus | None, Query()] = None,
+    kev: Annotated[
+        bool | None, Query(description="Additive: only (true) or no (false) CISA KEV entries")
+    ] = None,
+    min_epss: Annotated[
+        float | None, Query(ge=0.0, le=1.0, description="Additive: only findings with EPSS ≥ this")
+    ] = None,
+    severity_source: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            pattern=r"^[a-z0-9]+$",
+            description="Additive: who rated the severity (`none` lists unrated findings; `nvd`, `cve5`,"
+            " `alias`, `advisory`)",
+        ),
+    ] = None,
 ) -> s.ListImageVulnerabilitiesResponse:
-    f = vulnerabilities.ImageVulFilter(repair_necessity, vul_id, app_name, type, handle_status)
+    f = vulnerabilities.ImageVulFilter(
+        repair_necessity, vul_id, app_name, type, handle_status, kev, min_epss, severity_source
+    )
 
     def q(session: Session) -> s.ListImageVulnerabilitiesResponse:
         img = images.find_image(
@@ -894,6 +911,14 @@ async def list_image_vulnerabilities(
                     version=v.app_version,
                     solution=f"upgrade {v.app_name} to {v.fixed_version}" if v.fixed_version else "",
                     url="",
+                    severity_source=v.severity_source,
+                    cvss_score=v.cvss_score,
+                    epss=v.epss,
+                    epss_percentile=v.epss_percentile,
+                    epss_date=v.epss_date,
+                    kev=bool(v.kev_date_added),
+                    kev_date_added=v.kev_date_added,
+                    kev_due_date=v.kev_due_date,
                 )
                 for v in rows
             ],

@@ -117,7 +117,8 @@ class VulnerabilityMatcher:
             purl, path, layer = pkg.purl, pkg.path, pkg.layer_digest
             for r in rows:  # indexing a flat row beats unpacking it: this line runs per finding
                 append(new(finding, (r[0], name, version, eco, r[1], vul_type, r[2], r[3], r[4], r[5], r[6],
-                                     purl, path, layer, r[7], r[8], r[9], r[10], r[11])))  # fmt: skip
+                                     purl, path, layer, r[7], r[8], r[9], r[10], r[11], r[12], r[13],
+                                     r[14], r[15], r[16], r[17])))  # fmt: skip
             for vul_id, reason in suppressed:
                 result.suppressed.append(Suppressed(vul_id, name, version, reason))
 
@@ -168,9 +169,13 @@ VERDICT_CACHE_SIZE = 200_000
 _MISS: Any = object()
 _PackageKey = tuple[object, ...]
 #: The package-independent part of one finding, in `VulnerabilityFinding` field order: vul_id, severity,
-#: aliases, fixed_version, status, cvss_score, cvss_vector, title, description, urls, source, published.
+#: aliases, fixed_version, status, cvss_score, cvss_vector, title, description, urls, source, published,
+#: severity_source, epss, epss_percentile, epss_date, kev_date_added, kev_due_date.
 #: Shared by every finding of that advisory on packages with the same verdict.
-_Row = tuple[str, Severity, tuple[str, ...], str, str, float, str, str, str, tuple[str, ...], str, str]
+_Row = tuple[
+    str, Severity, tuple[str, ...], str, str, float, str, str, str, tuple[str, ...], str, str,
+    str, float | None, float | None, str, str, str,
+]  # fmt: skip
 _Verdict = tuple[VulType, tuple[_Row, ...], tuple[tuple[str, str], ...]]
 
 
@@ -236,9 +241,16 @@ def _row(ecosystem: Ecosystem, vul_id: str, ids: list[str], hits: list[_Hit]) ->
     else:
         status = "unfixed"
     source = best.record.source if len(hits) == 1 else ",".join(sorted({h.record.source for h in hits}))
+    rated = best.record if severity is not Severity.UNKNOWN else scored.record
+    # Every record of the group carries the group's EPSS/KEV (the store resolves them per alias group);
+    # the highest EPSS and the earliest KEV entry stand for the finding all the same.
+    epss = max(hits, key=lambda h: -1.0 if h.record.epss is None else h.record.epss).record
+    kev = min(
+        (h.record for h in hits if h.record.kev_date_added), key=lambda r: r.kev_date_added, default=None
+    )
     return (
         vul_id,
-        severity if severity is not Severity.UNKNOWN else scored.record.severity,
+        rated.severity,
         tuple(i for i in ids if i != vul_id),
         fixed,
         status,
@@ -249,4 +261,10 @@ def _row(ecosystem: Ecosystem, vul_id: str, ids: list[str], hits: list[_Hit]) ->
         described.urls,
         source,
         described.published,
+        rated.severity_source,
+        epss.epss,
+        epss.epss_percentile,
+        epss.epss_date,
+        kev.kev_date_added if kev else "",
+        kev.kev_due_date if kev else "",
     )

@@ -11,9 +11,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Generic, TypeVar
 
 from openhss.domain.advisory import AffectedRecord
+
+T = TypeVar("T")
 
 #: JSON documents larger than this are refused: a feed entry never needs more, hostile input might.
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
@@ -31,23 +33,31 @@ class Feed:
     url: str
     mirror_path: str
     ecosystem: str
+    #: False for feeds too large to fetch unasked (NVD's yearly files): `db update -e <ecosystem>` only.
+    default: bool = True
 
 
-class AdvisorySource(ABC):
+class FeedSource(ABC, Generic[T]):
+    """A feed format: its online feeds and how a local file or directory becomes rows of type T."""
+
     name: ClassVar[str]
 
     @abstractmethod
     def feeds(self) -> list[Feed]:
-        """Every feed this source can download."""
+        """Every feed this source can download (empty: an offline-only format)."""
 
     @abstractmethod
     def accepts(self, path: Path, head: bytes) -> bool:
-        """Whether a local file (its first bytes given) is in this source's format."""
+        """Whether a local file (its first bytes given) or directory is in this source's format."""
 
     @abstractmethod
     def feed_name(self, path: Path) -> str:
         """The bookkeeping name of an offline file, so re-importing it replaces its earlier import."""
 
     @abstractmethod
-    def parse(self, path: Path, feed_name: str) -> Iterator[AffectedRecord]:
-        """The records in a local file or directory."""
+    def parse(self, path: Path, feed_name: str) -> Iterator[T]:
+        """The rows in a local file or directory."""
+
+
+class AdvisorySource(FeedSource[AffectedRecord]):
+    """Package advisories: what the matcher matches."""
