@@ -37,6 +37,7 @@ def package_doc(p: Package) -> dict[str, Any]:
         "source_name": p.source_name,
         "source_version": p.source_version,
         "arch": p.arch,
+        "owner": p.owner,
     }
 
 

@@ -2,7 +2,9 @@
 
 OSV, GHSA and a distro may all describe CVE-x; their ids are joined through aliases (union-find) so a
 package shows CVE-x once. A distro `not-affected` verdict anywhere in the group suppresses it, with the
-reason kept in `MatchResult.suppressed`.
+reason kept in `MatchResult.suppressed`. Language packages the OS package manager installed
+(`Package.owner`) are not matched against language feeds at all: the distro patches and backports
+them, and its advisories on the owning OS package (matched like every OS package) are the verdict.
 """
 
 from __future__ import annotations
@@ -102,6 +104,8 @@ class VulnerabilityMatcher:
         new = tuple.__new__
         finding = VulnerabilityFinding
         for pkg in packages:
+            if pkg.owner:
+                continue  # OS-owned: the distro's verdict on the owning OS package is authoritative
             pkey = (pkg.type, pkg.ecosystem, pkg.name, pkg.version, pkg.source_name, pkg.source_version)
             verdict = table.get(pkey, _MISS)
             if verdict is _MISS:
