@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import zipfile
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from openhss.scan.analyzers.os.apk import ApkAnalyzer
 from openhss.scan.analyzers.os.dpkg import DpkgAnalyzer
 from openhss.scan.analyzers.os.release import OSReleaseAnalyzer
 from openhss.scan.matcher import VulnerabilityMatcher
+from openhss.scan.matcher.explain import AFFECTED, BACKPORTED, FIXED, as_text, explain
 from openhss.services.vulndb import VulnDbService
 from tests.analyzers_lang.helpers import LANG_ANALYZERS, scan_files
 from tests.analyzers_os.helpers import scan, tar_of, tar_of_tree
@@ -121,3 +123,31 @@ def test_a_jar_without_maven_metadata_is_unidentified_never_invented() -> None:
     assert (pkg.name, pkg.version, pkg.ecosystem, pkg.type) == (
         "commons-collections.jar", "3.2.2", Ecosystem.UNKNOWN, PackageType.JAR)  # fmt: skip
     assert pkg.purl == f"pkg:generic/commons-collections.jar@3.2.2?checksum=sha1:{sha1}"
+
+
+def test_explain_shows_the_backport_and_the_pip_copy(tmp_path: Path) -> None:
+    """The Debian tracker's real verdict for CVE-2023-43804 in bookworm (fixed in 1.26.12-1+deb12u1)."""
+    inv = scan([_image(tmp_path)], ANALYZERS)
+    tracker = tmp_path / "tracker.json"
+    bookworm = {"status": "resolved", "fixed_version": "1.26.12-1+deb12u1", "urgency": "medium"}
+    tracker.write_text(
+        json.dumps({"python-urllib3": {"CVE-2023-43804": {"releases": {"bookworm": bookworm}}}})
+    )
+    svc = VulnDbService(tmp_path / "db")
+    svc.import_paths([tracker, write_zip(tmp_path / "PyPI.zip", [
+        osv("PYSEC-2023-192", "PyPI", "urllib3", events=[{"introduced": "0"}, {"fixed": "1.26.17"}],
+            aliases=["CVE-2023-43804"]),
+    ])])  # fmt: skip
+    matcher = VulnerabilityMatcher(svc.open_index())
+    got = {(e.package.path, e.verdict) for e in explain(matcher, inv, "PYSEC-2023-192")}
+    assert got == {
+        ("usr/lib/python3/dist-packages/urllib3-1.26.12.egg-info/PKG-INFO", BACKPORTED),
+        (f"{SITE}/urllib3-1.26.12.dist-info/METADATA", AFFECTED),
+        ("var/lib/dpkg/status", FIXED),
+    }
+    [owned] = [e for e in explain(matcher, inv, "CVE-2023-43804") if e.package.owner]
+    assert [(r.advisory_id, r.feed, r.fixed_version, r.affected) for r in owned.records] == [
+        ("CVE-2023-43804", "debian-tracker", "1.26.12-1+deb12u1", False)
+    ]
+    assert [(r.advisory_id, r.affected) for r in owned.ignored] == [("PYSEC-2023-192", True)]
+    assert "BACKPORTED" in as_text([owned], "CVE-2023-43804")

@@ -66,12 +66,14 @@ def build_pipeline(
         options.analyzers = VulnDbService.from_settings(settings or load_settings()).malware_analyzers()
     if scope & ScanScope.VULNERABILITY:
         try:
-            options.matcher = open_matcher(settings or load_settings(), advisory_db)
+            matcher = open_matcher(settings or load_settings(), advisory_db)
         except VulnDbError as exc:
             raise NoAdvisoryDatabase(
                 f"{exc}; run `openhss db update` (or `openhss db import PATH` offline), "
                 "or scan with --scanners that exclude vuln"
             ) from None
+        options.matcher = matcher
+        options.coverage = matcher.coverage
     return options
 
 

@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from openhss.domain.advisory import AdvisoryIndex, AffectedRecord, AffectedStatus
+from openhss.domain.coverage import CoverageEntry
 from openhss.domain.enums import Ecosystem, Severity, VulType
 from openhss.domain.models import OSInfo, Package
 from openhss.domain.version import InvalidVersion, scheme_for
 from openhss.domain.vulnerability import VulnerabilityFinding
 from openhss.scan.applier import Inventory
 from openhss.scan.matcher.base import CompiledKey, LookupKey, Matcher
+from openhss.scan.matcher.coverage import CoverageSource, coverage_of
 from openhss.scan.matcher.registry import MATCHERS
 
 
@@ -77,6 +79,11 @@ class VulnerabilityMatcher:
     def __call__(self, inventory: Inventory) -> list[VulnerabilityFinding]:
         """The pipeline's `Matcher` callable (scan/pipeline.py): findings only, suppressions dropped."""
         return self.match_inventory(inventory).findings
+
+    def coverage(self, inventory: Inventory) -> list[CoverageEntry]:
+        """Which OS release / ecosystem of the inventory this matcher's advisories cover."""
+        table = self.index.coverage_table() if isinstance(self.index, CoverageSource) else ({}, {})
+        return coverage_of(inventory.os, inventory.packages, table)
 
     def match_inventory(self, inventory: Inventory) -> MatchResult:
         return self.match(inventory.os, inventory.packages)
