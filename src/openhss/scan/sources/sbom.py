@@ -212,7 +212,7 @@ def _package(name: str, version: str, purl_text: str, props: dict[str, str]) -> 
         ecosystem=eco,
         type=ptype,
         purl=purl_text,
-        path=props.get("openhss:path", "") or props.get("syft:location:0:path", ""),
+        path=(props.get("openhss:path", "") or props.get("syft:location:0:path", "")).lstrip("/"),
         layer_digest=props.get("openhss:layer_digest", ""),
         source_name=src_name,
         source_version=src_version,
