@@ -198,3 +198,19 @@ def status() -> None:
         counts = f"{p.rules:>8} rule files" if p.kind == "yara" else f"{p.hashes:>8} hashes    "
         skipped = f"  ({len(p.rejected)} skipped)" if p.rejected else ""
         typer.echo(f"  {p.name:<28} {counts}  {hours:6.1f} h old{skipped}")
+    if st.exists:
+        _print_coverage()
+
+
+def _print_coverage() -> None:
+    """Which ecosystem/release the advisories cover: a scan's packages elsewhere go unchecked."""
+    from openhss.domain.coverage import age_text
+    from openhss.services.coverage import advisory_table, db_coverage
+
+    rows = db_coverage(advisory_table(load_settings()))
+    typer.echo(f"coverage: {len(rows)} ecosystem/release pairs (packages of any other one are NOT checked)")
+    for r in rows:
+        feeds = ", ".join(f"{f.name} ({f.records}, {age_text(f.age_seconds)} old)" for f in r.feeds)
+        typer.echo(
+            f"  {r.ecosystem + (' ' + r.release if r.release else ''):<28} {r.records:>8} records  {feeds}"
+        )

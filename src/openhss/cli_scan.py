@@ -90,6 +90,16 @@ def render(report: ImageReport, fmt: OutputFormat) -> str:
     return render_table(report)
 
 
+def coverage_notes(report: ImageReport) -> list[str]:
+    """What the advisory DB could not check: a scan with such packages is never a clean result."""
+    from openhss.domain.coverage import describe, uncovered
+
+    notes = [describe(e) for e in uncovered(report.coverage or [])]
+    if notes:
+        notes.append("not a clean result for these packages: load their advisories (see `openhss db status`)")
+    return notes
+
+
 def render_table(report: ImageReport) -> str:
     from rich.console import Console
     from rich.table import Table
@@ -105,6 +115,8 @@ def render_table(report: ImageReport) -> str:
         f"{len(report.packages)} packages, {len(report.vulnerabilities)} vulnerabilities, "
         f"{len(report.findings)} other findings"
     )
+    for note in coverage_notes(report):
+        console.print(f"[bold yellow]{note}[/bold yellow]", highlight=False)
     if report.vulnerabilities:
         table = Table(title="Vulnerabilities")
         for col in ("Package", "Installed", "Fixed", "Vulnerability", "Severity", "Type", "Path"):
@@ -208,6 +220,14 @@ def scan_command(
     sk_file: SkFileOption = None,
     project_id: Annotated[str, typer.Option(envvar="OPENHSS_PROJECT_ID", help="Project for --upload")] = "",
     cicd_name: Annotated[str, typer.Option(help="Pipeline name the image is listed under")] = "",
+    explain: Annotated[
+        str,
+        typer.Option(
+            "--explain",
+            help="Show why vulnerability ID (or an alias) is or is not reported: file, package and owner, "
+            "advisory records and feeds, version comparison, verdict",
+        ),
+    ] = "",
 ) -> None:
     """Scan one image and print its inventory and findings."""
     from openhss.scan.cache import FileLayerCache, default_cache_dir
@@ -271,10 +291,15 @@ def scan_command(
     except (OSError, ValueError) as exc:
         typer.echo(f"openhss: {exc}", err=True)
         raise typer.Exit(2) from None
+    if explain:
+        _explain(report, options.matcher, explain, format, output)
+        return
     server_vulns = 0
     if upload:
         server_vulns = _upload(report, server, ak, sk, project_id, cicd_name, quiet)
     report = apply_filters(report, filters)
+    for note in coverage_notes(report):
+        typer.echo(f"openhss: warning: {note}", err=True)
     text = render(report, format)
     if output is not None:
         output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
@@ -282,6 +307,27 @@ def scan_command(
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     if exit_code and (exceeds(report) or (server_vulns and not report.vulnerabilities and not severity)):
         raise typer.Exit(exit_code)
+
+
+def _explain(
+    report: ImageReport, matcher: object, vul_id: str, fmt: OutputFormat, output: Path | None
+) -> None:
+    from openhss.scan.applier import Inventory
+    from openhss.scan.matcher import VulnerabilityMatcher
+    from openhss.scan.matcher.explain import as_text, explain
+
+    if not isinstance(matcher, VulnerabilityMatcher):
+        typer.echo("openhss: --explain needs the vuln scanner and an advisory database", err=True)
+        raise typer.Exit(2)
+    found = explain(matcher, Inventory(os=report.os, packages=report.packages), vul_id.strip())
+    if fmt is OutputFormat.JSON:
+        text = json.dumps([e.as_dict() for e in found], indent=2, ensure_ascii=False) + "\n"
+    else:
+        text = as_text(found, vul_id.strip())
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
 
 
 def cicd_name_of(report: ImageReport) -> tuple[str, str, str]:

@@ -367,8 +367,8 @@ def test_cargo_auditable_section(tmp_path: Path) -> None:
         capture_output=True,
     )
     packages, skipped = scan_files([("usr/bin/app", binary, 0o755)])
+    # The binary's own root crate (`source: local`) was never published: not a crates.io package.
     assert {(p.name, p.version, p.type) for p in packages} == {
-        ("app", "0.1.0", PackageType.RUSTBINARY),
         ("serde", "1.0.193", PackageType.RUSTBINARY),
     }
     assert not skipped

@@ -322,9 +322,96 @@ class ImageVulInfo(BaseModel):
     kev_due_date: str = ""
 
 
+class AdvisoryFeedInfo(BaseModel):
+    """openhss extension: one advisory feed behind a coverage entry."""
+
+    name: str
+    records: int
+    age_seconds: int
+
+
+class AdvisoryCoverageInfo(BaseModel):
+    """openhss extension: whether the advisory DB covers one OS release / ecosystem of the image."""
+
+    kind: Literal["os", "ecosystem", "unidentified"]
+    ecosystem: str
+    release: str
+    packages: int
+    covered: bool
+    records: int
+    feeds: list[AdvisoryFeedInfo]
+    unchecked_count: int = Field(description="Packages of this entry never checked against advisories")
+    unchecked: list[str] = Field(description="Up to 200 of them, as 'name version'")
+    note: str
+
+
+class ExplainRecordInfo(BaseModel):
+    """openhss extension: one advisory record and how the installed version compares with it."""
+
+    advisory_id: str
+    feed: str
+    key: str = Field(description="ecosystem[:release]/name the record was looked up under")
+    status: str
+    ranges: str
+    compared: str
+    affected: bool
+    fixed_version: str
+    reason: str
+
+
+class ExplainPackageInfo(BaseModel):
+    name: str
+    version: str
+    ecosystem: str
+    type: str
+    purl: str
+    owner: str = Field(description="OS package that installed it (`deb:NAME`), empty when none")
+
+
+class ExplainInfo(BaseModel):
+    """openhss extension: file → package (and owner) → advisory records and feeds → comparison → verdict."""
+
+    vul_id: str
+    file: str
+    layer_digest: str
+    package: ExplainPackageInfo
+    route: str
+    records: list[ExplainRecordInfo]
+    ignored_records: list[ExplainRecordInfo] = Field(
+        description="Upstream records not applied because the OS package manager owns the package"
+    )
+    verdict: Literal["affected", "fixed", "backported", "not-affected", "unchecked", "whitelisted"]
+    detail: str
+
+
+class ExplainHandlingInfo(BaseModel):
+    status: str
+    operate_type: str
+    whitelist_id: str
+
+
+class ExplainImageVulnerabilityResponse(BaseModel):
+    """openhss extension: why a vulnerability is (or is not) reported for an image."""
+
+    vul_id: str
+    handling: ExplainHandlingInfo | None
+    total_num: int
+    data_list: list[ExplainInfo]
+
+
 class ListImageVulnerabilitiesResponse(BaseModel):
     total_num: int
     data_list: list[ImageVulInfo]
+    #: openhss extension (additive): advisory coverage of the image's latest scan, computed against the
+    #: advisory DB as it is now. An empty data_list means "clean" only where every entry is covered.
+    coverage: list[AdvisoryCoverageInfo] | None = Field(
+        default=None,
+        description="openhss extension: per OS release / ecosystem of the image, whether the advisory "
+        "database covers it and which packages were therefore not checked (absent: never scanned)",
+    )
+    unchecked_num: int | None = Field(
+        default=None, description="openhss extension: packages of the image no loaded advisory feed covers"
+    )
 
 
 class CveInfo(BaseModel):

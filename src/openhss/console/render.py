@@ -20,6 +20,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from openhss import __version__
 from openhss.console.session import CSRF_FIELD, CSRF_HEADER, ConsoleUser
+from openhss.domain.coverage import describe
 from openhss.domain.errors import NotFound
 
 #: Severity words (vulnerability, finding and image levels) → the badge class the CSS colours.
@@ -128,6 +129,7 @@ def environment() -> Environment:
         status_class=lambda v: STATUS_CLASS.get(str(v), "st-idle"),
         status_label=lambda v: STATUS_LABEL.get(str(v), str(v).replace("_", " ")),
         rank_name=lambda r: RANK_NAME.get(int(r), "Unknown"),
+        coverage_text=describe,
     )
     env.globals.update(version=__version__, csrf_field=CSRF_FIELD, csrf_header=CSRF_HEADER)
     return env

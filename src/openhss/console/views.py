@@ -25,7 +25,7 @@ from openhss.db.engine import transaction
 from openhss.db.models import Image
 from openhss.domain.enums import FindingKind
 from openhss.domain.errors import InvalidRequest, NotFound, Unauthenticated
-from openhss.services import exports, findings, images, scan_tasks, vulnerabilities
+from openhss.services import coverage, exports, findings, images, scan_tasks, vulnerabilities
 from openhss.services.identity import Scope
 from openhss.services.images import ImageFilter, scoped_images
 from openhss.services.vulndb import VulnDbService
@@ -186,6 +186,9 @@ async def overview(request: Request, ctx: Ctx, user: User) -> Response:
             "top_packages": data.top_vulnerable_packages(session, user.scope),
             "critical": data.newest_critical(session, user.scope),
             "running": data.running_tasks(session, user.scope),
+            "fleet_coverage": coverage.fleet_coverage(
+                session, user.scope, coverage.advisory_table(ctx.settings)
+            ),
         }
 
     values = await _run(ctx, q)
@@ -295,6 +298,7 @@ async def image_detail(
         img = _image(session, user.scope, image_pk)
         out: dict[str, object] = {
             "image": img,
+            "coverage": coverage.image_coverage(session, img.id, coverage.advisory_table(ctx.settings)),
             "counts": data.finding_counts(session, img.id),
             "nav": "images-" + ("local" if img.image_type == "local" else "registry"),
         }

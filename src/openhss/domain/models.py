@@ -30,6 +30,9 @@ class Package:
     `source_name`/`source_version` matter for OS packages: distro advisories are keyed by source package.
     `path` is the file the record was read from and `layer_digest` the diff_id of the layer that
     introduced it, so every finding can point at evidence.
+    `owner` is set on a language package whose evidence file the OS package manager installed
+    (`deb:python3-urllib3`, `apk:py3-idna`): the distro builds, patches and backports it, so only the
+    distro's advisories, matched on the owning OS package, decide whether it is vulnerable.
     """
 
     name: str
@@ -44,6 +47,7 @@ class Package:
     source_version: str = ""
     arch: str = ""
     dependencies: tuple[str, ...] = field(default=(), compare=False)
+    owner: str = ""
 
     @property
     def key(self) -> tuple[str, str, str, str]:

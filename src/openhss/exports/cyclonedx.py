@@ -93,6 +93,8 @@ def document(report: ImageReport) -> dict[str, Any]:
         props = _properties(
             [
                 ("openhss:ecosystem", p.ecosystem.value),
+                ("openhss:type", p.type.value),
+                ("openhss:owner", p.owner),
                 ("openhss:path", p.path),
                 ("openhss:layer_digest", p.layer_digest),
                 ("openhss:source_name", p.source_name),

@@ -11,8 +11,10 @@ import json
 from typing import Any
 
 from openhss import __version__
+from openhss.domain.coverage import describe, uncovered
 from openhss.domain.enums import Severity
 from openhss.domain.report import ImageReport
+from openhss.exports.scan_json import coverage_doc
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
@@ -110,11 +112,26 @@ def document(report: ImageReport) -> dict[str, Any]:
                     }
                 },
                 "originalUriBaseIds": {"IMAGEROOT": {"uri": "file:///"}},
+                "invocations": [_invocation(report)],
                 "results": results,
-                "properties": {"image": report.image.ref, "digest": report.image.digest},
+                "properties": _run_properties(report),
             }
         ],
     }
+
+
+def _run_properties(report: ImageReport) -> dict[str, Any]:
+    props: dict[str, Any] = {"image": report.image.ref, "digest": report.image.digest}
+    if report.coverage is not None:
+        props["coverage"] = [coverage_doc(e) for e in report.coverage]
+    return props
+
+
+def _invocation(report: ImageReport) -> dict[str, Any]:
+    """Uncovered OS releases / ecosystems as warning notifications: an empty `results` list next to
+    them means "not checked", and code-scanning UIs show notifications beside the results."""
+    notes = [{"level": "warning", "message": {"text": describe(e)}} for e in uncovered(report.coverage or [])]
+    return {"executionSuccessful": True, "toolExecutionNotifications": notes}
 
 
 def render(report: ImageReport) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from openhss.domain.coverage import CoverageEntry
 from openhss.domain.enums import FindingKind
 from openhss.domain.models import FileRecord, Finding, Package
 from openhss.domain.report import ImageReport
@@ -37,6 +38,7 @@ def package_doc(p: Package) -> dict[str, Any]:
         "source_name": p.source_name,
         "source_version": p.source_version,
         "arch": p.arch,
+        "owner": p.owner,
     }
 
 
@@ -65,6 +67,24 @@ def vulnerability_doc(v: VulnerabilityFinding) -> dict[str, Any]:
         "layer_digest": v.layer_digest,
         "title": v.title,
         "urls": list(v.urls),
+    }
+
+
+def coverage_doc(e: CoverageEntry) -> dict[str, Any]:
+    """One OS release / ecosystem: covered or not, by which feeds, and what was therefore not checked."""
+    return {
+        "kind": e.kind,
+        "ecosystem": e.ecosystem,
+        "release": e.release,
+        "packages": e.packages,
+        "covered": e.covered,
+        "records": e.records,
+        "feeds": [
+            {"name": f.name, "records": f.records, "age_seconds": round(f.age_seconds)} for f in e.feeds
+        ],
+        "unchecked_count": e.unchecked_count,
+        "unchecked": list(e.unchecked),
+        "note": e.note,
     }
 
 
@@ -134,6 +154,9 @@ def report_doc(report: ImageReport) -> dict[str, Any]:
     }
     for kind, key in FINDING_KEYS.items():
         doc[key] = [finding_doc(f) for f in report.findings if f.kind is kind]
+    if report.coverage is not None:
+        # Absent when vulnerabilities were not matched (`--scanners` without vuln): nothing to cover.
+        doc["coverage"] = [coverage_doc(e) for e in report.coverage]
     doc["skipped"] = [{"path": p, "reason": r} for p, r in report.skipped]
     doc["warnings"] = list(report.warnings)
     doc["duration_seconds"] = report.seconds

@@ -94,7 +94,9 @@ def document(report: ImageReport) -> dict[str, Any]:
         if p.source_name:
             entry["sourceInfo"] = f"built from source package {p.source_name} {p.source_version}".strip()
         if p.path:
-            entry["comment"] = f"path {p.path}; layer {p.layer_digest}"
+            entry["comment"] = f"path {p.path}; layer {p.layer_digest}" + (
+                f"; owner {p.owner}" if p.owner else ""
+            )
         packages.append(entry)
         relationships.append(
             {"spdxElementId": image_id, "relationshipType": "CONTAINS", "relatedSpdxElement": sid}

@@ -11,6 +11,8 @@ every image built on it. Semantics, matching how the overlay filesystem presents
 * file records are keyed by path, the upper layer wins;
 * secret and malware findings are NOT removed by later deletions: a secret deleted in a later layer is
   still in the earlier layer's blob, which anyone who pulls the image can read;
+* OS file lists (dpkg `info/*.list`, apk's database) are folded like package databases, per file;
+  a language package whose evidence file the final lists name is marked OS-owned (`Package.owner`);
 * baseline findings describe the *state* of a file (`/etc/shadow` has an empty password): a later layer
   that deletes the file, or whose analyzers re-examined it (`observed`), supersedes them.
 """
@@ -59,10 +61,24 @@ def _carry(new: Package, old: Package | None) -> Package:
     )
 
 
+def _mark_owned(packages: list[Package], owned_by_db: dict[str, list[tuple[str, str]]]) -> list[Package]:
+    owner_of = {path: owner for pairs in owned_by_db.values() for owner, path in pairs}
+    if not owner_of:
+        return packages
+    return [
+        dataclasses.replace(p, owner=owner_of[p.path])
+        if not p.type.is_os and not p.owner and p.path in owner_of
+        else p
+        for p in packages
+    ]
+
+
 def fold(layers: Sequence[LayerAnalysis], restamp: OsRestamper | None = None) -> Inventory:
     inv = Inventory()
     # database path → packages currently provided by it
     by_db: dict[str, list[Package]] = {}
+    # OS file list → (owner, path) pairs it names
+    owned_by_db: dict[str, list[tuple[str, str]]] = {}
     files: dict[str, FileRecord] = {}
     # state findings (baseline) by the path they describe; findings without a path are image-wide
     state: dict[str, list[Finding]] = {}
@@ -71,6 +87,8 @@ def fold(layers: Sequence[LayerAnalysis], restamp: OsRestamper | None = None) ->
         if layer.whiteouts or layer.opaque_dirs:
             for db in [p for p in by_db if _removed(p, layer.whiteouts, layer.opaque_dirs)]:
                 del by_db[db]
+            for db in [p for p in owned_by_db if _removed(p, layer.whiteouts, layer.opaque_dirs)]:
+                del owned_by_db[db]
             for path in [p for p in files if _removed(p, layer.whiteouts, layer.opaque_dirs)]:
                 del files[path]
             for path in [p for p in state if p and _removed(p, layer.whiteouts, layer.opaque_dirs)]:
@@ -83,6 +101,10 @@ def fold(layers: Sequence[LayerAnalysis], restamp: OsRestamper | None = None) ->
         for db, pkgs in fresh.items():
             earlier = {(p.key, p.version): p for p in by_db.get(db, [])}
             by_db[db] = [_carry(p, earlier.get((p.key, p.version))) for p in pkgs]
+        fresh_owned: dict[str, list[tuple[str, str]]] = {}
+        for db, owner, path in result.owned:
+            fresh_owned.setdefault(db, []).append((owner, path))
+        owned_by_db.update(fresh_owned)
         for rec in result.files:
             files[rec.path] = rec
         if result.os is not None:
@@ -95,7 +117,7 @@ def fold(layers: Sequence[LayerAnalysis], restamp: OsRestamper | None = None) ->
         inv.skipped.extend(result.skipped)
         inv.warnings.extend(layer.warnings)
     inv.findings.extend(f for found in state.values() for f in found)
-    packages = [p for pkgs in by_db.values() for p in pkgs]
+    packages = _mark_owned([p for pkgs in by_db.values() for p in pkgs], owned_by_db)
     if inv.os is None:
         # No layer has a release file: distroless Debian is recognised by its dpkg status.d records.
         inv.os = infer_os(packages)

@@ -65,6 +65,7 @@ def _pkg(p: Package) -> list[Any]:
         p.source_version,
         p.arch,
         list(p.dependencies),
+        p.owner,
     ]
 
 
@@ -82,6 +83,7 @@ def _unpkg(r: list[Any]) -> Package:
         r[9],
         r[10],
         tuple(r[11]),
+        r[12] if len(r) > 12 else "",  # entries written before ownership was recorded
     )
 
 
@@ -118,6 +120,7 @@ def encode(a: LayerAnalysis) -> bytes:
         "findings": [_finding(f) for f in res.findings],
         "skipped": [list(s) for s in res.skipped],
         "observed": res.observed,
+        "owned": [list(o) for o in res.owned],
         "whiteouts": a.whiteouts,
         "opaque_dirs": a.opaque_dirs,
         "warnings": a.warnings,
@@ -139,6 +142,7 @@ def decode(blob: bytes) -> LayerAnalysis:
         findings=[_unfinding(r) for r in doc["findings"]],
         skipped=[(s[0], s[1]) for s in doc["skipped"]],
         observed=list(doc.get("observed", [])),
+        owned=[(o[0], o[1], o[2]) for o in doc.get("owned", [])],
     )
     return LayerAnalysis(
         diff_id=doc["diff_id"],

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from openhss.domain.coverage import CoverageEntry
 from openhss.domain.enums import ScanScope, ScanStatus
 from openhss.domain.report import ImageReport, ImageSummary, LayerSummary
 from openhss.domain.vulnerability import VulnerabilityFinding
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 INVENTORY_SCOPE = ScanScope.VULNERABILITY
 
 Matcher = Callable[[Inventory], list[VulnerabilityFinding]]
+Coverage = Callable[[Inventory], list[CoverageEntry]]
 
 
 def default_checks() -> list[Check]:
@@ -67,6 +69,8 @@ class PipelineOptions:
     analyzers: Sequence[type[Analyzer]] | None = None
     restamp: OsRestamper | None = restamp_os_packages
     matcher: Matcher | None = None
+    #: States what the matcher's advisories cover (`VulnerabilityMatcher.coverage`); set with `matcher`.
+    coverage: Coverage | None = None
     checks: Sequence[Check] = field(default_factory=default_checks)
     workers: int = 2
     progress: Callable[[Progress], None] | None = None
@@ -254,4 +258,5 @@ def scan_handle(handle: ImageHandle, options: PipelineOptions) -> ImageReport:
         skipped=inventory.skipped,
         warnings=inventory.warnings,
         seconds=round(time.perf_counter() - started, 4),
+        coverage=options.coverage(inventory) if options.coverage is not None else None,
     )

@@ -31,6 +31,8 @@ class Transport(StrEnum):
     DOCKER_DAEMON = "docker-daemon"
     CONTAINERD = "containerd"
     DIR = "dir"
+    #: A CycloneDX/SPDX JSON SBOM: an inventory without layers (`scan/sources/sbom.py`).
+    SBOM = "sbom"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +76,8 @@ class ImageRef:
             return f"docker://{self.named}"
         if t in (Transport.DOCKER_DAEMON, Transport.CONTAINERD):
             return f"{t.value}:{self.named}"
-        if t is Transport.DIR:
-            return f"dir:{self.path}"
+        if t in (Transport.DIR, Transport.SBOM):
+            return f"{t.value}:{self.path}"
         out = f"{t.value}:{self.path}"
         if t is Transport.DOCKER_ARCHIVE and self.repository:
             return f"{out}:{self.named}"
@@ -141,7 +143,7 @@ def parse_ref(text: str, *, default_registry: str = DOCKER_HUB) -> ImageRef:
         return split_name(text, default_registry=default_registry)
     if not rest:
         raise InvalidImageReference(f"missing location in image reference {text!r}")
-    if transport is Transport.DIR:
+    if transport in (Transport.DIR, Transport.SBOM):
         return ImageRef(transport, path=rest)
     if transport in (Transport.DOCKER_DAEMON, Transport.CONTAINERD):
         if re.fullmatch(r"sha256:[0-9a-f]{64}", rest):  # an image ID, not a name

@@ -7,6 +7,7 @@ decided in one place; they differ only in cache, progress sink and where results
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,9 +18,10 @@ from openhss.domain.risk import risk_key
 from openhss.domain.vulnerability import VulnerabilityFinding
 from openhss.scan.cache import LayerCache
 from openhss.scan.pipeline import PipelineOptions, scan_handle
-from openhss.scan.refs import ImageRef
+from openhss.scan.refs import ImageRef, Transport
 from openhss.scan.sources.base import SourceOptions
 from openhss.scan.sources.registry import open_image
+from openhss.scan.sources.sbom import read_sbom
 from openhss.services.vulndb import VulnDbError, VulnDbService, open_matcher
 
 
@@ -77,15 +79,34 @@ def build_pipeline(
         options.analyzers = VulnDbService.from_settings(settings or load_settings()).malware_analyzers()
     if scope & ScanScope.VULNERABILITY:
         try:
-            options.matcher = open_matcher(settings or load_settings(), advisory_db)
+            matcher = open_matcher(settings or load_settings(), advisory_db)
         except VulnDbError as exc:
             raise NoAdvisoryDatabase(
                 f"{exc}; run `openhss db update` (or `openhss db import PATH` offline), "
                 "or scan with --scanners that exclude vuln"
             ) from None
+        options.matcher = matcher
+        options.coverage = matcher.coverage
     return options
 
 
 def scan_image(ref: ImageRef, source: SourceOptions, options: PipelineOptions) -> ImageReport:
+    if ref.transport is Transport.SBOM:
+        return scan_sbom(ref, options)
     with open_image(ref, source) as handle:
         return scan_handle(handle, options)
+
+
+def scan_sbom(ref: ImageRef, options: PipelineOptions) -> ImageReport:
+    """An SBOM's inventory matched like an image's; there are no layers, files or content findings."""
+    started = time.perf_counter()
+    read = read_sbom(Path(ref.path), str(ref))
+    inv = read.inventory
+    return ImageReport(
+        image=read.image,
+        os=inv.os,
+        packages=inv.packages,
+        vulnerabilities=options.matcher(inv) if options.matcher is not None else [],
+        coverage=options.coverage(inv) if options.coverage is not None else None,
+        seconds=round(time.perf_counter() - started, 4),
+    )

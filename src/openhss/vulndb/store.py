@@ -77,6 +77,8 @@ _SELECT = (
 #: A store file written before enrichment existed (schema 1): the same row shape, nothing enriched.
 _SELECT_V1 = f"SELECT {_R_COLUMNS}, {', '.join(['NULL'] * 9)} FROM records r{_WHERE}"  # noqa: S608
 _ECOS = {e.value: e for e in Ecosystem}
+#: (ecosystem, release) → {source: records}, and source → synced_at (epoch seconds).
+CoverageTable = tuple[dict[tuple[str, str], dict[str, int]], dict[str, float]]
 #: (device, inode, mtime ns, size) of the store file: see `AdvisoryStore.generation`.
 Generation = tuple[int, int, int, int]
 
@@ -407,6 +409,25 @@ class SqliteAdvisoryIndex:
         self._keys = frozenset(conn.execute("SELECT DISTINCT ecosystem, release, name FROM records"))
         self._select = _SELECT if _has_table(conn, "enriched") else _SELECT_V1
         self._cache: dict[tuple[str, str, str], tuple[AffectedRecord, ...]] = {}
+        self._coverage: CoverageTable | None = None
+
+    def coverage_table(self) -> CoverageTable:
+        """Records per (ecosystem, release) and source, and each source's sync time: what a scan's
+        coverage report is computed from. One pass over the file, once per opened generation."""
+        with self._lock:
+            if self._coverage is None:
+                per_key: dict[tuple[str, str], dict[str, int]] = {}
+                rows = self._conn.execute(
+                    "SELECT ecosystem, release, source, COUNT(*) FROM records"
+                    " GROUP BY ecosystem, release, source"
+                )
+                for eco, release, source, n in rows:
+                    per_key.setdefault((str(eco), str(release)), {})[str(source)] = int(n)
+                synced = {
+                    str(n): float(t) for n, t in self._conn.execute("SELECT name, synced_at FROM sources")
+                }
+                self._coverage = (per_key, synced)
+            return self._coverage
 
     def __len__(self) -> int:
         return len(self._keys)

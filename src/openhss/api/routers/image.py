@@ -20,9 +20,10 @@ from openhss.api.routers.export import ExportFormat, vul_export_query
 from openhss.api.schemas import Limit, Offset
 from openhss.db.engine import transaction
 from openhss.db.models import ImageWhitelist
+from openhss.domain.coverage import CoverageEntry
 from openhss.domain.enums import FindingKind, ScanScope
 from openhss.domain.errors import InvalidRequest
-from openhss.services import exports, findings, images, scan_tasks, vulnerabilities, whitelists
+from openhss.services import coverage, exports, findings, images, scan_tasks, vulnerabilities, whitelists
 from openhss.services.identity import Scope
 
 router = APIRouter(prefix="/v5/{project_id}/image", tags=["image"])
@@ -898,7 +899,10 @@ async def list_image_vulnerabilities(
             image_version=tag_name,
         )
         total, rows = vulnerabilities.list_image_vulnerabilities(session, img.id, f, offset, limit)
+        entries = coverage.image_coverage(session, img.id, coverage.advisory_table(ctx.settings))
         return s.ListImageVulnerabilitiesResponse(
+            coverage=None if entries is None else [_coverage_info(e) for e in entries],
+            unchecked_num=None if entries is None else sum(e.unchecked_count for e in entries),
             total_num=total,
             data_list=[
                 s.ImageVulInfo(
@@ -925,6 +929,68 @@ async def list_image_vulnerabilities(
         )
 
     return await _run(ctx, q)
+
+
+@router.get(
+    "/{image_id}/vulnerabilities/{vul_id}/explain",
+    response_model=s.ExplainImageVulnerabilityResponse,
+    summary="ExplainImageVulnerability (openhss extension)",
+    description="The chain behind one vulnerability verdict on an image, computed from its latest "
+    "scan's inventory and the current advisory database: file, package and owner, advisory records "
+    "and feeds, version comparison, verdict, and the user's handling (ignored, whitelisted).",
+)
+async def explain_image_vulnerability(
+    scope: ProjectScope,
+    ctx: Ctx,
+    image_id: ImageIdPath,
+    vul_id: Annotated[str, Path(min_length=1, max_length=256)],
+    image_type: Annotated[s.PerImageType, Query()],
+    namespace: Q256 = None,
+    image_name: Q256 = None,
+    tag_name: Q256 = None,
+) -> s.ExplainImageVulnerabilityResponse:
+    def q(session: Session) -> s.ExplainImageVulnerabilityResponse:
+        img = images.find_image(
+            session,
+            scope,
+            image_id,
+            image_type,
+            namespace=namespace,
+            image_name=image_name,
+            image_version=tag_name,
+        )
+        found = coverage.explain_image(session, img.id, vul_id, ctx.settings)
+        chain, handling = found if found is not None else ([], None)
+        return s.ExplainImageVulnerabilityResponse(
+            vul_id=vul_id,
+            handling=None
+            if handling is None
+            else s.ExplainHandlingInfo(
+                status=handling.status, operate_type=handling.operate_type, whitelist_id=handling.whitelist_id
+            ),
+            total_num=len(chain),
+            data_list=[s.ExplainInfo.model_validate(e.as_dict()) for e in chain],
+        )
+
+    return await _run(ctx, q)
+
+
+def _coverage_info(e: CoverageEntry) -> s.AdvisoryCoverageInfo:
+    return s.AdvisoryCoverageInfo(
+        kind=e.kind,
+        ecosystem=e.ecosystem,
+        release=e.release,
+        packages=e.packages,
+        covered=e.covered,
+        records=e.records,
+        feeds=[
+            s.AdvisoryFeedInfo(name=f.name, records=f.records, age_seconds=round(f.age_seconds))
+            for f in e.feeds
+        ],
+        unchecked_count=e.unchecked_count,
+        unchecked=list(e.unchecked),
+        note=e.note,
+    )
 
 
 @router.get("/{vul_id}/images", response_model=s.ListVulRepoImageResponse, summary="ListVulRepoImage")

@@ -68,6 +68,11 @@ class AnalysisResult:
     # State findings (baseline) at such a path from lower layers are superseded by this layer's view,
     # even when this layer reports nothing there: a fixed file must clear the old finding.
     observed: list[str] = field(default_factory=list)
+    # (database file, owner, path): files an OS package manager installed that a language analyzer
+    # may report a package from (`var/lib/dpkg/info/python3-idna.list`, `deb:python3-idna`,
+    # `usr/lib/python3/dist-packages/idna-3.3.egg-info/PKG-INFO`). The applier marks such packages
+    # OS-owned; the database file lets a later layer that rewrites or deletes it retract the claim.
+    owned: list[tuple[str, str, str]] = field(default_factory=list)
 
     def merge(self, other: AnalysisResult) -> None:
         if other.os is not None:
@@ -77,6 +82,7 @@ class AnalysisResult:
         self.findings.extend(other.findings)
         self.skipped.extend(other.skipped)
         self.observed.extend(other.observed)
+        self.owned.extend(other.owned)
 
 
 class Analyzer(ABC):

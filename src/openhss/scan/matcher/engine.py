@@ -2,7 +2,9 @@
 
 OSV, GHSA and a distro may all describe CVE-x; their ids are joined through aliases (union-find) so a
 package shows CVE-x once. A distro `not-affected` verdict anywhere in the group suppresses it, with the
-reason kept in `MatchResult.suppressed`.
+reason kept in `MatchResult.suppressed`. Language packages the OS package manager installed
+(`Package.owner`) are not matched against language feeds at all: the distro patches and backports
+them, and its advisories on the owning OS package (matched like every OS package) are the verdict.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from openhss.domain.advisory import AdvisoryIndex, AffectedRecord, AffectedStatus
+from openhss.domain.coverage import CoverageEntry
 from openhss.domain.enums import Ecosystem, Severity, VulType
 from openhss.domain.models import OSInfo, Package
 from openhss.domain.version import InvalidVersion, scheme_for
 from openhss.domain.vulnerability import VulnerabilityFinding
 from openhss.scan.applier import Inventory
 from openhss.scan.matcher.base import CompiledKey, LookupKey, Matcher
+from openhss.scan.matcher.coverage import CoverageSource, coverage_of
 from openhss.scan.matcher.registry import MATCHERS
 
 
@@ -76,6 +80,11 @@ class VulnerabilityMatcher:
         """The pipeline's `Matcher` callable (scan/pipeline.py): findings only, suppressions dropped."""
         return self.match_inventory(inventory).findings
 
+    def coverage(self, inventory: Inventory) -> list[CoverageEntry]:
+        """Which OS release / ecosystem of the inventory this matcher's advisories cover."""
+        table = self.index.coverage_table() if isinstance(self.index, CoverageSource) else ({}, {})
+        return coverage_of(inventory.os, inventory.packages, table)
+
     def match_inventory(self, inventory: Inventory) -> MatchResult:
         return self.match(inventory.os, inventory.packages)
 
@@ -99,6 +108,8 @@ class VulnerabilityMatcher:
         new = tuple.__new__
         finding = VulnerabilityFinding
         for pkg in packages:
+            if pkg.owner:
+                continue  # OS-owned: the distro's verdict on the owning OS package is authoritative
             pkey = (pkg.type, pkg.ecosystem, pkg.name, pkg.version, pkg.source_name, pkg.source_version)
             verdict = table.get(pkey, _MISS)
             if verdict is _MISS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from openhss.scan.errors import InvalidImageReference
 from openhss.scan.image import Platform
 from openhss.scan.refs import ImageRef, Transport, parse_ref
 from openhss.scan.sources.base import ImageHandle, Source, SourceOptions
@@ -26,6 +27,8 @@ SOURCES: dict[Transport, type[Source]] = {
 def _resolve(ref: ImageRef | str, options: SourceOptions) -> tuple[ImageRef, Source]:
     if isinstance(ref, str):
         ref = parse_ref(ref, default_registry=options.default_registry)
+    if ref.transport not in SOURCES:  # sbom: has no layers to open; `services.scanning` reads it
+        raise InvalidImageReference(f"{ref.transport.value}: references have no image layers to open")
     return ref, SOURCES[ref.transport]()
 
 

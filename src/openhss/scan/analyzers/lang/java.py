@@ -1,8 +1,12 @@
 """Java archives (jar/war/ear and friends), including archives nested inside archives.
 
-Each archive contributes the Maven coordinates its `pom.properties` files name (a shaded or fat jar
-carries several), and only when it has none, what its `MANIFEST.MF` says (the rules Trivy applies:
-vendor id or bundle symbolic name for the group, title for the artifact). Nested archives are opened
+Each archive contributes the Maven coordinates its `META-INF/maven/**/pom.properties` files name (a
+shaded or fat jar carries several). An archive without one is named by Debian's `maven-repo` when a
+`usr/share/maven-repo/GROUP/ARTIFACT/VERSION/*.jar` link in the same layer points at it; otherwise it is
+reported as an *unidentified* jar: its file name, the manifest's version, no ecosystem (so nothing is
+matched against it) and its sha1 in the purl, which a user can look up. Coordinates are never guessed
+from a manifest's display names: `org.apache:Commons Collections` matches no advisory and names no
+artifact. Nested archives are opened
 in memory up to a depth, and everything is bounded against zip bombs: entries per archive, declared
 sizes, bytes actually inflated per member (never trusting the declared size) and inflated bytes per
 top-level archive. Packages point at the archive file in the image (`Package.path`), because that is the
@@ -11,14 +15,16 @@ file a user replaces, and the applier then treats a changed archive as a whole.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import posixpath
 import re
 import zipfile
 import zlib
 from dataclasses import dataclass
 from typing import BinaryIO, ClassVar
 
-from openhss.domain.enums import Ecosystem, PackageType
+from openhss.domain.enums import Ecosystem, EntryKind, PackageType
 from openhss.domain.models import Package
 from openhss.scan import budget as budgets
 from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry
@@ -94,21 +100,26 @@ def maven_package(group: str, artifact: str, version: str, path: str, licenses: 
     )
 
 
-def _manifest_package(m: dict[str, str], path: str) -> Package | None:
-    group = m.get("Implementation-Vendor-Id", "")
-    if not group and m.get("Bundle-SymbolicName"):
-        symbolic = m["Bundle-SymbolicName"].split(";", 1)[0].strip()
-        idx = symbolic.rfind(".")
-        group = symbolic[:idx] if idx > 0 else symbolic
-    group = group or m.get("Implementation-Vendor", "") or m.get("Specification-Vendor", "")
-    artifact = m.get("Implementation-Title") or m.get("Specification-Title") or m.get("Bundle-Name") or ""
+def unidentified_jar(content: BinaryIO, member: str, m: dict[str, str], path: str) -> Package:
+    """A jar nothing names: its file name, the manifest's version, and its sha1 as the identity."""
+    content.seek(0)
+    digest = hashlib.sha1(usedforsecurity=False)
+    for chunk in iter(lambda: content.read(_CHUNK), b""):
+        digest.update(chunk)
     version = (
         m.get("Implementation-Version") or m.get("Specification-Version") or m.get("Bundle-Version") or ""
     )
-    if not (group and artifact and version):
-        return None
     licenses = [v for k, v in m.items() if k == "Bundle-License" or k.startswith("Plugin-License-Name")]
-    return maven_package(group, artifact, version, path, licenses)
+    return make_package(
+        posixpath.basename(member),
+        version,
+        Ecosystem.UNKNOWN,
+        PackageType.JAR,
+        path,
+        "generic",
+        licenses=licenses,
+        qualifiers={"checksum": f"sha1:{digest.hexdigest()}"},
+    )
 
 
 class _Budget:
@@ -150,6 +161,7 @@ def scan_archive(
     *,
     depth: int = 0,
     budget: _Budget | None = None,
+    member: str = "",
 ) -> list[Package]:
     """Packages of one archive and those nested in it; what could not be read lands in `problems`
     (a nested bomb costs only its own subtree, the rest of the archive is still reported)."""
@@ -185,7 +197,15 @@ def scan_archive(
                 try:
                     data = budget.read(zf, info, limits.max_nested)
                     out.extend(
-                        scan_archive(io.BytesIO(data), path, limits, problems, depth=depth + 1, budget=budget)
+                        scan_archive(
+                            io.BytesIO(data),
+                            path,
+                            limits,
+                            problems,
+                            depth=depth + 1,
+                            budget=budget,
+                            member=name,
+                        )
                     )
                 except ArchiveTooLarge as exc:
                     problems.append(f"{name}: {exc}")
@@ -197,19 +217,34 @@ def scan_archive(
                     zlib.error,
                 ) as exc:
                     problems.append(f"{name}: unreadable nested archive: {exc}")
-    if not found_pom and manifest:
-        pkg = _manifest_package(manifest, path)
-        if pkg is not None:
-            out.append(pkg)
+    if not found_pom and not out:  # a container (an ear of wars) is named by what it holds
+        out.append(unidentified_jar(content, member or path, manifest, path))
     return out
+
+
+#: Debian's Maven repository layout: `usr/share/maven-repo/GROUP/PATH/ARTIFACT/VERSION/FILE.jar`,
+#: links to the jar under `usr/share/java`; the `debian` version is an alias, not a release.
+_MAVEN_REPO = re.compile(r"^usr/share/maven-repo/(.+)/([^/]+)/([^/]+)/[^/]+\.jar$")
 
 
 class JavaAnalyzer(Analyzer):
     name: ClassVar[str] = "lang-java"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
     max_size: ClassVar[int] = 512 * 1024 * 1024
 
+    def __init__(self) -> None:
+        self._packages: list[Package] = []
+        #: jar path → (group, artifact, version) from Debian's maven-repo links
+        self._repo: dict[str, tuple[str, str, str]] = {}
+
     def wants(self, entry: FileEntry) -> bool:
+        if entry.kind is EntryKind.SYMLINK and entry.path.startswith("usr/share/maven-repo/"):
+            m = _MAVEN_REPO.match(entry.path)
+            if m and m.group(3) != "debian":
+                target = posixpath.normpath(posixpath.join(posixpath.dirname(entry.path), entry.linkname))
+                group = m.group(1).replace("/", ".")
+                self._repo[target.lstrip("/")] = (group, m.group(2), m.group(3))
+            return False
         return entry.path.endswith(_ANY_CASE_SUFFIXES) and entry.is_file
 
     def analyze(self, entry: FileEntry, content: BinaryIO) -> AnalysisResult:
@@ -220,4 +255,15 @@ class JavaAnalyzer(Analyzer):
             # zlib.error: a member whose deflate stream is corrupt (it is not a ValueError).
             raise ValueError(f"not a zip archive: {exc}") from exc
         skipped = [(entry.path, f"{self.name}: {p}") for p in problems[:_PROBLEMS_MAX]]
-        return AnalysisResult(packages=dedupe(packages), skipped=skipped)
+        self._packages.extend(dedupe(packages))
+        return AnalysisResult(skipped=skipped)
+
+    def finish(self) -> AnalysisResult:
+        out = []
+        for p in self._packages:
+            coords = self._repo.get(p.path) if p.ecosystem is Ecosystem.UNKNOWN else None
+            if coords is not None and posixpath.basename(p.path) == p.name:  # the top-level jar itself
+                out.append(maven_package(*coords, p.path, list(p.licenses)))
+            else:
+                out.append(p)
+        return AnalysisResult(packages=out)

@@ -21,6 +21,7 @@ from openhss.scan.analyzers.lang._common import (
     basename,
     dedupe,
     dirname,
+    inside_installed_package,
     load_yaml_all,
     make_package,
     read_json,
@@ -228,7 +229,7 @@ def _project_dir(path: str) -> str:
 
 class NodeAnalyzer(Analyzer):
     name: ClassVar[str] = "lang-node"
-    version: ClassVar[int] = 2
+    version: ClassVar[int] = 3
 
     def __init__(self) -> None:
         self._installed_roots: set[str] = set()
@@ -240,8 +241,9 @@ class NodeAnalyzer(Analyzer):
             return False
         if path.endswith("/package.json"):
             return _installed_manifest(path)
-        # A lockfile inside node_modules came with a published package: it was not what got installed.
-        return basename(path) in _LOCKFILES and _NODE_MODULES not in path
+        # A lockfile inside node_modules (or any other installed package) came with a published
+        # package: it was not what got installed.
+        return basename(path) in _LOCKFILES and not inside_installed_package(path)
 
     def analyze(self, entry: FileEntry, content: BinaryIO) -> AnalysisResult:
         base = basename(entry.path)

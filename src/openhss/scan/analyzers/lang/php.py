@@ -8,7 +8,14 @@ from typing import Any, BinaryIO, ClassVar
 from openhss.domain.enums import Ecosystem, PackageType
 from openhss.domain.models import Package
 from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry
-from openhss.scan.analyzers.lang._common import as_str, basename, dedupe, make_package, read_json
+from openhss.scan.analyzers.lang._common import (
+    as_str,
+    basename,
+    dedupe,
+    inside_installed_package,
+    make_package,
+    read_json,
+)
 
 
 def composer_package(name: str, version: str, path: str, licenses: list[str]) -> Package:
@@ -54,7 +61,7 @@ def parse_composer(doc: Any, path: str) -> list[Package]:
 
 class PhpAnalyzer(Analyzer):
     name: ClassVar[str] = "lang-php"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
 
     def wants(self, entry: FileEntry) -> bool:
         path = entry.path
@@ -62,7 +69,7 @@ class PhpAnalyzer(Analyzer):
             return False
         if path.endswith("/composer/installed.json"):
             return True
-        return path.endswith("composer.lock") and basename(path) == "composer.lock"
+        return basename(path) == "composer.lock" and not inside_installed_package(path)
 
     def analyze(self, entry: FileEntry, content: BinaryIO) -> AnalysisResult:
         return AnalysisResult(packages=parse_composer(read_json(content), entry.path))

@@ -24,6 +24,7 @@ from openhss.scan.analyzers.lang._common import (
     as_str,
     basename,
     dedupe,
+    inside_installed_package,
     load_toml,
     make_package,
     read_json,
@@ -171,7 +172,7 @@ def parse_toml_packages(doc: dict[str, Any], path: str) -> list[Package]:
 
 class PythonAnalyzer(Analyzer):
     name: ClassVar[str] = "lang-python"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
 
     def __init__(self) -> None:
         self._installed = False
@@ -188,7 +189,7 @@ class PythonAnalyzer(Analyzer):
             return low[:-9].endswith("egg-info")
         if low.endswith((".egg-info", ".egg")):
             return True
-        return basename(low) in _LOCKFILES
+        return basename(low) in _LOCKFILES and not inside_installed_package(path)
 
     def analyze(self, entry: FileEntry, content: BinaryIO) -> AnalysisResult:
         low = entry.path.lower()

@@ -14,7 +14,13 @@ from typing import BinaryIO, ClassVar
 from openhss.domain.enums import Ecosystem, PackageType
 from openhss.domain.models import Package
 from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry
-from openhss.scan.analyzers.lang._common import basename, dedupe, make_package, read_text
+from openhss.scan.analyzers.lang._common import (
+    basename,
+    dedupe,
+    inside_installed_package,
+    make_package,
+    read_text,
+)
 
 _GEMSPEC_MAX = 1024 * 1024
 _NAME = re.compile(r"""^\s*\w+\.name\s*=\s*["']([^"']+)["']""", re.M)
@@ -66,7 +72,7 @@ def parse_gemfile_lock(text: str, path: str) -> list[Package]:
 
 class RubyAnalyzer(Analyzer):
     name: ClassVar[str] = "lang-ruby"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
 
     def wants(self, entry: FileEntry) -> bool:
         path = entry.path
@@ -74,7 +80,7 @@ class RubyAnalyzer(Analyzer):
             return False
         if path.endswith(".gemspec"):
             return "/specifications/" in path or path.startswith("specifications/")
-        return path.endswith("Gemfile.lock") and basename(path) == "Gemfile.lock"
+        return basename(path) == "Gemfile.lock" and not inside_installed_package(path)
 
     def analyze(self, entry: FileEntry, content: BinaryIO) -> AnalysisResult:
         if entry.path.endswith(".gemspec"):

@@ -16,7 +16,15 @@ from openhss.domain.enums import Ecosystem, PackageType
 from openhss.domain.models import Package
 from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry
 from openhss.scan.analyzers.lang._binary import is_executable_header, open_executable, read_section
-from openhss.scan.analyzers.lang._common import as_str, basename, dedupe, load_toml, make_package, read_text
+from openhss.scan.analyzers.lang._common import (
+    as_str,
+    basename,
+    dedupe,
+    inside_installed_package,
+    load_toml,
+    make_package,
+    read_text,
+)
 
 _SECTION_MAX = 4 * 1024 * 1024
 _INFLATED_MAX = 16 * 1024 * 1024
@@ -56,6 +64,10 @@ def parse_auditable(doc: Any, path: str) -> list[Package]:
     for pkg in doc["packages"]:
         if not isinstance(pkg, dict) or pkg.get("kind") == "build":
             continue
+        if pkg.get("root") is True or pkg.get("source") == "local":
+            # The binary's own crate (and path dependencies of its workspace) were never published:
+            # a crates.io crate of the same name is someone else's, its advisories do not apply.
+            continue
         name, version = as_str(pkg.get("name")), as_str(pkg.get("version"))
         if name and version:
             out.append(crate(name, version, path, PackageType.RUSTBINARY))
@@ -64,12 +76,16 @@ def parse_auditable(doc: Any, path: str) -> list[Package]:
 
 class RustAnalyzer(Analyzer):
     name: ClassVar[str] = "lang-rust"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
     max_size: ClassVar[int] = 512 * 1024 * 1024
 
     def wants(self, entry: FileEntry) -> bool:
         if entry.path.endswith("Cargo.lock"):
-            return basename(entry.path) == "Cargo.lock" and entry.is_file
+            return (
+                basename(entry.path) == "Cargo.lock"
+                and entry.is_file
+                and not inside_installed_package(entry.path)
+            )
         return entry.size >= _MIN_SIZE and entry.mode & 0o111 != 0 and entry.is_file
 
     def analyze(self, entry: FileEntry, content: BinaryIO) -> AnalysisResult:

@@ -2,7 +2,8 @@
 
 The file is a list of stanzas of single-letter fields (`P:` name, `V:` version, `A:` arch, `o:` origin,
 i.e. the source package, `L:` license), one stanza per installed package, blank-line separated. File
-lists (`F:`/`R:`) make it large, so it is streamed line by line and only the few fields used are kept.
+lists (`F:`/`R:`) make it large, so it is streamed line by line and only the few fields used are kept;
+of the file lists, only paths a language package may be reported from (see `owned.py`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from openhss.domain.enums import Ecosystem, PackageType
 from openhss.domain.models import Package
 from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry
 from openhss.scan.analyzers.licenses import normalize_all
+from openhss.scan.analyzers.os.owned import evidence_paths
 
 DB_PATHS = ("lib/apk/db/installed", "usr/lib/apk/db/installed")
 _KEEP = {"P", "V", "A", "o", "L"}
@@ -95,13 +97,38 @@ def parse_installed(stream: BinaryIO, path: str) -> list[Package]:
     return out
 
 
+def owned_paths(stream: BinaryIO, db_path: str) -> list[tuple[str, str, str]]:
+    """(database file, `apk:PKG`, path) for each evidence file an `R:` line under an `F:` dir names."""
+    out: list[tuple[str, str, str]] = []
+    text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline=None)
+    package = directory = ""
+    while True:
+        line = text.readline(_LINE_MAX)
+        if not line:
+            break
+        line = line.rstrip("\r\n")
+        if not line:
+            package = directory = ""
+        elif line.startswith("P:"):
+            package = line[2:].strip()
+        elif line.startswith("F:"):
+            directory = line[2:].strip()
+        elif line.startswith("R:") and package:
+            full = f"{directory}/{line[2:].strip()}" if directory else line[2:].strip()
+            out.extend((db_path, f"apk:{package}", p) for p in evidence_paths(full))
+    text.detach()
+    return out
+
+
 class ApkAnalyzer(Analyzer):
     name: ClassVar[str] = "apk"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
     max_size: ClassVar[int] = 512 * 1024 * 1024
 
     def wants(self, entry: FileEntry) -> bool:
         return entry.is_file and entry.path in DB_PATHS
 
     def analyze(self, entry: FileEntry, content: BinaryIO) -> AnalysisResult:
-        return AnalysisResult(packages=parse_installed(content, entry.path))
+        packages = parse_installed(content, entry.path)
+        content.seek(0)
+        return AnalysisResult(packages=packages, owned=owned_paths(content, entry.path))

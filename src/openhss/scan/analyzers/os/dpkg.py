@@ -8,6 +8,9 @@ config-files` and friends are gone from the image and must not raise vulnerabili
 
 Licenses come from `usr/share/doc/PKG/copyright` in the same layer and are joined in `finish`;
 a doc directory that is a symlink to a sibling (`libgcc-s1 -> gcc-12-base`) shares that one's.
+
+File lists (`info/PKG.list`, distroless `status.d/PKG.md5sums`) say which language packages dpkg
+installed (see `owned.py`); only the paths that can be a language package's evidence are kept.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from openhss.domain.models import Package
 from openhss.scan import budget as budgets
 from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry
 from openhss.scan.analyzers.licenses import debian_copyright
+from openhss.scan.analyzers.os.owned import evidence_paths
 
 STATUS_PATHS = ("var/lib/dpkg/status", "usr/lib/dpkg/status")
 STATUS_D = ("var/lib/dpkg/status.d/", "usr/lib/dpkg/status.d/")
@@ -40,6 +44,28 @@ _SOURCE = re.compile(r"^(\S+)(?:\s+\((\S+)\))?")
 _COPYRIGHT = re.compile(r"^usr/share/doc/([^/]+)/copyright$")
 _DOC_DIR = re.compile(r"^usr/share/doc/([^/]+)$")
 _DOC_DIR_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]*/?$")
+#: `info/NAME[:ARCH].list` (one path per line) and distroless `status.d/NAME.md5sums` (`md5  path`).
+_FILE_LIST = re.compile(
+    r"^(?:(?:var|usr)/lib/dpkg/info/([a-z0-9][a-z0-9+.-]*)(?::[a-z0-9-]+)?\.list"
+    r"|(?:var|usr)/lib/dpkg/status\.d/([a-z0-9][a-z0-9+.-]*)(?::[a-z0-9-]+)?\.md5sums)$"
+)
+_LIST_MAX = 64 * 1024 * 1024
+
+
+def owned_paths(stream: BinaryIO, db_path: str, package: str) -> list[tuple[str, str, str]]:
+    """The evidence paths one dpkg file list names, as (database file, owner, path)."""
+    owner = f"deb:{package}"
+    out: list[tuple[str, str, str]] = []
+    text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline=None)
+    while True:
+        line = text.readline(_LINE_MAX)
+        if not line:
+            break
+        if db_path.endswith(".md5sums"):
+            line = line.partition("  ")[2]
+        out.extend((db_path, owner, p) for p in evidence_paths(line))
+    text.detach()
+    return out
 
 
 def iter_stanzas(stream: BinaryIO) -> Iterator[dict[str, str]]:
@@ -151,7 +177,7 @@ class TooManyPackages(Exception):
 
 class DpkgAnalyzer(Analyzer):
     name: ClassVar[str] = "dpkg"
-    version: ClassVar[int] = 2
+    version: ClassVar[int] = 3
     max_size: ClassVar[int] = 512 * 1024 * 1024
 
     def __init__(self) -> None:
@@ -171,11 +197,16 @@ class DpkgAnalyzer(Analyzer):
         p = entry.path
         if p in STATUS_PATHS:
             return True
+        if p.endswith((".list", ".md5sums")) and entry.size <= _LIST_MAX:
+            return _FILE_LIST.match(p) is not None
         if p.startswith(STATUS_D):
             return "/" not in p[len("var/lib/dpkg/status.d/") :] and not p.endswith(_NOT_RECORDS)
         return p.startswith("usr/share/doc/") and p.endswith("/copyright") and entry.size <= 4 * 1024 * 1024
 
     def analyze(self, entry: FileEntry, content: BinaryIO) -> AnalysisResult:
+        listed = _FILE_LIST.match(entry.path)
+        if listed:
+            return AnalysisResult(owned=owned_paths(content, entry.path, listed.group(1) or listed.group(2)))
         m = _COPYRIGHT.match(entry.path)
         if m:
             text = content.read(4 * 1024 * 1024).decode("utf-8", errors="replace")
