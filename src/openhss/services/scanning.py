@@ -68,10 +68,8 @@ def build_pipeline(
         try:
             options.matcher = open_matcher(settings or load_settings(), advisory_db)
         except VulnDbError as exc:
-            raise NoAdvisoryDatabase(
-                f"{exc}; run `openhss db update` (or `openhss db import PATH` offline), "
-                "or scan with --scanners that exclude vuln"
-            ) from None
+            # The store's message already names `openhss db update`/`db import`: say it once.
+            raise NoAdvisoryDatabase(f"{exc}, or scan with --scanners that exclude vuln") from None
     return options
 
 

@@ -1,0 +1,250 @@
+"""The human output of `openhss scan`: a table per target, sized to the terminal, ordered by risk.
+
+A CI log is read top-down by someone deciding whether to stop a release, so the most urgent rows come
+first, each target (the OS packages, each application manifest) says how many of each severity it has,
+and families of identical baseline findings collapse into one row per rule. Ids are never truncated (a
+CVE id cut to `CVE-2023-4…` is useless); narrow terminals wrap cells instead.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from openhss.domain.enums import FindingKind, Severity, VulType
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from openhss.domain.models import Finding
+    from openhss.domain.report import ImageReport
+    from openhss.domain.suppression import Suppressed
+    from openhss.domain.vulnerability import VulnerabilityFinding
+
+#: Rich styles per severity; only used when stdout is a terminal.
+SEVERITY_STYLE = {
+    Severity.CRITICAL: "bold red",
+    Severity.HIGH: "red",
+    Severity.MEDIUM: "yellow",
+    Severity.LOW: "blue",
+    Severity.UNKNOWN: "dim",
+}
+#: Example paths shown in a grouped baseline row.
+EXAMPLES_PER_RULE = 3
+
+
+def vulnerability_order(v: VulnerabilityFinding) -> tuple[int, float, str, str]:
+    """Sort key, most urgent first. The one place to switch to the enrichment's risk order (KEV, EPSS)
+    once `domain/risk.py` exists: every table and template sorts through here."""
+    return (-v.severity.rank, -v.cvss_score, v.package_name, v.vul_id)
+
+
+def finding_order(f: Finding) -> tuple[int, str, str, str]:
+    return (-f.severity.rank, f.kind.value, f.rule_id, f.path)
+
+
+def severity_counts(severities: Iterable[Severity]) -> str:
+    """`Total: 7 (Critical: 1, High: 2, Medium: 4, Low: 0, Unknown: 0)`; a KEV count slots in here."""
+    counts = Counter(severities)
+    total = sum(counts.values())
+    parts = ", ".join(f"{s.value}: {counts.get(s, 0)}" for s in sorted(Severity, key=lambda s: -s.rank))
+    return f"Total: {total} ({parts})"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What a group of vulnerabilities was found in: the OS packages, or one application manifest."""
+
+    name: str
+    vulnerabilities: list[VulnerabilityFinding]
+
+
+def targets(report: ImageReport) -> list[Target]:
+    """OS packages first (one target for the distro), then each application path, alphabetically."""
+    os_name = f"{report.os.family} {report.os.version}" if report.os else "unknown OS"
+    groups: dict[str, list[VulnerabilityFinding]] = defaultdict(list)
+    for v in report.vulnerabilities:
+        key = f"OS packages ({os_name})" if v.type is VulType.LINUX else (v.path or "(no path)")
+        groups[key].append(v)
+    names = sorted(groups, key=lambda n: (not n.startswith("OS packages"), n))
+    return [Target(n, sorted(groups[n], key=vulnerability_order)) for n in names]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleGroup:
+    """Baseline findings of one rule: one table row however many files tripped it."""
+
+    rule_id: str
+    severity: Severity
+    title: str
+    paths: list[str]
+
+
+def group_baseline(findings: Sequence[Finding]) -> list[RuleGroup]:
+    by_rule: dict[str, list[Finding]] = defaultdict(list)
+    for f in findings:
+        by_rule[f.rule_id].append(f)
+    groups = [
+        RuleGroup(
+            rule,
+            max((f.severity for f in fs), key=lambda s: s.rank),
+            fs[0].title,
+            sorted({f.path for f in fs}),
+        )
+        for rule, fs in by_rule.items()
+    ]
+    return sorted(groups, key=lambda g: (-g.severity.rank, g.rule_id))
+
+
+def _console(width: int | None, color: bool) -> Console:
+    from rich.console import Console
+
+    return Console(
+        file=io.StringIO(),
+        width=width or 160,
+        force_terminal=color,
+        no_color=not color,
+        color_system="standard" if color else None,
+        highlight=False,
+        emoji=False,
+    )
+
+
+def _sev(severity: Severity, color: bool) -> str:
+    from rich.markup import escape
+
+    text = escape(severity.value)
+    return f"[{SEVERITY_STYLE[severity]}]{text}[/]" if color else text
+
+
+def render_table(
+    report: ImageReport,
+    *,
+    width: int | None = None,
+    color: bool = False,
+    suppressed: Sequence[Suppressed] = (),
+    show_suppressed: bool = False,
+) -> str:
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = _console(width, color)
+    img = report.image
+    os_text = f"{report.os.family} {report.os.version}" if report.os else "unknown OS"
+    console.print(
+        f"[bold]{escape(img.ref)}[/bold]  {escape(img.digest or img.config_digest)}  {escape(os_text)}  "
+        f"{escape(img.os_name)}/{escape(img.architecture)}  {len(report.layers)} layers",
+        soft_wrap=True,
+    )
+    console.print(
+        f"{len(report.packages)} packages, {len(report.vulnerabilities)} vulnerabilities, "
+        f"{len(report.findings)} other findings" + (f", {len(suppressed)} suppressed" if suppressed else ""),
+        soft_wrap=True,
+    )
+
+    def table(title: str, *columns: str) -> Table:
+        t = Table(title=title, title_justify="left", expand=False)
+        for col in columns:
+            t.add_column(col, overflow="fold")
+        return t
+
+    for target in targets(report):
+        console.print()
+        console.print(f"[bold]{escape(target.name)}[/bold]", soft_wrap=True)
+        console.print(severity_counts(v.severity for v in target.vulnerabilities), soft_wrap=True)
+        t = table("", "Package", "Vulnerability", "Severity", "Installed", "Fixed", "Title")
+        for v in target.vulnerabilities:
+            t.add_row(
+                escape(v.package_name),
+                escape(v.vul_id),
+                _sev(v.severity, color),
+                escape(v.package_version),
+                escape(v.fixed_version or f"({v.status})"),
+                escape(v.title),
+            )
+        console.print(t)
+    by_kind: dict[FindingKind, list[Finding]] = defaultdict(list)
+    for f in report.findings:
+        by_kind[f.kind].append(f)
+    for kind in FindingKind:
+        found = by_kind.get(kind)
+        if not found:
+            continue
+        console.print()
+        console.print(f"[bold]{escape(kind.value)}[/bold]", soft_wrap=True)
+        console.print(severity_counts(f.severity for f in found), soft_wrap=True)
+        if kind is FindingKind.BASELINE:
+            t = table("", "Rule", "Severity", "Title", "Count", "Example paths")
+            for g in group_baseline(found):
+                examples = "\n".join(g.paths[:EXAMPLES_PER_RULE])
+                more = (
+                    f"\n(+{len(g.paths) - EXAMPLES_PER_RULE} more)"
+                    if len(g.paths) > EXAMPLES_PER_RULE
+                    else ""
+                )
+                t.add_row(
+                    escape(g.rule_id), _sev(g.severity, color), escape(g.title), str(len(g.paths)),
+                    escape(examples + more),
+                )  # fmt: skip
+        else:
+            t = table("", "Rule", "Severity", "Title", "Path", "Evidence")
+            for f in sorted(found, key=finding_order):
+                where = f"{f.path}:{f.line}" if f.line else f.path
+                t.add_row(
+                    escape(f.rule_id),
+                    _sev(f.severity, color),
+                    escape(f.title),
+                    escape(where),
+                    escape(f.evidence),
+                )
+        console.print(t)
+    if not report.vulnerabilities and report.packages:
+        console.print()
+        t = table("Packages", "Name", "Version", "Ecosystem", "Path")
+        for p in report.packages:
+            t.add_row(escape(p.name), escape(p.version), escape(p.ecosystem.value), escape(p.path))
+        console.print(t)
+    if show_suppressed and suppressed:
+        console.print()
+        t = table("Suppressed", "Id", "Package / rule", "Path", "Source", "Reason", "Expires")
+        for s in suppressed:
+            t.add_row(
+                escape(s.finding_id), escape(s.subject), escape(s.path), escape(s.suppression.source),
+                escape(s.suppression.statement), escape(s.suppression.expires_text),
+            )  # fmt: skip
+        console.print(t)
+    for path, reason in report.skipped:
+        console.print(f"[yellow]skipped[/yellow] {escape(path)}: {escape(reason)}", soft_wrap=True)
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    return str(text)
+
+
+def render_template(report: ImageReport, template: Path, suppressed: Sequence[Suppressed] = ()) -> str:
+    """`--format template --template FILE`: Jinja2 over the same JSON document `-f json` prints, plus
+    the ordered targets, so a template never re-implements grouping or ordering."""
+    import json
+
+    import jinja2
+
+    from openhss.exports import scan_json
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template.parent)),
+        autoescape=False,  # noqa: S701 - output is whatever text format the user's template makes
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    env.filters["tojson"] = lambda value: json.dumps(value, ensure_ascii=False)
+    doc = scan_json.report_doc(report)
+    return env.get_template(template.name).render(
+        report=doc,
+        targets=[
+            {"name": t.name, "vulnerabilities": [v._asdict() for v in t.vulnerabilities]}
+            for t in targets(report)
+        ],
+        suppressed=[s.as_dict() for s in suppressed],
+    )
