@@ -19,6 +19,7 @@ from openhss.domain.enums import FindingKind, Severity, VulType
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
 
     from openhss.domain.models import Finding
     from openhss.domain.report import ImageReport
@@ -114,6 +115,23 @@ def _console(width: int | None, color: bool) -> Console:
     )
 
 
+#: Column headers whose cells are identifiers: never wrapped while other columns can give up width.
+ID_COLUMNS = frozenset({"Package", "Vulnerability", "Rule", "Id", "Name", "Version", "Installed", "Fixed"})
+#: An identifier longer than this may wrap after all (a 200-character Go module path).
+MAX_ID_WIDTH = 48
+
+
+def _keep_ids(table: Table) -> Table:
+    """Give identifier columns the width of their longest cell, so Rich shrinks titles and paths first."""
+    from rich.text import Text
+
+    for column in table.columns:
+        if column.header in ID_COLUMNS:
+            cells = [Text.from_markup(c).cell_len for c in column.cells if isinstance(c, str)]
+            column.min_width = min(max(cells, default=0), MAX_ID_WIDTH)
+    return table
+
+
 def _sev(severity: Severity, color: bool) -> str:
     from rich.markup import escape
 
@@ -138,12 +156,10 @@ def render_table(
     console.print(
         f"[bold]{escape(img.ref)}[/bold]  {escape(img.digest or img.config_digest)}  {escape(os_text)}  "
         f"{escape(img.os_name)}/{escape(img.architecture)}  {len(report.layers)} layers",
-        soft_wrap=True,
     )
     console.print(
         f"{len(report.packages)} packages, {len(report.vulnerabilities)} vulnerabilities, "
         f"{len(report.findings)} other findings" + (f", {len(suppressed)} suppressed" if suppressed else ""),
-        soft_wrap=True,
     )
 
     def table(title: str, *columns: str) -> Table:
@@ -154,8 +170,8 @@ def render_table(
 
     for target in targets(report):
         console.print()
-        console.print(f"[bold]{escape(target.name)}[/bold]", soft_wrap=True)
-        console.print(severity_counts(v.severity for v in target.vulnerabilities), soft_wrap=True)
+        console.print(f"[bold]{escape(target.name)}[/bold]")
+        console.print(severity_counts(v.severity for v in target.vulnerabilities))
         t = table("", "Package", "Vulnerability", "Severity", "Installed", "Fixed", "Title")
         for v in target.vulnerabilities:
             t.add_row(
@@ -166,7 +182,7 @@ def render_table(
                 escape(v.fixed_version or f"({v.status})"),
                 escape(v.title),
             )
-        console.print(t)
+        console.print(_keep_ids(t))
     by_kind: dict[FindingKind, list[Finding]] = defaultdict(list)
     for f in report.findings:
         by_kind[f.kind].append(f)
@@ -175,8 +191,8 @@ def render_table(
         if not found:
             continue
         console.print()
-        console.print(f"[bold]{escape(kind.value)}[/bold]", soft_wrap=True)
-        console.print(severity_counts(f.severity for f in found), soft_wrap=True)
+        console.print(f"[bold]{escape(kind.value)}[/bold]")
+        console.print(severity_counts(f.severity for f in found))
         if kind is FindingKind.BASELINE:
             t = table("", "Rule", "Severity", "Title", "Count", "Example paths")
             for g in group_baseline(found):
@@ -201,13 +217,13 @@ def render_table(
                     escape(where),
                     escape(f.evidence),
                 )
-        console.print(t)
+        console.print(_keep_ids(t))
     if not report.vulnerabilities and report.packages:
         console.print()
         t = table("Packages", "Name", "Version", "Ecosystem", "Path")
         for p in report.packages:
             t.add_row(escape(p.name), escape(p.version), escape(p.ecosystem.value), escape(p.path))
-        console.print(t)
+        console.print(_keep_ids(t))
     if show_suppressed and suppressed:
         console.print()
         t = table("Suppressed", "Id", "Package / rule", "Path", "Source", "Reason", "Expires")
@@ -216,9 +232,9 @@ def render_table(
                 escape(s.finding_id), escape(s.subject), escape(s.path), escape(s.suppression.source),
                 escape(s.suppression.statement), escape(s.suppression.expires_text),
             )  # fmt: skip
-        console.print(t)
+        console.print(_keep_ids(t))
     for path, reason in report.skipped:
-        console.print(f"[yellow]skipped[/yellow] {escape(path)}: {escape(reason)}", soft_wrap=True)
+        console.print(f"[yellow]skipped[/yellow] {escape(path)}: {escape(reason)}")
     text = console.file.getvalue()  # type: ignore[attr-defined]
     return str(text)
 

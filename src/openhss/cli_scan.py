@@ -342,6 +342,8 @@ def scan_command(
         _fail(exc.message, 2)
     except (IgnoreFileError, ValueError) as exc:
         _fail(str(exc), 2)
+    except ScanError as exc:  # e.g. a malformed --platform
+        _fail(exc.reason, 2)
     today = dt.date.today()
     if not quiet:
         for s in expired(suppressions, today):
