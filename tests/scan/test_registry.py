@@ -32,3 +32,31 @@ def test_names_are_unique_and_versions_positive() -> None:
     names = [a.name for a in ANALYZERS]
     assert len(names) == len(set(names))
     assert all(a.version >= 1 for a in ANALYZERS)
+
+
+def test_registry_scopes_match_the_classes() -> None:
+    """The registry names scopes without importing; they must be the classes' own."""
+    from openhss.scan.analyzers.registry import ENTRIES
+
+    for entry in ENTRIES:
+        assert entry.scope == entry.load().scope, entry.target
+
+
+def test_a_vulnerability_scan_does_not_import_the_secret_or_malware_engines() -> None:
+    """`--scanners vuln` (and the API process) must not pay for hyperscan, RE2 or YARA at start-up."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from openhss.domain.enums import ScanScope\n"
+        "from openhss.scan.pipeline import select_analyzers\n"
+        "import openhss.api.app\n"
+        "names = [a.name for a in select_analyzers(ScanScope.VULNERABILITY)]\n"
+        "heavy = sorted(m for m in ('yara', 'hyperscan', 're2', 'openhss.scan.analyzers.secrets',\n"
+        "               'openhss.scan.analyzers.malware') if m in sys.modules)\n"
+        "print(len(names), heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    count, heavy = out.split(" ", 1)
+    assert int(count) >= 10 and heavy.strip() == "[]", out

@@ -21,11 +21,11 @@ from openhss.domain.report import ImageReport, ImageSummary, LayerSummary
 from openhss.domain.vulnerability import VulnerabilityFinding
 from openhss.scan.analyzers.base import Analyzer
 from openhss.scan.analyzers.os.restamp import restamp_os_packages
-from openhss.scan.analyzers.registry import ANALYZERS
+from openhss.scan.analyzers.registry import analyzers_for
 from openhss.scan.applier import Inventory, OsRestamper, fold
 from openhss.scan.cache import LayerCache, cache_key
 from openhss.scan.checks.base import Check, CheckContext, run_checks
-from openhss.scan.checks.registry import CHECKS
+from openhss.scan.checks.registry import checks_for
 from openhss.scan.errors import ScanError
 from openhss.scan.image import Image, Layer
 from openhss.scan.layers import ImageBudget, Limits
@@ -41,9 +41,10 @@ INVENTORY_SCOPE = ScanScope.VULNERABILITY
 Matcher = Callable[[Inventory], list[VulnerabilityFinding]]
 
 
-def default_checks() -> list[Check]:
-    """Image-level checks over the config, history and folded inventory (baseline, build, compliance)."""
-    return [cls() for cls in CHECKS]
+def default_checks(scope: ScanScope = ScanScope.ALL) -> list[Check]:
+    """Image-level checks over the config, history and folded inventory (baseline, build, compliance);
+    only the modules `scope` needs are imported."""
+    return [cls() for cls in checks_for(scope)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +66,8 @@ class PipelineOptions:
     analyzers: Sequence[type[Analyzer]] | None = None
     restamp: OsRestamper | None = restamp_os_packages
     matcher: Matcher | None = None
-    checks: Sequence[Check] = field(default_factory=default_checks)
+    #: None: the registry's checks for `scope`, imported when the scan runs them.
+    checks: Sequence[Check] | None = None
     workers: int = 2
     progress: Callable[[Progress], None] | None = None
     #: Asked before each layer is opened; True ends the scan with `ScanStopped` (a user's stop request,
@@ -82,8 +84,9 @@ class ScanStopped(ScanError):
 def select_analyzers(
     scope: ScanScope, classes: Sequence[type[Analyzer]] | None = None
 ) -> list[type[Analyzer]]:
-    chosen = ANALYZERS if classes is None else classes
-    return [a for a in chosen if a.scope & (scope | INVENTORY_SCOPE)]
+    if classes is None:
+        return analyzers_for(scope | INVENTORY_SCOPE)  # imports only these
+    return [a for a in classes if a.scope & (scope | INVENTORY_SCOPE)]
 
 
 def _created_by(image: Image) -> list[str]:
@@ -189,9 +192,8 @@ def scan_handle(handle: ImageHandle, options: PipelineOptions) -> ImageReport:
     analyses, summaries = analyze_layers(handle, options)
     inventory = fold(analyses, options.restamp)
     findings = list(inventory.findings)
-    findings.extend(
-        run_checks(list(options.checks), CheckContext(handle.image.config, inventory), options.scope)
-    )
+    checks = list(options.checks) if options.checks is not None else default_checks(options.scope)
+    findings.extend(run_checks(checks, CheckContext(handle.image.config, inventory), options.scope))
     vulnerabilities = options.matcher(inventory) if options.matcher is not None else []
     return ImageReport(
         image=image_summary(handle.ref, handle.image),
