@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 
 from openhss import __version__
-from openhss.api import errors
+from openhss.api import docs_ui, errors
 from openhss.api.deps import AppContext
 from openhss.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from openhss.api.openapi_docs import apply_descriptions
 from openhss.api.routers import health, iam
 from openhss.api.routers.registry import V5_ROUTERS
 from openhss.config import Settings
@@ -21,6 +24,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         title="openhss",
         version=__version__,
         description="Container-image security with a Huawei Cloud HSS v5 compatible API.",
+        docs_url=None,  # docs_ui serves /docs and /redoc from local assets
+        redoc_url=None,
     )
     rt = runtime or open_runtime(settings, migrate_schema=False)
     app.state.ctx = AppContext(
@@ -32,6 +37,19 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     for router in V5_ROUTERS:
         app.include_router(router)
     app.mount(MOUNT, create_console(app.state.ctx))
+    docs_ui.install(app)
+    _describe_operations(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_request_bytes)
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+def _describe_operations(app: FastAPI) -> None:
+    """Wrap `app.openapi` so the cached document carries the English operation descriptions; other
+    OpenAPI additions wrap it the same way, each in a function of its own."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        return apply_descriptions(generate())
+
+    app.openapi = openapi  # type: ignore[method-assign]
