@@ -9,17 +9,19 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from openhss.config import Settings, load_settings
 from openhss.domain.enums import ScanScope, Severity
 from openhss.domain.report import ImageReport
 from openhss.domain.vulnerability import VulnerabilityFinding
-from openhss.scan.cache import LayerCache
 from openhss.scan.pipeline import PipelineOptions, scan_handle
-from openhss.scan.refs import ImageRef
-from openhss.scan.sources.base import SourceOptions
 from openhss.scan.sources.registry import open_image
-from openhss.services.vulndb import VulnDbError, VulnDbService, open_matcher
+
+if TYPE_CHECKING:
+    from openhss.config import Settings
+    from openhss.scan.cache import LayerCache
+    from openhss.scan.refs import ImageRef
+    from openhss.scan.sources.base import SourceOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,12 @@ def build_pipeline(
     """The pipeline for `scope`. Vulnerability matching needs the advisory database; without one the
     scan refuses rather than reporting "no vulnerabilities", which a CI gate would read as clean."""
     options = PipelineOptions(scope=scope, cache=cache)
+    if not scope & (ScanScope.MALWARE | ScanScope.VULNERABILITY):
+        return options  # no settings, advisory store or rule packs needed: keep start-up lean
+    # The advisory service (HTTP client, matcher, version schemes) loads only for scans that use it.
+    from openhss.config import load_settings
+    from openhss.services.vulndb import VulnDbError, VulnDbService, open_matcher
+
     if scope & ScanScope.MALWARE:  # rule packs and hash lists imported by `openhss db update/import`
         options.analyzers = VulnDbService.from_settings(settings or load_settings()).malware_analyzers()
     if scope & ScanScope.VULNERABILITY:
