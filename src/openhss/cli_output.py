@@ -239,9 +239,21 @@ def render_table(
     return str(text)
 
 
-def render_template(report: ImageReport, template: Path, suppressed: Sequence[Suppressed] = ()) -> str:
+#: `--format template` without `--template`: one tab-separated line per finding, for grep and awk.
+DEFAULT_TEMPLATE = (
+    "{% for t in targets %}{% for v in t.vulnerabilities %}"
+    "vulnerability\t{{ v.vul_id }}\t{{ v.severity.value }}\t{{ v.package_name }} {{ v.package_version }}"
+    "\t{{ t.name }}\n{% endfor %}{% endfor %}"
+    "{% for key in ['secrets', 'malware', 'baseline', 'build_command_risks', 'non_compliant_apps'] %}"
+    "{% for f in report[key] %}{{ key }}\t{{ f.rule_id }}\t{{ f.severity }}\t{{ f.title }}\t{{ f.path }}\n"
+    "{% endfor %}{% endfor %}"
+)
+
+
+def render_template(report: ImageReport, template: Path | None, suppressed: Sequence[Suppressed] = ()) -> str:
     """`--format template --template FILE`: Jinja2 over the same JSON document `-f json` prints, plus
-    the ordered targets, so a template never re-implements grouping or ordering."""
+    the ordered targets, so a template never re-implements grouping or ordering. Without a file, a
+    line per finding (`DEFAULT_TEMPLATE`)."""
     import json
 
     import jinja2
@@ -249,14 +261,15 @@ def render_template(report: ImageReport, template: Path, suppressed: Sequence[Su
     from openhss.exports import scan_json
 
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(template.parent)),
+        loader=jinja2.FileSystemLoader(str(template.parent)) if template is not None else None,
         autoescape=False,  # noqa: S701 - output is whatever text format the user's template makes
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
     env.filters["tojson"] = lambda value: json.dumps(value, ensure_ascii=False)
     doc = scan_json.report_doc(report)
-    return env.get_template(template.name).render(
+    compiled = env.get_template(template.name) if template is not None else env.from_string(DEFAULT_TEMPLATE)
+    return compiled.render(
         report=doc,
         targets=[
             {"name": t.name, "vulnerabilities": [v._asdict() for v in t.vulnerabilities]}

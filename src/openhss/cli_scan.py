@@ -114,7 +114,6 @@ def render(
     if fmt is OutputFormat.SARIF:
         return sarif.render(report)
     if fmt is OutputFormat.TEMPLATE:
-        assert template is not None  # checked with the other flags
         return render_template(report, template, suppressed)
     text = render_table(
         report, width=width, color=color, suppressed=suppressed, show_suppressed=show_suppressed
@@ -206,10 +205,14 @@ def scan_command(
         ),
     ],
     format: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="Output format (template needs --template)")
+        OutputFormat,
+        typer.Option(
+            "--format", "-f", help="Output format (template: --template FILE, or a line per finding)"
+        ),
     ] = OutputFormat.TABLE,
     template: Annotated[
-        Path | None, typer.Option("--template", help="Jinja2 template file for --format template")
+        Path | None,
+        typer.Option("--template", help="Jinja2 template for --format template (gets report, targets)"),
     ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write here instead of stdout")
@@ -311,8 +314,6 @@ def scan_command(
         severities = parse_severities(severity)
         filters = ScanFilters(severities=severities, ignore_unfixed=ignore_unfixed)
         seconds = parse_duration(timeout) if timeout else None
-        if format is OutputFormat.TEMPLATE and template is None:
-            raise typer.BadParameter("--format template needs --template FILE")
         if template is not None and not template.is_file():
             raise typer.BadParameter(f"template {template} is not a readable file")
         if upload and not (server and ak and sk and cicd_name):

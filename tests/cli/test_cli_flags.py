@@ -314,3 +314,13 @@ def test_db_status_names_the_data_dir(
     monkeypatch.setenv("OPENHSS_DATA_DIR", str(tmp_path / "elsewhere"))
     code, out, _ = run_cli(["db", "status"], capsys)
     assert out.startswith(f"data dir: {tmp_path / 'elsewhere'} (from OPENHSS_DATA_DIR)")
+
+
+def test_template_format_without_a_file_prints_a_line_per_finding(
+    image: Path, cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_cli(["scan", str(image), *NO_VULN, "-f", "template"], capsys)
+    assert code == 0, err
+    rows = [line.split("\t") for line in out.splitlines()]
+    assert ["secrets", "aws-access-token", "Critical", "AWS Access Token", "app/.env"] in rows
+    assert sum(1 for r in rows if r[:2] == ["baseline", "baseline-package-cache"]) == 5
