@@ -30,7 +30,10 @@ if TYPE_CHECKING:
     from openhss.agent.local import LocalAgent
 
 app = typer.Typer(
-    help="openhss: container-image security with an HSS v5 compatible API.", no_args_is_help=True
+    help="openhss: container-image security with an HSS v5 compatible API.\n\n"
+    "`openhss --version` (with any command) prints the version. Exit status: 0 done, 1 the command "
+    "could not do its work, 2 the command line or its input is wrong; errors are one line on stderr.",
+    no_args_is_help=True,
 )
 user_app = typer.Typer(help="Users and their access keys.", no_args_is_help=True)
 keys_app = typer.Typer(help="Access keys (AK/SK) of a user.", no_args_is_help=True)
