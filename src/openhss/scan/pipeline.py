@@ -21,7 +21,7 @@ from openhss.domain.report import ImageReport, ImageSummary, LayerSummary
 from openhss.domain.vulnerability import VulnerabilityFinding
 from openhss.scan.analyzers.base import Analyzer
 from openhss.scan.analyzers.os.restamp import restamp_os_packages
-from openhss.scan.analyzers.registry import analyzers_for
+from openhss.scan.analyzers.registry import Selection, analyzers_for, selection_for
 from openhss.scan.applier import Inventory, OsRestamper, fold
 from openhss.scan.cache import LayerCache, cache_key
 from openhss.scan.checks.base import Check, CheckContext, run_checks
@@ -102,8 +102,12 @@ def analyze_layers(
     handle: ImageHandle, options: PipelineOptions
 ) -> tuple[list[LayerAnalysis], list[LayerSummary]]:
     image = handle.image
-    classes = select_analyzers(options.scope, options.analyzers)
-    versions = {a.name: a.version for a in classes}
+    selection = (
+        selection_for(options.scope | INVENTORY_SCOPE)  # imported on the first cache miss only
+        if options.analyzers is None
+        else Selection(classes=select_analyzers(options.scope, options.analyzers))
+    )
+    versions = selection.versions
     budget = ImageBudget(options.limits)
     created = _created_by(image)
     total = len(image.layers)
@@ -124,7 +128,7 @@ def analyze_layers(
             analysis = analyze_layer(
                 stream,
                 layer.media_type,
-                [cls() for cls in classes],
+                [cls() for cls in selection.classes()],
                 options.limits,
                 diff_id=layer.diff_id,
                 budget=budget,
