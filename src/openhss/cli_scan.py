@@ -418,6 +418,8 @@ def scan_command(
             sys.stdout.write(text if text.endswith("\n") else text + "\n")
     except OSError as exc:
         _fail(f"cannot write the output: {_os_message(exc)}", 1)
+    if server_result is not None and format not in (OutputFormat.TABLE, OutputFormat.JSON) and not quiet:
+        typer.echo(server_result.line(), err=True)  # an SBOM or SARIF document has no place for it
     failed = exceeds(report)
     if server_result is not None and not matched_locally:
         failed = failed or server_result.exceeds(severities)
