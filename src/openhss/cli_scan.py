@@ -171,7 +171,7 @@ class UploadResult:
 
 class _DelayedProgress:
     """A Rich progress bar on stderr that appears only once a scan has run for `delay` seconds, so
-    a warm rescan prints nothing but its result."""
+    a warm rescan prints nothing but its result (`OPENHSS_PROGRESS_DELAY` changes the delay)."""
 
     def __init__(self, delay: float = 1.0) -> None:
         from rich.console import Console
@@ -186,6 +186,7 @@ class _DelayedProgress:
             transient=True,
         )
         self.task = self.bar.add_task("layers", total=None)
+        self._delay = delay
         self._timer = threading.Timer(delay, self.bar.start)
         self._timer.daemon = True
 
@@ -193,7 +194,10 @@ class _DelayedProgress:
         self.bar.update(self.task, total=event.total, completed=event.done)
 
     def __enter__(self) -> _DelayedProgress:
-        self._timer.start()
+        if self._delay <= 0:
+            self.bar.start()
+        else:
+            self._timer.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -378,7 +382,7 @@ def scan_command(
         watchdog = _watchdog(seconds)
         try:
             if not (quiet or no_progress) and sys.stderr.isatty():
-                with _DelayedProgress() as progress:
+                with _DelayedProgress(float(os.environ.get("OPENHSS_PROGRESS_DELAY", "1"))) as progress:
                     options.progress = progress.sink
                     report = scan_image(ref, source, options)
             else:

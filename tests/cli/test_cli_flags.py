@@ -324,3 +324,33 @@ def test_template_format_without_a_file_prints_a_line_per_finding(
     rows = [line.split("\t") for line in out.splitlines()]
     assert ["secrets", "aws-access-token", "Critical", "AWS Access Token", "app/.env"] in rows
     assert sum(1 for r in rows if r[:2] == ["baseline", "baseline-package-cache"]) == 5
+
+
+def _stderr_on_a_terminal(args: list[str], env: dict[str, str], cwd: Path) -> str:
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "openhss.entry", *args],
+        stdout=subprocess.DEVNULL, stderr=slave, env=env, cwd=cwd,
+    )  # fmt: skip
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert proc.wait() == 0
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_progress_on_a_terminal_and_its_silencers(image: Path, tmp_path: Path) -> None:
+    """Progress goes to stderr when it is a terminal; --no-progress and -q silence it."""
+    env = {**os.environ, "OPENHSS_DATA_DIR": str(tmp_path / "d"), "OPENHSS_PROGRESS_DELAY": "0"}
+    args = ["scan", str(image), *NO_VULN, "--no-cache"]
+    assert "layers" in _stderr_on_a_terminal(args, env, tmp_path)
+    assert _stderr_on_a_terminal([*args, "--no-progress"], env, tmp_path) == ""
+    assert _stderr_on_a_terminal([*args, "-q"], env, tmp_path) == ""
