@@ -31,7 +31,10 @@ if TYPE_CHECKING:
     from openhss.agent.local import LocalAgent
 
 app = typer.Typer(
-    help="openhss: container-image security with an HSS v5 compatible API.", no_args_is_help=True
+    help="openhss: container-image security with an HSS v5 compatible API.\n\n"
+    "`openhss --version` (with any command) prints the version. Exit status: 0 done, 1 the command "
+    "could not do its work, 2 the command line or its input is wrong; errors are one line on stderr.",
+    no_args_is_help=True,
 )
 user_app = typer.Typer(help="Users and their access keys.", no_args_is_help=True)
 keys_app = typer.Typer(help="Access keys (AK/SK) of a user.", no_args_is_help=True)
@@ -77,6 +80,7 @@ def _print_credentials(creds: identity.NewCredentials, settings: Settings) -> No
         f"  secret key    : {creds.secret_key if creds.secret_key is not None else '(from settings)'}",
         f"  project id    : {creds.project_id}",
         f"  API endpoint  : http://{settings.host}:{settings.port}",
+        f"  console       : http://{settings.host}:{settings.port}/console/",
     ]
     print("\n".join(lines), flush=True)
 
@@ -135,11 +139,26 @@ def serve(
         uvicorn.Config(create_app(settings, rt), host=settings.host, port=settings.port, log_level="info")
     )
     agent = _local_agent(rt, server) if settings.local_agent else None
+    _banner(settings)
     try:
         server.run()
     finally:
         if agent is not None:
             agent.stop()
+
+
+def _banner(settings: Settings) -> None:
+    """Where to go next, on every start: the console first (what a person opens), then the API."""
+    from openhss.console import MOUNT
+
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    base = f"http://{host}:{settings.port}"
+    lines = [
+        f"openhss console : {base}{MOUNT}/   (log in as {settings.admin_username})",
+        f"openhss API     : {base}   (docs: {base}/docs)",
+        f"openhss data dir: {settings.data_dir.resolve()}",
+    ]
+    print("\n".join(lines), flush=True)
 
 
 def _local_agent(rt: Runtime, server: uvicorn.Server) -> LocalAgent | None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from openhss.config import load_settings
+from openhss.config import Settings, default_data_dir, load_settings
 from openhss.services.vulndb import SyncReport, VulnDbError, VulnDbService
 
 db_app = typer.Typer(help="Advisory database: update, offline import, status.", no_args_is_help=True)
@@ -18,8 +19,17 @@ def _service() -> VulnDbService:
 
 
 def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(f"openhss: {message}", err=True)
     raise typer.Exit(1)
+
+
+def data_dir_origin(settings: Settings) -> str:
+    """Where the data dir setting came from, so "no database" is never a mystery about which dir."""
+    if os.environ.get("OPENHSS_DATA_DIR"):
+        return "from OPENHSS_DATA_DIR"
+    if settings.data_dir != default_data_dir():
+        return "from the OPENHSS_CONFIG file"
+    return "the default; set OPENHSS_DATA_DIR to use another"
 
 
 def _print(report: SyncReport) -> None:
@@ -176,8 +186,10 @@ def bundle(
 
 @db_app.command("status")
 def status() -> None:
-    """Sources, record counts and age of the advisory database."""
-    st = _service().status()
+    """Sources, record counts and age of the advisory database, and the data dir it was looked for in."""
+    settings = load_settings()
+    st = VulnDbService.from_settings(settings).status()
+    typer.echo(f"data dir: {settings.data_dir.resolve()} ({data_dir_origin(settings)})")
     if st.problem:
         _fail(st.problem)
     if not st.exists and not st.packs:

@@ -100,10 +100,18 @@ class _TomlSource(PydanticBaseSettingsSource):
         return dict(self._data)
 
 
+def default_data_dir() -> Path:
+    """`$XDG_DATA_HOME/openhss` (`~/.local/share/openhss`): the same place whatever the working directory,
+    so `openhss db update` run anywhere feeds `openhss scan` and `make run` alike."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "openhss"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OPENHSS_", env_nested_delimiter="__", extra="ignore")
 
-    data_dir: Path = Path("data")
+    #: Override with `OPENHSS_DATA_DIR` or `data_dir` in the `OPENHSS_CONFIG` file.
+    data_dir: Path = Field(default_factory=default_data_dir)
     database_url: str = ""
     broker_url: str = ""
     result_backend: str = ""

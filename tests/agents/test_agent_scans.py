@@ -3,6 +3,7 @@ uploading its build's scan. Both upload the inventory only; the server matches v
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -133,13 +134,13 @@ def test_cicd_upload_is_listed(tmp_path: Path) -> None:
         args += ["--cicd-name", "jenkins-web", "--no-cache", "-f", "json", f"oci-archive:{archive}"]
         # The server has no advisories yet: the upload is refused with a clear reason.
         refused = _openhss(*args, env={"OPENHSS_SK": svc.sk, "OPENHSS_DATA_DIR": str(tmp_path / "cli")})
-        assert refused.returncode == 2 and "advisory database" in refused.stderr, refused.stderr
+        assert refused.returncode == 1 and "advisory database" in refused.stderr, refused.stderr
         import_advisories(svc.runtime.settings, tmp_path)
         ok = _openhss(
             *args, "--exit-code", "5", env={"OPENHSS_SK": svc.sk, "OPENHSS_DATA_DIR": str(tmp_path / "cli")}
         )
         assert ok.returncode == 5, ok.stderr  # the server found vulnerabilities: the gate fails
-        assert "3 vulnerabilities" in ok.stderr
+        assert json.loads(ok.stdout)["server"]["vul_num"] == 3  # the server's result, on stdout
         listed = sdk(svc).list_cicd_images(ListCicdImagesRequest(cicd_name="jenkins-web"))
         assert listed.total_num == 1
         img = listed.data_list[0]

@@ -36,3 +36,11 @@ def test_scopes() -> None:
         "build-commands": ScanScope.BASELINE,
         "software-compliance": ScanScope.SOFTWARE_COMPLIANCE,
     }
+
+
+def test_check_registry_scopes_match_the_classes() -> None:
+    """The registry names scopes without importing; they must be the classes' own."""
+    from openhss.scan.checks.registry import ENTRIES
+
+    for entry in ENTRIES:
+        assert entry.scope == entry.load().scope, entry.target

@@ -22,12 +22,12 @@ from openhss.domain.report import ImageReport, ImageSummary, LayerSummary
 from openhss.domain.vulnerability import VulnerabilityFinding
 from openhss.scan.analyzers.base import Analyzer
 from openhss.scan.analyzers.os.restamp import restamp_os_packages
-from openhss.scan.analyzers.registry import ANALYZERS
+from openhss.scan.analyzers.registry import Selection, analyzers_for, selection_for
 from openhss.scan.applier import Inventory, OsRestamper, fold
 from openhss.scan.budget import AnalyzerBudget, ScratchQuota
 from openhss.scan.cache import LayerCache, cache_key
 from openhss.scan.checks.base import Check, CheckContext, run_checks
-from openhss.scan.checks.registry import CHECKS
+from openhss.scan.checks.registry import checks_for
 from openhss.scan.errors import ScanError
 from openhss.scan.grouping import group_repeated
 from openhss.scan.image import MT_DIR_LAYER, Image, Layer
@@ -45,9 +45,10 @@ Matcher = Callable[[Inventory], list[VulnerabilityFinding]]
 Coverage = Callable[[Inventory], list[CoverageEntry]]
 
 
-def default_checks() -> list[Check]:
-    """Image-level checks over the config, history and folded inventory (baseline, build, compliance)."""
-    return [cls() for cls in CHECKS]
+def default_checks(scope: ScanScope = ScanScope.ALL) -> list[Check]:
+    """Image-level checks over the config, history and folded inventory (baseline, build, compliance);
+    only the modules `scope` needs are imported."""
+    return [cls() for cls in checks_for(scope)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +72,8 @@ class PipelineOptions:
     matcher: Matcher | None = None
     #: States what the matcher's advisories cover (`VulnerabilityMatcher.coverage`); set with `matcher`.
     coverage: Coverage | None = None
-    checks: Sequence[Check] = field(default_factory=default_checks)
+    #: None: the registry's checks for `scope`, imported when the scan runs them.
+    checks: Sequence[Check] | None = None
     workers: int = 2
     progress: Callable[[Progress], None] | None = None
     #: Asked before each layer, between members and from inside analyzers' budget checks, so it must be
@@ -123,8 +125,9 @@ class Interrupt:
 def select_analyzers(
     scope: ScanScope, classes: Sequence[type[Analyzer]] | None = None
 ) -> list[type[Analyzer]]:
-    chosen = ANALYZERS if classes is None else classes
-    return [a for a in chosen if a.scope & (scope | INVENTORY_SCOPE)]
+    if classes is None:
+        return analyzers_for(scope | INVENTORY_SCOPE)  # imports only these
+    return [a for a in classes if a.scope & (scope | INVENTORY_SCOPE)]
 
 
 def _created_by(image: Image) -> list[str]:
@@ -140,8 +143,12 @@ def analyze_layers(
     handle: ImageHandle, options: PipelineOptions
 ) -> tuple[list[LayerAnalysis], list[LayerSummary]]:
     image = handle.image
-    classes = select_analyzers(options.scope, options.analyzers)
-    versions = {a.name: a.version for a in classes}
+    selection = (
+        selection_for(options.scope | INVENTORY_SCOPE)  # imported on the first cache miss only
+        if options.analyzers is None
+        else Selection(classes=select_analyzers(options.scope, options.analyzers))
+    )
+    versions = selection.versions
     budget = ImageBudget(options.limits)
     interrupt = Interrupt(options.should_stop, options.max_seconds)
     quota = ScratchQuota(options.scratch_quota)
@@ -165,7 +172,7 @@ def analyze_layers(
             analysis = analyze_layer(
                 stream,
                 layer.media_type,
-                [cls() for cls in classes],
+                [cls() for cls in selection.classes()],
                 options.limits,
                 diff_id=layer.diff_id,
                 budget=budget,
@@ -242,9 +249,8 @@ def scan_handle(handle: ImageHandle, options: PipelineOptions) -> ImageReport:
     analyses, summaries = analyze_layers(handle, options)
     inventory = fold(analyses, options.restamp)
     findings = list(inventory.findings)
-    findings.extend(
-        run_checks(list(options.checks), CheckContext(handle.image.config, inventory), options.scope)
-    )
+    checks = list(options.checks) if options.checks is not None else default_checks(options.scope)
+    findings.extend(run_checks(checks, CheckContext(handle.image.config, inventory), options.scope))
     findings = group_repeated(findings)
     vulnerabilities = options.matcher(inventory) if options.matcher is not None else []
     return ImageReport(

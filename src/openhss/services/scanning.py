@@ -10,19 +10,22 @@ import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from openhss.config import Settings, load_settings
 from openhss.domain.enums import ScanScope, Severity
 from openhss.domain.report import ImageReport
 from openhss.domain.risk import risk_key
 from openhss.domain.vulnerability import VulnerabilityFinding
-from openhss.scan.cache import LayerCache
 from openhss.scan.pipeline import PipelineOptions, scan_handle
-from openhss.scan.refs import ImageRef, Transport
-from openhss.scan.sources.base import SourceOptions
+from openhss.scan.refs import Transport
 from openhss.scan.sources.registry import open_image
 from openhss.scan.sources.sbom import read_sbom
-from openhss.services.vulndb import VulnDbError, VulnDbService, open_matcher
+
+if TYPE_CHECKING:
+    from openhss.config import Settings
+    from openhss.scan.cache import LayerCache
+    from openhss.scan.refs import ImageRef
+    from openhss.scan.sources.base import SourceOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,16 +78,20 @@ def build_pipeline(
     """The pipeline for `scope`. Vulnerability matching needs the advisory database; without one the
     scan refuses rather than reporting "no vulnerabilities", which a CI gate would read as clean."""
     options = PipelineOptions(scope=scope, cache=cache)
+    if not scope & (ScanScope.MALWARE | ScanScope.VULNERABILITY):
+        return options  # no settings, advisory store or rule packs needed: keep start-up lean
+    # The advisory service (HTTP client, matcher, version schemes) loads only for scans that use it.
+    from openhss.config import load_settings
+    from openhss.services.vulndb import VulnDbError, VulnDbService, open_matcher
+
     if scope & ScanScope.MALWARE:  # rule packs and hash lists imported by `openhss db update/import`
         options.analyzers = VulnDbService.from_settings(settings or load_settings()).malware_analyzers()
     if scope & ScanScope.VULNERABILITY:
         try:
             matcher = open_matcher(settings or load_settings(), advisory_db)
         except VulnDbError as exc:
-            raise NoAdvisoryDatabase(
-                f"{exc}; run `openhss db update` (or `openhss db import PATH` offline), "
-                "or scan with --scanners that exclude vuln"
-            ) from None
+            # The store's message already names `openhss db update`/`db import`: say it once.
+            raise NoAdvisoryDatabase(f"{exc}, or scan with --scanners that exclude vuln") from None
         options.matcher = matcher
         options.coverage = matcher.coverage
     return options

@@ -20,8 +20,7 @@ import httpx
 
 from openhss.config import Settings
 from openhss.scan.analyzers.base import Analyzer
-from openhss.scan.analyzers.malware import MalwareAnalyzer
-from openhss.scan.analyzers.registry import ANALYZERS
+from openhss.scan.analyzers.registry import all_analyzers
 from openhss.scan.matcher import VulnerabilityMatcher
 from openhss.vulndb.bundle import BundleError, BundleInfo, is_bundle, read_bundle, write_bundle
 from openhss.vulndb.download import DownloadError, Fetched, fetch
@@ -399,8 +398,10 @@ class VulnDbService:
         current = self.packs.current()
         if current is None:
             return None
+        from openhss.scan.analyzers.malware import MalwareAnalyzer  # YARA: only when malware is scanned
+
         configured = MalwareAnalyzer.with_packs([current])
-        return [configured if cls is MalwareAnalyzer else cls for cls in ANALYZERS]
+        return [configured if cls is MalwareAnalyzer else cls for cls in all_analyzers()]
 
     def open_index(self) -> SqliteAdvisoryIndex:
         return self.store.open_index()

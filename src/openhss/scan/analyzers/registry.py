@@ -1,40 +1,105 @@
-"""Every analyzer, in one list. Adding an analyzer is one module plus one line here."""
+"""Every analyzer, in one list. Adding an analyzer is one module plus one line here.
+
+The list names modules, not classes, so a scan imports only the analyzers its scope enables: the
+secret scanner's hyperscan/RE2 and the malware scanner's YARA cost start-up time that `openhss scan
+--scanners vuln` (and the API process, which never analyzes layers) should not pay. Each line also
+repeats the analyzer's `scope`, `name` and `version`, so a rescan whose layers are all in the layer cache
+(keyed by those versions) imports no analyzer at all. `tests/scan/test_registry.py` checks that each line
+matches its class: bumping an analyzer's version means bumping it here too. The malware analyzer's
+version depends on the imported rule packs, so it is read from the class (`version=None`).
+"""
 
 from __future__ import annotations
 
-from openhss.scan.analyzers.base import Analyzer
-from openhss.scan.analyzers.baseline_files import BaselineFileAnalyzer
-from openhss.scan.analyzers.files import FilesAnalyzer
-from openhss.scan.analyzers.lang.dotnet import DotnetAnalyzer
-from openhss.scan.analyzers.lang.golang import GoBinaryAnalyzer
-from openhss.scan.analyzers.lang.java import JavaAnalyzer
-from openhss.scan.analyzers.lang.node import NodeAnalyzer
-from openhss.scan.analyzers.lang.php import PhpAnalyzer
-from openhss.scan.analyzers.lang.python import PythonAnalyzer
-from openhss.scan.analyzers.lang.ruby import RubyAnalyzer
-from openhss.scan.analyzers.lang.rust import RustAnalyzer
-from openhss.scan.analyzers.malware import MalwareAnalyzer
-from openhss.scan.analyzers.os.apk import ApkAnalyzer
-from openhss.scan.analyzers.os.dpkg import DpkgAnalyzer
-from openhss.scan.analyzers.os.release import OSReleaseAnalyzer
-from openhss.scan.analyzers.os.rpm import RpmAnalyzer
-from openhss.scan.analyzers.secrets import SecretAnalyzer
+import importlib
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-ANALYZERS: list[type[Analyzer]] = [
-    OSReleaseAnalyzer,
-    DpkgAnalyzer,
-    ApkAnalyzer,
-    RpmAnalyzer,
-    FilesAnalyzer,
-    PythonAnalyzer,
-    NodeAnalyzer,
-    JavaAnalyzer,
-    GoBinaryAnalyzer,
-    RustAnalyzer,
-    RubyAnalyzer,
-    PhpAnalyzer,
-    DotnetAnalyzer,
-    SecretAnalyzer,
-    MalwareAnalyzer,
-    BaselineFileAnalyzer,
-]
+from openhss.domain.enums import ScanScope
+
+if TYPE_CHECKING:
+    from openhss.scan.analyzers.base import Analyzer
+
+_INVENTORY = ScanScope.VULNERABILITY
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """`module:Class` of one analyzer and the scan scope bits that enable it."""
+
+    target: str
+    scope: ScanScope
+    name: str
+    version: int | None
+
+    def load(self) -> type[Analyzer]:
+        module, _, name = self.target.partition(":")
+        cls: type[Analyzer] = getattr(importlib.import_module(module), name)
+        return cls
+
+
+_PKG = "openhss.scan.analyzers"
+ENTRIES: tuple[Entry, ...] = (
+    Entry(f"{_PKG}.os.release:OSReleaseAnalyzer", _INVENTORY, "os-release", 1),
+    Entry(f"{_PKG}.os.dpkg:DpkgAnalyzer", _INVENTORY, "dpkg", 2),
+    Entry(f"{_PKG}.os.apk:ApkAnalyzer", _INVENTORY, "apk", 1),
+    Entry(f"{_PKG}.os.rpm:RpmAnalyzer", _INVENTORY, "rpm", 1),
+    Entry(f"{_PKG}.files:FilesAnalyzer", _INVENTORY | ScanScope.BASELINE, "files", 1),
+    Entry(f"{_PKG}.lang.python:PythonAnalyzer", _INVENTORY, "lang-python", 1),
+    Entry(f"{_PKG}.lang.node:NodeAnalyzer", _INVENTORY, "lang-node", 2),
+    Entry(f"{_PKG}.lang.java:JavaAnalyzer", _INVENTORY, "lang-java", 1),
+    Entry(f"{_PKG}.lang.golang:GoBinaryAnalyzer", _INVENTORY, "lang-gobinary", 1),
+    Entry(f"{_PKG}.lang.rust:RustAnalyzer", _INVENTORY, "lang-rust", 1),
+    Entry(f"{_PKG}.lang.ruby:RubyAnalyzer", _INVENTORY, "lang-ruby", 1),
+    Entry(f"{_PKG}.lang.php:PhpAnalyzer", _INVENTORY, "lang-php", 1),
+    Entry(f"{_PKG}.lang.dotnet:DotnetAnalyzer", _INVENTORY, "lang-dotnet", 1),
+    Entry(f"{_PKG}.secrets:SecretAnalyzer", ScanScope.SENSITIVE_INFO, "secrets", 1),
+    Entry(f"{_PKG}.malware:MalwareAnalyzer", ScanScope.MALWARE, "malware", None),
+    Entry(f"{_PKG}.baseline_files:BaselineFileAnalyzer", ScanScope.BASELINE, "baseline-files", 1),
+)
+
+
+def analyzers_for(scope: ScanScope) -> list[type[Analyzer]]:
+    """The analyzer classes any of whose scope bits `scope` enables, importing only those, in order."""
+    return [e.load() for e in ENTRIES if e.scope & scope]
+
+
+class Selection:
+    """The analyzers of one scan: their cache-key versions at once, their classes only when a layer
+    actually has to be read (the first cache miss), loaded once for all the scan's threads."""
+
+    def __init__(
+        self, entries: list[Entry] | None = None, classes: list[type[Analyzer]] | None = None
+    ) -> None:
+        self._entries = entries or []
+        self._classes = classes
+        self._lock = threading.Lock()
+        if classes is not None:
+            self.versions = {c.name: c.version for c in classes}
+        else:
+            self.versions = {e.name: e.version for e in self._entries if e.version is not None}
+            if len(self.versions) != len(self._entries):
+                self._classes = [e.load() for e in self._entries]
+                self.versions = {c.name: c.version for c in self._classes}
+
+    def classes(self) -> list[type[Analyzer]]:
+        with self._lock:
+            if self._classes is None:
+                self._classes = [e.load() for e in self._entries]
+            return self._classes
+
+
+def selection_for(scope: ScanScope) -> Selection:
+    return Selection(entries=[e for e in ENTRIES if e.scope & scope])
+
+
+def all_analyzers() -> list[type[Analyzer]]:
+    return [e.load() for e in ENTRIES]
+
+
+def __getattr__(name: str) -> Any:
+    """`ANALYZERS`, the full list, for callers that want every analyzer (imports them all)."""
+    if name == "ANALYZERS":
+        return all_analyzers()
+    raise AttributeError(name)

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from openhss.domain.enums import FindingKind, ScanScope, Severity
 from openhss.domain.models import Finding
-from openhss.scan.analyzers.secrets import default_engine, mask
 from openhss.scan.checks.base import Check, CheckContext
 
 #: Longest history excerpt kept as evidence.
@@ -193,6 +192,9 @@ class BuildCommandCheck(Check):
         )
 
     def run(self, ctx: CheckContext) -> list[Finding]:
+        # The secret engine (hyperscan/RE2) loads only when a build-command check actually runs.
+        from openhss.scan.analyzers.secrets import default_engine, mask
+
         engine = default_engine()
         out: list[Finding] = []
         last_user = -1

@@ -16,8 +16,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
-import yara
-
 from openhss.vulndb.rulepacks.base import (
     MAX_PACK_BYTES,
     MAX_RULE_FILE_BYTES,
@@ -101,6 +99,8 @@ class YaraPackSource(RulePackSource):
         return False
 
     def stage(self, path: Path, dest: Path, feed_name: str) -> Staged:
+        import yara  # only an import of a pack needs it: scans and the API process never load YARA here
+
         staged = Staged()
         seen: set[str] = set()
         try:
