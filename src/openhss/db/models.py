@@ -589,3 +589,36 @@ class RegistryImage(Base):
     tag: Mapped[str] = mapped_column(String(128))
     latest_version: Mapped[bool] = mapped_column(Boolean, default=False)
     latest_sync_time: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# --- VEX statements and webhook events (tenant data: project + enterprise project on every row) -------
+
+
+class VexStatement(Base):
+    """One VEX statement: made by a handling action (`source` handle), standing for a whitelist rule
+    (whitelist, `whitelist_id`) or imported from a document (import). `products` is the JSON list of
+    `[product id, [subcomponent purls]]`. A verdict a statement made is tagged `vex:<statement_id>` in
+    the handle history (`image_vul_operations.whitelist_id`), so expiry reopens exactly those pairs."""
+
+    __tablename__ = "vex_statements"
+    __table_args__ = (Index("ix_vex_statements_project_vul", "project_id", "vul_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    statement_id: Mapped[str] = mapped_column(String(64), unique=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    enterprise_project_id: Mapped[str] = mapped_column(String(64), default="0")
+    source: Mapped[str] = mapped_column(String(16))
+    vul_id: Mapped[str] = mapped_column(String(256))
+    aliases: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(32))
+    justification: Mapped[str] = mapped_column(String(64), default="")
+    impact_statement: Mapped[str] = mapped_column(Text, default="")
+    action_statement: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str] = mapped_column(String(256), default="")
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    #: Epoch ms after which the statement stops suppressing; 0 = never.
+    expires_at: Mapped[int] = mapped_column(BigInteger, default=0)
+    expired: Mapped[bool] = mapped_column(Boolean, default=False)
+    products: Mapped[str] = mapped_column(Text, default="[]")
+    whitelist_id: Mapped[str] = mapped_column(String(64), default="")
+    document_id: Mapped[str] = mapped_column(String(512), default="")

@@ -72,7 +72,7 @@ from openhss.scan.errors import ScanError
 from openhss.scan.layers import Limits
 from openhss.scan.matcher import VulnerabilityMatcher
 from openhss.scan.matcher.registry import MATCHERS
-from openhss.services import dispatch, image_sources, results, whitelists
+from openhss.services import dispatch, image_sources, results, vex, whitelists
 from openhss.services.layer_cache import DbLayerCache
 from openhss.services.results import now_ms
 from openhss.services.scanning import NoAdvisoryDatabase, build_pipeline, scan_image
@@ -361,6 +361,7 @@ def finish_job(
         inv = inventory or Inventory()
         results.record_scan(session, image_pk, inv, vulnerabilities, findings, scanned_at=at)
         whitelists.apply_to_image(session, image_pk)  # rules made before this scan cover its findings
+        vex.apply_to_image(session, image_pk)  # and so do imported VEX statements
         _store_inventory(session, image_pk, inv, at)
         counter = {"success_num": ScanTask.success_num + 1}
     else:
@@ -927,6 +928,7 @@ def rematch(
                 )
                 results.rematch(session, image_pk, vulns)
                 whitelists.apply_to_image(session, image_pk)
+                vex.apply_to_image(session, image_pk)
                 report.rematched += 1
                 gained = sorted({v.vul_id for v in vulns} - before)
                 if gained:

@@ -322,3 +322,69 @@ def apply_to_image(session: Session, image_pk: int) -> int:
             session, rows, "add_to_whitelist", IGNORED, "system", wl.description, wl.whitelist_id
         )
     return changed
+
+
+def find(
+    session: Session, project_id: str, ep: str, global_image_type: str, vul_type: str, vul_id: str
+) -> ImageWhitelist | None:
+    """The rule for one vulnerability in one enterprise project (there is at most one), locked."""
+    return session.scalar(
+        select(ImageWhitelist)
+        .where(
+            ImageWhitelist.project_id == project_id,
+            ImageWhitelist.enterprise_project_id == ep,
+            ImageWhitelist.global_image_type == global_image_type,
+            ImageWhitelist.vul_type == vul_type,
+            ImageWhitelist.vul_id == vul_id,
+        )
+        .with_for_update()
+    )
+
+
+def expire(session: Session, wl: ImageWhitelist, reason: str) -> int:
+    """A rule whose VEX statement expired stops suppressing: reopen the pairs it ignored, remove it."""
+    n = apply_verdict(
+        session, _made_by(session, wl), "not_ignore", UNFIXED, "system", reason, wl.whitelist_id
+    )
+    session.delete(wl)
+    session.flush()
+    return n
+
+
+def add_or_extend(
+    session: Session,
+    project_id: str,
+    ep: str,
+    global_image_type: str,
+    vul_type: str,
+    vul_id: str,
+    rule: Rule,
+    user_name: str,
+) -> ImageWhitelist:
+    """`add_to_whitelist` through the handle API: a new rule for the vulnerability, or its existing rule
+    widened to the images named (a rule for all images stays one), then applied."""
+    _check(global_image_type, rule)
+    wl = find(session, project_id, ep, global_image_type, vul_type, vul_id)
+    if wl is None:
+        wl = ImageWhitelist(
+            whitelist_id=uuid.uuid4().hex,
+            project_id=project_id,
+            enterprise_project_id=ep,
+            global_image_type=global_image_type,
+            vul_type=vul_type,
+            vul_id=vul_id,
+            vul_name=vul_id,
+            create_time=now_ms(),
+        )
+        _store(wl, rule)
+        session.add(wl)
+    else:
+        old = _rule_of(wl)
+        if rule.rule_type == SPECIFIC_IMAGES and old.rule_type == SPECIFIC_IMAGES:
+            rule = Rule(SPECIFIC_IMAGES, images=tuple(dict.fromkeys((*old.images, *rule.images))))
+        elif rule.rule_type == SPECIFIC_IMAGES:
+            rule = old
+        _store(wl, Rule(rule.rule_type, rule.image_types, rule.images, rule.description or old.description))
+    session.flush()
+    _apply(session, wl, user_name)
+    return wl
