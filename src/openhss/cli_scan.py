@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
     from openhss.domain.report import ImageReport
+    from openhss.domain.vex import Statement
     from openhss.scan.pipeline import Progress as LayerProgress
 
 #: Same as scan.refs.DOCKER_HUB; spelled out so `--help` does not import the engine.
@@ -201,6 +202,10 @@ def scan_command(
     sk: Annotated[str, typer.Option("--sk", envvar="OPENHSS_SK", help="Secret key for --upload")] = "",
     project_id: Annotated[str, typer.Option(envvar="OPENHSS_PROJECT_ID", help="Project for --upload")] = "",
     cicd_name: Annotated[str, typer.Option(help="Pipeline name the image is listed under")] = "",
+    vex: Annotated[
+        list[Path] | None,
+        typer.Option("--vex", help="OpenVEX, CycloneDX VEX or CSAF VEX file; suppresses what it covers"),
+    ] = None,
 ) -> None:
     """Scan one image and print its inventory and findings."""
     from openhss.scan.cache import FileLayerCache, default_cache_dir
@@ -218,6 +223,7 @@ def scan_command(
     )
 
     try:
+        statements = _read_vex(vex or [])
         scope = parse_scanners(scanners)
         filters = ScanFilters(severities=parse_severities(severity), ignore_unfixed=ignore_unfixed)
         ref = parse_ref(image, default_registry=default_registry)
@@ -259,6 +265,8 @@ def scan_command(
     server_vulns = 0
     if upload:
         server_vulns = _upload(report, server, ak, sk, project_id, cicd_name, quiet)
+    if statements:
+        report = _apply_vex(report, statements, quiet)
     report = apply_filters(report, filters)
     text = render(report, format)
     if output is not None:
@@ -267,6 +275,34 @@ def scan_command(
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     if exit_code and (exceeds(report) or (server_vulns and not report.vulnerabilities and not severity)):
         raise typer.Exit(exit_code)
+
+
+def _read_vex(files: list[Path]) -> list[Statement]:
+    from openhss.domain.vex import VexError, parse_document
+
+    out: list[Statement] = []
+    for path in files:
+        try:
+            out.extend(parse_document(path.read_bytes()).statements)
+        except OSError as exc:
+            raise typer.BadParameter(f"cannot read --vex {path}: {exc.strerror or exc}") from None
+        except VexError as exc:
+            raise typer.BadParameter(f"--vex {path}: {exc}") from None
+    return out
+
+
+def _apply_vex(report: ImageReport, statements: list[Statement], quiet: bool) -> ImageReport:
+    """Drop the vulnerabilities a VEX statement marks not_affected/fixed; say how many and why."""
+    import dataclasses
+    import time
+
+    from openhss.domain.vex import report_images, split_report
+
+    images = report_images(report.image.ref, report.image.digest, report.image.repo_tags)
+    kept, suppressed = split_report(images, report.vulnerabilities, statements, int(time.time() * 1000))
+    if suppressed and not quiet:
+        typer.echo(f"{len(suppressed)} vulnerabilities suppressed by VEX statements", err=True)
+    return dataclasses.replace(report, vulnerabilities=kept)
 
 
 def cicd_name_of(report: ImageReport) -> tuple[str, str, str]:

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 from urllib.parse import unquote
+
+from openhss.domain.vulnerability import VulnerabilityFinding
 
 
 class VexStatus(StrEnum):
@@ -695,3 +697,47 @@ def target_of(
         ImageIdentity(normalize_image_repo(image_name), image_version, image_digest.lower()),
         _as_package(package_purl(ecosystem, app, ver)) if app else None,
     )
+
+
+# --- a local scan report (`openhss scan --vex`) --------------------------------------------------------
+
+_DAEMON_TRANSPORTS = ("docker://", "docker-daemon:", "containers-storage:", "podman:")
+
+
+def report_images(ref: str, digest: str, repo_tags: Iterable[str]) -> list[ImageIdentity]:
+    """The names a scanned image goes by: its registry/daemon reference and its tags, with its digest.
+    A file transport (oci-archive:, dir:) names no repository; only its tags and purls can match."""
+    names = list(repo_tags)
+    for prefix in _DAEMON_TRANSPORTS:
+        if ref.startswith(prefix):
+            names.append(ref[len(prefix) :].lstrip("/"))
+    out = []
+    for name in names:
+        ident = parse_image(name)
+        if ident is not None:
+            out.append(ImageIdentity(ident.repo, ident.tag, ident.digest or digest.lower()))
+    return out
+
+
+def split_report(
+    images: Sequence[ImageIdentity],
+    findings: Iterable[VulnerabilityFinding],
+    statements: Sequence[Statement],
+    now_ms: int,
+) -> tuple[list[VulnerabilityFinding], list[tuple[VulnerabilityFinding, Statement]]]:
+    """(kept findings, suppressed findings with the statement that suppresses each)."""
+    kept: list[VulnerabilityFinding] = []
+    suppressed: list[tuple[VulnerabilityFinding, Statement]] = []
+    for v in findings:
+        package = _as_package(package_purl(v.ecosystem.value, v.package_name, v.package_version))
+        best: Statement | None = None
+        candidates: Sequence[ImageIdentity | None] = images or [None]
+        for image in candidates:
+            st = effective(statements, Target(v.vul_id, image, package), now_ms)
+            if st is not None and (best is None or st.timestamp >= best.timestamp):
+                best = st
+        if best is not None and best.status in SUPPRESSING:
+            suppressed.append((v, best))
+        else:
+            kept.append(v)
+    return kept, suppressed
