@@ -41,6 +41,8 @@ class WebhookSettings(BaseModel):
     #: A claimed event not delivered within this long (its deliverer died) is claimed again.
     lease_seconds: int = Field(default=60, ge=1)
     timeout_seconds: float = Field(default=10.0, gt=0)
+    #: How often the distributed deployment's beat runs a delivery pass.
+    poll_seconds: float = Field(default=5.0, gt=0)
 
 
 class ScanSettings(BaseModel):

@@ -238,3 +238,22 @@ def test_rematch_newly_affecting_three_images_delivers_three_events_across_a_kil
         body = json.loads(d.body)
         assert body["data"]["cause"] == "rematch"
         assert body["data"]["vulnerabilities"] == [{"vul_id": "CVE-2099-0002", "severity": "High"}]
+
+
+def test_embedded_worker_delivers(tmp_path: Path, receiver: Receiver) -> None:
+    """`openhss serve`'s in-process worker runs the deliverer: an emitted event arrives with no CLI."""
+    from openhss.worker.embedded import start_embedded_worker
+
+    settings = make_settings(tmp_path, webhooks=POLICY)
+    runtime = open_runtime(settings)
+    bootstrap_admin(runtime)
+    subscribe(runtime, receiver.url)
+    worker = start_embedded_worker(settings)
+    try:
+        with transaction(runtime.sessions) as s:
+            events.emit(s, PROJECT, "0", events.SCAN_FINISHED, {"embedded": True})
+        _wait(lambda: len(receiver.deliveries) == 1, "the embedded deliverer did not deliver")
+    finally:
+        worker.stop()
+        runtime.engine.dispose()
+    assert json.loads(receiver.deliveries[0].body)["data"] == {"embedded": True}

@@ -90,6 +90,8 @@ def make_celery(settings: Settings) -> Celery:
             "sweep-scan-jobs": {"task": SWEEP_TASK, "schedule": settings.scans.sweep_interval_seconds},
             "scheduled-rescans": {"task": RESCAN_TASK, "schedule": 600.0},
             "cleanup-exports": {"task": "openhss.cleanup_exports", "schedule": 900.0},
+            "deliver-events": {"task": "openhss.deliver_events", "schedule": settings.webhooks.poll_seconds},
+            "expire-vex-statements": {"task": "openhss.expire_vex", "schedule": 300.0},
         },
     )
     _PROCESS_SETTINGS[:] = [settings]

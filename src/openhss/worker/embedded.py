@@ -1,6 +1,6 @@
 """The in-process worker of `openhss serve`: a Celery WorkController in a daemon thread, plus the
 periodic work (sweeper, scheduled rescans, auth-state purge, export cleanup, registry sync, agent
-offline sweep) that beat does in distributed mode.
+offline sweep, VEX expiry) that beat does in distributed mode, and the webhook deliverer's thread.
 
 Same tasks and same broker protocol as `openhss worker`, so the embedded default exercises exactly the
 code the distributed deployment runs. A WorkController (not `celery worker`) because the latter installs
@@ -19,7 +19,8 @@ from celery.worker import WorkController
 
 from openhss.config import Settings
 from openhss.db.engine import transaction
-from openhss.services import agents, dispatch, exports, maintenance, registries, scans
+from openhss.services import agents, dispatch, events, exports, maintenance, registries, scans, vex
+from openhss.services.results import now_ms
 from openhss.worker.app import install, queue_names
 from openhss.worker.tasks import runtime_for
 
@@ -59,6 +60,8 @@ class Periodic(threading.Thread):
                     with transaction(rt.sessions) as session:
                         maintenance.purge_expired_auth_state(session)
                     last_purge = now
+                with transaction(rt.sessions) as session:
+                    vex.expire_due(session, now_ms())
                 if now - last_cleanup >= EXPORT_CLEANUP_EVERY:
                     exports.cleanup_exports(rt.sessions, self.settings)
                     last_cleanup = now
@@ -73,12 +76,14 @@ class EmbeddedWorker:
     controller: WorkController
     thread: threading.Thread
     periodic: Periodic
+    deliverer: threading.Thread
 
     def stop(self, timeout: float = 10.0) -> None:
         self.periodic.done.set()
         self.controller.stop(in_sighandler=False)
         self.thread.join(timeout)
         self.periodic.join(timeout)
+        self.deliverer.join(timeout)
 
 
 def start_embedded_worker(settings: Settings, concurrency: int | None = None) -> EmbeddedWorker:
@@ -97,4 +102,12 @@ def start_embedded_worker(settings: Settings, concurrency: int | None = None) ->
     thread.start()
     periodic = Periodic(settings)
     periodic.start()
-    return EmbeddedWorker(controller, thread, periodic)
+    rt = runtime_for()
+    deliverer = threading.Thread(
+        target=events.run_deliverer,
+        args=(rt.sessions, rt.box, settings.webhooks, periodic.done),
+        name="openhss-webhooks",
+        daemon=True,
+    )
+    deliverer.start()
+    return EmbeddedWorker(controller, thread, periodic, deliverer)

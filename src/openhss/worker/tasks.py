@@ -15,7 +15,8 @@ from celery.signals import worker_ready
 from sqlalchemy.exc import DBAPIError
 
 from openhss.db.engine import transaction
-from openhss.services import maintenance, scans
+from openhss.services import events, maintenance, scans, vex
+from openhss.services.results import now_ms
 from openhss.services.runtime import Runtime, open_runtime
 from openhss.services.scanning import NoAdvisoryDatabase
 from openhss.worker.app import process_settings
@@ -81,6 +82,18 @@ def rematch(self: Task[Any, Any], run_pk: int) -> int:
         log.warning("re-match %s skipped: %s", run_pk, exc)
         return 0
     return len(scans.rematch(rt.sessions, int(run_pk), matcher).newly_affected)
+
+
+@shared_task(bind=True, name="openhss.deliver_events", **_RETRY)  # type: ignore[untyped-decorator]
+def deliver_events(self: Task[Any, Any]) -> int:
+    rt = runtime_for(self)
+    return events.deliver_due(rt.sessions, rt.box, rt.settings.webhooks)
+
+
+@shared_task(bind=True, name="openhss.expire_vex", **_RETRY)  # type: ignore[untyped-decorator]
+def expire_vex(self: Task[Any, Any]) -> int:
+    with transaction(runtime_for(self).sessions) as session:
+        return vex.expire_due(session, now_ms())
 
 
 @worker_ready.connect  # type: ignore[untyped-decorator]
