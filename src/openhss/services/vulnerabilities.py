@@ -537,21 +537,10 @@ NEW_STATUS = {
 }
 
 
-def handle(session: Session, scope: Scope, req: HandleRequest, user_name: str) -> int:
-    """Apply a verdict to (image, vul) pairs, record it in the history and refresh image summaries.
-
-    Returns how many (image, vul) pairs changed. (`services.vex.handle` is the API's entry: it also
-    records the verdict as a VEX statement and turns `add_to_whitelist` into a whitelist rule.)
-    """
-    chosen = select_pairs(session, scope, req)
-    return apply_verdict(
-        session, chosen, req.operate_type, NEW_STATUS[req.operate_type], user_name, req.remark
-    )
-
-
 def select_pairs(session: Session, scope: Scope, req: HandleRequest) -> list[tuple[VulImageIndex, Image]]:
     """The (image, vul) pairs a handle request names, locked. `not_ignore` only reopens ignored pairs;
-    the other operations act on the pairs in the `handle_status` the caller names (default unhandled)."""
+    the other operations act on the pairs in the `handle_status` the caller names (default unhandled).
+    `services.vex.handle` applies the verdict and records it as a VEX statement."""
     stmt = _scoped(select(VulImageIndex, Image).join(Image, Image.id == VulImageIndex.image_pk), scope).where(
         VulImageIndex.vul_type == req.vul_type, VulImageIndex.image_type == req.image_type
     )
