@@ -281,3 +281,37 @@ def test_rejects_bad_additive_fields(pair: tuple[Instance, Instance]) -> None:
         ignore(a, "CVE-2023-45853", (image_id_of(a, pk),), vex.HandleExtra(justification="because"))
     with pytest.raises(InvalidRequest):
         ignore(a, "CVE-2023-45853", (image_id_of(a, pk),), vex.HandleExtra(expires_at=1))
+
+
+def test_every_whitelist_rule_is_a_statement(pair: tuple[Instance, Instance]) -> None:
+    """Rules made through the HSS whitelist API are statements too; changing a rule updates it, removing
+    the rule removes it; the export carries the rule's description as the reason."""
+    a, _b = pair
+    pk = a.image()
+    image_id = image_id_of(a, pk)
+    with transaction(a.sessions) as s:
+        rule = whitelists.Rule(
+            whitelists.SPECIFIC_IMAGES,
+            images=(whitelists.WhitelistImage(image_id=image_id),),
+            description=REASON,
+        )
+        (wl,) = whitelists.add(s, SCOPE, "local", "linux_vul", ["CVE-2023-45853"], rule, "bob")
+        wid = wl.whitelist_id
+    with transaction(a.sessions) as s:
+        _n, (st,) = vex.list_statements(s, SCOPE, None, "whitelist", 0, 10)
+        assert st.whitelist_id == wid and st.statement.status is VexStatus.NOT_AFFECTED
+        assert st.statement.reason == REASON and st.statement.products[0].id.startswith(
+            "pkg:oci/nginx@sha256"
+        )
+        (exported,) = vex.export_statements(s, SCOPE, vex.ExportFilter(vul_id="CVE-2023-45853"))
+        assert exported.status is VexStatus.NOT_AFFECTED and exported.reason == REASON
+        whitelists.change(
+            s, SCOPE, "local", wid, whitelists.Rule(whitelists.ALL_IMAGES, description="all"), "bob"
+        )
+    with transaction(a.sessions) as s:
+        _n, (st,) = vex.list_statements(s, SCOPE, None, "whitelist", 0, 10)
+        assert st.statement.reason == "all" and st.statement.products == ()
+        whitelists.delete(s, SCOPE, "local", [wid], "bob")
+    with transaction(a.sessions) as s:
+        assert vex.list_statements(s, SCOPE, None, "whitelist", 0, 10)[0] == 0
+    assert a.status(pk, "CVE-2023-45853") == UNFIXED

@@ -251,14 +251,11 @@ def _whitelist(
     wl = whitelists.add_or_extend(
         session, project_id, ep, req.image_type, req.vul_type, st.vul_id, rule, user_name
     )
-    existing = session.scalar(
-        select(VexStatement).where(
-            VexStatement.whitelist_id == wl.whitelist_id, VexStatement.expired.is_(False)
-        )
-    )
-    if existing is not None:
-        existing.expired = True  # superseded by the statement of this request
-    _new(session, project_id, ep, "whitelist", st, whitelist_id=wl.whitelist_id)
+    row = whitelists.record_statement(session, wl, user_name)
+    row.justification = st.justification[:64]
+    row.expires_at = st.expires
+    row.author = user_name[:256]
+    row.created_at = st.timestamp
     return sum(1 for idx, _img in rows if idx.status == IGNORED and idx.id not in before)
 
 
