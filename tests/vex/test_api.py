@@ -82,6 +82,10 @@ def test_ignore_export_import_into_second_service(tmp_path: Path) -> None:
         assert ib.status(pk_b, CVE) == IGNORED
         (entry,) = history(b)
         assert entry["remark"] == REASON and entry["handle_type"] == "ignore"
+        (shown,) = call(b, "GET", "/image/vex/suppressions?limit=10&offset=0").json()["data_list"]
+        assert shown["vul_id"] == CVE and shown["reason"] == REASON and shown["source"] == "import"
+        assert shown["justification"] == "vulnerable_code_not_present" and shown["status"] == IGNORED
+        assert shown["expires_at"] > 0  # the expiry travelled with the statement
 
 
 def test_errors_are_hss_bodies(tmp_path: Path) -> None:

@@ -292,6 +292,14 @@ def import_document(
     return ImportResult(len(doc.statements), apply_imported(session, project_id, ep))
 
 
+def import_for_scope(
+    session: Session, scope: Scope, doc: dv.Document, *, expires_at: int = 0
+) -> ImportResult:
+    """An API import: into the enterprise project the caller names (the default one when it may)."""
+    check_fields("", expires_at, now_ms())
+    return import_document(session, scope.project_id, whitelists._write_ep(scope), doc, expires_at=expires_at)
+
+
 def _active_imported(session: Session, project_id: str, ep: str) -> list[VexStatement]:
     stmt = _scoped(select(VexStatement), _project_scope(project_id, ep)).where(
         VexStatement.source == "import",
@@ -481,9 +489,16 @@ class ExportFilter:
     include_open: bool = True
 
 
-def export_statements(session: Session, scope: Scope, f: ExportFilter) -> list[dv.Statement]:
-    """One statement per (image, vulnerability) pair in scope: the verdict, its reason and the statement
-    (justification, expiry) behind the pair's latest handling."""
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    idx: VulImageIndex
+    img: Image
+    #: The pair's latest handling entry and the statement behind it (None: never handled / no statement).
+    latest: ImageVulOperation | None
+    source: VexStatement | None
+
+
+def _verdicts(session: Session, scope: Scope, f: ExportFilter) -> list[_Verdict]:
     expire_due(session, now_ms())
     stmt = select(VulImageIndex, Image).join(Image, Image.id == VulImageIndex.image_pk)
     stmt = stmt.where(VulImageIndex.project_id == scope.project_id)
@@ -499,7 +514,6 @@ def export_statements(session: Session, scope: Scope, f: ExportFilter) -> list[d
         stmt = stmt.where(VulImageIndex.handled.is_(True))
     pairs = [(idx, img) for idx, img in session.execute(stmt.order_by(VulImageIndex.id))]
     keys = [(img.id, idx.vul_id) for idx, img in pairs]
-    found = _findings(session, keys)
     last_op: dict[tuple[int, str], ImageVulOperation] = {}
     for i in range(0, len(keys), 500):
         chunk = keys[i : i + 500]
@@ -529,6 +543,18 @@ def export_statements(session: Session, scope: Scope, f: ExportFilter) -> list[d
     for idx, img in pairs:
         latest = last_op.get((img.id, idx.vul_id))
         src = by_tag.get(latest.whitelist_id) if latest is not None and latest.whitelist_id else None
+        out.append(_Verdict(idx, img, latest, src))
+    return out
+
+
+def export_statements(session: Session, scope: Scope, f: ExportFilter) -> list[dv.Statement]:
+    """One statement per (image, vulnerability) pair in scope: the verdict, its reason and the statement
+    (justification, expiry) behind the pair's latest handling."""
+    verdicts = _verdicts(session, scope, f)
+    found = _findings(session, [(v.img.id, v.idx.vul_id) for v in verdicts])
+    out = []
+    for v in verdicts:
+        idx, img, latest, src = v.idx, v.img, v.latest, v.source
         product = image_product(img, found.get((img.id, idx.vul_id), ()))
         if idx.status == IGNORED:
             status = dv.VexStatus.NOT_AFFECTED
@@ -554,9 +580,49 @@ def export_statements(session: Session, scope: Scope, f: ExportFilter) -> list[d
     return out
 
 
-def import_for_scope(
-    session: Session, scope: Scope, doc: dv.Document, *, expires_at: int = 0
-) -> ImportResult:
-    """An API import: into the enterprise project the caller names (the default one when it may)."""
-    check_fields("", expires_at, now_ms())
-    return import_document(session, scope.project_id, whitelists._write_ep(scope), doc, expires_at=expires_at)
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    """A finding that does not count as open, and why."""
+
+    image_id: str
+    image_name: str
+    image_version: str
+    vul_id: str
+    status: str  # the HSS status: vul_status_ignored | vul_status_fixed
+    reason: str
+    #: handle | whitelist | import ("" for verdicts older than VEX statements).
+    source: str
+    statement_id: str
+    whitelist_id: str
+    justification: str
+    author: str
+    handled_time: int
+    expires_at: int
+
+
+def suppressions(
+    session: Session, scope: Scope, f: ExportFilter, offset: int, limit: int
+) -> tuple[int, list[Suppression]]:
+    verdicts = _verdicts(session, scope, ExportFilter(f.image_type, f.image_id, f.vul_id, include_open=False))
+    out = []
+    for v in verdicts[offset : offset + limit]:
+        op, src = v.latest, v.source
+        wid = op.whitelist_id if op is not None and not op.whitelist_id.startswith(TAG) else ""
+        out.append(
+            Suppression(
+                image_id=v.img.image_id,
+                image_name=v.img.image_name,
+                image_version=v.img.image_version,
+                vul_id=v.idx.vul_id,
+                status=v.idx.status,
+                reason=op.remark if op is not None else "",
+                source=src.source if src is not None else ("whitelist" if wid else ""),
+                statement_id=src.statement_id if src is not None else "",
+                whitelist_id=wid,
+                justification=src.justification if src is not None else "",
+                author=op.user_name if op is not None else "",
+                handled_time=op.operate_time if op is not None else 0,
+                expires_at=src.expires_at if src is not None else 0,
+            )
+        )
+    return len(verdicts), out

@@ -6,6 +6,8 @@
   its statements are stored and applied to the findings they cover (and to later scans/re-matches).
 - `GET  /v5/{project_id}/image/vex/export`: an OpenVEX 0.2 or CycloneDX 1.6 VEX document of the current
   verdicts, per project, image (`image_id`) or vulnerability (`vul_id`).
+- `GET  /v5/{project_id}/image/vex/suppressions`: the findings that do not count as open, each with its
+  reason, where the verdict came from (handle, whitelist, import), justification and expiry.
 
 The handle operation (`POST .../image/vulnerability/handle`) takes the additive `justification` and
 `expires_at` fields for the statements it records.
@@ -59,6 +61,27 @@ class VexStatementInfo(BaseModel):
 class ListVexStatementsResponse(BaseModel):
     total_num: int
     data_list: list[VexStatementInfo]
+
+
+class SuppressionInfo(BaseModel):
+    image_id: str
+    image_name: str
+    image_version: str
+    vul_id: str
+    status: str
+    reason: str
+    source: str
+    statement_id: str
+    whitelist_id: str
+    justification: str
+    author: str
+    handled_time: int
+    expires_at: int
+
+
+class ListSuppressionsResponse(BaseModel):
+    total_num: int
+    data_list: list[SuppressionInfo]
 
 
 class ImportVexResponse(BaseModel):
@@ -169,5 +192,45 @@ async def export_vex_document(
         if format == "openvex":
             return openvex.document(statements, meta)
         return cdx_vex.document(statements, meta)
+
+    return await run_in_threadpool(work)
+
+
+@router.get("/suppressions", response_model=ListSuppressionsResponse, summary="ListSuppressedFindings")
+async def list_suppressed_findings(
+    scope: ProjectScope,
+    ctx: Ctx,
+    offset: Offset = 0,
+    limit: Limit = 10,
+    image_type: Annotated[Literal["local", "registry", "cicd", "cluster"] | None, Query()] = None,
+    image_id: Q256 = None,
+    vul_id: Q256 = None,
+) -> ListSuppressionsResponse:
+    def work() -> ListSuppressionsResponse:
+        with transaction(ctx.sessions) as session:
+            total, rows = vex.suppressions(
+                session, scope, vex.ExportFilter(image_type, image_id, vul_id), offset, limit
+            )
+        return ListSuppressionsResponse(
+            total_num=total,
+            data_list=[
+                SuppressionInfo(
+                    image_id=r.image_id,
+                    image_name=r.image_name,
+                    image_version=r.image_version,
+                    vul_id=r.vul_id,
+                    status=r.status,
+                    reason=r.reason,
+                    source=r.source,
+                    statement_id=r.statement_id,
+                    whitelist_id=r.whitelist_id,
+                    justification=r.justification,
+                    author=r.author,
+                    handled_time=r.handled_time,
+                    expires_at=r.expires_at,
+                )
+                for r in rows
+            ],
+        )
 
     return await run_in_threadpool(work)
