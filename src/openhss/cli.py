@@ -16,8 +16,10 @@ from rich.table import Table
 
 from openhss.cli_agent import agent_command
 from openhss.cli_db import db_app
+from openhss.cli_events import events_app
 from openhss.cli_export import export_app
 from openhss.cli_scan import scan_command
+from openhss.cli_vex import vex_app
 from openhss.config import Settings, load_settings
 from openhss.db.engine import transaction
 from openhss.domain.enums import Role
@@ -44,6 +46,8 @@ user_app.add_typer(keys_app, name="keys")
 app.add_typer(project_app, name="project")
 app.add_typer(db_app, name="db")
 app.add_typer(export_app, name="export")
+app.add_typer(vex_app, name="vex")
+app.add_typer(events_app, name="events")
 app.command("scan")(scan_command)
 app.command("agent")(agent_command)
 

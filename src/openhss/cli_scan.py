@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from openhss.cli_scope import SkipRules
     from openhss.domain.report import ImageReport
     from openhss.domain.suppression import Suppressed
+    from openhss.domain.vex import Statement
     from openhss.scan.pipeline import Progress as LayerProgress
 
 #: Same as scan.refs.DOCKER_HUB; spelled out so `--help` does not import the engine.
@@ -305,6 +306,10 @@ def scan_command(
             "advisory records and feeds, version comparison, verdict",
         ),
     ] = "",
+    vex: Annotated[
+        list[Path] | None,
+        typer.Option("--vex", help="OpenVEX, CycloneDX VEX or CSAF VEX file; suppresses what it covers"),
+    ] = None,
 ) -> None:
     """Scan one image and print its inventory and findings.
 
@@ -335,6 +340,7 @@ def scan_command(
     del config  # read before parsing (entry.load_scan_config): it supplies the defaults of these flags
     # --- the command line: every problem here is a usage error (exit 2) ---------------------------------
     try:
+        statements = _read_vex(vex or [])
         scope = parse_scanners(scanners)
         severities = parse_severities(severity)
         filters = ScanFilters(
@@ -425,6 +431,9 @@ def scan_command(
     matched_locally = options.matcher is not None or not scope & ScanScope.VULNERABILITY
     server_result = _upload(report, server, ak, sk, project_id, cicd_name) if upload else None
     report, suppressed = apply_suppressions(report, suppressions, today)
+    if statements:
+        report, by_vex = _apply_vex(report, statements, vex or [])
+        suppressed += by_vex
     report = apply_filters(report, filters)
     if not quiet:
         from openhss.cli_output import coverage_notes
@@ -566,6 +575,53 @@ def load_scan_config(argv: Sequence[str]) -> dict[str, object]:
             raise ConfigFileError(f"config file {path}: {key} takes a single value")
         out[name] = [str(v) for v in value] if isinstance(value, list) else value
     return out
+
+
+def _read_vex(files: list[Path]) -> list[Statement]:
+    from openhss.domain.vex import VexError, parse_document
+
+    out: list[Statement] = []
+    for path in files:
+        try:
+            out.extend(parse_document(path.read_bytes()).statements)
+        except OSError as exc:
+            raise typer.BadParameter(f"cannot read --vex {path}: {exc.strerror or exc}") from None
+        except VexError as exc:
+            raise typer.BadParameter(f"--vex {path}: {exc}") from None
+    return out
+
+
+def _apply_vex(
+    report: ImageReport, statements: list[Statement], files: list[Path]
+) -> tuple[ImageReport, list[Suppressed]]:
+    """Leave out the vulnerabilities a VEX statement marks not_affected/fixed, as suppressions with
+    the statement's reason (shown by --show-suppressed, like the ignore file's)."""
+    import dataclasses
+    import time
+    from datetime import UTC, datetime
+
+    from openhss.domain.suppression import Suppressed, Suppression
+    from openhss.domain.vex import report_images, split_report
+
+    images = report_images(report.image.ref, report.image.digest, report.image.repo_tags)
+    kept, hits = split_report(images, report.vulnerabilities, statements, int(time.time() * 1000))
+    origin = ", ".join(str(f) for f in files)
+    gone = [
+        Suppressed(
+            v.vul_id,
+            f"{v.package_name} {v.package_version}",
+            v.path,
+            Suppression(
+                id=st.vul_id,
+                source="vex",
+                origin=origin,
+                statement=f"{st.status.value}: {st.reason}",
+                expires=datetime.fromtimestamp(st.expires / 1000, UTC).date() if st.expires else None,
+            ),
+        )
+        for v, st in hits
+    ]
+    return dataclasses.replace(report, vulnerabilities=kept), gone
 
 
 def cicd_name_of(report: ImageReport) -> tuple[str, str, str]:

@@ -36,6 +36,24 @@ class Limits(BaseModel):
     large_body_concurrency: int = Field(default=1, ge=1)
 
 
+class WebhookSettings(BaseModel):
+    """Outbound webhooks (services/events.py). Targets on loopback or private networks are refused
+    unless allowed here: a webhook URL is user input, and the server must not become a probe of its own
+    network (the same concern as registry addresses)."""
+
+    allow_loopback: bool = False
+    allow_private: bool = False
+    #: Delivery attempts before an event is marked failed; the wait doubles from `backoff_seconds`.
+    max_attempts: int = Field(default=12, ge=1, le=100)
+    backoff_seconds: float = Field(default=5.0, gt=0)
+    max_backoff_seconds: float = Field(default=3600.0, gt=0)
+    #: A claimed event not delivered within this long (its deliverer died) is claimed again.
+    lease_seconds: int = Field(default=60, ge=1)
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    #: How often the distributed deployment's beat runs a delivery pass.
+    poll_seconds: float = Field(default=5.0, gt=0)
+
+
 class ScanSettings(BaseModel):
     """How scans are executed (services/scans.py); the same for embedded and distributed deployments."""
 
@@ -141,6 +159,7 @@ class Settings(BaseSettings):
     #: Prefix of every Celery queue name, so several deployments (or test runs) share one broker.
     queue_prefix: str = ""
     scans: ScanSettings = ScanSettings()
+    webhooks: WebhookSettings = WebhookSettings()
     #: Export files are deleted this long after the export was requested (the task then reports failure).
     export_retention_hours: int = Field(default=24, ge=1, le=24 * 365)
     #: A task still `running` after this long is failed by the cleanup (its worker died or hung), which

@@ -605,6 +605,13 @@ class HandleImageVulnerabilityRequestBody(StrictBody):
     vul_data_list: Annotated[list[HandleVulDataList], Field(max_length=10_000)] | None = None
     image_data_list: Annotated[list[HandleImageDataList], Field(max_length=10_000)] | None = None
     remark: Str512 | None = None
+    # Additive (openhss): the VEX statement this verdict records.
+    justification: (
+        Annotated[str, Field(max_length=64, description="OpenVEX/CycloneDX justification.")] | None
+    ) = None
+    expires_at: Annotated[int, Field(ge=1, description="Epoch ms after which the verdict lapses.")] | None = (
+        None
+    )
 
 
 class EmptyResponse(BaseModel):

@@ -40,12 +40,14 @@ class _NoSniff:
 
 
 def create_console(ctx: AppContext) -> FastAPI:
+    from openhss.console import webhooks
     from openhss.console.views import router
 
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.state.ctx = ctx
     app.include_router(router)
     app.add_middleware(_NoSniff)
+    app.include_router(webhooks.router)
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired) -> Response:

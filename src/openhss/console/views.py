@@ -25,7 +25,7 @@ from openhss.db.engine import transaction
 from openhss.db.models import Image
 from openhss.domain.enums import FindingKind
 from openhss.domain.errors import InvalidRequest, NotFound, Unauthenticated
-from openhss.services import coverage, exports, findings, images, scan_tasks, vulnerabilities
+from openhss.services import coverage, exports, findings, images, scan_tasks, vex, vulnerabilities
 from openhss.services.identity import Scope
 from openhss.services.images import ImageFilter, scoped_images
 from openhss.services.vulndb import VulnDbService
@@ -457,7 +457,7 @@ async def vulnerability_handle(
             vul_id_list=(vul_id,),
             remark=remark,
         )
-    await _run(ctx, lambda s: vulnerabilities.handle(s, user.scope, req, user.principal.name))
+    await _run(ctx, lambda s: vex.handle(s, user.scope, req, user.principal.name))  # recorded as VEX
     return _redirect(_back(request, next, "/vulnerabilities/" + vul_id))
 
 

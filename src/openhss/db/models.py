@@ -605,3 +605,85 @@ class RegistryImage(Base):
     tag: Mapped[str] = mapped_column(String(128))
     latest_version: Mapped[bool] = mapped_column(Boolean, default=False)
     latest_sync_time: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# --- VEX statements and webhook events (tenant data: project + enterprise project on every row) -------
+
+
+class VexStatement(Base):
+    """One VEX statement: made by a handling action (`source` handle), standing for a whitelist rule
+    (whitelist, `whitelist_id`) or imported from a document (import). `products` is the JSON list of
+    `[product id, [subcomponent purls]]`. A verdict a statement made is tagged `vex:<statement_id>` in
+    the handle history (`image_vul_operations.whitelist_id`), so expiry reopens exactly those pairs."""
+
+    __tablename__ = "vex_statements"
+    __table_args__ = (Index("ix_vex_statements_project_vul", "project_id", "vul_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    statement_id: Mapped[str] = mapped_column(String(64), unique=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    enterprise_project_id: Mapped[str] = mapped_column(String(64), default="0")
+    source: Mapped[str] = mapped_column(String(16))
+    vul_id: Mapped[str] = mapped_column(String(256))
+    aliases: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(32))
+    justification: Mapped[str] = mapped_column(String(64), default="")
+    impact_statement: Mapped[str] = mapped_column(Text, default="")
+    action_statement: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str] = mapped_column(String(256), default="")
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    #: Epoch ms after which the statement stops suppressing; 0 = never.
+    expires_at: Mapped[int] = mapped_column(BigInteger, default=0)
+    expired: Mapped[bool] = mapped_column(Boolean, default=False)
+    products: Mapped[str] = mapped_column(Text, default="[]")
+    whitelist_id: Mapped[str] = mapped_column(String(64), default="")
+    document_id: Mapped[str] = mapped_column(String(512), default="")
+
+
+class EventSubscription(Base):
+    """A webhook: where a project's events go, which ones (types, minimum severity, KEV only), and the
+    HMAC-SHA256 signing secret (encrypted at rest like registry passwords)."""
+
+    __tablename__ = "event_subscriptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subscription_id: Mapped[str] = mapped_column(String(64), unique=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    enterprise_project_id: Mapped[str] = mapped_column(String(64), default="0")
+    name: Mapped[str] = mapped_column(String(128), default="")
+    url: Mapped[str] = mapped_column(String(2048))
+    secret_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    #: Comma-separated event types; empty = all.
+    event_types: Mapped[str] = mapped_column(String(512), default="")
+    #: Only events whose highest severity is at least this ("" = any).
+    min_severity: Mapped[str] = mapped_column(String(16), default="")
+    kev_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class EventOutbox(Base):
+    """One event for one subscription, written in the transaction of the change that caused it and
+    delivered at least once by whoever holds its lease; `event_id` is the receiver's idempotency key."""
+
+    __tablename__ = "event_outbox"
+    __table_args__ = (Index("ix_event_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    subscription_pk: Mapped[int] = mapped_column(
+        ForeignKey("event_subscriptions.id", ondelete="CASCADE"), index=True
+    )
+    project_id: Mapped[str] = mapped_column(String(64))
+    enterprise_project_id: Mapped[str] = mapped_column(String(64), default="0")
+    event_type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)
+    #: pending → delivered | failed (gave up after the configured attempts).
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[int] = mapped_column(BigInteger, default=0)
+    lease_owner: Mapped[str] = mapped_column(String(128), default="")
+    lease_expires: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_error: Mapped[str] = mapped_column(String(512), default="")
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    delivered_at: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -73,7 +73,7 @@ from openhss.scan.errors import ScanError
 from openhss.scan.layers import Limits
 from openhss.scan.matcher import VulnerabilityMatcher
 from openhss.scan.matcher.registry import MATCHERS
-from openhss.services import dispatch, image_sources, results, whitelists
+from openhss.services import dispatch, events, image_sources, results, vex, whitelists
 from openhss.services.layer_cache import DbLayerCache
 from openhss.services.results import now_ms
 from openhss.services.scanning import NoAdvisoryDatabase, build_pipeline, scan_image
@@ -363,10 +363,15 @@ def finish_job(
         # Only the families the task's scan_scope ran replace stored results (a malware-only scan
         # keeps the image's vulnerabilities).
         scope = ScanScope(int(session.scalar(select(ScanTask.scan_scope).where(ScanTask.id == task_pk)) or 0))
+        before = set(session.scalars(select(VulImageIndex.vul_id).where(VulImageIndex.image_pk == image_pk)))
         results.record_scan(session, image_pk, inv, vulnerabilities, findings, scanned_at=at, scope=scope)
         whitelists.apply_to_image(session, image_pk)  # rules made before this scan cover its findings
+        vex.apply_to_image(session, image_pk)  # and so do imported VEX statements
         _store_inventory(session, image_pk, inv, at)
         counter = {"success_num": ScanTask.success_num + 1}
+        scanned = session.get_one(Image, image_pk)
+        events.newly_affected(session, scanned, {v.vul_id for v in vulnerabilities} - before, "scan")
+        events.scan_finished(session, scanned, status.value)
     else:
         image = session.get(Image, image_pk, with_for_update=True)
         if image is not None:
@@ -375,6 +380,7 @@ def finish_job(
             if not image.first_scan_time:
                 image.first_scan_time = at
             image.latest_scan_time = at
+            events.scan_finished(session, image, status.value, reason[:1000])
         counter = {} if status is ScanStatus.STOPPED else {"failed_num": ScanTask.failed_num + 1}
     if counter:
         session.execute(update(ScanTask).where(ScanTask.id == task_pk).values(**counter))
@@ -932,10 +938,13 @@ def rematch(
                 )
                 results.rematch(session, image_pk, vulns)
                 whitelists.apply_to_image(session, image_pk)
+                vex.apply_to_image(session, image_pk)
                 report.rematched += 1
                 gained = sorted({v.vul_id for v in vulns} - before)
                 if gained:
-                    project = session.scalar(select(Image.project_id).where(Image.id == image_pk)) or ""
+                    image = session.get_one(Image, image_pk)
+                    events.newly_affected(session, image, gained, "rematch")
+                    project = image.project_id
                     session.add(
                         RematchHit(
                             run_pk=run_pk,

@@ -554,12 +554,10 @@ NEW_STATUS = {
 }
 
 
-def handle(session: Session, scope: Scope, req: HandleRequest, user_name: str) -> int:
-    """Apply a verdict to (image, vul) pairs, record it in the history and refresh image summaries.
-
-    Returns how many (image, vul) pairs changed. `not_ignore` only reopens ignored pairs; the other
-    operations act on the pairs currently in the `handle_status` the caller names (default unhandled).
-    """
+def select_pairs(session: Session, scope: Scope, req: HandleRequest) -> list[tuple[VulImageIndex, Image]]:
+    """The (image, vul) pairs a handle request names, locked. `not_ignore` only reopens ignored pairs;
+    the other operations act on the pairs in the `handle_status` the caller names (default unhandled).
+    `services.vex.handle` applies the verdict and records it as a VEX statement."""
     stmt = _scoped(select(VulImageIndex, Image).join(Image, Image.id == VulImageIndex.image_pk), scope).where(
         VulImageIndex.vul_type == req.vul_type, VulImageIndex.image_type == req.image_type
     )
@@ -580,14 +578,11 @@ def handle(session: Session, scope: Scope, req: HandleRequest, user_name: str) -
     elif req.select_type == "image_view":
         pairs = {(img, vid) for img, vids in req.image_data for vid in vids}
         stmt = stmt.where(Image.image_id.in_({i for i, _v in pairs}))
-    chosen = [
+    return [
         (idx, img)
         for idx, img in session.execute(stmt.with_for_update(of=VulImageIndex)).all()
         if pairs is None or (img.image_id, idx.vul_id) in pairs
     ]
-    return apply_verdict(
-        session, chosen, req.operate_type, NEW_STATUS[req.operate_type], user_name, req.remark
-    )
 
 
 def apply_verdict(

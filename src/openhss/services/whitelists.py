@@ -6,6 +6,10 @@ unhandled (image, vul) pairs ignored through `vulnerabilities.apply_verdict` (hi
 `add_to_whitelist` tagged with the rule id); removing or narrowing it reopens exactly the pairs whose
 latest verdict came from that rule. Verdicts survive rescans (`services.results`), and
 `apply_to_image` covers images scanned after the rule was made.
+
+Every rule is also a VEX statement (`vex_statements`, source whitelist, status not_affected, the
+description as impact statement, the named images as products), kept in step by `record_statement`;
+`services.vex` adds the justification and expiry a handle request gives, and expires rules.
 """
 
 from __future__ import annotations
@@ -16,11 +20,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import delete as sql_delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from openhss.db.models import Image, ImageVulnerability, ImageVulOperation, ImageWhitelist, VulImageIndex
+from openhss.db.models import (
+    Image,
+    ImageVulnerability,
+    ImageVulOperation,
+    ImageWhitelist,
+    VexStatement,
+    VulImageIndex,
+)
 from openhss.domain.errors import InvalidRequest, NotFound
+from openhss.domain.vex import image_purl
 from openhss.services.identity import Scope
 from openhss.services.images import IMAGE_TYPE_PARAM
 from openhss.services.results import IGNORED, UNFIXED, now_ms
@@ -211,6 +224,7 @@ def add(
     except IntegrityError as exc:
         raise InvalidRequest("invalid parameter vul_ids: a vulnerability is already whitelisted") from exc
     for wl in made:
+        record_statement(session, wl, user_name)
         _apply(session, wl, user_name)
     return made
 
@@ -283,6 +297,7 @@ def change(
     session.flush()
     still = {idx.id for idx, _img in _covered(session, wl, rule, unhandled_only=False)}
     _reopen(session, [(idx, img) for idx, img in before if idx.id not in still], wl, user_name)
+    record_statement(session, wl, user_name)
     _apply(session, wl, user_name)
 
 
@@ -293,6 +308,7 @@ def delete(session: Session, scope: Scope, global_image_type: str, ids: Sequence
     rules = [get(session, scope, global_image_type, i) for i in dict.fromkeys(ids)]
     for wl in rules:
         _reopen(session, _made_by(session, wl), wl, user_name)
+        session.execute(sql_delete(VexStatement).where(VexStatement.whitelist_id == wl.whitelist_id))
         session.delete(wl)
     session.flush()
     return len(rules)
@@ -322,3 +338,114 @@ def apply_to_image(session: Session, image_pk: int) -> int:
             session, rows, "add_to_whitelist", IGNORED, "system", wl.description, wl.whitelist_id
         )
     return changed
+
+
+def find(
+    session: Session, project_id: str, ep: str, global_image_type: str, vul_type: str, vul_id: str
+) -> ImageWhitelist | None:
+    """The rule for one vulnerability in one enterprise project (there is at most one), locked."""
+    return session.scalar(
+        select(ImageWhitelist)
+        .where(
+            ImageWhitelist.project_id == project_id,
+            ImageWhitelist.enterprise_project_id == ep,
+            ImageWhitelist.global_image_type == global_image_type,
+            ImageWhitelist.vul_type == vul_type,
+            ImageWhitelist.vul_id == vul_id,
+        )
+        .with_for_update()
+    )
+
+
+def expire(session: Session, wl: ImageWhitelist, reason: str) -> int:
+    """A rule whose VEX statement expired stops suppressing: reopen the pairs it ignored, remove it."""
+    n = apply_verdict(
+        session, _made_by(session, wl), "not_ignore", UNFIXED, "system", reason, wl.whitelist_id
+    )
+    session.delete(wl)
+    session.flush()
+    return n
+
+
+def add_or_extend(
+    session: Session,
+    project_id: str,
+    ep: str,
+    global_image_type: str,
+    vul_type: str,
+    vul_id: str,
+    rule: Rule,
+    user_name: str,
+) -> ImageWhitelist:
+    """`add_to_whitelist` through the handle API: a new rule for the vulnerability, or its existing rule
+    widened to the images named (a rule for all images stays one), then applied."""
+    _check(global_image_type, rule)
+    wl = find(session, project_id, ep, global_image_type, vul_type, vul_id)
+    if wl is None:
+        wl = ImageWhitelist(
+            whitelist_id=uuid.uuid4().hex,
+            project_id=project_id,
+            enterprise_project_id=ep,
+            global_image_type=global_image_type,
+            vul_type=vul_type,
+            vul_id=vul_id,
+            vul_name=vul_id,
+            create_time=now_ms(),
+        )
+        _store(wl, rule)
+        session.add(wl)
+    else:
+        old = _rule_of(wl)
+        if rule.rule_type == SPECIFIC_IMAGES and old.rule_type == SPECIFIC_IMAGES:
+            rule = Rule(SPECIFIC_IMAGES, images=tuple(dict.fromkeys((*old.images, *rule.images))))
+        elif rule.rule_type == SPECIFIC_IMAGES:
+            rule = old
+        _store(wl, Rule(rule.rule_type, rule.image_types, rule.images, rule.description or old.description))
+    session.flush()
+    record_statement(session, wl, user_name)
+    _apply(session, wl, user_name)
+    return wl
+
+
+def record_statement(session: Session, wl: ImageWhitelist, user_name: str) -> VexStatement:
+    """The rule's live VEX statement, created or brought in step with the rule (products: the images a
+    specific_images rule names; none for rules over all images or registry flavours)."""
+    rule = _rule_of(wl)
+    products: list[list[object]] = []
+    if rule.rule_type == SPECIFIC_IMAGES:
+        cond = _image_condition(wl, rule)
+        assert cond is not None
+        for img in session.scalars(
+            select(Image).where(
+                Image.project_id == wl.project_id, Image.image_type == wl.global_image_type, cond
+            )
+        ):
+            products.append([image_purl(img.image_name, img.image_digest, img.image_version), []])
+    row = session.scalar(
+        select(VexStatement).where(
+            VexStatement.whitelist_id == wl.whitelist_id, VexStatement.expired.is_(False)
+        )
+    )
+    if row is None:
+        row = VexStatement(
+            statement_id=uuid.uuid4().hex,
+            project_id=wl.project_id,
+            enterprise_project_id=wl.enterprise_project_id,
+            source="whitelist",
+            vul_id=wl.vul_id,
+            aliases="",
+            status="not_affected",
+            justification="",
+            action_statement="",
+            author=user_name[:256],
+            created_at=now_ms(),
+            expires_at=0,
+            expired=False,
+            whitelist_id=wl.whitelist_id,
+            document_id="",
+        )
+        session.add(row)
+    row.impact_statement = wl.description
+    row.products = json.dumps(products)
+    session.flush()
+    return row

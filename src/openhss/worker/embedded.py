@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from celery.worker import WorkController
 
 from openhss.config import Settings
+from openhss.services import events
 from openhss.worker.app import install, queue_names
 from openhss.worker.schedule import SCHEDULE, tick
 from openhss.worker.tasks import runtime_for
@@ -42,6 +43,8 @@ class Periodic(threading.Thread):
                 log.exception("periodic work failed; retrying at the next interval")
             else:
                 for job in SCHEDULE:
+                    if not job.embedded:
+                        continue
                     every = job.every(self.settings)
                     if every <= 0 or (job.name in last and now - last[job.name] < every):
                         continue
@@ -59,12 +62,14 @@ class EmbeddedWorker:
     controller: WorkController
     thread: threading.Thread
     periodic: Periodic
+    deliverer: threading.Thread
 
     def stop(self, timeout: float = 10.0) -> None:
         self.periodic.done.set()
         self.controller.stop(in_sighandler=False)
         self.thread.join(timeout)
         self.periodic.join(timeout)
+        self.deliverer.join(timeout)
 
 
 def start_embedded_worker(settings: Settings, concurrency: int | None = None) -> EmbeddedWorker:
@@ -83,4 +88,12 @@ def start_embedded_worker(settings: Settings, concurrency: int | None = None) ->
     thread.start()
     periodic = Periodic(settings)
     periodic.start()
-    return EmbeddedWorker(controller, thread, periodic)
+    rt = runtime_for()
+    deliverer = threading.Thread(
+        target=events.run_deliverer,
+        args=(rt.sessions, rt.box, settings.webhooks, periodic.done),
+        name="openhss-webhooks",
+        daemon=True,
+    )
+    deliverer.start()
+    return EmbeddedWorker(controller, thread, periodic, deliverer)

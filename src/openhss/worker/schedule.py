@@ -16,8 +16,9 @@ from typing import Any
 
 from openhss.config import Settings
 from openhss.db.engine import transaction
-from openhss.services import agents, dispatch, exports, maintenance, registries, scans
+from openhss.services import agents, dispatch, events, exports, maintenance, registries, scans, vex
 from openhss.services.layer_cache import DbLayerCache
+from openhss.services.results import now_ms
 from openhss.services.runtime import Runtime
 
 
@@ -27,6 +28,9 @@ class PeriodicJob:
     task: str  # the Celery task beat sends
     every: Callable[[Settings], float]  # seconds between runs; 0 or less: the job is off
     run: Callable[[Runtime, Settings], object]  # what the task does, called directly when embedded
+    #: False for work the embedded worker does in a thread of its own (webhook delivery polls faster
+    #: than the periodic thread ticks, and a slow receiver must not hold up the sweeper).
+    embedded: bool = True
 
 
 def _purge(rt: Runtime, _settings: Settings) -> int:
@@ -64,11 +68,22 @@ def _cleanup_exports(rt: Runtime, settings: Settings) -> int:
     return exports.cleanup_exports(rt.sessions, settings)
 
 
+def _deliver_events(rt: Runtime, settings: Settings) -> int:
+    return events.deliver_due(rt.sessions, rt.box, settings.webhooks)
+
+
+def _expire_vex(rt: Runtime, _settings: Settings) -> int:
+    with transaction(rt.sessions) as session:
+        return vex.expire_due(session, now_ms())
+
+
 def _prune_layer_cache(rt: Runtime, settings: Settings) -> int:
     return DbLayerCache(rt.sessions).prune(timedelta(days=settings.scans.layer_cache_retention_days))
 
 
 PRUNE_LAYER_CACHE_TASK = "openhss.prune_layer_cache"
+DELIVER_EVENTS_TASK = "openhss.deliver_events"
+EXPIRE_VEX_TASK = "openhss.expire_vex"
 
 SCHEDULE: tuple[PeriodicJob, ...] = (
     PeriodicJob("purge-expired-auth-state", "openhss.purge_expired_auth_state", lambda s: 600.0, _purge),
@@ -88,6 +103,14 @@ SCHEDULE: tuple[PeriodicJob, ...] = (
     PeriodicJob("scheduled-rescans", scans.RESCAN_TASK, lambda s: 600.0, _rescan),
     PeriodicJob("cleanup-exports", "openhss.cleanup_exports", lambda s: 900.0, _cleanup_exports),
     PeriodicJob(
+        "deliver-events",
+        DELIVER_EVENTS_TASK,
+        lambda s: s.webhooks.poll_seconds,
+        _deliver_events,
+        embedded=False,
+    ),
+    PeriodicJob("expire-vex-statements", EXPIRE_VEX_TASK, lambda s: s.scans.sweep_interval_seconds, _expire_vex),
+    PeriodicJob(
         "prune-layer-cache",
         PRUNE_LAYER_CACHE_TASK,
         lambda s: 3600.0 if s.scans.layer_cache_retention_days > 0 else 0.0,
@@ -106,5 +129,5 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
 
 
 def tick(settings: Settings) -> float:
-    """How often the embedded thread wakes: the shortest interval of the table."""
-    return min(e for job in SCHEDULE if (e := job.every(settings)) > 0)
+    """How often the embedded thread wakes: the shortest interval of its jobs."""
+    return min(e for job in SCHEDULE if job.embedded and (e := job.every(settings)) > 0)

@@ -90,6 +90,16 @@ def rematch(self: Task[Any, Any], run_pk: int) -> int:
     return len(scans.rematch(rt.sessions, int(run_pk), matcher).newly_affected)
 
 
+@shared_task(bind=True, name="openhss.deliver_events", **_RETRY)  # type: ignore[untyped-decorator]
+def deliver_events(self: Task[Any, Any]) -> int:
+    return int(periodic(self, "openhss.deliver_events"))
+
+
+@shared_task(bind=True, name="openhss.expire_vex", **_RETRY)  # type: ignore[untyped-decorator]
+def expire_vex(self: Task[Any, Any]) -> int:
+    return int(periodic(self, "openhss.expire_vex"))
+
+
 @worker_ready.connect  # type: ignore[untyped-decorator]
 def _sweep_at_start(sender: Any = None, **_: Any) -> None:
     """A worker that starts after a crash picks up what the crash left behind, without waiting for beat."""

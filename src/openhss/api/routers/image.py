@@ -23,7 +23,7 @@ from openhss.db.models import ImageWhitelist
 from openhss.domain.coverage import CoverageEntry
 from openhss.domain.enums import FindingKind, ScanScope
 from openhss.domain.errors import InvalidRequest
-from openhss.services import coverage, exports, findings, images, scan_tasks, vulnerabilities, whitelists
+from openhss.services import coverage, exports, findings, images, scan_tasks, vex, vulnerabilities, whitelists
 from openhss.services.identity import Scope
 
 router = APIRouter(prefix="/v5/{project_id}/image", tags=["image"])
@@ -558,8 +558,10 @@ async def handle_image_vulnerability(
         remark=body.remark or "",
     )
 
+    extra = vex.HandleExtra(body.justification or "", body.expires_at or 0)
+
     def q(session: Session) -> s.EmptyResponse:
-        vulnerabilities.handle(session, scope, req, op.name)
+        vex.handle(session, scope, req, op.name, extra)
         return s.EmptyResponse()
 
     return await _run(ctx, q)

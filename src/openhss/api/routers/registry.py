@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from openhss.api.routers import agent, export, image, registries, rematch, vulnerability
+from openhss.api.routers import agent, events, export, image, registries, rematch, vex, vulnerability
 
 V5_ROUTERS: list[APIRouter] = [
     vulnerability.router,
     registries.router,
     rematch.router,
+    vex.router,
+    events.router,
     image.router,
     export.router,
     agent.router,
