@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from openhss.domain.risk import risk_key
 from openhss.domain.enums import FindingKind, Severity, VulType
+from openhss.domain.risk import risk_key
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -48,7 +48,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         app.include_router(router)
     errors.document(app)
     app.mount(MOUNT, create_console(app.state.ctx))
-    docs_ui.install(app)
+    docs_ui.install(app, MOUNT)
     _describe_operations(app)
     app.add_middleware(IdempotencyMiddleware, sessions=rt.sessions)
     app.add_middleware(

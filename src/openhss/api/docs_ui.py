@@ -15,8 +15,6 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagge
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from openhss.console import MOUNT
-
 ASSETS = "/docs-assets"
 
 
@@ -24,15 +22,16 @@ def _asset_dir() -> Path:
     return Path(str(resources.files("fastapi_offline") / "static"))
 
 
-def install(app: FastAPI) -> None:
-    """Needs the app built with `docs_url=None, redoc_url=None` (these routes replace FastAPI's)."""
+def install(app: FastAPI, console_mount: str) -> None:
+    """Needs the app built with `docs_url=None, redoc_url=None` (these routes replace FastAPI's).
+    `console_mount` comes from the composition root: the API layer does not import the console."""
     app.mount(ASSETS, StaticFiles(directory=_asset_dir()), name="docs-assets")
     openapi_url = app.openapi_url or "/openapi.json"
     oauth2_redirect = "/docs/oauth2-redirect"
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
-        return RedirectResponse(f"{MOUNT}/", status_code=307)
+        return RedirectResponse(f"{console_mount}/", status_code=307)
 
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:

@@ -109,7 +109,9 @@ SCHEDULE: tuple[PeriodicJob, ...] = (
         _deliver_events,
         embedded=False,
     ),
-    PeriodicJob("expire-vex-statements", EXPIRE_VEX_TASK, lambda s: s.scans.sweep_interval_seconds, _expire_vex),
+    PeriodicJob(
+        "expire-vex-statements", EXPIRE_VEX_TASK, lambda s: s.scans.sweep_interval_seconds, _expire_vex
+    ),
     PeriodicJob(
         "prune-layer-cache",
         PRUNE_LAYER_CACHE_TASK,
