@@ -8,6 +8,7 @@ range (< 1.26.17) says the same upstream version is affected. The image here hol
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -15,12 +16,17 @@ import zipfile
 from pathlib import Path
 
 from openhss.domain.enums import Ecosystem, PackageType
+from openhss.domain.models import Package
+from openhss.scan.analyzers.base import AnalysisResult
 from openhss.scan.analyzers.lang.python import PythonAnalyzer
 from openhss.scan.analyzers.os.apk import ApkAnalyzer
 from openhss.scan.analyzers.os.dpkg import DpkgAnalyzer
 from openhss.scan.analyzers.os.release import OSReleaseAnalyzer
+from openhss.scan.analyzers.os.rpm import read_rpmdb
+from openhss.scan.applier import fold
 from openhss.scan.matcher import VulnerabilityMatcher
 from openhss.scan.matcher.explain import AFFECTED, BACKPORTED, FIXED, as_text, explain
+from openhss.scan.walk import LayerAnalysis
 from openhss.services.vulndb import VulnDbService
 from tests.analyzers_lang.helpers import LANG_ANALYZERS, scan_files
 from tests.analyzers_os.helpers import scan, tar_of, tar_of_tree
@@ -151,3 +157,24 @@ def test_explain_shows_the_backport_and_the_pip_copy(tmp_path: Path) -> None:
     ]
     assert [(r.advisory_id, r.affected) for r in owned.ignored] == [("PYSEC-2023-192", True)]
     assert "BACKPORTED" in as_text([owned], "CVE-2023-43804")
+
+
+def test_rpm_file_lists_mark_ownership(shared_dir: Path) -> None:
+    """A real rpmdb (CBL-Mariner 2.0, from go-rpmdb's test data): its headers' file lists name what rpm
+    installed; a binary at such a path is rpm-owned, one elsewhere is not."""
+    db = shared_dir / "data/fixtures/rpm/go-rpmdb/pkg/testdata/cbl-mariner-2.0/rpmdb.sqlite"
+    owned: list[tuple[str, str, str]] = []
+    with db.open("rb") as f:
+        found, problems = read_rpmdb("var/lib/rpm/rpmdb.sqlite", f, db.stat().st_size, owned)
+    assert len(found) == 129 and not problems
+    pairs = {(o, p) for _, o, p in owned}
+    assert ("rpm:bash", "usr/bin/bash") in pairs and ("rpm:coreutils", "usr/bin/ls") in pairs
+    assert all(p.startswith(("usr/", "bin/", "sbin/", "lib")) for _, p in pairs)
+    pkg = Package("stdlib", "v1.19.8", Ecosystem.GO, PackageType.GOBINARY, path="usr/bin/bash")
+    fresh = dataclasses.replace(pkg, path="usr/local/bin/app")
+    analysis = AnalysisResult(packages=[pkg, fresh], owned=owned)
+    inv = fold([LayerAnalysis("sha256:" + "1" * 64, analysis)])
+    assert {(p.path, p.owner) for p in inv.packages} == {
+        ("usr/bin/bash", "rpm:bash"),
+        ("usr/local/bin/app", ""),
+    }

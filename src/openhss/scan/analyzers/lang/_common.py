@@ -179,7 +179,7 @@ _PACKAGE_DIRS = re.compile(
     (?:^|/)(?:
         node_modules/                              # npm packages
       | gems/[^/]+-\d[^/]*/ | bundler/gems/       # installed gems (release and git checkouts)
-      | (?:site|dist)-packages/                    # Python packages
+      | (?:site|dist)-packages/[^/]+/              # Python packages (a package's own directory)
       | usr/share/(?:nodejs|javascript|rubygems-integration|doc|gocode)/ | usr/lib/nodejs/
       | usr/lib/ruby/vendor_ruby/ | usr/share/ruby-[^/]+/
       | pkg/mod/                                   # Go module cache

@@ -16,6 +16,7 @@ from openhss.domain.enums import Ecosystem, PackageType
 from openhss.domain.models import Package
 from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry
 from openhss.scan.analyzers.licenses import normalize_all
+from openhss.scan.analyzers.os.owned import evidence_paths
 from openhss.scan.analyzers.os.rpmdb import (
     RpmHeader,
     RpmHeaderError,
@@ -24,6 +25,7 @@ from openhss.scan.analyzers.os.rpmdb import (
     iter_sqlite_blobs,
     parse_header,
 )
+from openhss.scan.analyzers.os.rpmdb.header import file_paths
 
 _DIRS = ("var/lib/rpm/", "usr/lib/sysimage/rpm/", "usr/share/rpm/")
 _FILES = ("Packages", "Packages.db", "rpmdb.sqlite")
@@ -72,8 +74,11 @@ def to_package(h: RpmHeader, path: str) -> Package:
     )
 
 
-def read_rpmdb(path: str, f: BinaryIO, size: int) -> tuple[list[tuple[RpmHeader, Package]], list[str]]:
-    """All decodable packages of one database, plus a reason for each record that was not."""
+def read_rpmdb(
+    path: str, f: BinaryIO, size: int, owned: list[tuple[str, str, str]] | None = None
+) -> tuple[list[tuple[RpmHeader, Package]], list[str]]:
+    """All decodable packages of one database, plus a reason for each record that was not; with
+    `owned`, also the language-evidence files each package installed (see `owned.py`)."""
     found: list[tuple[RpmHeader, Package]] = []
     problems: list[str] = []
     try:
@@ -84,6 +89,13 @@ def read_rpmdb(path: str, f: BinaryIO, size: int) -> tuple[list[tuple[RpmHeader,
                 problems.append(f"record {i}: {exc}")
                 continue
             found.append((h, to_package(h, path)))
+            if owned is not None:
+                try:
+                    owned.extend(
+                        (path, f"rpm:{h.name}", p) for fp in file_paths(blob) for p in evidence_paths(fp)
+                    )
+                except RpmHeaderError as exc:
+                    problems.append(f"record {i} file list: {exc}")
     except RpmHeaderError as exc:
         problems.append(str(exc))
     return found, problems
@@ -91,14 +103,16 @@ def read_rpmdb(path: str, f: BinaryIO, size: int) -> tuple[list[tuple[RpmHeader,
 
 class RpmAnalyzer(Analyzer):
     name: ClassVar[str] = "rpm"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
     max_size: ClassVar[int] = 1024 * 1024 * 1024
 
     def wants(self, entry: FileEntry) -> bool:
         return entry.is_file and entry.path in DB_PATHS
 
     def analyze(self, entry: FileEntry, content: BinaryIO) -> AnalysisResult:
-        found, problems = read_rpmdb(entry.path, content, entry.size)
+        owned: list[tuple[str, str, str]] = []
+        found, problems = read_rpmdb(entry.path, content, entry.size, owned)
         # gpg-pubkey entries are imported signing keys, not software.
         pkgs = [p for h, p in found if h.name != "gpg-pubkey"]
-        return AnalysisResult(packages=pkgs, skipped=[(entry.path, f"rpm: {p}") for p in problems])
+        skipped = [(entry.path, f"rpm: {p}") for p in problems]
+        return AnalysisResult(packages=pkgs, skipped=skipped, owned=owned)

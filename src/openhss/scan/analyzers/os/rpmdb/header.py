@@ -136,3 +136,64 @@ def parse_header(blob: bytes) -> RpmHeader:
         size=size if isinstance(size, int) else None,
         modularity_label=text(TAG_MODULARITYLABEL),
     )
+
+
+TAG_DIRINDEXES = 1116
+TAG_BASENAMES = 1117
+TAG_DIRNAMES = 1118
+#: Files per package beyond this are not a real header (the largest real packages list ~100k).
+MAX_FILES = 1_000_000
+
+
+def _index(blob: bytes) -> tuple[bytes, dict[int, tuple[int, int, int]]]:
+    """The data store and tag → (type, offset, count), with the same bounds as `parse_header`."""
+    if len(blob) < 8:
+        raise RpmHeaderError("header shorter than its preamble")
+    il, dl = struct.unpack_from(">II", blob, 0)
+    if il == 0 or il > _MAX_IL or dl > _MAX_DL:
+        raise RpmHeaderError(f"implausible header size il={il} dl={dl}")
+    data_start = 8 + 16 * il
+    if data_start + dl > len(blob):
+        raise RpmHeaderError(f"header truncated: needs {data_start + dl} bytes, has {len(blob)}")
+    entries: dict[int, tuple[int, int, int]] = {}
+    for i in range(il):
+        tag, typ, off, count = struct.unpack_from(">iIiI", blob, 8 + 16 * i)
+        if tag in (TAG_DIRINDEXES, TAG_BASENAMES, TAG_DIRNAMES) and tag not in entries:
+            if off < 0 or off > dl or count > MAX_FILES:
+                raise RpmHeaderError(f"tag {tag} offset {off} / count {count} outside data ({dl})")
+            entries[tag] = (typ, off, count)
+    return blob[data_start : data_start + dl], entries
+
+
+def _strings(data: bytes, off: int, count: int) -> list[str]:
+    out: list[str] = []
+    for _ in range(count):
+        end = data.find(b"\0", off)
+        if end < 0:
+            raise RpmHeaderError(f"unterminated string array at {off}")
+        out.append(data[off:end].decode("utf-8", errors="replace"))
+        off = end + 1
+    return out
+
+
+def file_paths(blob: bytes) -> list[str]:
+    """Every file path the package installed (`DIRNAMES[DIRINDEXES[i]] + BASENAMES[i]`), bounds-checked.
+
+    Kept apart from `parse_header`: only ownership needs file lists, and a package without them (or a
+    header whose lists are damaged) is still a package."""
+    data, entries = _index(blob)
+    if not all(t in entries for t in (TAG_DIRINDEXES, TAG_BASENAMES, TAG_DIRNAMES)):
+        return []
+    typ_i, off_i, n_i = entries[TAG_DIRINDEXES]
+    typ_b, off_b, n_b = entries[TAG_BASENAMES]
+    typ_d, off_d, n_d = entries[TAG_DIRNAMES]
+    if typ_i != _INT32 or typ_b != _STRING_ARRAY or typ_d != _STRING_ARRAY or n_i != n_b:
+        raise RpmHeaderError("inconsistent file list tags")
+    if off_i + 4 * n_i > len(data):
+        raise RpmHeaderError("dir index array outside data")
+    indexes = struct.unpack_from(f">{n_i}I", data, off_i)
+    basenames = _strings(data, off_b, n_b)
+    dirnames = _strings(data, off_d, n_d)
+    if any(i >= n_d for i in indexes):
+        raise RpmHeaderError("dir index outside the dir name array")
+    return [dirnames[i] + base for i, base in zip(indexes, basenames, strict=True)]
