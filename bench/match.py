@@ -217,7 +217,8 @@ def main() -> None:
         return
 
     rng = random.Random(42)
-    zips = sorted(SHARED.glob("*.zip"))
+    # Bitnami's advisories name no ecosystem openhss scans: importing that zip yields no records, an error.
+    zips = [z for z in sorted(SHARED.glob("*.zip")) if z.stem != "Bitnami"]
     if not zips:
         sys.exit(f"no OSV zips under {SHARED}")
     with tempfile.TemporaryDirectory() as tmp:

@@ -103,7 +103,11 @@ def test_empty_inputs_are_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     empty.mkdir(parents=True)
     (empty / "README.md").write_text("no advisories here\n")
     core_only = _repo_zip(tmp_path / "core.zip", {"vuln/core/1.json": json.dumps({"id": 1})})
-    for path in (tmp_path / "empty", core_only):
+    # the shape of a FriendsOfPHP tree, but PyPA's YAML: not taken for Packagist advisories
+    pypa = tmp_path / "advisory-database" / "vulns" / "jinja2"
+    pypa.mkdir(parents=True)
+    (pypa / "PYSEC-2019-217.yaml").write_text("id: PYSEC-2019-217\naffected: []\n")
+    for path in (tmp_path / "empty", core_only, tmp_path / "advisory-database"):
         with pytest.raises(VulnDbError, match="no osv records"):
             svc.import_paths([path])
     assert not svc.store.exists() and svc.status().sources == []

@@ -68,6 +68,7 @@ def records_from_friendsofphp(doc: dict[str, Any], advisory_id: str, feed_name: 
 class FriendsOfPhpSource(NativeRepositorySource):
     name: ClassVar[str] = "friendsofphp"
     layout: ClassVar[re.Pattern[str]] = LAYOUT
+    marker: ClassVar[bytes] = b"composer://"
 
     def records(self, member: str, data: bytes, feed_name: str) -> list[AffectedRecord] | None:
         doc = load_yaml(data)

@@ -87,8 +87,18 @@ class NativeRepositorySource(AdvisorySource):
     def feeds(self) -> list[Feed]:
         return []
 
+    #: Bytes every advisory file of the format contains (its first member is checked), so a tree that
+    #: merely has the same shape (e.g. PyPA's `vulns/<package>/<id>.yaml`) is not taken for this one.
+    marker: ClassVar[bytes]
+
     def accepts(self, path: Path, head: bytes) -> bool:
-        return (path.is_dir() or head.startswith(b"PK\x03\x04")) and bool(member_names(path, self.layout, 1))
+        if not (path.is_dir() or head.startswith(b"PK\x03\x04")) or not member_names(path, self.layout, 1):
+            return False
+        try:
+            first = next(members(path, self.layout), None)
+        except SourceError:
+            return False
+        return first is not None and self.marker in first[1]
 
     def feed_name(self, path: Path) -> str:
         return self.name

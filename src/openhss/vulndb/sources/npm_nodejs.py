@@ -104,6 +104,7 @@ class NodejsSecurityWgSource(NativeRepositorySource):
 
     name: ClassVar[str] = "nodejs-security-wg:npm"
     layout: ClassVar[re.Pattern[str]] = LAYOUT
+    marker: ClassVar[bytes] = b'"module_name"'
 
     def records(self, member: str, data: bytes, feed_name: str) -> list[AffectedRecord] | None:
         try:

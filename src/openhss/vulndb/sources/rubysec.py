@@ -85,6 +85,7 @@ def records_from_rubysec(doc: dict[str, Any], advisory_id: str, feed_name: str) 
 class RubysecSource(NativeRepositorySource):
     name: ClassVar[str] = "rubysec"
     layout: ClassVar[re.Pattern[str]] = LAYOUT
+    marker: ClassVar[bytes] = b"gem:"
 
     def records(self, member: str, data: bytes, feed_name: str) -> list[AffectedRecord] | None:
         doc = load_yaml(data)
