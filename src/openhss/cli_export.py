@@ -14,6 +14,7 @@ import typer
 
 from openhss.config import load_settings
 from openhss.db.models import Project
+from openhss.domain.enums import IMAGE_SCAN_STATUSES
 from openhss.domain.errors import HssError
 from openhss.exports.registry import FILE_FORMATS
 from openhss.services import exports
@@ -28,16 +29,7 @@ export_app = typer.Typer(
 
 #: One command per registered report type (`services.exports.EXPORT_KINDS`).
 REPORT_TYPES = exports.REPORT_TYPES
-SCAN_STATUSES = (
-    "unscan",
-    "success",
-    "scanning",
-    "failed",
-    "download_failed",
-    "image_oversized",
-    "waiting_for_scan",
-    "image_scan_stop",
-)
+SCAN_STATUSES = IMAGE_SCAN_STATUSES
 _ONLY_VUL = "applies only to the vulnerability exports"
 _ONLY_REPORT = "does not apply to the vulnerability exports"
 

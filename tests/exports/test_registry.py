@@ -5,8 +5,9 @@ through the registry) hold those images' rows, never the local ones."""
 from __future__ import annotations
 
 import io
+import json
 import typing
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,9 @@ from openhss.cli_export import export_app
 from openhss.console.views import REPORT_TYPES as CONSOLE_REPORT_TYPES
 from openhss.db.engine import transaction
 from openhss.db.models import ExportTask, Image, ImageVulnerability
+from openhss.domain.errors import InvalidRequest
 from openhss.domain.models import OSInfo
+from openhss.exports.base import FileFormat, ReportLayout
 from openhss.exports.registry import FILE_FORMATS, LAYOUTS
 from openhss.scan.applier import Inventory
 from openhss.services import exports, results
@@ -197,3 +200,29 @@ def test_the_vulnerability_query_follows_the_image_type(seeded: Seeded) -> None:
         for image_type in exports.VUL_IMAGE_TYPES:
             q = exports.VulExport(image_filter=ImageFilter(), operate_all=True, image_type=image_type)
             assert exports.count_rows(s, scope, q, 10_000) == _vul_count(seeded, image_type)
+
+
+def test_a_format_limited_to_some_reports(
+    seeded: Seeded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """How a document format (a VEX writer) registers: one FileFormat, limited to the reports it can
+    write; any other report in that format is a 400, before a task exists."""
+
+    def write_ids(path: Path, layout: ReportLayout, rows: Iterable[Mapping[str, Any]]) -> int:
+        ids = [str(r["vul_id"]) for r in rows]
+        path.write_text(json.dumps({"report": layout.name, "vulnerabilities": ids}))
+        return len(ids)
+
+    vul_reports = frozenset(exports.VUL_REPORTS)
+    ids_format = FileFormat("ids", "application/json", "json", write_ids, vul_reports)
+    monkeypatch.setitem(FILE_FORMATS, "ids", ids_format)
+    rt, scope = seeded.svc.runtime, Scope(PROJECT, None)
+    q = exports.VulExport(image_filter=ImageFilter(), operate_all=True, image_type="cicd")
+    out = tmp_path / "cicd.json"
+    assert exports.write_export(rt.sessions, scope, q, 100, "ids", out) == 2
+    assert json.loads(out.read_text())["report"] == "cicd-vulnerability"
+    report = exports.ReportExport(security_report_type="malwares", operate_all=True)
+    with pytest.raises(InvalidRequest, match="cannot write the malwares report"):
+        exports.write_export(rt.sessions, scope, report, 100, "ids", tmp_path / "m.json")
+    with transaction(rt.sessions) as s, pytest.raises(InvalidRequest):
+        exports.create_export(s, scope, 100, report, "ids", enqueue=False)

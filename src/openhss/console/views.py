@@ -534,6 +534,18 @@ async def export_list(
     )
 
 
+def export_query(report: str, image_type: str, f: ImageFilter) -> exports.ExportQuery:
+    """The export the form asks for. For a vulnerability report the chosen images decide which one it
+    is (the "Registry" choice once exported local rows); security reports default to local images."""
+    if report in exports.VUL_REPORTS:
+        return exports.VulExport(
+            image_filter=f, operate_all=True, image_type=image_type or exports.VUL_REPORTS[report]
+        )
+    return exports.ReportExport(
+        security_report_type=report, operate_all=True, image_filter=f, image_type=image_type or "local"
+    )
+
+
 @router.post("/exports")
 async def export_create(
     request: Request,
@@ -549,16 +561,7 @@ async def export_create(
         raise InvalidRequest(f"invalid parameter report: {report}")
     f = ImageFilter(image_name=_opt(image_name))
 
-    query: exports.ExportQuery
-    if report in exports.VUL_REPORTS:
-        # The chosen images decide which vulnerability report it is: never local rows for "Registry".
-        query = exports.VulExport(
-            image_filter=f, operate_all=True, image_type=image_type or exports.VUL_REPORTS[report]
-        )
-    else:
-        query = exports.ReportExport(
-            security_report_type=report, operate_all=True, image_filter=f, image_type=image_type or "local"
-        )
+    query = export_query(report, image_type, f)
 
     def q(session: Session) -> str:
         return exports.create_export(session, user.scope, export_size, query).task_id

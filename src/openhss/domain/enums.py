@@ -72,6 +72,12 @@ class ScanStatus(StrEnum):
         return self not in (ScanStatus.WAITING, ScanStatus.SCANNING)
 
 
+#: An image's `scan_status` values (the HSS filter enum): never scanned, then the per-image states.
+#: The API's `ScanStatusAll`, the console's filter and `openhss export --scan-status` are this set
+#: (tests/domain/test_scan_statuses.py pins them).
+IMAGE_SCAN_STATUSES: tuple[str, ...] = ("unscan", *(s.value for s in ScanStatus))
+
+
 class VulType(StrEnum):
     """HSS vulnerability `type`: OS package vs application package."""
 

@@ -44,7 +44,15 @@ Writer = Callable[[Path, ReportLayout, Iterable[Mapping[str, Any]]], int]
 
 @dataclass(frozen=True, slots=True)
 class FileFormat:
+    """A file format any report (or only `reports`, e.g. a VEX document of the vulnerability reports)
+    can be written in. The writer gets the rows keyed by the layout's column keys."""
+
     name: str
     media_type: str
     extension: str
     write: Writer
+    #: Report types this format can write; None: every report.
+    reports: frozenset[str] | None = None
+
+    def supports(self, report: str) -> bool:
+        return self.reports is None or report in self.reports

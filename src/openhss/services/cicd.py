@@ -77,6 +77,9 @@ def record_upload(
         os=upload.os, packages=list(upload.packages), files=list(upload.files), findings=list(upload.findings)
     )
     session.flush()
-    results.record_scan(session, image.id, inventory, matcher(inventory))
+    at = results.now_ms()
+    results.record_scan(session, image.id, inventory, matcher(inventory), scanned_at=at)
     whitelists.apply_to_image(session, image.id)
+    # Without it an advisory import never re-matched CI/CD images (only scanned ones stored inventories).
+    scans.store_inventory(session, image.id, inventory, at)
     return image

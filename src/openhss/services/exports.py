@@ -464,9 +464,12 @@ def _statement(scope: Scope, q: ExportQuery) -> tuple[Rows, Callable[[Sequence[A
     return kind.statement(scope, q), kind.row
 
 
-def _check_format(fmt: str) -> None:
+def _check_format(fmt: str, q: ExportQuery) -> None:
     if fmt not in FILE_FORMATS:
         raise InvalidRequest(f"invalid export format {fmt!r}: expected one of {', '.join(FILE_FORMATS)}")
+    report = kind_of(q).layout.name
+    if not FILE_FORMATS[fmt].supports(report):
+        raise InvalidRequest(f"invalid export format {fmt!r}: it cannot write the {report} report")
 
 
 def iter_rows(session: Session, scope: Scope, q: ExportQuery, size: int) -> Iterator[dict[str, Any]]:
@@ -492,7 +495,7 @@ def write_export(
 
     Shared by the worker and the `openhss export` command, so both produce the same file.
     """
-    _check_format(fmt)
+    _check_format(fmt, q)
     writer = FILE_FORMATS[fmt].write
     part = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
     try:
@@ -534,7 +537,7 @@ def create_export(
     One running export per project and type: the project row is locked (PostgreSQL) so two concurrent
     requests cannot both pass the check.
     """
-    _check_format(fmt)
+    _check_format(fmt, q)
     export_type = export_type_of(q)
     session.execute(select(Project.id).where(Project.id == scope.project_id).with_for_update())
     running = session.scalars(

@@ -293,7 +293,9 @@ def rematch_keys(inventory: Inventory) -> set[tuple[str, str]]:
     return out
 
 
-def _store_inventory(session: Session, image_pk: int, inventory: Inventory, at: int) -> None:
+def store_inventory(session: Session, image_pk: int, inventory: Inventory, at: int) -> None:
+    """Keep the compact matchable inventory an advisory import re-matches (every image kind that
+    records results must store it, or that kind is never re-matched)."""
     blob = encode_inventory(inventory.os, inventory.packages)
     keys = "\n".join(sorted(f"{e}\t{n}" for e, n in rematch_keys(inventory)))
     session.execute(delete(ImageInventory).where(ImageInventory.image_pk == image_pk))
@@ -367,7 +369,7 @@ def finish_job(
         results.record_scan(session, image_pk, inv, vulnerabilities, findings, scanned_at=at, scope=scope)
         whitelists.apply_to_image(session, image_pk)  # rules made before this scan cover its findings
         vex.apply_to_image(session, image_pk)  # and so do imported VEX statements
-        _store_inventory(session, image_pk, inv, at)
+        store_inventory(session, image_pk, inv, at)
         counter = {"success_num": ScanTask.success_num + 1}
         scanned = session.get_one(Image, image_pk)
         events.newly_affected(session, scanned, {v.vul_id for v in vulnerabilities} - before, "scan")

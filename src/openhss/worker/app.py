@@ -51,6 +51,11 @@ def _transport_options(settings: Settings) -> dict[str, object]:
         options["queue_order_strategy"] = "priority"
         if settings.queue_prefix:
             options["global_keyprefix"] = settings.queue_prefix
+    if url.startswith(("amqp", "amqps", "pyamqp")):
+        # Publisher confirms: a task "sent" after commit has been accepted by RabbitMQ when send_task
+        # returns. Without them a publish is fire-and-forget, and a broker stopped right after (or a
+        # message count read right after, as the restart test does under load) missed some of them.
+        options["confirm_publish"] = True
     return options
 
 
