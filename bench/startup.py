@@ -114,7 +114,7 @@ def main() -> None:
         runs["openhss warm (fat)"] = warm(ours, fat, work, "ours")
         runs["trivy warm (fat)"] = warm(trivy, fat, work, "trivy")
     rows = [
-        [name, f"{r.seconds:.2f}", f"{r.max_rss_mb:.0f}", r.returncode]
+        [name, f"{r.seconds:.2f}", f"{r.cpu_seconds:.2f}", f"{r.max_rss_mb:.0f}", r.returncode]
         for name, r in {**floor, **runs}.items()
     ]
     print(

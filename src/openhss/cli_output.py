@@ -37,6 +37,18 @@ SEVERITY_STYLE = {
 }
 #: Example paths shown in a grouped baseline row.
 EXAMPLES_PER_RULE = 3
+#: Advisory titles are often the first lines of a description: a table row shows this much of them.
+TITLE_WIDTH = 72
+
+
+def short_title(text: str) -> str:
+    """The first sentence, at most `TITLE_WIDTH` characters (the full text is in `-f json`). For
+    titles and evidence only: identifiers are never shortened."""
+    flat = " ".join(text.split())
+    end = flat.find(". ")
+    if 0 < end < TITLE_WIDTH:
+        return flat[: end + 1]
+    return flat if len(flat) <= TITLE_WIDTH else flat[: TITLE_WIDTH - 1].rstrip() + "…"
 
 
 def vulnerability_order(v: VulnerabilityFinding) -> tuple[object, ...]:
@@ -72,7 +84,11 @@ def targets(report: ImageReport) -> list[Target]:
     for v in report.vulnerabilities:
         key = f"OS packages ({os_name})" if v.type is VulType.LINUX else (v.path or "(no path)")
         groups[key].append(v)
-    names = sorted(groups, key=lambda n: (not n.startswith("OS packages"), n))
+    # The OS first, then the target with the most urgent finding, so the top of the log is what matters.
+    names = sorted(
+        groups,
+        key=lambda n: (not n.startswith("OS packages"), min(vulnerability_order(v) for v in groups[n]), n),
+    )
     return [Target(n, sorted(groups[n], key=vulnerability_order)) for n in names]
 
 
@@ -198,7 +214,7 @@ def render_table(
                 _sev(v.severity, color),
                 escape(v.package_version),
                 escape(v.fixed_version or f"({v.status})"),
-                escape(v.title),
+                escape(short_title(v.title)),
             )
         console.print(_keep_ids(t))
     by_kind: dict[FindingKind, list[Finding]] = defaultdict(list)
@@ -231,7 +247,7 @@ def render_table(
                     _sev(f.severity, color),
                     escape(f.title),
                     escape(where),
-                    escape(f.evidence),
+                    escape(short_title(f.evidence)),  # masked already; the full line is in -f json
                 )
         console.print(_keep_ids(t))
     if not report.vulnerabilities and report.packages:
