@@ -339,14 +339,28 @@ def apply_imported(session: Session, project_id: str, ep: str, image_pk: int | N
         for idx, img in session.execute(stmt.order_by(VulImageIndex.id).with_for_update(of=VulImageIndex))
     ]
     found = _findings(session, [(img.id, idx.vul_id) for idx, img in candidates])
+    # Index by (vulnerability, image repository) so a document with a product per image is not
+    # matched product × candidate; package-level statements apply to every repository.
+    anywhere: dict[str, list[tuple[VexStatement, dv.Statement]]] = defaultdict(list)
+    by_repo: dict[tuple[str, str], list[tuple[VexStatement, dv.Statement]]] = defaultdict(list)
+    for row, st in by_id.values():
+        repos = dv.image_repos(st)
+        for vid in st.vul_ids():
+            if repos is None:
+                anywhere[vid].append((row, st))
+            else:
+                for repo in repos:
+                    by_repo[(vid, repo)].append((row, st))
     chosen: dict[str, list[tuple[VulImageIndex, Image]]] = defaultdict(list)
     for idx, img in candidates:
         best: tuple[VexStatement, dv.Statement] | None = None
+        vid = idx.vul_id.upper()
+        relevant = [*anywhere.get(vid, ()), *by_repo.get((vid, dv.normalize_image_repo(img.image_name)), ())]
         for eco, name, version in found.get((img.id, idx.vul_id), [("", "", "")]):
             target = dv.target_of(
                 idx.vul_id, img.image_name, img.image_version, img.image_digest, eco, name, version
             )
-            for row, st in by_id.values():
+            for row, st in relevant:
                 if (st.expires and st.expires <= now) or not dv.covers(st, target):
                     continue
                 if best is None or st.timestamp >= best[1].timestamp:
