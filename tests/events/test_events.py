@@ -159,6 +159,9 @@ def test_backoff_doubles_and_is_capped() -> None:
         ("ftp://93.184.215.14/x", WebhookSettings(), False),
         ("https://user:pw@93.184.215.14/x", WebhookSettings(), False),
         ("file:///etc/passwd", WebhookSettings(allow_loopback=True, allow_private=True), False),
+        ("http://[::1/x", WebhookSettings(allow_loopback=True), False),
+        ("http://example.com:99999/x", WebhookSettings(), False),
+        ("http://" + "a" * 300 + ".example/x", WebhookSettings(), False),
     ],
 )
 def test_target_policy(url: str, policy: WebhookSettings, ok: bool) -> None:

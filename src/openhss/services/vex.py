@@ -58,6 +58,8 @@ IMPORT_VERDICT = {
     dv.VexStatus.FIXED: ("manual_repair", FIXED),
 }
 EXPIRED_REMARK = "VEX statement expired"
+#: Year 3000, in epoch ms: later expiries are typos (and would overflow 64-bit columns further on).
+MAX_EXPIRY = 32_503_680_000_000
 
 S = TypeVar("S", bound="Select[Any]")
 
@@ -132,7 +134,7 @@ def check_fields(justification: str, expires_at: int, now: int) -> None:
         raise InvalidRequest(
             "invalid parameter justification: expected one of " + ", ".join(sorted(dv.OPENVEX_JUSTIFICATIONS))
         )
-    if expires_at and expires_at <= now:
+    if expires_at and not now < expires_at <= MAX_EXPIRY:
         raise InvalidRequest("invalid parameter expires_at: must be in the future (epoch milliseconds)")
 
 
