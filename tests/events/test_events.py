@@ -332,3 +332,29 @@ def test_scan_events_from_the_executor(rt: Runtime, receiver: Receiver) -> None:
             )
         )
     assert status == IGNORED
+
+
+def _openhss(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "OPENHSS_DATA_DIR": str(data_dir), "OPENHSS_WEBHOOKS__ALLOW_LOOPBACK": "true"}
+    return subprocess.run(
+        [sys.executable, "-m", "openhss.entry", "events", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+
+
+@pytest.mark.slow  # four CLI processes
+def test_events_cli(rt: Runtime, receiver: Receiver, tmp_path: Path) -> None:
+    made = _openhss(tmp_path, "subscribe", receiver.url, "--secret", SECRET, "--project", PROJECT)
+    assert made.returncode == 0, made.stderr
+    sid = made.stdout.strip()
+    done = _openhss(tmp_path, "test", sid, "--project", PROJECT)
+    assert done.returncode == 0 and "delivered" in done.stdout, done.stderr
+    assert [d.headers["x-openhss-event"] for d in receiver.deliveries] == [events.TEST]
+    listed = _openhss(tmp_path, "list", "--project", PROJECT)
+    assert sid in listed.stdout and "delivered 1" in listed.stdout
+    receiver.status = 503
+    failed = _openhss(tmp_path, "test", sid, "--project", PROJECT)
+    assert failed.returncode == 1 and "HTTP 503" in failed.stderr and "Traceback" not in failed.stderr

@@ -210,7 +210,8 @@ def handle(
             timestamp=now,
             expires=extra.expires_at if status in dv.SUPPRESSING else 0,
         )
-        if req.operate_type == "add_to_whitelist":
+        # The whitelist covers local and registry images (HSS); elsewhere the action is a plain verdict.
+        if req.operate_type == "add_to_whitelist" and req.image_type in ("local", "registry"):
             changed += _whitelist(session, req, rows, ep, st, user_name)
             continue
         row = _new(session, rows[0][1].project_id, ep, "handle", st)
