@@ -159,6 +159,9 @@ def test_backoff_doubles_and_is_capped() -> None:
         ("ftp://93.184.215.14/x", WebhookSettings(), False),
         ("https://user:pw@93.184.215.14/x", WebhookSettings(), False),
         ("file:///etc/passwd", WebhookSettings(allow_loopback=True, allow_private=True), False),
+        ("http://[::1/x", WebhookSettings(allow_loopback=True), False),
+        ("http://example.com:99999/x", WebhookSettings(), False),
+        ("http://" + "a" * 300 + ".example/x", WebhookSettings(), False),
     ],
 )
 def test_target_policy(url: str, policy: WebhookSettings, ok: bool) -> None:
@@ -257,3 +260,101 @@ def test_embedded_worker_delivers(tmp_path: Path, receiver: Receiver) -> None:
         worker.stop()
         runtime.engine.dispose()
     assert json.loads(receiver.deliveries[0].body)["data"] == {"embedded": True}
+
+
+def test_scan_events_from_the_executor(rt: Runtime, receiver: Receiver) -> None:
+    """finish_job emits, in its own transaction: scan.finished always; image.newly_affected only for
+    vulnerabilities the image did not have and that no whitelist rule or VEX statement suppresses."""
+    from openhss.db.models import ScanTaskImage
+    from openhss.domain.enums import ScanStatus
+    from openhss.domain.models import OSInfo
+    from openhss.domain.vex import parse_document
+    from openhss.domain.vulnerability import VulnerabilityFinding
+    from openhss.scan.applier import Inventory
+    from openhss.services import dispatch, scan_tasks, vex
+    from openhss.services.results import IGNORED
+    from tests.vex.test_documents import DIGEST
+    from tests.vex.test_service import BASH, _doc_for
+
+    scans.configure(rt.settings)
+    subscribe(rt, receiver.url)
+    with transaction(rt.sessions) as s:
+        img = Image(project_id=PROJECT, image_type="local", image_id="sha256:" + "7" * 64, image_name="nginx",
+                    image_version="1.25", image_digest=DIGEST)  # fmt: skip
+        s.add(img)
+        s.flush()
+        pk = img.id
+        vex.import_document(
+            s, PROJECT, "0", parse_document(_doc_for("CVE-2099-0003", "pkg:deb/debian/zlib1g"))
+        )
+    inv = Inventory(os=OSInfo("debian", "12"), packages=[BASH, ZLIB])
+
+    def scan(vulns: list[VulnerabilityFinding], status: ScanStatus = ScanStatus.SUCCESS) -> None:
+        with transaction(rt.sessions) as s:
+            task = scan_tasks.create_task(
+                s,
+                SCOPE,
+                image_type="local",
+                is_all=False,
+                refs=[scan_tasks.ImageRefIn(image_id="sha256:" + "7" * 64)],
+            )
+            job = s.scalars(select(ScanTaskImage).where(ScanTaskImage.task_pk == task.id)).one().id
+        with transaction(rt.sessions) as s:
+            assert isinstance(scans.start_job(s, job, "w"), scans.Started)
+        with transaction(rt.sessions) as s:
+            reason = "" if status is ScanStatus.SUCCESS else "pull failed"
+            assert scans.finish_job(s, job, "w", status, reason, inventory=inv, vulnerabilities=vulns)
+
+    try:
+        scan(list(FINDINGS))
+        scan(list(FINDINGS))  # a rescan finding nothing new
+        scan([*FINDINGS, finding("CVE-2099-0003", ZLIB)])  # new, but a VEX statement says not_affected
+        scan([], ScanStatus.FAILED)
+    finally:
+        dispatch.set_sender(None)
+    kinds = [(r.event_type, json.loads(r.payload)["data"]) for r in rows(rt)]
+    assert [k for k, _d in kinds] == [
+        events.NEWLY_AFFECTED,
+        events.SCAN_FINISHED,
+        events.SCAN_FINISHED,
+        events.SCAN_FINISHED,
+        events.SCAN_FINISHED,
+    ]
+    assert [v["vul_id"] for v in kinds[0][1]["vulnerabilities"]] == sorted(f.vul_id for f in FINDINGS)
+    assert kinds[0][1]["cause"] == "scan"
+    assert [d["scan_status"] for _k, d in kinds[1:]] == ["success", "success", "success", "failed"]
+    with rt.sessions() as s:
+        from openhss.db.models import VulImageIndex
+
+        status = s.scalar(
+            select(VulImageIndex.status).where(
+                VulImageIndex.image_pk == pk, VulImageIndex.vul_id == "CVE-2099-0003"
+            )
+        )
+    assert status == IGNORED
+
+
+def _openhss(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "OPENHSS_DATA_DIR": str(data_dir), "OPENHSS_WEBHOOKS__ALLOW_LOOPBACK": "true"}
+    return subprocess.run(
+        [sys.executable, "-m", "openhss.entry", "events", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+
+
+@pytest.mark.slow  # four CLI processes
+def test_events_cli(rt: Runtime, receiver: Receiver, tmp_path: Path) -> None:
+    made = _openhss(tmp_path, "subscribe", receiver.url, "--secret", SECRET, "--project", PROJECT)
+    assert made.returncode == 0, made.stderr
+    sid = made.stdout.strip()
+    done = _openhss(tmp_path, "test", sid, "--project", PROJECT)
+    assert done.returncode == 0 and "delivered" in done.stdout, done.stderr
+    assert [d.headers["x-openhss-event"] for d in receiver.deliveries] == [events.TEST]
+    listed = _openhss(tmp_path, "list", "--project", PROJECT)
+    assert sid in listed.stdout and "delivered 1" in listed.stdout
+    receiver.status = 503
+    failed = _openhss(tmp_path, "test", sid, "--project", PROJECT)
+    assert failed.returncode == 1 and "HTTP 503" in failed.stderr and "Traceback" not in failed.stderr

@@ -609,9 +609,9 @@ class HandleImageVulnerabilityRequestBody(StrictBody):
     justification: (
         Annotated[str, Field(max_length=64, description="OpenVEX/CycloneDX justification.")] | None
     ) = None
-    expires_at: Annotated[int, Field(ge=1, description="Epoch ms after which the verdict lapses.")] | None = (
-        None
-    )
+    expires_at: (
+        Annotated[int, Field(ge=1, le=32_503_680_000_000, description="Epoch ms the verdict lapses.")] | None
+    ) = None
 
 
 class EmptyResponse(BaseModel):

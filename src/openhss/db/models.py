@@ -617,7 +617,10 @@ class VexStatement(Base):
     the handle history (`image_vul_operations.whitelist_id`), so expiry reopens exactly those pairs."""
 
     __tablename__ = "vex_statements"
-    __table_args__ = (Index("ix_vex_statements_project_vul", "project_id", "vul_id"),)
+    __table_args__ = (
+        Index("ix_vex_statements_project_vul", "project_id", "vul_id"),
+        Index("ix_vex_statements_due", "expired", "expires_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     statement_id: Mapped[str] = mapped_column(String(64), unique=True)

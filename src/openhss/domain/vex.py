@@ -13,6 +13,7 @@ cases are listed in `tests/vex/test_purl.py`.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -243,6 +244,7 @@ class ImageIdentity:
     digest: str = ""
 
 
+@functools.lru_cache(maxsize=65536)
 def parse_image(text: str) -> ImageIdentity | None:
     """An image product: an oci/docker purl (version = digest or tag) or a plain reference
     (`[registry/]repo[:tag][@sha256:…]`). Package purls and IRIs are not images (None)."""
@@ -303,6 +305,7 @@ class Target:
     package: Purl | None
 
 
+@functools.lru_cache(maxsize=65536)
 def _as_package(text: str) -> Purl | None:
     p = parse_purl(text)
     if p is None or p.type in ("oci", "docker"):
@@ -332,6 +335,20 @@ def covers(statement: Statement, target: Target) -> bool:
         if pkg is not None and target.package is not None and package_matches(pkg, target.package):
             return True
     return False
+
+
+def image_repos(statement: Statement) -> frozenset[str] | None:
+    """The repositories of the images a statement can cover, for indexing; None when a product is not
+    an image (a package product covers that package in any image)."""
+    repos = set()
+    for product in statement.products:
+        img = parse_image(product.id)
+        if img is None:
+            if _as_package(product.id) is not None:
+                return None
+            continue  # an opaque IRI covers nothing we can identify
+        repos.add(img.repo)
+    return frozenset(repos)
 
 
 def effective(statements: Iterable[Statement], target: Target, now_ms: int) -> Statement | None:

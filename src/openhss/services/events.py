@@ -80,12 +80,15 @@ def _refused(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, policy: WebhookS
 def check_target(url: str, policy: WebhookSettings, *, resolve: bool = True) -> None:
     """Refuse what a webhook must not reach: non-http(s), credentials in the URL, loopback/private
     addresses (unless allowed). With `resolve`, every address the name resolves to is checked."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        raise InvalidRequest("invalid parameter url: not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not host:
         raise InvalidRequest("invalid parameter url: an http or https URL with a host is required")
     if parts.username or parts.password:
         raise InvalidRequest("invalid parameter url: credentials in the URL are not allowed")
-    host = parts.hostname
     try:
         addresses = [ipaddress.ip_address(host)]
     except ValueError:
@@ -95,8 +98,8 @@ def check_target(url: str, policy: WebhookSettings, *, resolve: bool = True) -> 
             return
         else:
             try:
-                infos = socket.getaddrinfo(host, parts.port or (443 if parts.scheme == "https" else 80))
-            except OSError as exc:
+                infos = socket.getaddrinfo(host, port or (443 if parts.scheme == "https" else 80))
+            except (OSError, UnicodeError) as exc:
                 raise InvalidRequest(f"invalid parameter url: host {host} does not resolve") from exc
             addresses = [ipaddress.ip_address(str(i[4][0]).split("%", 1)[0]) for i in infos]
     for ip in addresses:

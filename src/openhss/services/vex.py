@@ -58,6 +58,8 @@ IMPORT_VERDICT = {
     dv.VexStatus.FIXED: ("manual_repair", FIXED),
 }
 EXPIRED_REMARK = "VEX statement expired"
+#: Year 3000, in epoch ms: later expiries are typos (and would overflow 64-bit columns further on).
+MAX_EXPIRY = 32_503_680_000_000
 
 S = TypeVar("S", bound="Select[Any]")
 
@@ -132,7 +134,7 @@ def check_fields(justification: str, expires_at: int, now: int) -> None:
         raise InvalidRequest(
             "invalid parameter justification: expected one of " + ", ".join(sorted(dv.OPENVEX_JUSTIFICATIONS))
         )
-    if expires_at and expires_at <= now:
+    if expires_at and not now < expires_at <= MAX_EXPIRY:
         raise InvalidRequest("invalid parameter expires_at: must be in the future (epoch milliseconds)")
 
 
@@ -208,7 +210,8 @@ def handle(
             timestamp=now,
             expires=extra.expires_at if status in dv.SUPPRESSING else 0,
         )
-        if req.operate_type == "add_to_whitelist":
+        # The whitelist covers local and registry images (HSS); elsewhere the action is a plain verdict.
+        if req.operate_type == "add_to_whitelist" and req.image_type in ("local", "registry"):
             changed += _whitelist(session, req, rows, ep, st, user_name)
             continue
         row = _new(session, rows[0][1].project_id, ep, "handle", st)
@@ -300,19 +303,28 @@ def import_for_scope(
     return import_document(session, scope.project_id, whitelists._write_ep(scope), doc, expires_at=expires_at)
 
 
-def _active_imported(session: Session, project_id: str, ep: str) -> list[VexStatement]:
+def _active_imported(
+    session: Session, project_id: str, ep: str, image_pk: int | None = None
+) -> list[VexStatement]:
+    """The suppressing imported statements; for one image, only those about its open vulnerabilities
+    (or with aliases, which may name them), so a scan does not read a project's every statement."""
     stmt = _scoped(select(VexStatement), _project_scope(project_id, ep)).where(
         VexStatement.source == "import",
         VexStatement.expired.is_(False),
         VexStatement.status.in_([s.value for s in dv.SUPPRESSING]),
     )
+    if image_pk is not None:
+        open_ids = select(func.upper(VulImageIndex.vul_id)).where(
+            VulImageIndex.image_pk == image_pk, VulImageIndex.handled.is_(False)
+        )
+        stmt = stmt.where(func.upper(VexStatement.vul_id).in_(open_ids) | (VexStatement.aliases != ""))
     return list(session.scalars(stmt.order_by(VexStatement.id)))
 
 
 def apply_imported(session: Session, project_id: str, ep: str, image_pk: int | None = None) -> int:
     """Suppress the unhandled findings an imported statement covers (newest covering statement wins);
     returns how many (image, vul) pairs changed."""
-    rows = _active_imported(session, project_id, ep)
+    rows = _active_imported(session, project_id, ep, image_pk)
     if not rows:
         return 0
     now = now_ms()
@@ -339,14 +351,28 @@ def apply_imported(session: Session, project_id: str, ep: str, image_pk: int | N
         for idx, img in session.execute(stmt.order_by(VulImageIndex.id).with_for_update(of=VulImageIndex))
     ]
     found = _findings(session, [(img.id, idx.vul_id) for idx, img in candidates])
+    # Index by (vulnerability, image repository) so a document with a product per image is not
+    # matched product × candidate; package-level statements apply to every repository.
+    anywhere: dict[str, list[tuple[VexStatement, dv.Statement]]] = defaultdict(list)
+    by_repo: dict[tuple[str, str], list[tuple[VexStatement, dv.Statement]]] = defaultdict(list)
+    for row, st in by_id.values():
+        repos = dv.image_repos(st)
+        for vid in st.vul_ids():
+            if repos is None:
+                anywhere[vid].append((row, st))
+            else:
+                for repo in repos:
+                    by_repo[(vid, repo)].append((row, st))
     chosen: dict[str, list[tuple[VulImageIndex, Image]]] = defaultdict(list)
     for idx, img in candidates:
         best: tuple[VexStatement, dv.Statement] | None = None
+        vid = idx.vul_id.upper()
+        relevant = [*anywhere.get(vid, ()), *by_repo.get((vid, dv.normalize_image_repo(img.image_name)), ())]
         for eco, name, version in found.get((img.id, idx.vul_id), [("", "", "")]):
             target = dv.target_of(
                 idx.vul_id, img.image_name, img.image_version, img.image_digest, eco, name, version
             )
-            for row, st in by_id.values():
+            for row, st in relevant:
                 if (st.expires and st.expires <= now) or not dv.covers(st, target):
                     continue
                 if best is None or st.timestamp >= best[1].timestamp:
@@ -378,7 +404,7 @@ def apply_to_image(session: Session, image_pk: int) -> int:
 
 def expire_due(session: Session, now: int) -> int:
     """Mark statements past their expiry expired and reopen the verdicts they made; returns the number of
-    pairs reopened. Cheap when nothing is due (one indexed-less but tiny query)."""
+    pairs reopened. Cheap when nothing is due (one query on ix_vex_statements_due)."""
     due = list(
         session.scalars(
             select(VexStatement)
@@ -409,21 +435,37 @@ def expire_due(session: Session, now: int) -> int:
 
 
 def _made_by(session: Session, row: VexStatement) -> list[tuple[VulImageIndex, Image]]:
-    """Pairs still handled whose latest verdict is this statement's."""
-    latest = (
-        select(
-            ImageVulOperation.image_pk, ImageVulOperation.vul_id, func.max(ImageVulOperation.id).label("last")
+    """Pairs still handled whose latest verdict is this statement's (only the pairs it ever tagged are
+    looked at, not the project's whole history)."""
+    where = [
+        ImageVulOperation.project_id == row.project_id,
+        ImageVulOperation.whitelist_id == TAG + row.statement_id,
+    ]
+    if row.source != "import":  # handling statements name the index's own vul_id: use that index
+        where.append(ImageVulOperation.vul_id == row.vul_id)
+    tagged = {
+        (pk, vid): op_id
+        for pk, vid, op_id in session.execute(
+            select(ImageVulOperation.image_pk, ImageVulOperation.vul_id, func.max(ImageVulOperation.id))
+            .where(*where)
+            .group_by(ImageVulOperation.image_pk, ImageVulOperation.vul_id)
         )
-        .where(ImageVulOperation.project_id == row.project_id)
-        .group_by(ImageVulOperation.image_pk, ImageVulOperation.vul_id)
-        .subquery()
-    )
-    mine = (
-        select(ImageVulOperation.image_pk, ImageVulOperation.vul_id)
-        .join(latest, latest.c.last == ImageVulOperation.id)
-        .where(ImageVulOperation.whitelist_id == TAG + row.statement_id)
-    )
-    pairs = {(pk, vid) for pk, vid in session.execute(mine)}
+        if pk is not None
+    }
+    if not tagged:
+        return []
+    last = {
+        (pk, vid): op_id
+        for op_id, pk, vid in session.execute(
+            select(func.max(ImageVulOperation.id), ImageVulOperation.image_pk, ImageVulOperation.vul_id)
+            .where(
+                ImageVulOperation.image_pk.in_({pk for pk, _v in tagged}),
+                ImageVulOperation.vul_id.in_({v for _p, v in tagged}),
+            )
+            .group_by(ImageVulOperation.image_pk, ImageVulOperation.vul_id)
+        )
+    }
+    pairs = {key for key, op_id in tagged.items() if last.get(key) == op_id}
     if not pairs:
         return []
     stmt = (

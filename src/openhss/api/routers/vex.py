@@ -150,7 +150,8 @@ async def import_vex_document(
     ctx: Ctx,
     _op: OperatorPrincipal,
     expires_at: Annotated[
-        int | None, Query(ge=1, description="Expiry (epoch ms) for statements that carry none.")
+        int | None,
+        Query(ge=1, le=32_503_680_000_000, description="Expiry (epoch ms) for statements that carry none."),
     ] = None,
 ) -> ImportVexResponse:
     raw = await request.body()

@@ -43,6 +43,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("statement_id"),
     )
     op.create_index("ix_vex_statements_project_vul", "vex_statements", ["project_id", "vul_id"])
+    op.create_index("ix_vex_statements_due", "vex_statements", ["expired", "expires_at"])
     op.create_table(
         "event_subscriptions",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -90,5 +91,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("event_outbox")
     op.drop_table("event_subscriptions")
+    op.drop_index("ix_vex_statements_due", table_name="vex_statements")
     op.drop_index("ix_vex_statements_project_vul", table_name="vex_statements")
     op.drop_table("vex_statements")
