@@ -91,7 +91,7 @@ def read_rpmdb(path: str, f: BinaryIO, size: int) -> tuple[list[tuple[RpmHeader,
 
 class RpmAnalyzer(Analyzer):
     name: ClassVar[str] = "rpm"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
     max_size: ClassVar[int] = 1024 * 1024 * 1024
 
     def wants(self, entry: FileEntry) -> bool:
