@@ -199,7 +199,7 @@ def test_oversized_pax_header_is_skipped_unread_with_its_member() -> None:
         tracemalloc.stop()
     # The member the PAX header describes is a reported skip; the next one is walked as usual.
     assert seen == {"y": (EntryKind.FILE, "", b"after")}
-    assert reader.skipped == [("x", "tar PAX header of %d bytes exceeds %d" % (length, 1024 * 1024))]
+    assert reader.skipped == [("x", f"tar PAX header of {length} bytes exceeds {1024 * 1024}")]
     assert peak < len(payload)  # skipped unread, never held
 
 
