@@ -82,3 +82,7 @@ class Finding:
     line: int = 0
     evidence: str = ""
     remediation: str = ""
+    #: Files this finding stands for when repeated findings of one rule in one directory were grouped
+    #: (`path` is then the directory); `examples` holds a few of their paths.
+    count: int = 1
+    examples: tuple[str, ...] = ()

@@ -71,6 +71,8 @@ def finding_doc(f: Finding) -> dict[str, Any]:
         "line": f.line,
         "evidence": f.evidence,
         "remediation": f.remediation,
+        "count": f.count,
+        "examples": list(f.examples),
     }
 
 

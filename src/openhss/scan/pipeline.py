@@ -28,6 +28,7 @@ from openhss.scan.cache import LayerCache, cache_key
 from openhss.scan.checks.base import Check, CheckContext, run_checks
 from openhss.scan.checks.registry import CHECKS
 from openhss.scan.errors import ScanError
+from openhss.scan.grouping import group_repeated
 from openhss.scan.image import MT_DIR_LAYER, Image, Layer
 from openhss.scan.layers import ImageBudget, Limits
 from openhss.scan.refs import ImageRef
@@ -240,6 +241,7 @@ def scan_handle(handle: ImageHandle, options: PipelineOptions) -> ImageReport:
     findings.extend(
         run_checks(list(options.checks), CheckContext(handle.image.config, inventory), options.scope)
     )
+    findings = group_repeated(findings)
     vulnerabilities = options.matcher(inventory) if options.matcher is not None else []
     return ImageReport(
         image=image_summary(handle.ref, handle.image),

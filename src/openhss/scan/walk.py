@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import hashlib
 import logging
 import shutil
 import tempfile
@@ -19,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import IO, BinaryIO, Final
 
 from openhss.scan import budget as budgets
 from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry
@@ -145,6 +146,42 @@ def _finish(analyzer: Analyzer, result: AnalysisResult, limits: WalkBudget) -> N
         _skip(result, analyzer, f"<{analyzer.name} layer summary>", exc)
 
 
+def _sniff(
+    entry: FileEntry, member: BinaryIO, wanting: list[Analyzer], sniffers: Sequence[Analyzer]
+) -> tuple[list[Analyzer], bytes]:
+    """Give content-sniffing analyzers their look at the member's first bytes (read once, shared)."""
+    asking = [a for a in sniffers if a not in wanting]
+    if not asking:
+        return wanting, b""
+    head = member.read(min(entry.size, max(a.sniff_size for a in asking)))
+    return wanting + [a for a in asking if a.wants_content(entry, head)], head
+
+
+def _observe(digesters: Sequence[Analyzer], entry: FileEntry, sha: str, result: AnalysisResult) -> None:
+    for analyzer in digesters:
+        seen = analyzer.observe_digest(entry, sha)
+        if seen is not None:
+            result.merge(seen)
+
+
+def _digest_rest(digest: hashlib._Hash, member: BinaryIO) -> str:
+    """Finish the SHA-256 of a member whose first bytes `digest` has already seen."""
+    while block := member.read(CHUNK):
+        digest.update(block)
+    return digest.hexdigest()
+
+
+def _copy_rest(member: BinaryIO, buf: IO[bytes], digest: hashlib._Hash | None) -> str:
+    """Copy the rest of a member into the spool, hashing on the way when someone wants the digest."""
+    if digest is None:
+        shutil.copyfileobj(member, buf, CHUNK)
+        return ""
+    while block := member.read(CHUNK):
+        digest.update(block)
+        buf.write(block)
+    return digest.hexdigest()
+
+
 def analyze_layer(
     stream: BinaryIO,
     media_type: str,
@@ -176,6 +213,8 @@ def analyze_layer(
     if wb.scratch_dir is None:
         wb.scratch_dir = scratch_dir
     result = AnalysisResult()
+    sniffers = [a for a in analyzers if a.sniff_size > 0]
+    hashers = [a for a in analyzers if a.wants_digest()]
     for entry, member in reader:
         if wb.interrupt is not None:
             wb.interrupt()
@@ -188,7 +227,15 @@ def analyze_layer(
                     _run(analyzer, entry, empty, result, wb)  # type: ignore[arg-type]
             continue
         wanting = [a for a in analyzers if a.wants(entry)]
+        head = b""
+        if sniffers and entry.is_file and entry.size > 0:
+            wanting, head = _sniff(entry, member, wanting, sniffers)
+        digesters = [a for a in hashers if a not in wanting] if entry.is_file and entry.size else []
+        if not wanting and not digesters:
+            continue
         if not wanting:
+            sha = _digest_rest(hashlib.sha256(head), member)
+            _observe(digesters, entry, sha, result)
             continue
         fits = []
         for analyzer in wanting:
@@ -201,16 +248,24 @@ def analyze_layer(
                 )
             else:
                 fits.append(analyzer)
+        digesters += [a for a in wanting if a in hashers and a not in fits]
         if not fits:
+            if digesters:
+                sha = _digest_rest(hashlib.sha256(head), member)
+                _observe(digesters, entry, sha, result)
             continue
         try:
-            with _spool(member, entry, wb) as buf:
+            with _spool(member, entry, wb, head, hashlib.sha256(head) if digesters else None) as (buf, sha):
                 for analyzer in fits:
                     _run(analyzer, entry, buf, result, wb)
+                _observe(digesters, entry, sha, result)
         except BudgetExceeded as exc:
-            # The spool would overflow the scan's scratch quota: this file is skipped, not the scan.
+            # The spool would overflow the scan's scratch quota: this file is skipped, not the scan
+            # (nothing of it was read yet, so a digest is still taken by streaming).
             names = ", ".join(a.name for a in fits)
             result.skipped.append((entry.path, f"{names}: {exc}"))
+            if digesters:
+                _observe(digesters, entry, _digest_rest(hashlib.sha256(head), member), result)
     for analyzer in analyzers:
         _finish(analyzer, result, wb)
     result.skipped.extend(reader.skipped)
@@ -228,9 +283,12 @@ def analyze_layer(
 
 
 @contextmanager
-def _spool(member: BinaryIO, entry: FileEntry, wb: WalkBudget) -> Iterator[BinaryIO]:
-    """The member's bytes in one seekable buffer: memory when small, else the scratch dir (charged to
-    the scan's quota before a byte is written: the header's size is exactly what will be copied)."""
+def _spool(
+    member: BinaryIO, entry: FileEntry, wb: WalkBudget, head: bytes, digest: hashlib._Hash | None
+) -> Iterator[tuple[BinaryIO, str]]:
+    """The member's bytes in one seekable buffer (memory when small, else the scratch dir, charged to
+    the scan's quota before a byte is written: the header's size is exactly what will be copied),
+    with their SHA-256 when `digest` is given (it has seen `head` already)."""
     on_disk = entry.size > SPOOL_IN_MEMORY
     reserve = wb.quota.reserve(entry.size, "spooling it") if wb.quota is not None and on_disk else None
     with reserve if reserve is not None else _no_reservation():
@@ -239,7 +297,8 @@ def _spool(member: BinaryIO, entry: FileEntry, wb: WalkBudget) -> Iterator[Binar
             max_size=SPOOL_IN_MEMORY, dir=str(scratch_dir) if scratch_dir else None
         ) as buf:
             try:
-                shutil.copyfileobj(member, buf, CHUNK)
+                buf.write(head)
+                sha = _copy_rest(member, buf, digest)
             except OSError as exc:
                 if exc.errno != errno.ENOSPC:
                     raise
@@ -247,7 +306,7 @@ def _spool(member: BinaryIO, entry: FileEntry, wb: WalkBudget) -> Iterator[Binar
                 raise ScratchSpaceExhausted(
                     f"no space left in the scratch dir {where} for {entry.path} ({entry.size} bytes)"
                 ) from None
-            yield buf  # type: ignore[misc]
+            yield buf, sha  # type: ignore[misc]
 
 
 @contextmanager

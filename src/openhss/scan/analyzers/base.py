@@ -6,6 +6,12 @@ size and mode) because it runs for every file of every layer. Only when some ana
 its bytes read, at most `max_size` of them, into a seekable buffer shared by all analyzers that want it,
 and `analyze` is called. Analyzers therefore never see the filesystem and never read unrelated bytes.
 
+Some content cannot be chosen by name: a payload can be called anything. An analyzer that sets
+`sniff_size` gets a second, still cheap chance for regular files `wants` declined: the walker reads the
+member's first `sniff_size` bytes once (shared by every sniffing analyzer) and asks `wants_content`.
+An analyzer whose `wants_digest()` is true is handed the SHA-256 of every regular file it did not
+analyze (`observe_digest`), so a hash list applies to every file without copying any bytes.
+
 An analyzer instance lives for one layer: `analyze` may accumulate state and `finish` returns what is
 left (e.g. a package manager whose database spans several files). Results carry the path they came from;
 the walker stamps the layer's diff_id afterwards, so analyzers need not know it.
@@ -85,9 +91,27 @@ class Analyzer(ABC):
     #: Largest member whose bytes are handed over; larger wanted members are reported in `skipped`.
     max_size: ClassVar[int] = 64 * 1024 * 1024
 
+    #: Leading bytes of a regular file this analyzer needs for `wants_content` (0: header-only).
+    sniff_size: ClassVar[int] = 0
+
     @abstractmethod
     def wants(self, entry: FileEntry) -> bool:
         """Cheap header-only test; called for every member of every layer."""
+
+    def wants_content(self, entry: FileEntry, head: bytes) -> bool:
+        """Second-chance test on the first `sniff_size` bytes of a regular file `wants` declined."""
+        return False
+
+    def wants_digest(self) -> bool:
+        """True when `observe_digest` should see the SHA-256 of every regular file not analyzed."""
+        return False
+
+    def observe_digest(self, entry: FileEntry, sha256: str) -> AnalysisResult | None:
+        """The hex SHA-256 of a regular file this analyzer did not analyze (see `wants_digest`).
+
+        None when there is nothing to report: this runs for most files of an image, and an empty
+        result object per file was a measurable share of the walk."""
+        return None
 
     @abstractmethod
     def analyze(self, entry: FileEntry, content: BinaryIO) -> AnalysisResult:
