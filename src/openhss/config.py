@@ -81,6 +81,9 @@ class ScanSettings(BaseModel):
     #: Wall-clock budget of one image scan in seconds (0: none): a hostile image that keeps its
     #: analyzers busy ends `failed` with the reason instead of holding a worker slot for ever.
     max_scan_seconds: int = Field(default=3600, ge=0)
+    #: A project already scanning yields a start to another project that runs fewer scans and has
+    #: one waiting (work conserving: a lone project still uses every worker).
+    fair_share: bool = True
 
 
 class RegistryTargets(BaseModel):

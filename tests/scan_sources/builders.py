@@ -12,6 +12,7 @@ import io
 import json
 import os
 import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -189,6 +190,23 @@ def build_oci(
     return BuiltImage(
         out_dir, manifest_digest, manifest_bytes, config_digest, config_bytes, diff_ids, digests, raws, blobs
     )
+
+
+def rewrite_oci(out_dir: Path, edit: Callable[[dict[str, Any], dict[str, Any]], None]) -> None:
+    """Let `edit(manifest, config)` change the image `build_oci` wrote at `out_dir` (one tag), then
+    re-write config, manifest and index so every digest still names its bytes."""
+    blobs = out_dir / "blobs" / "sha256"
+    index = json.loads((out_dir / "index.json").read_text())
+    manifest = json.loads((blobs / index["manifests"][0]["digest"].split(":")[1]).read_bytes())
+    config = json.loads((blobs / manifest["config"]["digest"].split(":")[1]).read_bytes())
+    edit(manifest, config)
+    cfg = json.dumps(config).encode()
+    (blobs / sha(cfg)[7:]).write_bytes(cfg)
+    manifest["config"].update(digest=sha(cfg), size=len(cfg))
+    man = json.dumps(manifest).encode()
+    (blobs / sha(man)[7:]).write_bytes(man)
+    index["manifests"][0].update(digest=sha(man), size=len(man))
+    (out_dir / "index.json").write_text(json.dumps(index))
 
 
 def write_platform_index(out_dir: Path, images: list[tuple[BuiltImage, str]], tag: str = "multi") -> str:

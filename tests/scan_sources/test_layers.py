@@ -337,3 +337,10 @@ def test_a_compressed_blob_named_by_its_diff_id_is_still_hashed() -> None:
     raw = raw_tar(member("f"))
     named = "sha256:" + hashlib.sha256(raw).hexdigest()
     assert len(list(LayerReader(io.BytesIO(raw), expected_diff_id=named, blob_digest=named))) == 1
+
+
+def test_thousands_of_hostile_members_are_counted_not_each_listed() -> None:
+    members = [member("d/" * (200 + i) + "f") for i in range(150)]
+    reader, seen = walk(raw_tar(*members, member("ok")), Limits(max_path_length=256))
+    assert list(seen) == ["ok"]
+    assert len(reader.skipped) == 101 and reader.skipped[-1] == ("", "50 more hostile tar members skipped")

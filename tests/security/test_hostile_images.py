@@ -21,7 +21,6 @@ import threading
 import time
 import zipfile
 import zlib
-from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -44,7 +43,7 @@ from openhss.scan.sources.distribution import RegistryClient
 from openhss.services.scanning import scan_image
 from tests.fuzz.harness import guarded
 from tests.fuzz.seeds import elf, rpm_header, rpm_sqlite
-from tests.scan_sources.builders import LayerSpec, build_oci
+from tests.scan_sources.builders import LayerSpec, build_oci, rewrite_oci
 
 MiB = 1024 * 1024
 DEBIAN = b'ID=debian\nVERSION_ID="12"\n'
@@ -55,26 +54,6 @@ DPKG_STATUS = (
 
 def _scan(image: Path, options: PipelineOptions | None = None) -> ImageReport:
     return scan_image(parse_ref(f"oci:{image}:app"), SourceOptions(), options or PipelineOptions())
-
-
-def _rewrite_config(out: Path, edit: Callable[[dict[str, Any]], None]) -> None:
-    """Change the config of a layout `build_oci` wrote, re-writing its manifest and index to match."""
-
-    def sha(b: bytes) -> str:
-        return "sha256:" + hashlib.sha256(b).hexdigest()
-
-    blobs = out / "blobs" / "sha256"
-    index = json.loads((out / "index.json").read_text())
-    manifest = json.loads((blobs / index["manifests"][0]["digest"].split(":")[1]).read_bytes())
-    config = json.loads((blobs / manifest["config"]["digest"].split(":")[1]).read_bytes())
-    edit(config)
-    cfg = json.dumps(config).encode()
-    (blobs / sha(cfg)[7:]).write_bytes(cfg)
-    manifest["config"].update(digest=sha(cfg), size=len(cfg))
-    man = json.dumps(manifest).encode()
-    (blobs / sha(man)[7:]).write_bytes(man)
-    index["manifests"][0].update(digest=sha(man), size=len(man))
-    (out / "index.json").write_text(json.dumps(index))
 
 
 # --- diff_id --------------------------------------------------------------------------------------
@@ -91,10 +70,10 @@ def test_a_layer_that_is_not_its_diff_id_is_refused_and_never_cached(
     # analysis to every image "containing" it, and this image would report without its own content.
     claimed = built.diff_ids[0]
 
-    def forge(config: dict[str, Any]) -> None:
+    def forge(manifest: dict[str, Any], config: dict[str, Any]) -> None:
         config["rootfs"]["diff_ids"][1] = claimed
 
-    _rewrite_config(tmp_path / "img", forge)
+    rewrite_oci(tmp_path / "img", forge)
     cache = FileLayerCache(tmp_path / "cache")
     options = PipelineOptions(cache=cache, workers=1)
     with pytest.raises(DiffIdMismatch, match="names diff_id " + claimed) as info:

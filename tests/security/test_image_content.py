@@ -40,7 +40,7 @@ from openhss.scan.refs import parse_ref
 from openhss.scan.sources.base import SourceOptions
 from openhss.services.scanning import build_pipeline, scan_image
 from tests.fuzz.harness import guarded
-from tests.scan_sources.builders import LayerSpec, build_oci
+from tests.scan_sources.builders import LayerSpec, build_oci, rewrite_oci, sha
 
 MiB = 1024 * 1024
 NO_VULN = ScanScope.ALL & ~ScanScope.VULNERABILITY
@@ -171,27 +171,15 @@ def _write_bomb_image(out: Path, compression: str) -> None:
 
 def _append_layer(out: Path, diff_id: str, blob: bytes, compression: str) -> None:
     """Add a layer to an OCI layout written by `build_oci`, re-writing config, manifest and index."""
-    import hashlib
+    (out / "blobs" / "sha256" / sha(blob)[7:]).write_bytes(blob)
 
-    def sha(b: bytes) -> str:
-        return "sha256:" + hashlib.sha256(b).hexdigest()
+    def add(manifest: dict[str, Any], config: dict[str, Any]) -> None:
+        mt = f"application/vnd.oci.image.layer.v1.tar+{compression}"
+        manifest["layers"].append({"mediaType": mt, "digest": sha(blob), "size": len(blob)})
+        config["rootfs"]["diff_ids"].append(diff_id)
+        config["history"].insert(len(manifest["layers"]) - 1, {"created_by": "bomb"})
 
-    blobs = out / "blobs" / "sha256"
-    index = json.loads((out / "index.json").read_text())
-    manifest = json.loads((blobs / index["manifests"][0]["digest"].split(":")[1]).read_bytes())
-    config = json.loads((blobs / manifest["config"]["digest"].split(":")[1]).read_bytes())
-    (blobs / sha(blob)[7:]).write_bytes(blob)
-    mt = f"application/vnd.oci.image.layer.v1.tar+{compression}"
-    manifest["layers"].append({"mediaType": mt, "digest": sha(blob), "size": len(blob)})
-    config["rootfs"]["diff_ids"].append(diff_id)
-    config["history"].insert(len(manifest["layers"]) - 1, {"created_by": "bomb"})
-    cfg = json.dumps(config).encode()
-    (blobs / sha(cfg)[7:]).write_bytes(cfg)
-    manifest["config"].update(digest=sha(cfg), size=len(cfg))
-    man = json.dumps(manifest).encode()
-    (blobs / sha(man)[7:]).write_bytes(man)
-    index["manifests"][0].update(digest=sha(man), size=len(man))
-    (out / "index.json").write_text(json.dumps(index))
+    rewrite_oci(out, add)
 
 
 #: Runs its argv and prints the child's exit code and peak RSS. Linux carries a parent's RSS

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from openhss.db.engine import transaction
-from openhss.db.models import Host, Image, ImageApp, ImageHost, ScanTask, ScanTaskImage
+from openhss.db.models import Host, Image, ImageApp, ImageHost, Project, ScanTask, ScanTaskImage
 from openhss.domain.enums import ScanScope, ScanStatus
 from openhss.scan.pipeline import ScanStopped
 from openhss.scan.refs import parse_ref
@@ -199,6 +199,45 @@ def test_project_cap_and_sweeper(rt: Runtime, tmp_path: Path) -> None:
     assert report.expired == 1 and report.resent == 1  # job 1 was dispatched recently, job 0 reset
     assert [(m.name, m.args, m.queue) for m in sent] == [("openhss.scan_job", (jobs[0],), "scan.manual")]
     assert _jobs_status(rt, jobs) == ["waiting_for_scan", "waiting_for_scan"]
+
+
+def test_fair_share_a_busy_project_yields_to_a_waiting_one(rt: Runtime, tmp_path: Path) -> None:
+    """Issue 16: one tenant's backlog must not keep another tenant's scan waiting. A project that
+    already runs a scan gives a start up to a project running fewer with a job waiting; alone, it
+    uses every worker. Agents' claims are not held back (they scan only their own host)."""
+    ref = build_image(tmp_path / "img")
+    mine = [add_image(rt.sessions, f"a{i}", ref) for i in range(3)]
+    with transaction(rt.sessions) as s:
+        s.add(Project(id="other-project", name="other"))
+    theirs = add_image(rt.sessions, "b0", ref, project="other-project")
+    a_jobs = [j.id for j in _jobs(rt, _task(rt, mine))]
+    with transaction(rt.sessions) as s:
+        ids = [s.get(Image, theirs).image_id]  # type: ignore[union-attr]
+        b_task = scan_tasks.create_task(
+            s,
+            Scope("other-project", None),
+            image_type="local",
+            is_all=False,
+            refs=[scan_tasks.ImageRefIn(image_id=i) for i in ids],
+        )
+    (b_job,) = [j.id for j in _jobs(rt, b_task)]
+    cfg = rt.settings.scans
+    t0 = results.now_ms()
+
+    def start(job: int, owner: str) -> scans.Started | scans.Deferred | None:
+        with transaction(rt.sessions) as s:
+            return scans.start_job(s, job, owner, now=t0, settings=cfg)
+
+    assert isinstance(start(a_jobs[0], "w1"), scans.Started)
+    got = start(a_jobs[1], "w2")
+    assert isinstance(got, scans.Deferred) and got.reason == "fair share across projects"
+    assert _jobs_status(rt, a_jobs) == ["scanning", "waiting_for_scan", "waiting_for_scan"]
+    assert isinstance(start(b_job, "w2"), scans.Started)
+    # Nobody else waits now: the busy project takes the next free worker.
+    assert isinstance(start(a_jobs[1], "w3"), scans.Started)
+    off = cfg.model_copy(update={"fair_share": False})
+    with transaction(rt.sessions) as s:
+        assert isinstance(scans.start_job(s, a_jobs[2], "w4", now=t0, settings=off), scans.Started)
 
 
 def _jobs_status(rt: Runtime, jobs: list[int]) -> list[str]:

@@ -35,7 +35,7 @@ MiB: Final = 1024 * 1024
 class AnalyzerBudget:
     """What one analyzer may spend on one file (its byte limit is the analyzer's own `max_size`)."""
 
-    seconds: float = 60.0
+    seconds: float = 120.0
     #: Archive members / database rows one analyzer may open in one file.
     max_members: int = 100_000
 
@@ -130,7 +130,7 @@ def count_member(n: int = 1) -> None:
         budget.count_member(n)
 
 
-def seconds_left(default: float = 60.0) -> float:
+def seconds_left(default: float = 120.0) -> float:
     budget = _current.get()
     return budget.seconds_left() if budget is not None else default
 

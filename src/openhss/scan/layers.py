@@ -37,6 +37,8 @@ from openhss.scan.errors import CorruptImage, DiffIdMismatch, ImageOversized
 log = logging.getLogger(__name__)
 
 BLOCK: Final = 512
+#: Hostile members listed by name per layer; more are counted in one line.
+MAX_SKIP_RECORDS: Final = 100
 CHUNK: Final = 1024 * 1024
 WHITEOUT_PREFIX: Final = ".wh."
 OPAQUE_MARKER: Final = ".wh..wh..opq"
@@ -405,6 +407,7 @@ class LayerReader:
         self.skipped: list[tuple[str, str]] = []
         #: Why the next member is not handed out (its GNU long name / PAX header was over the limit).
         self._poisoned = ""
+        self._unlisted_skips = 0
         self.opaque_dirs: list[str] = []
         self.warnings: list[str] = []
         self.stats = LayerStats()
@@ -517,8 +520,11 @@ class LayerReader:
         return ""
 
     def _skip_member(self, name: str, reason: str, size: int) -> None:
-        shown = name if len(name) <= 200 else f"{name[:200]}… ({len(name)} characters)"
-        self.skipped.append((shown, reason))
+        if len(self.skipped) < MAX_SKIP_RECORDS:
+            shown = name if len(name) <= 200 else f"{name[:200]}… ({len(name)} characters)"
+            self.skipped.append((shown, reason))
+        else:  # a 10k-level tree skips thousands of directories: counted, not each listed
+            self._unlisted_skips += 1
         self._skip(size)
 
     def _verify_diff_id(self) -> None:
@@ -608,6 +614,8 @@ class LayerReader:
                 self._skip((-data_size) % BLOCK)
         self._drain()
         self._verify_diff_id()
+        if self._unlisted_skips:
+            self.skipped.append(("", f"{self._unlisted_skips} more hostile tar members skipped"))
 
     def _emit(
         self,

@@ -260,9 +260,12 @@ def analyze_layer(
                     _run(analyzer, entry, buf, result, wb)
                 _observe(digesters, entry, sha, result)
         except BudgetExceeded as exc:
-            # The spool would overflow the scan's scratch quota: this file is skipped, not the scan.
+            # The spool would overflow the scan's scratch quota: this file is skipped, not the scan
+            # (nothing of it was read yet, so a digest is still taken by streaming).
             names = ", ".join(a.name for a in fits)
             result.skipped.append((entry.path, f"{names}: {exc}"))
+            if digesters:
+                _observe(digesters, entry, _digest_rest(hashlib.sha256(head), member), result)
     for analyzer in analyzers:
         _finish(analyzer, result, wb)
     result.skipped.extend(reader.skipped)

@@ -193,8 +193,12 @@ def start_job(
     *,
     now: int | None = None,
     settings: ScanSettings | None = None,
+    fair: bool = True,
 ) -> Started | Deferred | None:
     """Take the job (None: it is not startable — running elsewhere, finished or gone).
+
+    `fair`: apply the fair share across projects (workers share one pool; an agent scans only its own
+    host's images, so its claims do not).
 
     Writes nothing unless it returns `Started`: a refused token or cap is compensated before returning,
     so several jobs can be started in one transaction (the agent's claim)."""
@@ -264,20 +268,71 @@ def start_job(
             .where(ScanTask.project_id == project_id, ScanTaskImage.status == ScanStatus.SCANNING.value)
         )
         if (running or 0) > cfg.project_concurrency:
-            session.execute(
-                update(ScanTaskImage)
-                .where(ScanTaskImage.id == job_pk, ScanTaskImage.lease_owner == owner)
-                .values(
-                    status=ScanStatus.WAITING.value,
-                    lease_owner="",
-                    lease_expires=0,
-                    attempts=ScanTaskImage.attempts - 1,
-                )
-            )
+            _unclaim(session, job_pk, owner)
             refund()
             return Deferred(CAP_RETRY_SECONDS, "project concurrency cap")
+    if fair and cfg.fair_share and _yields_to_another_project(session, project_id):
+        _unclaim(session, job_pk, owner)
+        refund()
+        return Deferred(CAP_RETRY_SECONDS, "fair share across projects")
     session.execute(update(Image).where(Image.id == image_pk).values(scan_status=ScanStatus.SCANNING.value))
     return Started(job_pk, task_pk, image_pk, int(scope), owner, at + lease_ms)
+
+
+def _running_by_project(session: Session, projects: Sequence[str]) -> dict[str, int]:
+    rows = session.execute(
+        select(ScanTask.project_id, func.count())
+        .select_from(ScanTaskImage)
+        .join(ScanTask, ScanTask.id == ScanTaskImage.task_pk)
+        .where(ScanTask.project_id.in_(projects), ScanTaskImage.status == ScanStatus.SCANNING.value)
+        .group_by(ScanTask.project_id)
+    ).all()
+    return {str(p): int(n) for p, n in rows}
+
+
+def _yields_to_another_project(session: Session, project_id: str) -> bool:
+    """Fair share when claiming work: a project that already runs a scan gives this start up while
+    another project, running fewer, has a job waiting that a worker could start.
+
+    Work conserving (a lone project uses every worker) and cheap (only checked once the project runs
+    something). Without it the queue is first-come: one tenant's backlog of slow (hostile) images
+    kept another tenant's scan `waiting_for_scan` for minutes. Jobs left for agents do not count:
+    no worker can start them.
+    """
+    mine = _running_by_project(session, [project_id]).get(project_id, 0)
+    if mine <= 1:  # this job is the project's only running scan
+        return False
+    others = list(
+        session.scalars(
+            select(ScanTask.project_id)
+            .join(ScanTaskImage, ScanTaskImage.task_pk == ScanTask.id)
+            .join(Image, Image.id == ScanTaskImage.image_pk)
+            .where(
+                ScanTask.project_id != project_id,
+                ScanTaskImage.status == ScanStatus.WAITING.value,
+                or_(Image.source_ref != "", Image.image_type == "registry"),
+            )
+            .distinct()
+            .limit(64)
+        )
+    )
+    if not others:
+        return False
+    running = _running_by_project(session, others)
+    return any(running.get(p, 0) < mine - 1 for p in others)
+
+
+def _unclaim(session: Session, job_pk: int, owner: str) -> None:
+    session.execute(
+        update(ScanTaskImage)
+        .where(ScanTaskImage.id == job_pk, ScanTaskImage.lease_owner == owner)
+        .values(
+            status=ScanStatus.WAITING.value,
+            lease_owner="",
+            lease_expires=0,
+            attempts=ScanTaskImage.attempts - 1,
+        )
+    )
 
 
 # --- finish ------------------------------------------------------------------------------------------
@@ -712,7 +767,7 @@ def claim_jobs_for_host(
     for job_pk, image_pk, image_id, name, version, task_id in candidates:
         if len(out) >= limit:
             break
-        started = start_job(session, job_pk, agent_owner(host_pk), now=at)
+        started = start_job(session, job_pk, agent_owner(host_pk), now=at, fair=False)
         if isinstance(started, Started):
             out.append(
                 AgentJob(

@@ -49,7 +49,7 @@ def _needs_hash(mode: int) -> bool:
 
 class FilesAnalyzer(Analyzer):
     name: ClassVar[str] = "files"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
     scope: ClassVar[ScanScope] = ScanScope.VULNERABILITY | ScanScope.BASELINE
     max_size: ClassVar[int] = 2 * 1024 * 1024 * 1024
 

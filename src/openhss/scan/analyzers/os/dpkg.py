@@ -39,7 +39,7 @@ _NOT_RECORDS = (".md5sums", ".list", ".conffiles", ".preinst", ".postinst", ".pr
 _INSTALLED = {"installed", "triggers-awaited", "triggers-pending"}
 #: Packages one layer may declare. A real Debian image has a few thousand; a hostile status file of
 #: millions of stanzas (a few MB compressed) would otherwise become millions of objects to match.
-MAX_PACKAGES = 100_000
+MAX_PACKAGES = 50_000
 _SOURCE = re.compile(r"^(\S+)(?:\s+\((\S+)\))?")
 _COPYRIGHT = re.compile(r"^usr/share/doc/([^/]+)/copyright$")
 _DOC_DIR = re.compile(r"^usr/share/doc/([^/]+)$")

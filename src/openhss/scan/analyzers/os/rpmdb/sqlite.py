@@ -33,11 +33,13 @@ _PACKAGES_SQL: Final = re.compile(
 )
 #: Longest header blob read; real ones are tens of kB.
 MAX_BLOB: Final = 16 * 1024 * 1024
+#: All header blobs of one database together (a real one holds a few hundred MB at the very most).
+MAX_TOTAL: Final = 1024 * 1024 * 1024
 #: Page cache of the connection (negative: KiB), so a big file cannot grow the process through it.
 CACHE_KIB: Final = 2048
 #: Virtual-machine steps between two looks at the clock.
 PROGRESS_STEPS: Final = 10_000
-#: Ceiling on the query when no analyzer budget is installed (direct callers, tests).
+#: Ceiling on the query (a real rpmdb reads in well under a second), within the file's own budget.
 DEFAULT_SECONDS: Final = 30.0
 
 _READABLE: Final = frozenset({"packages", "sqlite_master", "sqlite_schema"})
@@ -63,7 +65,7 @@ def iter_sqlite_blobs(f: BinaryIO, size: int) -> Iterator[bytes]:
 
 
 def _read(uri: str) -> Iterator[bytes]:
-    deadline = time.monotonic() + budgets.seconds_left(DEFAULT_SECONDS)
+    deadline = time.monotonic() + min(DEFAULT_SECONDS, budgets.seconds_left(DEFAULT_SECONDS))
     why: list[BaseException] = []
 
     def progress() -> int:
@@ -95,9 +97,13 @@ def _read(uri: str) -> Iterator[bytes]:
         ).fetchall()
         if len(rows) != 1 or rows[0][0] != "table" or not _PACKAGES_SQL.fullmatch(str(rows[0][1] or "")):
             raise RpmHeaderError("sqlite rpmdb: Packages is not the plain table rpm creates; not read")
+        total = 0
         for (blob,) in conn.execute("SELECT blob FROM Packages"):
             budgets.count_member()
             if isinstance(blob, bytes):
+                total += len(blob)
+                if total > MAX_TOTAL:
+                    raise RpmHeaderError(f"sqlite rpmdb: more than {MAX_TOTAL} bytes of package headers")
                 yield blob
     except sqlite3.Error as exc:
         if why and not isinstance(why[0], BudgetExceeded):
