@@ -136,3 +136,45 @@ indexed_count  # unused function (src/openhss/services/vulnerabilities.py:75)
 ALL_IMAGES  # unused variable (src/openhss/services/whitelists.py:29)
 modified  # unused variable (src/openhss/vulndb/osv.py:70)
 related  # unused variable (src/openhss/vulndb/osv.py:74)
+# Wire-model and ORM fields read by serialisation or templates (merge of issues 16-23).
+delivered_num  # events subscription list (src/openhss/api/routers/events.py)
+pending_num  # events subscription list (src/openhss/api/routers/events.py)
+statement_num  # VEX import response (src/openhss/api/routers/vex.py)
+applied_num  # VEX import response (src/openhss/api/routers/vex.py)
+ignored_records  # coverage wire model (src/openhss/api/schemas.py)
+unchecked_num  # image vulnerability list, additive (src/openhss/api/schemas.py)
+delivered_at  # event_outbox column (src/openhss/db/models.py)
+affected_images  # coverage overview rows read by the console template (src/openhss/services/coverage.py)
+min_width  # rich Column attribute set on the table (src/openhss/cli_output.py)
+MEDIA_TYPE  # media types of the VEX writers (src/openhss/exports/openvex.py, cdx_vex.py)
+arg2  # sqlite3 authorizer callback signature (src/openhss/scan/analyzers/os/rpmdb/sqlite.py)
+Delete  # named in the TypeVar bound string (src/openhss/db/tenancy.py)
+Update  # named in the TypeVar bound string (src/openhss/db/tenancy.py)
+# Lazy registries name their classes as "module:Class" strings, and `__getattr__` serves the old
+# module attributes (`ANALYZERS`, `CHECKS`, `SOURCES`): vulture cannot follow either.
+__getattr__
+BaselineFileAnalyzer
+FilesAnalyzer
+DotnetAnalyzer
+GoBinaryAnalyzer
+JavaAnalyzer
+NodeAnalyzer
+PhpAnalyzer
+PythonAnalyzer
+RubyAnalyzer
+RustAnalyzer
+ApkAnalyzer
+DpkgAnalyzer
+OSReleaseAnalyzer
+RpmAnalyzer
+SecretAnalyzer
+BuildCommandCheck
+ComplianceCheck
+ImageConfigCheck
+ContainerdSource
+DirSource
+DistributionSource
+DockerArchiveSource
+DockerDaemonSource
+OciLayoutSource
+OciArchiveSource

@@ -189,11 +189,6 @@ def bound_scope(session: Session | None = None) -> Scope | None:
     return _current_scope.get()
 
 
-def pin_scope(session: Session, scope: Scope) -> None:
-    """Bind `scope` to one session (for code that runs outside the request's context)."""
-    session.info[_SESSION_SCOPE] = scope
-
-
 def _touches_tenant(stmt: Any) -> list[str]:
     names: list[str] = []
     tenant = _tenant_table_names()

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from openhss.domain.coverage import CoverageEntry
-from openhss.domain.enums import FindingKind
 from openhss.domain.models import FileRecord, Finding, OSInfo, Package
 from openhss.domain.vulnerability import VulnerabilityFinding
 
@@ -64,6 +63,3 @@ class ImageReport:
     seconds: float = 0.0
     #: Advisory coverage per OS release / ecosystem; None when vulnerabilities were not matched.
     coverage: list[CoverageEntry] | None = None
-
-    def findings_of(self, kind: FindingKind) -> list[Finding]:
-        return [f for f in self.findings if f.kind is kind]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -634,11 +634,6 @@ def parse_document(raw: bytes | str) -> Document:
     if isinstance(doc.get("document"), dict) and "csaf_version" in _dict(doc["document"]):
         return parse_csaf(doc)
     raise VexError("not a VEX document: expected OpenVEX, CycloneDX (VEX) or CSAF 2.0")
-
-
-def statements_of(docs: Iterable[Document]) -> Iterator[Statement]:
-    for d in docs:
-        yield from d.statements
 
 
 # --- identities of our own findings -------------------------------------------------------------------

@@ -68,12 +68,6 @@ class PlatformNotFound(ScanError):
     status = ScanStatus.FAILED
 
 
-class UnsafeContent(ScanError):
-    """Content that is structurally valid but hostile beyond skipping (e.g. an over-long path)."""
-
-    status = ScanStatus.FAILED
-
-
 class ScratchSpaceExhausted(ScanError):
     """The scratch dir filled up while spooling a member: an operator problem, named as such."""
 

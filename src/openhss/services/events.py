@@ -447,12 +447,6 @@ def run_deliverer(
             stop.wait(interval)
 
 
-def outbox(session: Session, scope: Scope, limit: int = 100) -> Sequence[EventOutbox]:
-    return session.scalars(
-        _scoped(select(EventOutbox), EventOutbox, scope).order_by(EventOutbox.id.desc()).limit(limit)
-    ).all()
-
-
 # --- the events of images ----------------------------------------------------------------------------------
 
 
