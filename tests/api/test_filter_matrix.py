@@ -342,3 +342,11 @@ def test_each_filter_value_selects_some_images_but_not_all() -> None:
     for name, (value, meaning) in MEANING.items():
         hit = [s for s in SEEDS if meaning(s, value)]
         assert 0 < len(hit) < len(SEEDS), name
+
+
+def test_the_filter_table_and_the_filter_model_name_the_same_fields() -> None:
+    from dataclasses import fields
+
+    from openhss.services.images import IMAGE_FILTERS, ImageFilter
+
+    assert {f.name for f in fields(ImageFilter)} == set(IMAGE_FILTERS)

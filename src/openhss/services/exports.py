@@ -38,6 +38,7 @@ from openhss.db.models import (
     ImageVulnerability,
     Project,
 )
+from openhss.db.tenancy import scoped
 from openhss.domain.errors import HssError, InvalidRequest, NotFound
 from openhss.exports.tabular import FORMATS, REPORT_COLUMNS
 from openhss.services import dispatch
@@ -569,9 +570,7 @@ def _visible(task: ExportTask, scope: Scope) -> bool:
 
 
 def get_task(session: Session, scope: Scope, task_id: str) -> ExportTask:
-    task = session.scalars(
-        select(ExportTask).where(ExportTask.project_id == scope.project_id, ExportTask.task_id == task_id)
-    ).first()
+    task = session.scalars(scoped(select(ExportTask).where(ExportTask.task_id == task_id), scope)).first()
     if task is None or not _visible(task, scope):
         raise NotFound(f"export task {task_id} does not exist")
     return task
@@ -598,10 +597,8 @@ def latest_task(
         return task
     if not export_task_type:
         raise InvalidRequest("invalid parameter: task_id or export_task_type is required")
-    stmt = (
-        select(ExportTask)
-        .where(ExportTask.project_id == scope.project_id, _type_filter(export_task_type))
-        .order_by(ExportTask.create_time.desc(), ExportTask.id.desc())
+    stmt = scoped(select(ExportTask).where(_type_filter(export_task_type)), scope).order_by(
+        ExportTask.create_time.desc(), ExportTask.id.desc()
     )
     for task in session.scalars(stmt.limit(50)):
         if _visible(task, scope):
@@ -620,10 +617,9 @@ def open_file(session: Session, settings: Settings, scope: Scope, file_id: str) 
     task = None
     if file_id:
         task = session.scalars(
-            select(ExportTask).where(
-                ExportTask.project_id == scope.project_id,
-                ExportTask.file_id == file_id,
-                ExportTask.task_status == "success",
+            scoped(
+                select(ExportTask).where(ExportTask.file_id == file_id, ExportTask.task_status == "success"),
+                scope,
             )
         ).first()
     if task is None or not _visible(task, scope):
