@@ -58,6 +58,9 @@ from tests.worker.helpers import import_advisories
 ATTACKS: Counter[tuple[str, str]] = Counter()
 
 
+pytestmark = pytest.mark.slow  # one live server per backend, hundreds of requests
+
+
 @dataclass(frozen=True, slots=True)
 class World:
     backend: str

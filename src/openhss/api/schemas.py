@@ -97,6 +97,30 @@ def _query_bool(value: object) -> object:
 QueryBool = Annotated[bool, BeforeValidator(_query_bool)]
 
 
+class LocalImageListFilters(BaseModel):
+    """ListImageLocal's filters as query parameters; the route hands it to `ImageFilter.of` as is."""
+
+    image_name: Str256 | None = None
+    image_version: Str128 | None = None
+    scan_status: ScanStatusParam | None = None
+    local_image_type: LocalImageType | None = None
+    image_size: NonNegBig | None = None
+    start_latest_update_time: NonNegBig | None = None
+    end_latest_update_time: NonNegBig | None = None
+    start_latest_scan_time: NonNegBig | None = None
+    end_latest_scan_time: NonNegBig | None = None
+    has_vul: QueryBool | None = None
+    host_name: Str64 | None = None
+    host_id: Str64 | None = None
+    host_ip: Str64 | None = None
+    container_id: Str64 | None = None
+    container_name: Str64 | None = None
+    pod_id: Str64 | None = None
+    pod_name: Str64 | None = None
+    app_name: Str64 | None = None
+    has_container: QueryBool | None = None
+
+
 class LocalImageInfo(StrictBody):
     image_id: Str256 | None = None
     image_digest: Str256 | None = None

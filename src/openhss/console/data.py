@@ -30,6 +30,7 @@ from openhss.db.models import (
     ScanTaskImage,
     VulImageIndex,
 )
+from openhss.db.tenancy import scoped
 from openhss.domain.enums import FindingKind, ScanStatus
 from openhss.services import scan_tasks
 from openhss.services.identity import Scope
@@ -88,13 +89,12 @@ def image_counts(session: Session, scope: Scope) -> list[ImageCounts]:
 
 def open_vulnerabilities_by_severity(session: Session, scope: Scope) -> dict[str, int]:
     """Unhandled (image, vulnerability) pairs per severity, from the index."""
-    stmt = (
+    stmt = scoped(
         select(VulImageIndex.repair_necessity, func.count())
-        .where(VulImageIndex.project_id == scope.project_id, VulImageIndex.handled.is_(False))
-        .group_by(VulImageIndex.repair_necessity)
+        .where(VulImageIndex.handled.is_(False))
+        .group_by(VulImageIndex.repair_necessity),
+        scope,
     )
-    if scope.enterprise_project_ids is not None:
-        stmt = stmt.where(VulImageIndex.enterprise_project_id.in_(sorted(scope.enterprise_project_ids)))
     counts = dict.fromkeys(SEVERITIES, 0)
     for sev, n in session.execute(stmt).all():
         counts[sev if sev in counts else "Unknown"] += n
@@ -120,13 +120,15 @@ def findings_over_time(
     start = (today - days + 1) * DAY_MS
     day = ImageVulnerability.first_found_time // DAY_MS
     rows = session.execute(
-        select(day, ImageVulnerability.severity_rank, func.count())
-        .where(
-            ImageVulnerability.project_id == scope.project_id,
-            ImageVulnerability.first_found_time >= start,
-            ImageVulnerability.image_pk.in_(image_pks(scope)),
+        scoped(
+            select(day, ImageVulnerability.severity_rank, func.count())
+            .where(
+                ImageVulnerability.first_found_time >= start,
+                ImageVulnerability.image_pk.in_(image_pks(scope)),
+            )
+            .group_by(day, ImageVulnerability.severity_rank),
+            scope,
         )
-        .group_by(day, ImageVulnerability.severity_rank)
     ).all()
     buckets = {d: dict.fromkeys(SEVERITIES, 0) for d in range(today - days + 1, today + 1)}
     for d, rank, n in rows:
@@ -146,20 +148,24 @@ class PackageRisk:
 def top_vulnerable_packages(session: Session, scope: Scope, limit: int = 8) -> list[PackageRisk]:
     """Packages with the most distinct unfixed vulnerabilities across the scope's images."""
     rows = session.execute(
-        select(
-            ImageVulnerability.app_name,
-            func.count(func.distinct(ImageVulnerability.vul_id)),
-            func.count(func.distinct(ImageVulnerability.image_pk)),
-            func.max(ImageVulnerability.severity_rank),
+        scoped(
+            select(
+                ImageVulnerability.app_name,
+                func.count(func.distinct(ImageVulnerability.vul_id)),
+                func.count(func.distinct(ImageVulnerability.image_pk)),
+                func.max(ImageVulnerability.severity_rank),
+            )
+            .where(
+                ImageVulnerability.status == UNFIXED,
+                ImageVulnerability.image_pk.in_(image_pks(scope)),
+            )
+            .group_by(ImageVulnerability.app_name)
+            .order_by(
+                func.count(func.distinct(ImageVulnerability.vul_id)).desc(), ImageVulnerability.app_name
+            )
+            .limit(limit),
+            scope,
         )
-        .where(
-            ImageVulnerability.project_id == scope.project_id,
-            ImageVulnerability.status == UNFIXED,
-            ImageVulnerability.image_pk.in_(image_pks(scope)),
-        )
-        .group_by(ImageVulnerability.app_name)
-        .order_by(func.count(func.distinct(ImageVulnerability.vul_id)).desc(), ImageVulnerability.app_name)
-        .limit(limit)
     ).all()
     return [PackageRisk(name, int(v), int(i), RANK_NAME.get(r, "Unknown")) for name, v, i, r in rows]
 
@@ -177,27 +183,31 @@ class RecentFinding:
 def newest_critical(session: Session, scope: Scope, limit: int = 8) -> list[RecentFinding]:
     """The newest open Critical vulnerabilities and malware hits, newest first."""
     vul_rows = session.execute(
-        select(ImageVulnerability, Image)
-        .join(Image, Image.id == ImageVulnerability.image_pk)
-        .where(
-            ImageVulnerability.project_id == scope.project_id,
-            ImageVulnerability.severity_rank >= 4,
-            ImageVulnerability.status == UNFIXED,
-            ImageVulnerability.image_pk.in_(image_pks(scope)),
+        scoped(
+            select(ImageVulnerability, Image)
+            .join(Image, Image.id == ImageVulnerability.image_pk)
+            .where(
+                ImageVulnerability.severity_rank >= 4,
+                ImageVulnerability.status == UNFIXED,
+                ImageVulnerability.image_pk.in_(image_pks(scope)),
+            )
+            .order_by(ImageVulnerability.first_found_time.desc(), ImageVulnerability.id.desc())
+            .limit(limit),
+            scope,
         )
-        .order_by(ImageVulnerability.first_found_time.desc(), ImageVulnerability.id.desc())
-        .limit(limit)
     ).all()
     mal_rows = session.execute(
-        select(ImageFinding, Image)
-        .join(Image, Image.id == ImageFinding.image_pk)
-        .where(
-            ImageFinding.project_id == scope.project_id,
-            ImageFinding.kind == FindingKind.MALWARE.value,
-            ImageFinding.image_pk.in_(image_pks(scope)),
+        scoped(
+            select(ImageFinding, Image)
+            .join(Image, Image.id == ImageFinding.image_pk)
+            .where(
+                ImageFinding.kind == FindingKind.MALWARE.value,
+                ImageFinding.image_pk.in_(image_pks(scope)),
+            )
+            .order_by(ImageFinding.found_time.desc(), ImageFinding.id.desc())
+            .limit(limit),
+            scope,
         )
-        .order_by(ImageFinding.found_time.desc(), ImageFinding.id.desc())
-        .limit(limit)
     ).all()
     found = [
         RecentFinding(
@@ -241,9 +251,7 @@ def task_views(session: Session, tasks: Sequence[ScanTask]) -> list[TaskView]:
 
 
 def running_tasks(session: Session, scope: Scope, limit: int = 10) -> list[TaskView]:
-    stmt = select(ScanTask).where(ScanTask.project_id == scope.project_id, ScanTask.task_status == "scanning")
-    if scope.enterprise_project_ids is not None:
-        stmt = stmt.where(ScanTask.enterprise_project_id.in_(sorted(scope.enterprise_project_ids)))
+    stmt = scoped(select(ScanTask).where(ScanTask.task_status == "scanning"), scope)
     tasks = list(session.scalars(stmt.order_by(ScanTask.create_time.desc()).limit(limit)))
     return task_views(session, tasks)
 
@@ -267,7 +275,7 @@ class Page(Generic[T]):
 def export_tasks(session: Session, scope: Scope, offset: int, limit: int) -> tuple[int, list[ExportTask]]:
     """The project's export tasks, newest first, filtered to the caller's enterprise projects as
     `services.exports.get_task` filters one task."""
-    stmt = select(ExportTask).where(ExportTask.project_id == scope.project_id)
+    stmt = scoped(select(ExportTask), scope)
     rows = list(session.scalars(stmt.order_by(ExportTask.create_time.desc(), ExportTask.id.desc())))
     if scope.enterprise_project_ids is not None:
         allowed = scope.enterprise_project_ids
@@ -316,9 +324,7 @@ class AgentView:
 
 
 def agents(session: Session, scope: Scope) -> list[AgentView]:
-    stmt = select(Host).where(Host.project_id == scope.project_id)
-    if scope.enterprise_project_ids is not None:
-        stmt = stmt.where(Host.enterprise_project_id.in_(sorted(scope.enterprise_project_ids)))
+    stmt = scoped(select(Host), scope)
     hosts = list(session.scalars(stmt.order_by(Host.host_name, Host.id)))
     pks = [h.id for h in hosts]
     images: dict[int, int] = {}
@@ -406,17 +412,19 @@ def vulnerability_facts(session: Session, scope: Scope, vul_id: str) -> dict[str
     """What is known about one vulnerability across the scope: worst severity, score, description,
     fixed versions and the affected packages."""
     rows = session.execute(
-        select(
-            ImageVulnerability.vul_type,
-            ImageVulnerability.severity_rank,
-            ImageVulnerability.cvss_score,
-            ImageVulnerability.description,
-            ImageVulnerability.app_name,
-            ImageVulnerability.fixed_version,
-        ).where(
-            ImageVulnerability.project_id == scope.project_id,
-            ImageVulnerability.vul_id == vul_id,
-            ImageVulnerability.image_pk.in_(image_pks(scope)),
+        scoped(
+            select(
+                ImageVulnerability.vul_type,
+                ImageVulnerability.severity_rank,
+                ImageVulnerability.cvss_score,
+                ImageVulnerability.description,
+                ImageVulnerability.app_name,
+                ImageVulnerability.fixed_version,
+            ).where(
+                ImageVulnerability.vul_id == vul_id,
+                ImageVulnerability.image_pk.in_(image_pks(scope)),
+            ),
+            scope,
         )
     ).all()
     if not rows:

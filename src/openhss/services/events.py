@@ -37,6 +37,7 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from openhss.config import WebhookSettings
+from openhss.db import tenancy
 from openhss.db.engine import transaction
 from openhss.db.models import EventOutbox, EventSubscription, Image, VulImageIndex
 from openhss.domain.errors import InvalidRequest, NotFound
@@ -59,11 +60,10 @@ M = TypeVar("M", bound="Select[Any]")
 
 
 def _scoped(stmt: M, model: type[EventSubscription] | type[EventOutbox], scope: Scope) -> M:
-    """The one tenant filter of this module."""
-    stmt = stmt.where(model.project_id == scope.project_id)
-    if scope.enterprise_project_ids is not None:
-        stmt = stmt.where(model.enterprise_project_id.in_(sorted(scope.enterprise_project_ids)))
-    return stmt
+    """The tenant filter: `db.tenancy.scoped`, the one mechanism every tenant query goes through
+    (`model` names the table for the reader; the mechanism finds every tenant table itself)."""
+    del model
+    return tenancy.scoped(stmt, scope)
 
 
 # --- target policy ---------------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from openhss.db.models import (
     ImageVulnerability,
     Project,
 )
+from openhss.db.tenancy import scoped
 from openhss.domain.errors import HssError, InvalidRequest, NotFound
 from openhss.exports.base import ReportLayout
 from openhss.exports.registry import FILE_FORMATS, LAYOUTS, media_type_of
@@ -771,9 +772,7 @@ def _visible(task: ExportTask, scope: Scope) -> bool:
 
 
 def get_task(session: Session, scope: Scope, task_id: str) -> ExportTask:
-    task = session.scalars(
-        select(ExportTask).where(ExportTask.project_id == scope.project_id, ExportTask.task_id == task_id)
-    ).first()
+    task = session.scalars(scoped(select(ExportTask).where(ExportTask.task_id == task_id), scope)).first()
     if task is None or not _visible(task, scope):
         raise NotFound(f"export task {task_id} does not exist")
     return task
@@ -800,10 +799,8 @@ def latest_task(
         return task
     if not export_task_type:
         raise InvalidRequest("invalid parameter: task_id or export_task_type is required")
-    stmt = (
-        select(ExportTask)
-        .where(ExportTask.project_id == scope.project_id, _type_filter(export_task_type))
-        .order_by(ExportTask.create_time.desc(), ExportTask.id.desc())
+    stmt = scoped(select(ExportTask).where(_type_filter(export_task_type)), scope).order_by(
+        ExportTask.create_time.desc(), ExportTask.id.desc()
     )
     for task in session.scalars(stmt.limit(50)):
         if _visible(task, scope):
@@ -822,10 +819,9 @@ def open_file(session: Session, settings: Settings, scope: Scope, file_id: str) 
     task = None
     if file_id:
         task = session.scalars(
-            select(ExportTask).where(
-                ExportTask.project_id == scope.project_id,
-                ExportTask.file_id == file_id,
-                ExportTask.task_status == "success",
+            scoped(
+                select(ExportTask).where(ExportTask.file_id == file_id, ExportTask.task_status == "success"),
+                scope,
             )
         ).first()
     if task is None or not _visible(task, scope):

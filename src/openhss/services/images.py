@@ -6,10 +6,11 @@ tables), so filtering by "images running on host X" is as cheap as listing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
+from typing import Any
 
-from sqlalchemy import ColumnElement, Exists, Select, exists, func, or_, select
+from sqlalchemy import ColumnElement, Exists, Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from openhss.db.models import Container, Host, Image, ImageApp, ImageHost
@@ -72,6 +73,14 @@ class ImageFilter:
     def as_json(self) -> dict[str, object]:
         return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
 
+    @classmethod
+    def of(cls, request: object, **overrides: object) -> ImageFilter:
+        """The filters a request model carries, taken by field name (the HSS names are the same)."""
+        names = {f.name for f in fields(cls)}
+        found = {n: getattr(request, n) for n in names if getattr(request, n, None) is not None}
+        found.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**found)
+
 
 def _host_exists(*conds: ColumnElement[bool]) -> Exists:
     return exists(
@@ -85,79 +94,73 @@ def _container_exists(*conds: ColumnElement[bool]) -> Exists:
     return exists(select(Container.id).where(Container.image_pk == Image.id, *conds))
 
 
+def _flag(column: Any) -> Callable[[bool], ColumnElement[bool]]:
+    return lambda wanted: column > 0 if wanted else column == 0
+
+
+def _has_vul(wanted: bool) -> ColumnElement[bool]:
+    # "has no vulnerability" only means something for an image that was scanned
+    return and_(Image.scan_status == "success", Image.vul_num > 0 if wanted else Image.vul_num == 0)
+
+
+def _risky(wanted: bool) -> ColumnElement[bool]:
+    risky = or_(Image.vul_num > 0, Image.malicious_file_num > 0, Image.unsafe_setting_num > 0)
+    return risky if wanted else ~risky
+
+
+def _contains(column: Any) -> Callable[[str], ColumnElement[bool]]:
+    return lambda value: column.contains(value, autoescape=True)
+
+
+def _eq(column: Any) -> Callable[[Any], ColumnElement[bool]]:
+    return lambda value: column == value
+
+
+#: Every image filter, declared once: HSS field name → the condition it adds. `ImageFilter` has exactly
+#: these fields (a test holds them together), and routes build it from their request models by name
+#: (`ImageFilter.of`), so a filter is named in the request model and here, nowhere else.
+IMAGE_FILTERS: dict[str, Callable[[Any], ColumnElement[bool]]] = {
+    "image_name": _contains(Image.image_name),
+    "image_version": _eq(Image.image_version),
+    "image_id": _eq(Image.image_id),
+    "namespace": _eq(Image.organization),
+    "registry_type": _eq(Image.registry_type),
+    "scan_status": _eq(Image.scan_status),
+    "local_image_type": _eq(Image.local_image_type),
+    "image_size": _eq(Image.image_size),
+    "start_latest_update_time": lambda v: Image.latest_update_time >= v,
+    "end_latest_update_time": lambda v: Image.latest_update_time <= v,
+    "start_latest_scan_time": lambda v: Image.latest_scan_time >= v,
+    "end_latest_scan_time": lambda v: Image.latest_scan_time <= v,
+    "has_vul": _has_vul,
+    "has_malicious_file": _flag(Image.malicious_file_num),
+    "has_unsafe_setting": _flag(Image.unsafe_setting_num),
+    "risky": _risky,
+    "severity_level": _eq(Image.severity_level),
+    "cluster_id": _eq(Image.cluster_id),
+    "host_name": lambda v: _host_exists(Host.host_name.contains(v, autoescape=True)),
+    "host_id": lambda v: _host_exists(Host.host_id == v),
+    "host_ip": lambda v: _host_exists(or_(Host.private_ip == v, Host.public_ip == v)),
+    "public_ip": lambda v: _host_exists(Host.public_ip == v),
+    "private_ip": lambda v: _host_exists(Host.private_ip == v),
+    "container_id": lambda v: _container_exists(Container.container_id == v),
+    "container_name": lambda v: _container_exists(Container.container_name.contains(v, autoescape=True)),
+    "pod_id": lambda v: _container_exists(Container.pod_id == v),
+    "pod_name": lambda v: _container_exists(Container.pod_name.contains(v, autoescape=True)),
+    "has_container": _flag(Image.container_num),
+    "app_name": lambda v: exists(
+        select(ImageApp.id).where(
+            ImageApp.image_pk == Image.id, ImageApp.app_name.contains(v, autoescape=True)
+        )
+    ),
+}
+
+
 def apply_filter(stmt: Select[Image], f: ImageFilter) -> Select[Image]:
-    if f.image_name:
-        stmt = stmt.where(Image.image_name.contains(f.image_name, autoescape=True))
-        if f.image_version:
-            stmt = stmt.where(Image.image_version == f.image_version)
-    if f.image_id:
-        stmt = stmt.where(Image.image_id == f.image_id)
-    if f.namespace:
-        stmt = stmt.where(Image.organization == f.namespace)
-    if f.registry_type:
-        stmt = stmt.where(Image.registry_type == f.registry_type)
-    if f.scan_status:
-        stmt = stmt.where(Image.scan_status == f.scan_status)
-    if f.local_image_type:
-        stmt = stmt.where(Image.local_image_type == f.local_image_type)
-    if f.image_size is not None:
-        stmt = stmt.where(Image.image_size == f.image_size)
-    if f.start_latest_update_time is not None:
-        stmt = stmt.where(Image.latest_update_time >= f.start_latest_update_time)
-    if f.end_latest_update_time is not None:
-        stmt = stmt.where(Image.latest_update_time <= f.end_latest_update_time)
-    if f.start_latest_scan_time is not None:
-        stmt = stmt.where(Image.latest_scan_time >= f.start_latest_scan_time)
-    if f.end_latest_scan_time is not None:
-        stmt = stmt.where(Image.latest_scan_time <= f.end_latest_scan_time)
-    if f.has_vul is not None:
-        stmt = stmt.where(Image.scan_status == "success")
-        stmt = stmt.where(Image.vul_num > 0 if f.has_vul else Image.vul_num == 0)
-    if f.has_malicious_file is not None:
-        stmt = stmt.where(
-            Image.malicious_file_num > 0 if f.has_malicious_file else Image.malicious_file_num == 0
-        )
-    if f.has_unsafe_setting is not None:
-        stmt = stmt.where(
-            Image.unsafe_setting_num > 0 if f.has_unsafe_setting else Image.unsafe_setting_num == 0
-        )
-    if f.risky is not None:
-        risky = or_(Image.vul_num > 0, Image.malicious_file_num > 0, Image.unsafe_setting_num > 0)
-        stmt = stmt.where(risky if f.risky else ~risky)
-    if f.severity_level:
-        stmt = stmt.where(Image.severity_level == f.severity_level)
-    if f.cluster_id:
-        stmt = stmt.where(Image.cluster_id == f.cluster_id)
-    if f.host_name:
-        stmt = stmt.where(_host_exists(Host.host_name.contains(f.host_name, autoescape=True)))
-    if f.host_id:
-        stmt = stmt.where(_host_exists(Host.host_id == f.host_id))
-    if f.host_ip:
-        stmt = stmt.where(_host_exists(or_(Host.private_ip == f.host_ip, Host.public_ip == f.host_ip)))
-    if f.public_ip:
-        stmt = stmt.where(_host_exists(Host.public_ip == f.public_ip))
-    if f.private_ip:
-        stmt = stmt.where(_host_exists(Host.private_ip == f.private_ip))
-    if f.container_id:
-        stmt = stmt.where(_container_exists(Container.container_id == f.container_id))
-    if f.container_name:
-        stmt = stmt.where(
-            _container_exists(Container.container_name.contains(f.container_name, autoescape=True))
-        )
-    if f.pod_id:
-        stmt = stmt.where(_container_exists(Container.pod_id == f.pod_id))
-    if f.pod_name:
-        stmt = stmt.where(_container_exists(Container.pod_name.contains(f.pod_name, autoescape=True)))
-    if f.has_container is not None:
-        stmt = stmt.where(Image.container_num > 0 if f.has_container else Image.container_num == 0)
-    if f.app_name:
-        stmt = stmt.where(
-            exists(
-                select(ImageApp.id).where(
-                    ImageApp.image_pk == Image.id, ImageApp.app_name.contains(f.app_name, autoescape=True)
-                )
-            )
-        )
+    """`stmt` narrowed by every filter `f` sets (each one alone, independent of the others)."""
+    for name, value in f.as_json().items():
+        if value != "":  # an empty string is "not given" in HSS query strings
+            stmt = stmt.where(IMAGE_FILTERS[name](value))
     return stmt
 
 

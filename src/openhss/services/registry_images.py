@@ -8,6 +8,7 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from openhss.db.models import Image, Registry, RegistryImage
+from openhss.db.tenancy import scoped
 from openhss.services.identity import Scope
 
 
@@ -38,10 +39,8 @@ class RegistryImageQuery:
     sort_desc: bool | None = None
 
 
-def _image_conds(scope: Scope, q: RegistryImageQuery) -> list[ColumnElement[bool]]:
-    conds: list[ColumnElement[bool]] = [Image.project_id == scope.project_id]
-    if scope.enterprise_project_ids is not None:
-        conds.append(Image.enterprise_project_id.in_(sorted(scope.enterprise_project_ids)))
+def _image_conds(q: RegistryImageQuery) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = []
     if q.namespace:
         conds.append(Image.organization == q.namespace)
     if q.image_name:
@@ -85,11 +84,12 @@ def _image_conds(scope: Scope, q: RegistryImageQuery) -> list[ColumnElement[bool
 def list_registry_images(
     session: Session, scope: Scope, q: RegistryImageQuery, offset: int, limit: int
 ) -> tuple[int, list[tuple[Image, RegistryImage, Registry]]]:
-    stmt = (
+    stmt = scoped(
         select(Image, RegistryImage, Registry)
         .join(RegistryImage, RegistryImage.image_pk == Image.id)
         .join(Registry, Registry.id == RegistryImage.registry_pk)
-        .where(Image.image_type == "registry", *_image_conds(scope, q))
+        .where(Image.image_type == "registry", *_image_conds(q)),
+        scope,
     )
     if q.latest_version is not None:
         stmt = stmt.where(RegistryImage.latest_version == q.latest_version)
@@ -109,7 +109,7 @@ def list_registry_images(
 def list_cicd_images(
     session: Session, scope: Scope, q: RegistryImageQuery, offset: int, limit: int
 ) -> tuple[int, list[Image]]:
-    stmt = select(Image).where(Image.image_type == "cicd", *_image_conds(scope, q))
+    stmt = scoped(select(Image).where(Image.image_type == "cicd", *_image_conds(q)), scope)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     ordered = stmt.order_by(Image.id)
     if q.sort_desc is not None:

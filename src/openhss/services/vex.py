@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from openhss.db import tenancy
 from openhss.db.models import (
     Image,
     ImageVulnerability,
@@ -65,11 +66,8 @@ S = TypeVar("S", bound="Select[Any]")
 
 
 def _scoped(stmt: S, scope: Scope) -> S:
-    """The one tenant filter of this module (project, then the granted enterprise projects)."""
-    stmt = stmt.where(VexStatement.project_id == scope.project_id)
-    if scope.enterprise_project_ids is not None:
-        stmt = stmt.where(VexStatement.enterprise_project_id.in_(sorted(scope.enterprise_project_ids)))
-    return stmt
+    """The tenant filter: `db.tenancy.scoped`, the one mechanism every tenant query goes through."""
+    return tenancy.scoped(stmt, scope)
 
 
 def _project_scope(project_id: str, ep: str | None = None) -> Scope:

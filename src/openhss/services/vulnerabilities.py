@@ -7,13 +7,14 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import ColumnElement, Row, Select, bindparam, case, delete, func, insert, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from openhss.db.models import Image, ImageVulnerability, ImageVulOperation, VulImageIndex, VulIndexCount
+from openhss.db.tenancy import scoped
 from openhss.services.identity import Scope
 from openhss.services.results import FIXED, IGNORED, UNFIXED, now_ms, refresh_summary
 
@@ -34,16 +35,6 @@ class VulAffectImagesFilter:
     registry_type: str | None = None
     status: str | None = None
     cluster_id: str | None = None
-
-
-S = TypeVar("S", bound="Select[*tuple[Any, ...]]")
-
-
-def _scoped(stmt: S, scope: Scope) -> S:
-    stmt = stmt.where(VulImageIndex.project_id == scope.project_id)
-    if scope.enterprise_project_ids is not None:
-        stmt = stmt.where(VulImageIndex.enterprise_project_id.in_(sorted(scope.enterprise_project_ids)))
-    return stmt
 
 
 #: The columns one VulAffectImagesResponseInfo row needs, read as plain rows (no ORM objects).
@@ -77,23 +68,20 @@ def indexed_count(
 ) -> int:
     """Exact number of index rows for one key, from the trigger-maintained `vul_index_counts`."""
     key = [
-        VulIndexCount.project_id == scope.project_id,
         VulIndexCount.vul_id == vul_id,
         VulIndexCount.vul_type == vul_type,
         VulIndexCount.image_type == image_type,
         VulIndexCount.handled.is_(handled),
     ]
-    if scope.enterprise_project_ids is not None:
-        key.append(VulIndexCount.enterprise_project_id.in_(sorted(scope.enterprise_project_ids)))
     total, parts = session.execute(
-        select(func.coalesce(func.sum(VulIndexCount.n), 0), func.count()).where(*key)
+        scoped(select(func.coalesce(func.sum(VulIndexCount.n), 0), func.count()).where(*key), scope)
     ).one()
     if parts > COMPACT_COUNT_ROWS:
-        _compact(session, key)
+        _compact(session, scope, key)
     return int(total)
 
 
-def _compact(session: Session, key: list[ColumnElement[bool]]) -> None:
+def _compact(session: Session, scope: Scope, key: list[ColumnElement[bool]]) -> None:
     """Fold a key's rows into one per enterprise project. Safe under concurrency: each folder sums only
     the rows its own DELETE removed (row locks make those sets disjoint), so totals never change; a
     folder that loses a lock race (deadlock, busy SQLite) just leaves the rows for the next reader."""
@@ -101,9 +89,7 @@ def _compact(session: Session, key: list[ColumnElement[bool]]) -> None:
         with session.begin_nested():
             folded: dict[tuple[str, str, str, str, str, bool], int] = {}
             for row in session.execute(
-                delete(VulIndexCount)
-                .where(*key)
-                .returning(
+                scoped(delete(VulIndexCount).where(*key), scope).returning(
                     VulIndexCount.project_id,
                     VulIndexCount.enterprise_project_id,
                     VulIndexCount.vul_id,
@@ -186,14 +172,11 @@ def list_vul_affect_images(
     `ix_vul_image_page` from the nearest remembered anchor, joined to images for the page rows alone.
     """
     base = [
-        VulImageIndex.project_id == scope.project_id,
         VulImageIndex.vul_id == f.vul_id,
         VulImageIndex.vul_type == f.vul_type,
         VulImageIndex.image_type == f.image_type,
         VulImageIndex.handled.is_(f.is_handled),
     ]
-    if scope.enterprise_project_ids is not None:
-        base.append(VulImageIndex.enterprise_project_id.in_(sorted(scope.enterprise_project_ids)))
     if f.repair_necessity:
         base.append(VulImageIndex.repair_necessity == f.repair_necessity)
     if f.status:
@@ -210,7 +193,7 @@ def list_vul_affect_images(
     if f.cluster_id:
         image_conds.append(Image.cluster_id == f.cluster_id)
     if image_conds or f.repair_necessity or f.status:
-        keys = select(VulImageIndex.image_pk).where(*base)
+        keys = scoped(select(VulImageIndex.image_pk).where(*base), scope)
         if image_conds:
             keys = keys.join(Image, Image.id == VulImageIndex.image_pk).where(*image_conds)
         total = session.scalar(select(func.count()).select_from(keys.subquery())) or 0
@@ -231,6 +214,9 @@ def list_vul_affect_images(
     if eps is not None:
         params["eps"] = list(eps)
     cache_key = (scope.project_id, eps, f.vul_id, f.vul_type, f.image_type, f.is_handled)
+    # The one tenant read outside `db.tenancy.scoped`: prebuilt statements walk `ix_vul_image_page`
+    # with the scope as its leading key (:p, :eps), on the Core connection for speed. The scope is
+    # bound here from `scope` and nowhere else; `tests/security/test_isolation.py` attacks the route.
     conn = session.connection()
     anchors = _anchors.get(cache_key) if offset >= ANCHOR_STEP else None
     if offset >= ANCHOR_STEP and anchors is None:
@@ -345,15 +331,12 @@ def fold_counts(
 ) -> None:
     """Fold one key's appended count rows (called by the API after a read reported many)."""
     key = [
-        VulIndexCount.project_id == scope.project_id,
         VulIndexCount.vul_id == vul_id,
         VulIndexCount.vul_type == vul_type,
         VulIndexCount.image_type == image_type,
         VulIndexCount.handled.is_(handled),
     ]
-    if scope.enterprise_project_ids is not None:
-        key.append(VulIndexCount.enterprise_project_id.in_(sorted(scope.enterprise_project_ids)))
-    _compact(session, key)
+    _compact(session, scope, key)
 
 
 #: Per-image and global lists speak repair urgency, not severity names.
@@ -431,10 +414,7 @@ class GlobalVul:
 
 
 def _index_scoped(scope: Scope) -> Select[str]:
-    stmt = select(VulImageIndex.vul_id).where(VulImageIndex.project_id == scope.project_id)
-    if scope.enterprise_project_ids is not None:
-        stmt = stmt.where(VulImageIndex.enterprise_project_id.in_(sorted(scope.enterprise_project_ids)))
-    return stmt
+    return scoped(select(VulImageIndex.vul_id), scope)
 
 
 def list_global_vulnerabilities(
@@ -464,17 +444,17 @@ def list_global_vulnerabilities(
     details: dict[str, tuple[str, float | None, str]] = {}
     if rows:
         for vid, desc, score, sev in session.execute(
-            select(
-                ImageVulnerability.vul_id,
-                func.max(ImageVulnerability.description),
-                func.max(ImageVulnerability.cvss_score),
-                func.max(ImageVulnerability.severity_rank),
+            scoped(
+                select(
+                    ImageVulnerability.vul_id,
+                    func.max(ImageVulnerability.description),
+                    func.max(ImageVulnerability.cvss_score),
+                    func.max(ImageVulnerability.severity_rank),
+                )
+                .where(ImageVulnerability.vul_id.in_([r[0] for r in rows]))
+                .group_by(ImageVulnerability.vul_id),
+                scope,
             )
-            .where(
-                ImageVulnerability.project_id == scope.project_id,
-                ImageVulnerability.vul_id.in_([r[0] for r in rows]),
-            )
-            .group_by(ImageVulnerability.vul_id)
         ).all():
             details[vid] = (desc or "", score, str(sev))
     out = []
@@ -497,7 +477,7 @@ def list_vul_images(
     limit: int,
 ) -> tuple[int, list[tuple[Image, list[ImageVulnerability]]]]:
     """Images hit by `vul_id` (all image types), through the index, with the affected apps of each."""
-    stmt = _scoped(select(VulImageIndex, Image).join(Image, Image.id == VulImageIndex.image_pk), scope).where(
+    stmt = scoped(select(VulImageIndex, Image).join(Image, Image.id == VulImageIndex.image_pk), scope).where(
         VulImageIndex.vul_id == vul_id
     )
     if namespace:
@@ -558,7 +538,7 @@ def select_pairs(session: Session, scope: Scope, req: HandleRequest) -> list[tup
     """The (image, vul) pairs a handle request names, locked. `not_ignore` only reopens ignored pairs;
     the other operations act on the pairs in the `handle_status` the caller names (default unhandled).
     `services.vex.handle` applies the verdict and records it as a VEX statement."""
-    stmt = _scoped(select(VulImageIndex, Image).join(Image, Image.id == VulImageIndex.image_pk), scope).where(
+    stmt = scoped(select(VulImageIndex, Image).join(Image, Image.id == VulImageIndex.image_pk), scope).where(
         VulImageIndex.vul_type == req.vul_type, VulImageIndex.image_type == req.image_type
     )
     if req.operate_type == "not_ignore":
@@ -683,13 +663,12 @@ def list_operations(
     session: Session, scope: Scope, f: OperationFilter, offset: int, limit: int
 ) -> tuple[int, list[ImageVulOperation]]:
     """The handling history of one vulnerability, newest first (HSS list_general_image_vul_operations)."""
-    stmt = select(ImageVulOperation).where(
-        ImageVulOperation.project_id == scope.project_id,
-        ImageVulOperation.vul_id == f.vul_id,
-        ImageVulOperation.image_type == f.image_type,
+    stmt = scoped(
+        select(ImageVulOperation).where(
+            ImageVulOperation.vul_id == f.vul_id, ImageVulOperation.image_type == f.image_type
+        ),
+        scope,
     )
-    if scope.enterprise_project_ids is not None:
-        stmt = stmt.where(ImageVulOperation.enterprise_project_id.in_(sorted(scope.enterprise_project_ids)))
     if f.image_id:
         stmt = stmt.where(ImageVulOperation.image_id == f.image_id)
     if f.status:
@@ -760,14 +739,14 @@ def list_general_image_vuls(
     """
     if f.label_list:
         return 0, []
-    stmt = select(VulImageIndex.vul_id).where(
-        VulImageIndex.project_id == scope.project_id,
-        VulImageIndex.vul_type == f.vul_type,
-        VulImageIndex.image_type == f.image_type,
-        VulImageIndex.handled.is_(f.handled),
+    stmt = scoped(
+        select(VulImageIndex.vul_id).where(
+            VulImageIndex.vul_type == f.vul_type,
+            VulImageIndex.image_type == f.image_type,
+            VulImageIndex.handled.is_(f.handled),
+        ),
+        scope,
     )
-    if scope.enterprise_project_ids is not None:
-        stmt = stmt.where(VulImageIndex.enterprise_project_id.in_(sorted(scope.enterprise_project_ids)))
     if f.severity_level:
         stmt = stmt.where(VulImageIndex.repair_necessity == f.severity_level)
     if f.status:

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -32,6 +32,7 @@ from openhss.db.models import (
     VexStatement,
     VulImageIndex,
 )
+from openhss.db.tenancy import scoped
 from openhss.domain.errors import InvalidRequest, NotFound
 from openhss.domain.vex import image_purl
 from openhss.services.identity import Scope
@@ -229,14 +230,8 @@ def add(
     return made
 
 
-def _scoped(scope: Scope, global_image_type: str) -> list[ColumnElement[bool]]:
-    conds = [
-        ImageWhitelist.project_id == scope.project_id,
-        ImageWhitelist.global_image_type == global_image_type,
-    ]
-    if scope.enterprise_project_ids is not None:
-        conds.append(ImageWhitelist.enterprise_project_id.in_(sorted(scope.enterprise_project_ids)))
-    return conds
+def _rules(scope: Scope, global_image_type: str) -> Select[ImageWhitelist]:
+    return scoped(select(ImageWhitelist).where(ImageWhitelist.global_image_type == global_image_type), scope)
 
 
 def list_rules(
@@ -248,7 +243,7 @@ def list_rules(
     offset: int,
     limit: int,
 ) -> tuple[int, list[ImageWhitelist]]:
-    stmt = select(ImageWhitelist).where(*_scoped(scope, global_image_type))
+    stmt = _rules(scope, global_image_type)
     if vul_name:
         stmt = stmt.where(ImageWhitelist.vul_name.contains(vul_name, autoescape=True))
     if vul_type:
@@ -262,9 +257,7 @@ def list_rules(
 
 def get(session: Session, scope: Scope, global_image_type: str, whitelist_id: str) -> ImageWhitelist:
     row = session.scalar(
-        select(ImageWhitelist)
-        .where(*_scoped(scope, global_image_type), ImageWhitelist.whitelist_id == whitelist_id)
-        .with_for_update()
+        _rules(scope, global_image_type).where(ImageWhitelist.whitelist_id == whitelist_id).with_for_update()
     )
     if row is None:
         raise NotFound(f"whitelist {whitelist_id} does not exist")

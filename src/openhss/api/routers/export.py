@@ -127,17 +127,7 @@ def vul_export_query(b: s.BatchExportLocalVulInfoRequestInfo, image_type: str) -
         raise InvalidRequest("invalid parameter image_id_list: required when operate_all is false")
     return exports.VulExport(
         image_type=image_type,
-        image_filter=images.ImageFilter(
-            scan_status=b.scan_status,
-            image_name=b.image_name,
-            image_version=b.image_version,
-            image_size=b.image_size,
-            start_latest_update_time=b.start_latest_update_time,
-            end_latest_update_time=b.end_latest_update_time,
-            start_latest_scan_time=b.start_latest_scan_time,
-            end_latest_scan_time=b.end_latest_scan_time,
-            has_container=b.has_container,
-        ),
+        image_filter=images.ImageFilter.of(b),
         operate_all=bool(b.operate_all),
         image_id_list=tuple(b.image_id_list or ()),
         vul_type=b.vul_type,

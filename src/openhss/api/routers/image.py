@@ -52,49 +52,11 @@ async def _run(ctx: Ctx, fn: Callable[[Session], T]) -> T:
 async def list_image_local(
     scope: ProjectScope,
     ctx: Ctx,
+    filters: Annotated[s.LocalImageListFilters, Query()],
     offset: Offset = 0,
     limit: Limit = 10,
-    image_name: Q256 = None,
-    image_version: Q128 = None,
-    scan_status: Annotated[s.ScanStatusParam | None, Query()] = None,
-    local_image_type: Annotated[s.LocalImageType | None, Query()] = None,
-    image_size: BigQ = None,
-    start_latest_update_time: BigQ = None,
-    end_latest_update_time: BigQ = None,
-    start_latest_scan_time: BigQ = None,
-    end_latest_scan_time: BigQ = None,
-    has_vul: s.QueryBool | None = None,
-    host_name: Q64 = None,
-    host_id: Q64 = None,
-    host_ip: Q64 = None,
-    container_id: Q64 = None,
-    container_name: Q64 = None,
-    pod_id: Q64 = None,
-    pod_name: Q64 = None,
-    app_name: Q64 = None,
-    has_container: s.QueryBool | None = None,
 ) -> s.ListImageLocalResponse:
-    f = images.ImageFilter(
-        image_name=image_name,
-        image_version=image_version,
-        scan_status=scan_status,
-        local_image_type=local_image_type,
-        image_size=image_size,
-        start_latest_update_time=start_latest_update_time,
-        end_latest_update_time=end_latest_update_time,
-        start_latest_scan_time=start_latest_scan_time,
-        end_latest_scan_time=end_latest_scan_time,
-        has_vul=has_vul,
-        host_name=host_name,
-        host_id=host_id,
-        host_ip=host_ip,
-        container_id=container_id,
-        container_name=container_name,
-        pod_id=pod_id,
-        pod_name=pod_name,
-        app_name=app_name,
-        has_container=has_container,
-    )
+    f = images.ImageFilter.of(filters)
 
     def q(session: Session) -> s.ListImageLocalResponse:
         total, rows = images.list_local(session, scope, f, offset, limit)
@@ -216,17 +178,7 @@ async def batch_scan_local_image(
     body: s.LocalImageBatchScanRequestBody,
     region: Region = None,
 ) -> s.EmptyResponse:
-    f = images.ImageFilter(
-        image_name=body.image_name,
-        image_version=body.image_version,
-        local_image_type=body.local_image_type,
-        scan_status=body.scan_status,
-        image_size=body.image_size,
-        start_latest_update_time=body.start_latest_update_time,
-        end_latest_update_time=body.end_latest_update_time,
-        start_latest_scan_time=body.start_latest_scan_time,
-        end_latest_scan_time=body.end_latest_scan_time,
-    )
+    f = images.ImageFilter.of(body)
     refs = [
         scan_tasks.ImageRefIn(
             image_id=i.image_id,
@@ -259,30 +211,8 @@ async def create_manual_image_scan_task(
     global_image_type: Annotated[Literal["local", "registry"], Query()] = "registry",
 ) -> s.EmptyResponse:
     qi = body.query_info or s.ScanTaskQueryInfo()
-    f = images.ImageFilter(
-        local_image_type=qi.local_image_type,
-        host_id=qi.host_id,
-        host_name=qi.host_name,
-        public_ip=qi.public_ip,
-        private_ip=qi.private_ip,
-        cluster_id=qi.cluster_id,
-        container_id=qi.container_id,
-        container_name=qi.container_name,
-        pod_id=qi.pod_id,
-        pod_name=qi.pod_name,
-        app_name=qi.app_name,
-        has_vul=qi.has_vul,
-        namespace=qi.namespace,
-        image_name=qi.image_name,
-        image_version=qi.image_version,
-        registry_type=scan_tasks.REGISTRY_FLAVOUR.get(qi.image_type) if qi.image_type else None,
-        scan_status=qi.scan_status,
-        image_size=qi.image_size,
-        start_latest_update_time=qi.start_latest_update_time,
-        end_latest_update_time=qi.end_latest_update_time,
-        start_latest_scan_time=qi.start_latest_scan_time,
-        end_latest_scan_time=qi.end_latest_scan_time,
-    )
+    flavour = scan_tasks.REGISTRY_FLAVOUR.get(qi.image_type) if qi.image_type else None
+    f = images.ImageFilter.of(qi, registry_type=flavour)
     refs = [
         scan_tasks.ImageRefIn(
             id=i.id if global_image_type == "registry" else None,
@@ -452,23 +382,7 @@ async def export_image_security_report_task(
         build_command_rule_id_list=tuple(body.build_command_rule_id_list or ()),
         build_command_risk_level=body.build_command_risk_level,
         build_command_risk_name=body.build_command_risk_name,
-        image_filter=images.ImageFilter(
-            scan_status=body.scan_status,
-            namespace=body.namespace,
-            image_name=body.image_name,
-            image_version=body.image_version,
-            image_id=body.image_id,
-            image_size=body.image_size,
-            start_latest_update_time=body.start_latest_update_time,
-            end_latest_update_time=body.end_latest_update_time,
-            start_latest_scan_time=body.start_latest_scan_time,
-            end_latest_scan_time=body.end_latest_scan_time,
-            has_malicious_file=body.has_malicious_file,
-            has_vul=body.has_vul,
-            has_unsafe_setting=body.has_unsafe_setting,
-            risky=body.risky,
-            severity_level=body.severity_level,
-        ),
+        image_filter=images.ImageFilter.of(body),
     )
 
     def q(session: Session) -> s.ExportImageSecurityReportTaskResponse:
