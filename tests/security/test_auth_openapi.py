@@ -107,3 +107,9 @@ def test_no_route_is_left_without_an_error_schema(svc: Service) -> None:
     first = httpx.get(svc.base_url + "/openapi.json").content
     second = httpx.get(svc.base_url + "/openapi.json").content
     assert json.loads(first) == json.loads(second)
+
+
+def test_an_undeclared_method_is_a_405_naming_the_allowed_ones(svc: Service) -> None:
+    resp = httpx.request("TRACE", svc.base_url + "/v3/auth/tokens")
+    assert resp.status_code == 405 and resp.json()["error_code"] == "HSS.0405"
+    assert set(resp.headers["allow"].replace(" ", "").split(",")) == {"GET", "POST", "DELETE"}

@@ -142,6 +142,7 @@ def test_an_address_change_without_the_password_sends_the_password_nowhere(
         {"registry_addr": evil},
         {"protocol": "https"},
         {"registry_addr": evil, "protocol": "https"},
+        {"ca_cert": "-----BEGIN CERTIFICATE-----\nthe updater's own CA\n-----END CERTIFICATE-----\n"},
     ):
         resp = _call(svc, "PUT", f"{REGISTRIES}/{rid}", _body("moving", host, None, **change))
         assert resp.status_code == 400, resp.text

@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -38,18 +38,9 @@ from tests.scan_sources.builders import build_oci
 from tests.support.pg import temp_database
 from tests.support.server import free_port
 from tests.support.service import ADMIN_AK, ADMIN_SK, PROJECT, make_settings, running_service
-from tests.worker.helpers import os_layer
+from tests.worker.helpers import os_layer, wait_for
 
 EXPORT = f"/v5/{PROJECT}/image/local-vulnerability/export?export_size=1000"
-
-
-def _wait(pred: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"not reached within {timeout} s: {what}")
 
 
 class Serve:
@@ -72,7 +63,7 @@ class Serve:
         }
         cmd = [sys.executable, "-m", "openhss.entry", "serve", "--port", str(self.port)]
         self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        _wait(self._healthy, 60, "serve answers /health")
+        wait_for(self._healthy, 60, "serve answers /health")
 
     def _healthy(self) -> bool:
         try:
@@ -143,7 +134,7 @@ def test_serve_killed_during_an_export_fails_it_on_restart_and_frees_its_type(
     blocker.execute(text("LOCK TABLE image_vulnerabilities IN ACCESS EXCLUSIVE MODE"))
     serve = Serve(data_dir, url)
     try:
-        _wait(lambda: bool(_task(url, task_id).lease_owner), 30, "the worker took the export")
+        wait_for(lambda: bool(_task(url, task_id).lease_owner), 30, "the worker took the export")
         time.sleep(0.3)
         serve.kill()
         blocker.rollback()  # the lock goes; the killed process's connections went with it
@@ -151,15 +142,16 @@ def test_serve_killed_during_an_export_fails_it_on_restart_and_frees_its_type(
         orphan = _task(url, task_id)
         assert orphan.task_status == "running" and orphan.lease_owner  # what a crash leaves
 
+        # The lease has 10 minutes left: ending now shows the dead runner was recognised, not waited out.
         serve = Serve(data_dir, url)
-        _wait(lambda: _task(url, task_id).task_status != "running", 5, "the orphaned export ended")
+        wait_for(lambda: _task(url, task_id).task_status != "running", 30, "the orphaned export ended")
         final = _task(url, task_id)
         assert final.task_status == "failure" and final.failed_reason == exports.ORPHANED
         # The type is free at once: a new export is accepted (not HSS.1035) and finishes.
         again = serve.post(EXPORT, b'{"operate_all": true}')
         assert again.status_code == 200, again.text
         new_id = again.json()["task_id"]
-        _wait(lambda: _task(url, new_id).task_status == "success", 60, "the new export finished")
+        wait_for(lambda: _task(url, new_id).task_status == "success", 60, "the new export finished")
     finally:
         blocker.close()
         serve.stop()
@@ -180,7 +172,7 @@ def test_data_files_are_private_to_the_service(tmp_path: Path) -> None:
         assert created.status_code == 200, created.text
         engine_url = f"sqlite:///{data_dir / 'openhss.db'}"
         task_id = created.json()["task_id"]
-        _wait(lambda: _task(engine_url, task_id).task_status == "success", 60, "the export finished")
+        wait_for(lambda: _task(engine_url, task_id).task_status == "success", 60, "the export finished")
     finally:
         serve.stop()
     assert (data_dir.stat().st_mode & 0o777) == 0o700

@@ -16,6 +16,7 @@ with a 401 instead, as before, turned ordinary concurrent traffic into spurious 
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from dataclasses import dataclass
@@ -175,20 +176,31 @@ REPLAY_WAIT_SECONDS = 60.0
 _REPLAY_POLL_SECONDS = 0.05
 
 
-def _claim_or_wait(ctx: AppContext, signature: str, expires_at: datetime) -> identity.StoredResponse | None:
-    """None: this request owns the signature and executes. Otherwise the first execution's response."""
+def _claim(ctx: AppContext, signature: str, expires_at: datetime) -> bool:
     with transaction(ctx.sessions) as session:
-        if identity.claim_signature(session, signature, expires_at):
-            return None
+        return identity.claim_signature(session, signature, expires_at)
+
+
+def _stored(ctx: AppContext, signature: str) -> identity.StoredResponse | None:
+    with transaction(ctx.sessions) as session:
+        return identity.stored_response(session, signature)
+
+
+async def _claim_or_wait(
+    ctx: AppContext, signature: str, expires_at: datetime
+) -> identity.StoredResponse | None:
+    """None: this request owns the signature and executes. Otherwise the first execution's response,
+    waited for without holding a worker thread (a flood of repeats cannot starve the pool)."""
+    if await run_in_threadpool(_claim, ctx, signature, expires_at):
+        return None
     deadline = time.monotonic() + REPLAY_WAIT_SECONDS
     while True:
-        with transaction(ctx.sessions) as session:
-            stored = identity.stored_response(session, signature)
+        stored = await run_in_threadpool(_stored, ctx, signature)
         if stored is not None:
             return stored
         if time.monotonic() >= deadline:
             raise Conflict("an identical signed request is still being executed; sign the request anew")
-        time.sleep(_REPLAY_POLL_SECONDS)
+        await asyncio.sleep(_REPLAY_POLL_SECONDS)
 
 
 def _resolve_token(ctx: AppContext, token: str) -> Principal:
@@ -234,7 +246,7 @@ async def authenticate(request: Request, ctx: Ctx) -> Principal:
         auth = signing.parse_authorization(request.headers.get("authorization", ""))
         sdk_date = signing.parse_sdk_date(request.headers.get("x-sdk-date", ""))
         expires = sdk_date + timedelta(seconds=ctx.settings.limits.signature_skew_seconds)
-        stored = await run_in_threadpool(_claim_or_wait, ctx, auth.signature, expires)
+        stored = await _claim_or_wait(ctx, auth.signature, expires)
         if stored is not None:
             raise Replayed(stored)
         setattr(request.state, IDEMPOTENCY_STATE, auth.signature)

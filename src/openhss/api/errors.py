@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from openhss.api import deps
 from openhss.api.deps import Replayed
@@ -73,9 +74,14 @@ def install(app: FastAPI) -> None:
         message = str(exc.detail) if exc.detail else "error"
         if exc.status_code == 404 and message == "Not Found":
             message = f"no such API: {request.method} {request.url.path}"
-        return error_response(
+        response = error_response(
             exc.status_code, codes.get(exc.status_code, f"HSS.0{exc.status_code}"), message, request
         )
+        if exc.headers:
+            response.headers.update(exc.headers)
+        if exc.status_code == 405:  # `Allow` must list every method of the path (RFC 9110)
+            response.headers["Allow"] = ", ".join(_allowed_methods(request))
+        return response
 
     @app.exception_handler(DataError)
     async def _unstorable(request: Request, exc: DataError) -> JSONResponse:
@@ -101,6 +107,17 @@ def install(app: FastAPI) -> None:
             getattr(request.state, "request_id", "-"),
         )
         return error_response(500, "HSS.0500", "internal server error", request)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Starlette names only the first route that matched the path; a path can have several."""
+    methods: set[str] = set()
+    for context in iter_route_contexts(request.app.routes):
+        if context.path_format and context.methods:
+            regex, _, _ = compile_path(context.path_format)
+            if regex.match(request.url.path):
+                methods |= set(context.methods)
+    return sorted(methods)
 
 
 # --- the error responses in /openapi.json ------------------------------------------------------------

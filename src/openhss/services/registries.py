@@ -257,12 +257,21 @@ def pending_connection(
     )
     if f.registry_password is not None:
         password = f.registry_password
-    elif current is not None and (addr, protocol) != (current.registry_addr, current.protocol):
-        # The stored password was given for the old address; sending it to a new one (a host the
-        # updater controls, or plain http) would hand it over. The new place needs it typed again.
+    elif current is not None and (
+        addr,
+        protocol,
+        f.ca_cert if f.ca_cert is not None else current.ca_cert,
+    ) != (
+        current.registry_addr,
+        current.protocol,
+        current.ca_cert,
+    ):
+        # The stored password was given for the old address and trust; sending it to a new host (one
+        # the updater controls), over plain http, or to whoever a CA the updater supplied vouches for
+        # would hand it over. The new place needs it typed again.
         raise InvalidRequest(
-            "invalid parameter registry_password: required when registry_addr or protocol changes "
-            "(the stored password is never sent to a new address)"
+            "invalid parameter registry_password: required when registry_addr, protocol or ca_cert "
+            "changes (the stored password is never sent to a new address)"
         )
     else:
         password = box.decrypt(current.password_encrypted) if current else ""
