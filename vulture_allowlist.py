@@ -178,3 +178,4 @@ DockerArchiveSource
 DockerDaemonSource
 OciLayoutSource
 OciArchiveSource
+host_ip  # a filter read by name through services.images.IMAGE_FILTERS (schemas.py, images.py)
