@@ -54,7 +54,7 @@ def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
             s.add(img)
             s.flush()
             results.record_scan(s, img.id, inv, found)
-            scans._store_inventory(s, img.id, inv, 1_700_000_000_000)
+            scans.store_inventory(s, img.id, inv, 1_700_000_000_000)
         yield service
 
 

@@ -83,7 +83,7 @@ class Instance:
             s.flush()
             inv = Inventory(os=OSInfo("debian", "12"), packages=[BASH, ZLIB])
             record_scan(s, img.id, inv, FINDINGS)
-            scans._store_inventory(s, img.id, inv, now_ms())
+            scans.store_inventory(s, img.id, inv, now_ms())
             vex.apply_to_image(s, img.id)
             return img.id
 
