@@ -105,6 +105,15 @@ def _short(digest: str | None, n: int = 12) -> str:
     return (hexpart or algo)[:n]
 
 
+def _words(text: str | None, n: int = 160) -> str:
+    """At most `n` characters, cut at a word boundary with an ellipsis (never mid-word)."""
+    value = " ".join((text or "").split())
+    if len(value) <= n:
+        return value
+    cut = value[: n + 1].rsplit(" ", 1)[0] if " " in value[:n] else value[:n]
+    return cut.rstrip(",.;:") + "…"
+
+
 def _sev(value: object) -> str:
     if isinstance(value, int):
         value = RANK_NAME.get(value, "Unknown")
@@ -126,6 +135,7 @@ def environment() -> Environment:
         size=_size,
         short=_short,
         sev=_sev,
+        words=_words,
         status_class=lambda v: STATUS_CLASS.get(str(v), "st-idle"),
         status_label=lambda v: STATUS_LABEL.get(str(v), str(v).replace("_", " ")),
         rank_name=lambda r: RANK_NAME.get(int(r), "Unknown"),

@@ -9,6 +9,7 @@ progress) and boosts links.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlencode
 
@@ -63,6 +64,8 @@ TABS = (
     ("layers", "Layers"),
     ("hosts", "Runs on"),
 )
+#: Tabs whose findings of one rule show as one row (a count and example paths), not one row per file.
+GROUPED_TABS = frozenset({FindingKind.BASELINE.value})
 #: (report type, label) of every registered export (`services.exports.EXPORT_KINDS`).
 REPORT_TYPES = tuple((name, kind.layout.title) for name, kind in exports.EXPORT_KINDS_BY_NAME.items())
 
@@ -309,7 +312,9 @@ async def image_detail(
                 vul_id=text,
                 handle_status=_opt(handle_status),
             )
-            total, rows = vulnerabilities.list_image_vulnerabilities(session, img.id, vf, offset, limit)
+            total, rows = vulnerabilities.list_image_vulnerabilities(
+                session, img.id, vf, offset, limit, by_risk=True
+            )
             out["result"] = data.Page(total, rows, offset, limit)
         elif tab == "packages":
             total, apps = findings.apps(session, img.id, text, offset, limit)
@@ -321,9 +326,14 @@ async def image_detail(
             _m, containers = images.list_image_containers(session, user.scope, [img.id], None, None, 0, 200)
             out["hosts"] = hosts
             out["containers"] = containers
+        elif tab in GROUPED_TABS:
+            out["result"] = data.grouped_findings(session, img.id, FindingKind(tab), text, offset, limit)
+            out["grouped"] = True
         else:
             ff = findings.FindingFilter(file_path=text)
-            total, rows_f = findings.findings(session, img.id, FindingKind(tab), ff, offset, limit)
+            total, rows_f = findings.findings(
+                session, img.id, FindingKind(tab), ff, offset, limit, by_severity=True
+            )
             out["result"] = data.Page(total, rows_f, offset, limit)
         return out
 
@@ -372,7 +382,14 @@ async def vulnerability_list(
 ) -> Response:
     def q(session: Session) -> data.Page[vulnerabilities.GlobalVul]:
         total, rows = vulnerabilities.list_global_vulnerabilities(
-            session, user.scope, _opt(repair_necessity), _opt(vul_id), _opt(vul_type), offset, limit
+            session,
+            user.scope,
+            _opt(repair_necessity),
+            _opt(vul_id),
+            _opt(vul_type),
+            offset,
+            limit,
+            by_severity=True,
         )
         return data.Page(total, rows, offset, limit)
 
@@ -409,9 +426,11 @@ async def vulnerability_detail(
         facts = data.vulnerability_facts(session, user.scope, vul_id)
         if not facts and not total:
             raise NotFound(f"vulnerability {vul_id} affects no image in this project")
-        return {"result": data.Page(total, rows, offset, limit), "facts": facts}
+        _n, statements = vex.list_statements(session, user.scope, vul_id, None, 0, 20)
+        return {"result": data.Page(total, rows, offset, limit), "facts": facts, "statements": statements}
 
     values = await _run(ctx, q)
+    values["advisory"] = await run_in_threadpool(_advisory, ctx, vul_id)
     query = {k: v for k, v in request.query_params.items() if k != "offset"}
     return page(
         request,
@@ -419,10 +438,47 @@ async def vulnerability_detail(
         user,
         nav="vulnerabilities",
         vul_id=vul_id,
+        justifications=JUSTIFICATIONS,
         form=dict(request.query_params),
         page_query=lambda off: urlencode({**query, "offset": off}),
         **values,
     )
+
+
+def _advisory(ctx: Ctx, vul_id: str) -> data.AdvisoryView | None:
+    """The advisory store's records of `vul_id` (None without a store: the page shows what scans stored)."""
+    store = VulnDbService.from_settings(ctx.settings).store
+    if not store.exists():
+        return None
+    index = store.open_index()
+    try:
+        return data.advisory_view(index.by_id(vul_id), vul_id)
+    finally:
+        index.close()
+
+
+#: OpenVEX justifications (`domain.vex.OPENVEX_JUSTIFICATIONS`) with the words the ignore dialog shows.
+JUSTIFICATIONS = (
+    ("component_not_present", "Component not present"),
+    ("vulnerable_code_not_present", "Vulnerable code not present"),
+    ("vulnerable_code_not_in_execute_path", "Vulnerable code not in execute path"),
+    (
+        "vulnerable_code_cannot_be_controlled_by_adversary",
+        "Vulnerable code cannot be controlled by adversary",
+    ),
+    ("inline_mitigations_already_exist", "Inline mitigations already exist"),
+)
+
+
+def _expiry_ms(day: str) -> int:
+    """A date field (YYYY-MM-DD) → the end of that day, UTC, in epoch milliseconds; empty → no expiry."""
+    if not day:
+        return 0
+    try:
+        end = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC) + timedelta(days=1)
+    except ValueError:
+        raise InvalidRequest(f"invalid parameter expires: {day} is not a date (YYYY-MM-DD)") from None
+    return int(end.timestamp() * 1000) - 1
 
 
 @router.post("/vulnerabilities/{vul_id}/handle")
@@ -436,9 +492,16 @@ async def vulnerability_handle(
     image_type: Annotated[Literal["local", "registry", "cicd"], Form()],
     image_id: Annotated[str, Form(max_length=512)] = "",
     remark: Annotated[str, Form(max_length=512)] = "",
+    justification: Annotated[str, Form(max_length=64)] = "",
+    expires: Annotated[str, Form(max_length=10)] = "",
     next: Annotated[str, Form(max_length=1024)] = "",
 ) -> Response:
     user.require_operator()
+    if operate_type == "ignore" and not (justification and remark.strip()):
+        raise InvalidRequest(
+            "an ignore needs a justification and an impact statement (why it does not apply)"
+        )
+    extra = vex.HandleExtra(justification=justification, expires_at=_expiry_ms(expires))
     if image_id:
         req = vulnerabilities.HandleRequest(
             image_type=image_type,
@@ -457,7 +520,7 @@ async def vulnerability_handle(
             vul_id_list=(vul_id,),
             remark=remark,
         )
-    await _run(ctx, lambda s: vex.handle(s, user.scope, req, user.principal.name))  # recorded as VEX
+    await _run(ctx, lambda s: vex.handle(s, user.scope, req, user.principal.name, extra))  # recorded as VEX
     return _redirect(_back(request, next, "/vulnerabilities/" + vul_id))
 
 
