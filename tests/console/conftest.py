@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
+from openhss.config import RegistryTargets
 from openhss.db.engine import transaction
 from openhss.db.models import Container, Host, Image, ImageHost
 from openhss.domain.enums import Role, ScanScope
@@ -234,7 +235,8 @@ def seeded(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> Iterat
         parse_ref(f"oci:{image_dir}:app"), SourceOptions(), build_pipeline(ScanScope.ALL, settings=settings)
     )
     worker_ref = _build_worker_image(tmp / "worker-image")
-    with running_service(tmp) as svc:
+    # Registries the console adds in tests run on this host: loopback targets are allowed here.
+    with running_service(tmp, registry_targets=RegistryTargets(allow_loopback=True)) as svc:
         pks = _seed(svc, report, worker_ref)
         worker = start_embedded_worker(svc.runtime.settings, concurrency=1)
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -317,7 +318,9 @@ def test_read_only_user_sees_but_cannot_act(context: BrowserContext, seeded: See
 # --- scan tasks and exports -------------------------------------------------------------------------------
 
 
-def test_scan_from_the_console_runs_to_results(page: Page, seeded: Seeded) -> None:
+def test_scan_from_the_console_runs_to_results(
+    page: Page, seeded: Seeded, admin_state: dict[str, Any]
+) -> None:
     """The scan button queues a task; the embedded worker scans the image; the page follows it live."""
     page.goto(seeded.console + "/images?kind=local&scan_status=unscan")
     page.get_by_label("Select shop/worker:2.0.0").check()
@@ -344,6 +347,22 @@ def test_scan_from_the_console_runs_to_results(page: Page, seeded: Seeded) -> No
     row = page.locator("tbody tr", has_text=task.task_id[:12])
     expect(row).to_contain_text("finished")
     expect(row).to_contain_text("100%")
+    # A readable task name (the stored one stays in the tooltip) and the risky image counted.
+    name = row.locator("td").first.locator(".strong")
+    expect(name).to_have_attribute("title", task.task_name)
+    if re.fullmatch(r"[a-z_]+_\d{13}", task.task_name):
+        expect(name).not_to_have_text(task.task_name)
+        expect(name).to_contain_text(
+            datetime.fromtimestamp(task.create_time / 1000, UTC).strftime("%Y-%m-%d")
+        )
+    expect(row.locator("td").nth(6)).to_have_text("1")
+    r = httpx.get(
+        f"{seeded.svc.base_url}/v5/{PROJECT}/image/tasks",
+        params={"type": "image_scan", "task_id": task.task_id},
+        headers={"X-Auth-Token": api_token(admin_state)},
+    )
+    assert r.status_code == 200, r.text
+    assert [t["risky_num"] for t in r.json()["data_list"]] == [1]
 
 
 def test_stop_a_waiting_scan(page: Page, seeded: Seeded, admin_state: dict[str, Any]) -> None:

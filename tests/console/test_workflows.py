@@ -14,11 +14,12 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select, update
 
 from openhss.db.engine import transaction
-from openhss.db.models import ImageVulnerability
+from openhss.db.models import ImageVulnerability, Project
 from openhss.domain.enums import FindingKind, Severity
 from openhss.domain.risk import risk_key
 from openhss.services.vulndb import VulnDbService
 from tests.console.conftest import CACHED_DEBS, Seeded, shoot
+from tests.support.service import PROJECT
 
 pytestmark = pytest.mark.slow
 RANKS = {s.value: s.rank for s in Severity}
@@ -276,3 +277,12 @@ def test_axe_finds_no_serious_violation_on_any_page(page: Page, seeded: Seeded, 
             failures[f"ignore dialog [{theme}]"] = found
     assert not failures, "\n".join(f"{k}: {v}" for k, v in failures.items())
     assert re.match(r"^[\d.]+$", page.evaluate("axe.version"))
+
+
+def test_the_header_names_the_project(page: Page, seeded: Seeded) -> None:
+    with transaction(seeded.svc.runtime.sessions) as s:
+        project = s.get_one(Project, PROJECT)
+        name = project.name
+    header = page.locator(".topbar .project")
+    expect(header).to_have_text(name)
+    expect(header).to_have_attribute("title", f"Project {PROJECT}")

@@ -219,6 +219,7 @@ class TaskView:
     task: ScanTask
     progress: int
     counts: dict[str, int]
+    risky: int = 0
 
     @property
     def running(self) -> bool:
@@ -239,7 +240,11 @@ def _task_counts(session: Session, task_pks: Sequence[int]) -> dict[int, dict[st
 
 def task_views(session: Session, tasks: Sequence[ScanTask]) -> list[TaskView]:
     counts = _task_counts(session, [t.id for t in tasks])
-    return [TaskView(t, scan_tasks.progress(session, t), counts[t.id]) for t in tasks]
+    views = []
+    for t in tasks:
+        p = scan_tasks.task_progress(session, t)
+        views.append(TaskView(t, p.task_status, counts[t.id], p.risky_num))
+    return views
 
 
 def running_tasks(session: Session, scope: Scope, limit: int = 10) -> list[TaskView]:

@@ -21,12 +21,33 @@ from sqlalchemy.orm import Session
 from openhss.api.deps import Ctx
 from openhss.console import data
 from openhss.console.render import page, static_file
-from openhss.console.session import COOKIE, LOGIN_COOKIE, User, login, login_nonce, logout, require_login_csrf
+from openhss.console.session import (
+    COOKIE,
+    LOGIN_COOKIE,
+    ConsoleUser,
+    User,
+    login,
+    login_nonce,
+    logout,
+    require_login_csrf,
+)
 from openhss.db.engine import transaction
-from openhss.db.models import Image
+from openhss.db.models import Image, Registry
 from openhss.domain.enums import FindingKind
-from openhss.domain.errors import InvalidRequest, NotFound, Unauthenticated
-from openhss.services import coverage, exports, findings, images, scan_tasks, vex, vulnerabilities
+from openhss.domain.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unauthenticated
+from openhss.domain.scope import DEFAULT_EP
+from openhss.scan.refs import _HOST_RE
+from openhss.services import (
+    coverage,
+    exports,
+    findings,
+    identity,
+    images,
+    registries,
+    scan_tasks,
+    vex,
+    vulnerabilities,
+)
 from openhss.services.identity import Scope
 from openhss.services.images import ImageFilter, scoped_images
 from openhss.services.vulndb import VulnDbService
@@ -647,10 +668,204 @@ async def export_download(
 # --- registries and agents ---------------------------------------------------------------------------
 
 
+RegistryTypeF = Annotated[
+    Literal["Harbor", "Jfrog", "SwrPrivate", "SwrShared", "SwrEnterprise", "Other"], Form()
+]
+ProtocolF = Annotated[Literal["https", "http"], Form()]
+Name128F = Annotated[str, Form(max_length=128)]
+RegistryIdP = Annotated[str, Path(min_length=1, max_length=64)]
+#: What a finished registry action says (fixed texts: a query parameter only picks one).
+DONE = {
+    "added": "Registry added; its first sync is queued.",
+    "updated": "Registry saved; a sync is queued.",
+    "deleted": "Registry deleted, with the images synced from it.",
+    "synced": "Sync queued: new and changed tags appear under Registry images.",
+}
+
+
+async def _registries_page(
+    request: Request,
+    ctx: Ctx,
+    user: ConsoleUser,
+    *,
+    message: str = "",
+    error: str = "",
+    form: dict[str, str] | None = None,
+    edit: Registry | None = None,
+    status_code: int = 200,
+) -> Response:
+    def q(session: Session) -> dict[str, object]:
+        _n, configured = registries.list_registries(session, user.scope, registries.RegistryQuery(), 0, 200)
+        views = {v.registry_name: v for v in data.registries(session, user.scope)}
+        return {"configured": configured, "views": views, "rows": list(views.values())}
+
+    values = await _run(ctx, q)
+    return page(
+        request,
+        "registries.html",
+        user,
+        nav="registries",
+        message=message or DONE.get(request.query_params.get("done", ""), ""),
+        error=error,
+        form=form or {},
+        edit=edit,
+        registry_types=("Harbor", "Jfrog", "SwrPrivate", "SwrShared", "SwrEnterprise", "Other"),
+        status_code=status_code,
+        **values,
+    )
+
+
 @router.get("/registries", response_class=HTMLResponse, name="registries")
 async def registry_list(request: Request, ctx: Ctx, user: User) -> Response:
-    rows = await _run(ctx, lambda s: data.registries(s, user.scope))
-    return page(request, "registries.html", user, nav="registries", rows=rows)
+    return await _registries_page(request, ctx, user)
+
+
+def _addr_ok(addr: str) -> str:
+    if not _HOST_RE.match(addr):
+        raise InvalidRequest(
+            "registry address must be host[:port] without scheme or path, e.g. harbor.example.com"
+        )
+    return addr
+
+
+@router.post("/registries", response_class=HTMLResponse)
+async def registry_add(
+    request: Request,
+    ctx: Ctx,
+    user: User,
+    registry_name: Annotated[str, Form(min_length=1, max_length=128)],
+    registry_type: RegistryTypeF,
+    protocol: ProtocolF,
+    registry_addr: Annotated[str, Form(min_length=1, max_length=256)],
+    registry_username: Annotated[str, Form(min_length=1, max_length=128)],
+    registry_password: Annotated[str, Form(min_length=1, max_length=128)],
+    namespace: Name128F = "",
+    latest_version_only: Annotated[str, Form(max_length=8)] = "",
+) -> Response:
+    """Add a registry as `AddRegistry` does: the connection is checked before anything is stored."""
+    user.require_operator()
+    shown = {
+        "registry_name": registry_name,
+        "registry_type": registry_type,
+        "protocol": protocol,
+        "registry_addr": registry_addr,
+        "registry_username": registry_username,
+        "namespace": namespace,
+    }
+    fields = registries.RegistryFields(
+        registry_name=registry_name.strip(),
+        registry_type=registry_type,
+        api_version="V2",
+        protocol=protocol,
+        registry_addr=registry_addr.strip(),
+        registry_username=registry_username,
+        registry_password=registry_password,
+        namespace=_opt(namespace),
+        connect_cluster_id="",
+        get_scan_image_channel="Other",
+        latest_version_only=latest_version_only == "on",
+    )
+    try:
+        _addr_ok(fields.registry_addr or "")
+        conn = registries.pending_connection(ctx.settings, ctx.box, fields)
+        await run_in_threadpool(registries.check_connectivity, ctx.settings, conn)
+        # A new registry belongs to one enterprise project: the default one, as in the HSS API.
+        into = identity.authorize(user.principal, user.scope.project_id, DEFAULT_EP)
+        await _run(ctx, lambda s: registries.add_registry(s, ctx.box, into, fields))
+    except (InvalidRequest, Conflict, Forbidden) as exc:
+        return await _registries_page(
+            request, ctx, user, error=exc.message, form=shown, status_code=exc.status_code
+        )
+    return _redirect(_base(request) + "/registries?done=added")
+
+
+@router.get("/registries/{registry_id}/edit", response_class=HTMLResponse)
+async def registry_edit(request: Request, ctx: Ctx, user: User, registry_id: RegistryIdP) -> Response:
+    user.require_operator()
+    reg = await _run(ctx, lambda s: registries.get_registry(s, user.scope, registry_id))
+    return await _registries_page(request, ctx, user, edit=reg)
+
+
+@router.post("/registries/{registry_id}", response_class=HTMLResponse)
+async def registry_update(
+    request: Request,
+    ctx: Ctx,
+    user: User,
+    registry_id: RegistryIdP,
+    protocol: ProtocolF,
+    registry_addr: Annotated[str, Form(min_length=1, max_length=256)],
+    registry_username: Annotated[str, Form(min_length=1, max_length=128)],
+    registry_password: Name128F = "",
+    namespace: Name128F = "",
+    latest_version_only: Annotated[str, Form(max_length=8)] = "",
+) -> Response:
+    """`UpdateRegistry`: an empty password keeps the stored one (never for a new address)."""
+    user.require_operator()
+    fields = registries.RegistryFields(
+        protocol=protocol,
+        registry_addr=registry_addr.strip(),
+        registry_username=registry_username,
+        registry_password=registry_password or None,
+        namespace=namespace.strip(),
+        latest_version_only=latest_version_only == "on",
+    )
+
+    def current(session: Session) -> tuple[Registry, registries.Connection]:
+        reg = registries.get_registry(session, user.scope, registry_id)
+        return reg, registries.pending_connection(ctx.settings, ctx.box, fields, reg)
+
+    reg: Registry | None = None
+    try:
+        _addr_ok(fields.registry_addr or "")
+        reg, conn = await _run(ctx, current)
+        await run_in_threadpool(registries.check_connectivity, ctx.settings, conn)
+
+        def q(session: Session) -> None:
+            registries.update_registry(
+                session, ctx.box, registries.get_registry(session, user.scope, registry_id), fields
+            )
+
+        await _run(ctx, q)
+    except InvalidRequest as exc:
+        if reg is None:
+            reg = await _run(ctx, lambda s: registries.get_registry(s, user.scope, registry_id))
+        return await _registries_page(request, ctx, user, error=exc.message, edit=reg, status_code=400)
+    return _redirect(_base(request) + "/registries?done=updated")
+
+
+@router.post("/registries/{registry_id}/test", response_class=HTMLResponse)
+async def registry_test(request: Request, ctx: Ctx, user: User, registry_id: RegistryIdP) -> Response:
+    """Check the saved settings against the registry now (the same check a save runs)."""
+    user.require_operator()
+
+    def q(session: Session) -> tuple[str, registries.Connection]:
+        reg = registries.get_registry(session, user.scope, registry_id)
+        return reg.registry_name, registries.pending_connection(
+            ctx.settings, ctx.box, registries.RegistryFields(), reg
+        )
+
+    name, conn = await _run(ctx, q)
+    try:
+        await run_in_threadpool(registries.check_connectivity, ctx.settings, conn)
+    except InvalidRequest as exc:
+        return await _registries_page(request, ctx, user, error=f"{name}: {exc.message}", status_code=400)
+    return await _registries_page(
+        request, ctx, user, message=f"{name}: the registry accepts the saved settings."
+    )
+
+
+@router.post("/registries/{registry_id}/sync")
+async def registry_sync(request: Request, ctx: Ctx, user: User, registry_id: RegistryIdP) -> Response:
+    user.require_operator()
+    await _run(ctx, lambda s: registries.queue_syncs(s, user.scope, [registry_id]))
+    return _redirect(_base(request) + "/registries?done=synced")
+
+
+@router.post("/registries/{registry_id}/delete")
+async def registry_delete(request: Request, ctx: Ctx, user: User, registry_id: RegistryIdP) -> Response:
+    user.require_operator()
+    await _run(ctx, lambda s: registries.delete_registries(s, user.scope, [registry_id]))
+    return _redirect(_base(request) + "/registries?done=deleted")
 
 
 @router.get("/agents", response_class=HTMLResponse, name="agents")
