@@ -62,6 +62,7 @@ class Seeded:
     registry_pk: int
     unscanned_pk: int
     agent_only_pk: int
+    cicd_pk: int
     aws_key: str
     report: ImageReport
 
@@ -141,7 +142,7 @@ def _build_worker_image(root: Path) -> str:
     return f"oci:{root}:app"
 
 
-def _seed(svc: Service, report: ImageReport, worker_ref: str) -> tuple[int, int, int, int]:
+def _seed(svc: Service, report: ImageReport, worker_ref: str) -> tuple[int, int, int, int, int]:
     inv = Inventory(os=report.os, packages=report.packages, files=report.files)
     with transaction(svc.runtime.sessions) as s:
         identity.create_user(s, READER, Role.READ_ONLY, READER_PASSWORD)
@@ -202,8 +203,19 @@ def _seed(svc: Service, report: ImageReport, worker_ref: str) -> tuple[int, int,
             image_version="0.9",
             host_num=1,
         )
-        s.add_all([local, registry, unscanned, agent_only])
+        # A CI/CD pipeline's upload: scanned results only (packages), no source to pull again.
+        cicd = Image(
+            **common,
+            image_type="cicd",
+            image_id="sha256:" + "7" * 64,
+            image_name="api",
+            image_version="build-42",
+            registry_name="shop-pipeline",
+            organization="shop",
+        )
+        s.add_all([local, registry, unscanned, agent_only, cicd])
         s.flush()
+        results.record_scan(s, cicd.id, inv, (), ())
         s.add_all([ImageHost(image_pk=local.id, host_pk=h.id) for h in hosts])
         s.add(ImageHost(image_pk=unscanned.id, host_pk=hosts[0].id))
         s.add(ImageHost(image_pk=agent_only.id, host_pk=hosts[1].id))
@@ -221,7 +233,7 @@ def _seed(svc: Service, report: ImageReport, worker_ref: str) -> tuple[int, int,
         )
         for pk in (local.id, registry.id):
             results.record_scan(s, pk, inv, report.vulnerabilities, report.findings)
-        return local.id, registry.id, unscanned.id, agent_only.id
+        return local.id, registry.id, unscanned.id, agent_only.id, cicd.id
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select, update
 
 from openhss.db.engine import transaction
-from openhss.db.models import ImageVulnerability, Project
+from openhss.db.models import ExportTask, ImageVulnerability, Project, ScanTask, ScanTaskImage
 from openhss.domain.enums import FindingKind, Severity
 from openhss.domain.risk import risk_key
 from openhss.services.vulndb import VulnDbService
@@ -243,6 +243,8 @@ def test_axe_finds_no_serious_violation_on_any_page(page: Page, seeded: Seeded, 
         "/",
         "/images?kind=local",
         "/images?kind=registry",
+        "/images?kind=cicd",
+        f"/images/{seeded.cicd_pk}",
         image,
         *(
             f"{image}?tab={t}"
@@ -267,14 +269,18 @@ def test_axe_finds_no_serious_violation_on_any_page(page: Page, seeded: Seeded, 
             found = page.evaluate(AXE_RUN)
             if found:
                 failures[f"{path} [{theme}]"] = found
-    # The ignore dialog, open.
-    page.goto(f"{seeded.console}/vulnerabilities/{vul_id}")
-    page.locator("details.ignore summary").first.click()
-    page.evaluate(axe_source)
-    for theme in ("light", "dark"):
-        page.evaluate(f"document.documentElement.dataset.theme = '{theme}'")
-        if found := page.evaluate(AXE_RUN):
-            failures[f"ignore dialog [{theme}]"] = found
+    # The dialogs, open: ignore with reason, add registry.
+    for name, path, summary in (
+        ("ignore dialog", f"/vulnerabilities/{vul_id}", "details.ignore summary"),
+        ("add registry", "/registries", "details.add-registry summary"),
+    ):
+        page.goto(seeded.console + path)
+        page.locator(summary).first.click()
+        page.evaluate(axe_source)
+        for theme in ("light", "dark"):
+            page.evaluate(f"document.documentElement.dataset.theme = '{theme}'")
+            if found := page.evaluate(AXE_RUN):
+                failures[f"{name} [{theme}]"] = found
     assert not failures, "\n".join(f"{k}: {v}" for k, v in failures.items())
     assert re.match(r"^[\d.]+$", page.evaluate("axe.version"))
 
@@ -286,3 +292,35 @@ def test_the_header_names_the_project(page: Page, seeded: Seeded) -> None:
     header = page.locator(".topbar .project")
     expect(header).to_have_text(name)
     expect(header).to_have_attribute("title", f"Project {PROJECT}")
+
+
+def test_cicd_images_have_their_page_scan_and_export(page: Page, seeded: Seeded) -> None:
+    page.locator("nav.sidebar").get_by_role("link", name="CI/CD images").click()
+    expect(page).to_have_url(re.compile(r"/images\?kind=cicd$"))
+    rows = page.locator("table.dense tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("shop/api")  # the namespace is part of the name
+    expect(rows.first).to_contain_text("shop-pipeline")
+    shoot(page, "images-cicd")
+    page.get_by_label("Pipeline").fill("another-pipeline")
+    page.get_by_role("button", name="Filter").click()
+    expect(rows.first).to_contain_text("No images match")
+    page.goto(seeded.console + "/images?kind=cicd&cicd_name=shop-pipeline")
+    expect(rows).to_have_count(1)
+    rows.first.get_by_role("link").first.click()
+    expect(page.locator(".crumbs")).to_contain_text("CI/CD images")
+    # Scan now queues a task for the CI/CD image (no 404 page): the page comes back with the badge.
+    page.get_by_role("button", name="Scan now").click()
+    expect(page).to_have_url(re.compile(rf"/images/{seeded.cicd_pk}$"))
+    with transaction(seeded.svc.runtime.sessions) as s:
+        task = s.scalars(
+            select(ScanTask)
+            .join(ScanTaskImage, ScanTaskImage.task_pk == ScanTask.id)
+            .where(ScanTaskImage.image_pk == seeded.cicd_pk)
+        ).one()
+        assert task.image_type == "cicd"
+    page.get_by_role("button", name="Export vulnerabilities").click()
+    expect(page).to_have_url(re.compile(r"/exports$"))
+    with transaction(seeded.svc.runtime.sessions) as s:
+        newest = s.scalars(select(ExportTask).order_by(ExportTask.id.desc())).first()
+        assert newest is not None and "cicd" in newest.export_type + newest.filters, newest.filters

@@ -44,6 +44,7 @@ from openhss.services import (
     identity,
     images,
     registries,
+    registry_images,
     scan_tasks,
     vex,
     vulnerabilities,
@@ -228,7 +229,7 @@ async def image_list(
     request: Request,
     ctx: Ctx,
     user: User,
-    kind: Annotated[Literal["local", "registry"], Query()] = "local",
+    kind: Annotated[Literal["local", "registry", "cicd"], Query()] = "local",
     image_name: Text = "",
     image_version: Text = "",
     scan_status: ScanStatusQ = "",
@@ -241,6 +242,7 @@ async def image_list(
     registry_type: Annotated[
         Literal["", "SwrPrivate", "SwrShared", "SwrEnterprise", "Harbor", "Jfrog", "Other"], Query()
     ] = "",
+    cicd_name: Text = "",
     offset: Offset = 0,
     limit: Limit = PAGE,
 ) -> Response:
@@ -258,6 +260,18 @@ async def image_list(
     )
 
     def q(session: Session) -> data.Page[Image]:
+        if kind == "cicd":
+            cq = registry_images.RegistryImageQuery(
+                namespace=_opt(namespace),
+                image_name=_opt(image_name),
+                image_version=_opt(image_version),
+                registry_name=_opt(cicd_name),
+                scan_status=_opt(scan_status),
+                has_vul=_flag(has_vul),
+                severity_level=_opt(severity_level),
+            )
+            total, found = registry_images.list_cicd_images(session, user.scope, cq, offset, limit)
+            return data.Page(total, found, offset, limit)
         if kind == "local":
             total, rows = images.list_local(session, user.scope, f, offset, limit)
             return data.Page(total, [img for img, _host in rows], offset, limit)
@@ -285,7 +299,7 @@ async def scan_images(
     request: Request,
     ctx: Ctx,
     user: User,
-    image_type: Annotated[Literal["local", "registry"], Form()],
+    image_type: Annotated[Literal["local", "registry", "cicd"], Form()],
     image_pk: Annotated[list[int], Form(min_length=1, max_length=200)],
     next: Annotated[str, Form(max_length=1024)] = "",
 ) -> Response:
@@ -324,7 +338,7 @@ async def image_detail(
             "image": img,
             "coverage": coverage.image_coverage(session, img.id, coverage.advisory_table(ctx.settings)),
             "counts": data.finding_counts(session, img.id),
-            "nav": "images-" + ("local" if img.image_type == "local" else "registry"),
+            "nav": "images-" + img.image_type,
         }
         text = _opt(q_text)
         if tab == "vulnerabilities":
