@@ -30,7 +30,7 @@ from openhss.domain.report import ImageReport
 from openhss.scan.applier import Inventory
 from openhss.scan.refs import parse_ref
 from openhss.scan.sources.base import SourceOptions
-from openhss.services import identity, results
+from openhss.services import identity, results, scans
 from openhss.services.scanning import build_pipeline, scan_image
 from openhss.services.vulndb import VulnDbService
 from openhss.worker.embedded import start_embedded_worker
@@ -117,9 +117,17 @@ CACHED_DEBS = 60
 
 def _baseline_layer() -> LayerSpec:
     """An sshd that accepts empty passwords (Critical) beside a full apt cache (one Low per file, in two
-    directories): the console must list the Critical first and the cache as one grouped row."""
-    layer = LayerSpec("RUN apt-get install -y openssh-server").add_bytes(
-        "etc/ssh/sshd_config", b"PermitEmptyPasswords yes\nPermitRootLogin yes\n"
+    directories): the console must list the Critical first and the cache as one grouped row. Its
+    Debian package is one no imported feed covers, so the coverage notices have something to say."""
+    layer = (
+        LayerSpec("RUN apt-get install -y openssh-server")
+        .add_bytes("etc/ssh/sshd_config", b"PermitEmptyPasswords yes\nPermitRootLogin yes\n")
+        # A Debian package no loaded feed covers (only PyPI is imported): a coverage notice to show.
+        .add_bytes(
+            "var/lib/dpkg/status",
+            b"Package: openssh-server\nStatus: install ok installed\nVersion: 1:9.2p1-2+deb12u3\n"
+            b"Architecture: amd64\n\n",
+        )
     )
     for n in range(CACHED_DEBS):
         layer.add_bytes(f"var/cache/apt/archives/lib{n:02d}_1.0_amd64.deb", secrets.token_bytes(64))
@@ -233,6 +241,8 @@ def _seed(svc: Service, report: ImageReport, worker_ref: str) -> tuple[int, int,
         )
         for pk in (local.id, registry.id):
             results.record_scan(s, pk, inv, report.vulnerabilities, report.findings)
+            # A finished scan also keeps the inventory (re-match and coverage read it).
+            scans._store_inventory(s, pk, inv, results.now_ms())
         return local.id, registry.id, unscanned.id, agent_only.id, cicd.id
 
 

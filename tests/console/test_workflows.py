@@ -85,6 +85,7 @@ def test_baseline_lists_the_critical_first_and_groups_one_rule(page: Page, seede
     examples = cache.locator("td").nth(3)
     expect(examples).to_contain_text("var/cache/apt/archives/lib00_1.0_amd64.deb")
     expect(examples).to_contain_text(f"and {files - 3} more")
+    expect(page.locator(".tabs [aria-current=page] .count-pill")).to_have_text(str(rows.count()))
     shoot(page, "image-baseline")
 
 
@@ -323,3 +324,17 @@ def test_cicd_images_have_their_page_scan_and_export(page: Page, seeded: Seeded)
     with transaction(seeded.svc.runtime.sessions) as s:
         newest = s.scalars(select(ExportTask).order_by(ExportTask.id.desc())).first()
         assert newest is not None and "cicd" in newest.export_type + newest.filters, newest.filters
+
+
+def test_coverage_notices_on_the_image_page_and_overview(page: Page, seeded: Seeded) -> None:
+    debs = [p for p in seeded.report.packages if p.type.value == "deb"]
+    assert debs, "the seeded image has a Debian package"
+    page.goto(f"{seeded.console}/images/{seeded.local_pk}")
+    notice = page.locator('[data-coverage="os"]')
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text("NOT checked")
+    expect(notice).to_contain_text("Debian 12")
+    page.goto(seeded.console + "/")
+    fleet = page.locator('[data-coverage="fleet"]')
+    expect(fleet).to_be_visible()
+    expect(fleet).to_contain_text("Debian 12")

@@ -402,6 +402,15 @@ def finding_counts(session: Session, image_pk: int) -> dict[str, int]:
         .group_by(ImageFinding.kind)
     ).all():
         counts[kind] = n
+    # The baseline tab shows one row per rule (`grouped_findings`): its count says the same.
+    counts[FindingKind.BASELINE.value] = (
+        session.scalar(
+            select(func.count(func.distinct(ImageFinding.rule_id))).where(
+                ImageFinding.image_pk == image_pk, ImageFinding.kind == FindingKind.BASELINE.value
+            )
+        )
+        or 0
+    )
     counts["vulnerabilities"] = (
         session.scalar(select(func.count()).where(ImageVulnerability.image_pk == image_pk)) or 0
     )
