@@ -313,6 +313,18 @@ def test_read_only_user_sees_but_cannot_act(context: BrowserContext, seeded: See
         max_redirects=0,
     )
     assert r.status == 403 and "operator" in r.text()
+    expect(page.locator("details.ignore")).to_have_count(0)
+    # Registries: listed, but no add/edit/sync/delete for a reader, and the server refuses them too.
+    page.goto(seeded.console + "/registries")
+    expect(page.locator("details.add-registry")).to_have_count(0)
+    form = {"csrf": csrf or "", "registry_name": "x", "registry_type": "Harbor", "protocol": "https"}
+    form |= {"registry_addr": "harbor.example.com", "registry_username": "u", "registry_password": "p"}
+    r = page.request.post(f"{seeded.console}/registries", form=form, max_redirects=0)
+    assert r.status == 403 and "operator" in r.text()
+    r = page.request.post(
+        f"{seeded.console}/registries/none/sync", form={"csrf": csrf or ""}, max_redirects=0
+    )
+    assert r.status == 403
 
 
 # --- scan tasks and exports -------------------------------------------------------------------------------
