@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 from playwright.sync_api import Page, expect
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from openhss.db.engine import transaction
 from openhss.db.models import ExportTask, ImageVulnerability, Project, ScanTask, ScanTaskImage
@@ -338,3 +338,20 @@ def test_coverage_notices_on_the_image_page_and_overview(page: Page, seeded: See
     fleet = page.locator('[data-coverage="fleet"]')
     expect(fleet).to_be_visible()
     expect(fleet).to_contain_text("Debian 12")
+
+
+def test_vulnerability_list_puts_the_worst_first(page: Page, seeded: Seeded) -> None:
+    with transaction(seeded.svc.runtime.sessions) as s:
+        worst = dict(
+            s.execute(
+                select(ImageVulnerability.vul_id, func.max(ImageVulnerability.severity_rank)).group_by(
+                    ImageVulnerability.vul_id
+                )
+            ).all()
+        )
+    page.goto(seeded.console + "/vulnerabilities?limit=200")
+    links = page.locator("table.dense tbody tr td:nth-child(2) a")
+    shown = [links.nth(i).inner_text() for i in range(links.count())]
+    assert len(shown) == len(worst)
+    ranks = [worst[v] for v in shown]
+    assert ranks == sorted(ranks, reverse=True), list(zip(shown, ranks, strict=True))

@@ -485,13 +485,22 @@ def list_global_vulnerabilities(
         func.sum(case((VulImageIndex.handled.is_(False), 1), else_=0)),
     ).group_by(VulImageIndex.vul_id)
     total = session.scalar(select(func.count()).select_from(grouped.subquery())) or 0
-    sev_rank = case({s.value: s.rank for s in Severity}, value=VulImageIndex.repair_necessity, else_=0)
-    open_count = func.sum(case((VulImageIndex.handled.is_(False), 1), else_=0))
-    order = (
-        (func.max(sev_rank).desc(), open_count.desc(), VulImageIndex.vul_id)
-        if by_severity
-        else (VulImageIndex.vul_id,)
-    )
+    order: tuple[Any, ...] = (VulImageIndex.vul_id,)
+    if by_severity:
+        # The worst stored rating of the vulnerability (what the row's badge shows), then its score.
+        of_vul = (
+            ImageVulnerability.project_id == scope.project_id,
+            ImageVulnerability.vul_id == VulImageIndex.vul_id,
+        )
+        worst_rank = select(func.max(ImageVulnerability.severity_rank)).where(*of_vul).scalar_subquery()
+        best_score = select(func.max(ImageVulnerability.cvss_score)).where(*of_vul).scalar_subquery()
+        open_count = func.sum(case((VulImageIndex.handled.is_(False), 1), else_=0))
+        order = (
+            worst_rank.desc(),
+            func.coalesce(best_score, 0).desc(),
+            open_count.desc(),
+            VulImageIndex.vul_id,
+        )
     rows = list(session.execute(grouped.order_by(*order).offset(offset).limit(limit)).all())
     details: dict[str, tuple[str, float | None, str]] = {}
     if rows:
