@@ -10,15 +10,19 @@ Screenshots go to `tests/console/artifacts/` (git-ignored).
 
 from __future__ import annotations
 
+import re
 import secrets
 import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
+from openhss.config import RegistryTargets
 from openhss.db.engine import transaction
 from openhss.db.models import Container, Host, Image, ImageHost
 from openhss.domain.enums import Role, ScanScope
@@ -26,12 +30,12 @@ from openhss.domain.report import ImageReport
 from openhss.scan.applier import Inventory
 from openhss.scan.refs import parse_ref
 from openhss.scan.sources.base import SourceOptions
-from openhss.services import identity, results
+from openhss.services import identity, results, scans
 from openhss.services.scanning import build_pipeline, scan_image
 from openhss.services.vulndb import VulnDbService
 from openhss.worker.embedded import start_embedded_worker
 from tests.scan_sources.builders import LayerSpec, build_oci
-from tests.support.service import PROJECT, Service, make_settings, running_service
+from tests.support.service import ADMIN_PASSWORD, PROJECT, Service, make_settings, running_service
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -58,6 +62,7 @@ class Seeded:
     registry_pk: int
     unscanned_pk: int
     agent_only_pk: int
+    cicd_pk: int
     aws_key: str
     report: ImageReport
 
@@ -100,9 +105,35 @@ def _build_image(root: Path, aws_key: str) -> Path:
                 "app/.env", f"# deploy settings\nAWS_ACCESS_KEY_ID={aws_key}\nREGION=eu-west-1\n".encode()
             )
             .add_bytes("opt/tools/eicar.com", _eicar()),
+            _baseline_layer(),
         ],
     )
     return root
+
+
+#: `.deb` files left in apt's cache by the baseline layer: more rows than a page, all one rule.
+CACHED_DEBS = 60
+
+
+def _baseline_layer() -> LayerSpec:
+    """An sshd that accepts empty passwords (Critical) beside a full apt cache (one Low per file, in two
+    directories): the console must list the Critical first and the cache as one grouped row. Its
+    Debian package is one no imported feed covers, so the coverage notices have something to say."""
+    layer = (
+        LayerSpec("RUN apt-get install -y openssh-server")
+        .add_bytes("etc/ssh/sshd_config", b"PermitEmptyPasswords yes\nPermitRootLogin yes\n")
+        # A Debian package no loaded feed covers (only PyPI is imported): a coverage notice to show.
+        .add_bytes(
+            "var/lib/dpkg/status",
+            b"Package: openssh-server\nStatus: install ok installed\nVersion: 1:9.2p1-2+deb12u3\n"
+            b"Architecture: amd64\n\n",
+        )
+    )
+    for n in range(CACHED_DEBS):
+        layer.add_bytes(f"var/cache/apt/archives/lib{n:02d}_1.0_amd64.deb", secrets.token_bytes(64))
+    for name in ("deb.debian.org_debian_dists_bookworm_InRelease", "deb.debian.org_debian_Packages"):
+        layer.add_bytes(f"var/lib/apt/lists/{name}", secrets.token_bytes(64))
+    return layer
 
 
 def _build_worker_image(root: Path) -> str:
@@ -119,7 +150,7 @@ def _build_worker_image(root: Path) -> str:
     return f"oci:{root}:app"
 
 
-def _seed(svc: Service, report: ImageReport, worker_ref: str) -> tuple[int, int, int, int]:
+def _seed(svc: Service, report: ImageReport, worker_ref: str) -> tuple[int, int, int, int, int]:
     inv = Inventory(os=report.os, packages=report.packages, files=report.files)
     with transaction(svc.runtime.sessions) as s:
         identity.create_user(s, READER, Role.READ_ONLY, READER_PASSWORD)
@@ -180,8 +211,19 @@ def _seed(svc: Service, report: ImageReport, worker_ref: str) -> tuple[int, int,
             image_version="0.9",
             host_num=1,
         )
-        s.add_all([local, registry, unscanned, agent_only])
+        # A CI/CD pipeline's upload: scanned results only (packages), no source to pull again.
+        cicd = Image(
+            **common,
+            image_type="cicd",
+            image_id="sha256:" + "7" * 64,
+            image_name="api",
+            image_version="build-42",
+            registry_name="shop-pipeline",
+            organization="shop",
+        )
+        s.add_all([local, registry, unscanned, agent_only, cicd])
         s.flush()
+        results.record_scan(s, cicd.id, inv, (), ())
         s.add_all([ImageHost(image_pk=local.id, host_pk=h.id) for h in hosts])
         s.add(ImageHost(image_pk=unscanned.id, host_pk=hosts[0].id))
         s.add(ImageHost(image_pk=agent_only.id, host_pk=hosts[1].id))
@@ -199,7 +241,9 @@ def _seed(svc: Service, report: ImageReport, worker_ref: str) -> tuple[int, int,
         )
         for pk in (local.id, registry.id):
             results.record_scan(s, pk, inv, report.vulnerabilities, report.findings)
-        return local.id, registry.id, unscanned.id, agent_only.id
+            # A finished scan also keeps the inventory (re-match and coverage read it).
+            scans._store_inventory(s, pk, inv, results.now_ms())
+        return local.id, registry.id, unscanned.id, agent_only.id, cicd.id
 
 
 @pytest.fixture(scope="session")
@@ -213,7 +257,8 @@ def seeded(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> Iterat
         parse_ref(f"oci:{image_dir}:app"), SourceOptions(), build_pipeline(ScanScope.ALL, settings=settings)
     )
     worker_ref = _build_worker_image(tmp / "worker-image")
-    with running_service(tmp) as svc:
+    # Registries the console adds in tests run on this host: loopback targets are allowed here.
+    with running_service(tmp, registry_targets=RegistryTargets(allow_loopback=True)) as svc:
         pks = _seed(svc, report, worker_ref)
         worker = start_embedded_worker(svc.runtime.settings, concurrency=1)
         try:
@@ -232,3 +277,90 @@ def browser() -> Iterator[Browser]:
         chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+VIEWPORT = {"width": 1280, "height": 800}
+
+
+def log_in(page: Page, console: str, user: str = "admin", password: str = ADMIN_PASSWORD) -> None:
+    page.goto(console + "/login")
+    page.get_by_label("User name").fill(user)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r".*/console/(\?.*)?$"))
+
+
+@pytest.fixture(scope="session")
+def admin_state(browser: Browser, seeded: Seeded) -> dict[str, Any]:
+    """Log in once through the form; tests reuse the session cookie (a password hash costs seconds)."""
+    ctx = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+    log_in(ctx.new_page(), seeded.console)
+    state = dict(ctx.storage_state())
+    ctx.close()
+    return state
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    ctx = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def page(browser: Browser, admin_state: dict[str, Any], seeded: Seeded) -> Iterator[Page]:
+    ctx = browser.new_context(viewport=VIEWPORT, storage_state=admin_state)  # type: ignore[arg-type]
+    p = ctx.new_page()
+    p.goto(seeded.console + "/")
+    yield p
+    ctx.close()
+
+
+def shoot(page: Page, name: str) -> None:
+    """Light and dark screenshots of the current page (the theme toggle is what a user presses)."""
+    page.emulate_media(color_scheme="light")
+    page.evaluate("document.documentElement.dataset.theme = 'light'")
+    page.screenshot(path=ARTIFACTS / f"{name}-light.png", full_page=True)
+    page.evaluate("document.documentElement.dataset.theme = 'dark'")
+    page.screenshot(path=ARTIFACTS / f"{name}-dark.png", full_page=True)
+    page.evaluate("delete document.documentElement.dataset.theme")
+
+
+def api_token(admin_state: dict[str, Any]) -> str:
+    """The console's session cookie is an API token (`POST /v3/auth/tokens`); use it on the JSON API."""
+    (cookie,) = admin_state["cookies"]
+    return str(cookie["value"])
+
+
+#: axe-core (npm), fetched once into a cache outside the repository; the accessibility test skips when
+#: npm or its registry is unreachable.
+AXE_VERSION = "4.14.1"
+AXE_CACHE = Path.home() / ".cache" / "openhss-tests" / f"axe-core-{AXE_VERSION}"
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    script = AXE_CACHE / "node_modules" / "axe-core" / "axe.min.js"
+    if not script.is_file():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.skip("npm is not installed: axe-core cannot be fetched")
+        AXE_CACHE.mkdir(parents=True, exist_ok=True)
+        try:
+            subprocess.run(
+                [
+                    npm,
+                    "install",
+                    "--prefix",
+                    str(AXE_CACHE),
+                    "--no-audit",
+                    "--no-fund",
+                    f"axe-core@{AXE_VERSION}",
+                ],
+                check=True,
+                capture_output=True,
+                timeout=300,
+            )
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+            pytest.skip(f"npm could not install axe-core (registry unreachable?): {exc}")
+    return script.read_text(encoding="utf-8")

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 import openpyxl
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Locator, Page, expect
 from sqlalchemy import func, select
 
+from openhss.console.session import LOGIN_COOKIE
 from openhss.db.engine import transaction
 from openhss.db.models import (
     ExportTask,
@@ -28,65 +29,27 @@ from openhss.db.models import (
     ImageVulOperation,
     ScanTask,
     ScanTaskImage,
+    VexStatement,
     VulImageIndex,
 )
 from openhss.domain.enums import FindingKind
 from openhss.services.results import IGNORED, UNFIXED
-from tests.console.conftest import ARTIFACTS, READER, READER_PASSWORD, Seeded
+from tests.console.conftest import ARTIFACTS, READER, READER_PASSWORD, Seeded, api_token, log_in, shoot
 from tests.support.service import ADMIN_PASSWORD, PROJECT
 
 pytestmark = pytest.mark.slow
-VIEWPORT = {"width": 1280, "height": 800}
 
 
-def log_in(page: Page, console: str, user: str = "admin", password: str = ADMIN_PASSWORD) -> None:
-    page.goto(console + "/login")
-    page.get_by_label("User name").fill(user)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(r".*/console/(\?.*)?$"))
-
-
-@pytest.fixture(scope="session")
-def admin_state(browser: Browser, seeded: Seeded) -> dict[str, Any]:
-    """Log in once through the form; tests reuse the session cookie (a password hash costs seconds)."""
-    ctx = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
-    log_in(ctx.new_page(), seeded.console)
-    state = dict(ctx.storage_state())
-    ctx.close()
-    return state
-
-
-@pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
-    ctx = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
-    yield ctx
-    ctx.close()
-
-
-@pytest.fixture
-def page(browser: Browser, admin_state: dict[str, Any], seeded: Seeded) -> Iterator[Page]:
-    ctx = browser.new_context(viewport=VIEWPORT, storage_state=admin_state)  # type: ignore[arg-type]
-    p = ctx.new_page()
-    p.goto(seeded.console + "/")
-    yield p
-    ctx.close()
-
-
-def shoot(page: Page, name: str) -> None:
-    """Light and dark screenshots of the current page (the theme toggle is what a user presses)."""
-    page.emulate_media(color_scheme="light")
-    page.evaluate("document.documentElement.dataset.theme = 'light'")
-    page.screenshot(path=ARTIFACTS / f"{name}-light.png", full_page=True)
-    page.evaluate("document.documentElement.dataset.theme = 'dark'")
-    page.screenshot(path=ARTIFACTS / f"{name}-dark.png", full_page=True)
-    page.evaluate("delete document.documentElement.dataset.theme")
-
-
-def api_token(admin_state: dict[str, Any]) -> str:
-    """The console's session cookie is an API token (`POST /v3/auth/tokens`); use it on the JSON API."""
-    (cookie,) = admin_state["cookies"]
-    return str(cookie["value"])
+def ignore_with_reason(scope: Locator, justification: str, impact: str, expires: str = "") -> None:
+    """The ignore dialog as a user fills it: open it, choose why, say what it means, maybe an expiry."""
+    dialog = scope.locator("details.ignore").first
+    dialog.locator("summary").click()
+    form = dialog.locator("form")
+    form.get_by_label("Justification").select_option(justification)
+    form.get_by_label("Impact statement").fill(impact)
+    if expires:
+        form.get_by_label("Expires (optional)").fill(expires)
+    form.get_by_role("button").click()
 
 
 def some_vul(seeded: Seeded, *, fixed: bool = True) -> ImageVulnerability:
@@ -112,7 +75,7 @@ def test_login_redirect_bad_password_and_cookie(context: BrowserContext, seeded:
     page.get_by_label("Password").fill("not-the-password")
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("alert")).to_be_visible()
-    assert not context.cookies()
+    assert [c["name"] for c in context.cookies()] == [LOGIN_COOKIE], "no session after a bad password"
     page.screenshot(path=ARTIFACTS / "login-light.png")
     page.get_by_label("User name").fill("admin")
     page.get_by_label("Password").fill(ADMIN_PASSWORD)
@@ -291,7 +254,7 @@ def test_ignore_a_vulnerability_and_reopen_it(
     expect(affected).to_have_count(2)  # the local and the registry copy
     shoot(page, "vulnerability")
     local_row = affected.filter(has_text="local")
-    local_row.get_by_role("button", name="Ignore").click()
+    ignore_with_reason(local_row, "vulnerable_code_not_in_execute_path", "not reachable from the API")
     expect(page.locator("#affected tbody tr").filter(has_text="local")).to_contain_text("ignored")
     with transaction(seeded.svc.runtime.sessions) as s:
         idx = s.scalars(
@@ -308,6 +271,15 @@ def test_ignore_a_vulnerability_and_reopen_it(
         assert other.status == UNFIXED, "ignoring on one image leaves the other open"
         op = s.scalars(select(ImageVulOperation).order_by(ImageVulOperation.id.desc())).first()
         assert op is not None and op.operate_type == "ignore" and op.user_name == "admin"
+        st = s.scalars(
+            select(VexStatement).where(VexStatement.vul_id == vul.vul_id).order_by(VexStatement.id.desc())
+        ).first()
+        assert st is not None and st.status == "not_affected"
+        assert st.justification == "vulnerable_code_not_in_execute_path"
+        assert st.impact_statement == "not reachable from the API" and st.expires_at == 0
+    # The suppression is visible with its reason.
+    expect(page.locator("#verdicts")).to_contain_text("not reachable from the API")
+    expect(page.locator("#verdicts")).to_contain_text("vulnerable code not in execute path")
     r = httpx.get(
         f"{seeded.svc.base_url}/v5/{PROJECT}/vulnerability/images",
         params={"vul_id": vul.vul_id, "type": vul.vul_type, "image_type": "local", "is_handled": "true"},
@@ -341,12 +313,26 @@ def test_read_only_user_sees_but_cannot_act(context: BrowserContext, seeded: See
         max_redirects=0,
     )
     assert r.status == 403 and "operator" in r.text()
+    expect(page.locator("details.ignore")).to_have_count(0)
+    # Registries: listed, but no add/edit/sync/delete for a reader, and the server refuses them too.
+    page.goto(seeded.console + "/registries")
+    expect(page.locator("details.add-registry")).to_have_count(0)
+    form = {"csrf": csrf or "", "registry_name": "x", "registry_type": "Harbor", "protocol": "https"}
+    form |= {"registry_addr": "harbor.example.com", "registry_username": "u", "registry_password": "p"}
+    r = page.request.post(f"{seeded.console}/registries", form=form, max_redirects=0)
+    assert r.status == 403 and "operator" in r.text()
+    r = page.request.post(
+        f"{seeded.console}/registries/none/sync", form={"csrf": csrf or ""}, max_redirects=0
+    )
+    assert r.status == 403
 
 
 # --- scan tasks and exports -------------------------------------------------------------------------------
 
 
-def test_scan_from_the_console_runs_to_results(page: Page, seeded: Seeded) -> None:
+def test_scan_from_the_console_runs_to_results(
+    page: Page, seeded: Seeded, admin_state: dict[str, Any]
+) -> None:
     """The scan button queues a task; the embedded worker scans the image; the page follows it live."""
     page.goto(seeded.console + "/images?kind=local&scan_status=unscan")
     page.get_by_label("Select shop/worker:2.0.0").check()
@@ -373,6 +359,22 @@ def test_scan_from_the_console_runs_to_results(page: Page, seeded: Seeded) -> No
     row = page.locator("tbody tr", has_text=task.task_id[:12])
     expect(row).to_contain_text("finished")
     expect(row).to_contain_text("100%")
+    # A readable task name (the stored one stays in the tooltip) and the risky image counted.
+    name = row.locator("td").first.locator(".strong")
+    expect(name).to_have_attribute("title", task.task_name)
+    if re.fullmatch(r"[a-z_]+_\d{13}", task.task_name):
+        expect(name).not_to_have_text(task.task_name)
+        expect(name).to_contain_text(
+            datetime.fromtimestamp(task.create_time / 1000, UTC).strftime("%Y-%m-%d")
+        )
+    expect(row.locator("td").nth(6)).to_have_text("1")
+    r = httpx.get(
+        f"{seeded.svc.base_url}/v5/{PROJECT}/image/tasks",
+        params={"type": "image_scan", "task_id": task.task_id},
+        headers={"X-Auth-Token": api_token(admin_state)},
+    )
+    assert r.status_code == 200, r.text
+    assert [t["risky_num"] for t in r.json()["data_list"]] == [1]
 
 
 def test_stop_a_waiting_scan(page: Page, seeded: Seeded, admin_state: dict[str, Any]) -> None:
@@ -407,7 +409,7 @@ def test_stop_a_waiting_scan(page: Page, seeded: Seeded, admin_state: dict[str, 
 
 def test_create_and_download_an_export(page: Page, seeded: Seeded, admin_state: dict[str, Any]) -> None:
     page.get_by_role("link", name="Exports").click()
-    page.get_by_label("Report").select_option("local-vulnerability")
+    page.locator("select[name=report]").select_option("local-vulnerability")
     page.get_by_role("button", name="Create export").click()
     rows = page.locator("#export-table tbody tr")
     expect(rows).to_have_count(1)

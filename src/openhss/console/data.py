@@ -8,6 +8,7 @@ scopes (project + enterprise projects) and groups in the database, never in Pyth
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,7 +32,8 @@ from openhss.db.models import (
     VulImageIndex,
 )
 from openhss.db.tenancy import scoped
-from openhss.domain.enums import FindingKind, ScanStatus
+from openhss.domain.advisory import AffectedRecord, EventKind
+from openhss.domain.enums import FindingKind, ScanStatus, Severity
 from openhss.services import scan_tasks
 from openhss.services.identity import Scope
 from openhss.services.images import scoped_images
@@ -227,6 +229,7 @@ class TaskView:
     task: ScanTask
     progress: int
     counts: dict[str, int]
+    risky: int = 0
 
     @property
     def running(self) -> bool:
@@ -247,7 +250,11 @@ def _task_counts(session: Session, task_pks: Sequence[int]) -> dict[int, dict[st
 
 def task_views(session: Session, tasks: Sequence[ScanTask]) -> list[TaskView]:
     counts = _task_counts(session, [t.id for t in tasks])
-    return [TaskView(t, scan_tasks.progress(session, t), counts[t.id]) for t in tasks]
+    views = []
+    for t in tasks:
+        p = scan_tasks.task_progress(session, t)
+        views.append(TaskView(t, p.task_status, counts[t.id], p.risky_num))
+    return views
 
 
 def running_tasks(session: Session, scope: Scope, limit: int = 10) -> list[TaskView]:
@@ -401,6 +408,15 @@ def finding_counts(session: Session, image_pk: int) -> dict[str, int]:
         .group_by(ImageFinding.kind)
     ).all():
         counts[kind] = n
+    # The baseline tab shows one row per rule (`grouped_findings`): its count says the same.
+    counts[FindingKind.BASELINE.value] = (
+        session.scalar(
+            select(func.count(func.distinct(ImageFinding.rule_id))).where(
+                ImageFinding.image_pk == image_pk, ImageFinding.kind == FindingKind.BASELINE.value
+            )
+        )
+        or 0
+    )
     counts["vulnerabilities"] = (
         session.scalar(select(func.count()).where(ImageVulnerability.image_pk == image_pk)) or 0
     )
@@ -420,6 +436,11 @@ def vulnerability_facts(session: Session, scope: Scope, vul_id: str) -> dict[str
                 ImageVulnerability.description,
                 ImageVulnerability.app_name,
                 ImageVulnerability.fixed_version,
+                ImageVulnerability.epss,
+                ImageVulnerability.epss_percentile,
+                ImageVulnerability.kev_date_added,
+                ImageVulnerability.kev_due_date,
+                ImageVulnerability.severity_source,
             ).where(
                 ImageVulnerability.vul_id == vul_id,
                 ImageVulnerability.image_pk.in_(image_pks(scope)),
@@ -436,4 +457,122 @@ def vulnerability_facts(session: Session, scope: Scope, vul_id: str) -> dict[str
         "description": max((r[3] or "" for r in rows), key=len),
         "packages": sorted({r[4] for r in rows}),
         "fixed_versions": sorted({r[5] for r in rows if r[5]}),
+        "epss": max((r[6] for r in rows if r[6] is not None), default=None),
+        "epss_percentile": max((r[7] for r in rows if r[7] is not None), default=None),
+        "kev_date_added": min((r[8] for r in rows if r[8]), default=""),
+        "kev_due_date": min((r[9] for r in rows if r[9]), default=""),
+        "severity_source": next((r[10] for r in rows if r[1] == max(x[1] for x in rows) and r[10]), ""),
     }
+
+
+#: A grouped finding's evidence as the engine writes it (`scan/grouping.py`): "92 files: a, b, c and 89 more".
+_GROUP_EVIDENCE = re.compile(r"^(\d+) files: (.*?)(?: and \d+ more)?$")
+EXAMPLES = 3
+
+
+@dataclass(slots=True)
+class FindingGroup:
+    """Every finding of one rule in one image, shown as one row: how many files and a few of them."""
+
+    rule_id: str
+    title: str
+    severity: str
+    remediation: str
+    count: int = 0
+    examples: list[str] = field(default_factory=list)
+    layers: set[str] = field(default_factory=set)
+
+
+def _paths(f: ImageFinding) -> tuple[int, list[str]]:
+    m = _GROUP_EVIDENCE.match(f.evidence or "")
+    if m is None:
+        return 1, [f.path]
+    return int(m.group(1)), [f.path + name.strip() for name in m.group(2).split(",") if name.strip()]
+
+
+def grouped_findings(
+    session: Session, image_pk: int, kind: FindingKind, text: str | None, offset: int, limit: int
+) -> Page[FindingGroup]:
+    """One row per rule (the engine already groups per directory; this joins the directories), worst
+    severity first, then the most files."""
+    stmt = select(ImageFinding).where(ImageFinding.image_pk == image_pk, ImageFinding.kind == kind.value)
+    if text:
+        stmt = stmt.where(ImageFinding.path.contains(text, autoescape=True))
+    groups: dict[str, FindingGroup] = {}
+    for f in session.scalars(stmt.order_by(ImageFinding.path, ImageFinding.id)):
+        g = groups.setdefault(f.rule_id, FindingGroup(f.rule_id, f.title, f.severity, f.remediation))
+        if _rank(f.severity) > _rank(g.severity):
+            g.severity = f.severity
+        n, paths = _paths(f)
+        g.count += n
+        g.examples.extend(paths[: max(0, EXAMPLES - len(g.examples))])
+        if f.layer_digest:
+            g.layers.add(f.layer_digest)
+    rows = sorted(groups.values(), key=lambda g: (-_rank(g.severity), -g.count, g.rule_id))
+    return Page(len(rows), rows[offset : offset + limit], offset, limit)
+
+
+def _rank(severity: str) -> int:
+    found = Severity.parse(severity)
+    return found.rank if found else 0
+
+
+@dataclass(frozen=True, slots=True)
+class AdvisoryView:
+    """What the advisory store says about one vulnerability (all records of its id or aliases)."""
+
+    aliases: list[str]
+    references: list[str]
+    vector: str
+    summary: str
+    published: str
+    #: (ecosystem/release, package, affected ranges as text, fixed versions)
+    affected: list[tuple[str, str, str, str]]
+
+
+def _range_text(record: AffectedRecord) -> str:
+    parts: list[str] = []
+    for r in record.ranges:
+        bound: list[str] = []
+        for e in r.events:
+            if e.kind is EventKind.INTRODUCED:
+                bound.append(f">= {e.version}" if e.version not in ("0", "") else "all versions")
+            elif e.kind is EventKind.FIXED:
+                bound.append(f"< {e.version}")
+            elif e.kind is EventKind.LAST_AFFECTED:
+                bound.append(f"<= {e.version}")
+            else:
+                bound.append(f"< {e.version} (limit)")
+        parts.append(", ".join(bound))
+    if record.versions and not parts:
+        shown = ", ".join(record.versions[:8])
+        parts.append(shown + (f" and {len(record.versions) - 8} more" if len(record.versions) > 8 else ""))
+    return "; ".join(parts) or "all versions"
+
+
+def advisory_view(records: Sequence[AffectedRecord], vul_id: str) -> AdvisoryView | None:
+    if not records:
+        return None
+    aliases = sorted({a for r in records for a in (r.advisory_id, *r.aliases)} - {vul_id})
+    references = list(
+        dict.fromkeys(u for r in records for u in r.urls if u.startswith(("https://", "http://")))
+    )
+    affected = sorted(
+        {
+            (
+                r.ecosystem.value + (f" {r.release}" if r.release else ""),
+                r.name,
+                _range_text(r),
+                ", ".join(r.fixed_versions) or "—",
+            )
+            for r in records
+        }
+    )
+    return AdvisoryView(
+        aliases=aliases,
+        references=references[:30],
+        vector=next((r.cvss_vector for r in records if r.cvss_vector), ""),
+        summary=max((r.summary for r in records), key=len),
+        published=min((r.published for r in records if r.published), default=""),
+        affected=affected[:50],
+    )

@@ -8,6 +8,7 @@ and no Django wheel.
 from __future__ import annotations
 
 import mimetypes
+import re
 import time
 from datetime import UTC, datetime
 from functools import cache
@@ -20,6 +21,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from openhss import __version__
 from openhss.console.session import CSRF_FIELD, CSRF_HEADER, ConsoleUser
+from openhss.db.models import Image
 from openhss.domain.coverage import describe
 from openhss.domain.errors import NotFound
 
@@ -105,6 +107,35 @@ def _short(digest: str | None, n: int = 12) -> str:
     return (hexpart or algo)[:n]
 
 
+def _words(text: str | None, n: int = 160) -> str:
+    """At most `n` characters, cut at a word boundary with an ellipsis (never mid-word)."""
+    value = " ".join((text or "").split())
+    if len(value) <= n:
+        return value
+    cut = value[: n + 1].rsplit(" ", 1)[0] if " " in value[:n] else value[:n]
+    return cut.rstrip(",.;:") + "…"
+
+
+def _full_name(image: Image) -> str:
+    """The image name with its registry namespace (organization) when the stored name lacks it."""
+    ns = (image.organization or "").strip("/")
+    if ns and not image.image_name.startswith(ns + "/"):
+        return f"{ns}/{image.image_name}"
+    return image.image_name
+
+
+#: Names the service gives tasks it creates: `manual_scan_<epoch ms>` and the like.
+_TASK_NAME = re.compile(r"^([a-z]+(?:_[a-z]+)*?)_(\d{13})$")
+
+
+def _task_label(name: str) -> str:
+    """`manual_scan_1796516808621` → `Manual scan, 2026-12-01 08:06 UTC`; a name a person chose stays."""
+    m = _TASK_NAME.match(name or "")
+    if m is None:
+        return name
+    return f"{m.group(1).replace('_', ' ').capitalize()}, {_ms_time(int(m.group(2)))}"
+
+
 def _sev(value: object) -> str:
     if isinstance(value, int):
         value = RANK_NAME.get(value, "Unknown")
@@ -126,6 +157,9 @@ def environment() -> Environment:
         size=_size,
         short=_short,
         sev=_sev,
+        words=_words,
+        full_name=_full_name,
+        task_label=_task_label,
         status_class=lambda v: STATUS_CLASS.get(str(v), "st-idle"),
         status_label=lambda v: STATUS_LABEL.get(str(v), str(v).replace("_", " ")),
         rank_name=lambda r: RANK_NAME.get(int(r), "Unknown"),

@@ -29,6 +29,7 @@ from fastapi.concurrency import run_in_threadpool
 from openhss.api.deps import AppContext, forget_token, get_context
 from openhss.api.routers import iam
 from openhss.db.engine import transaction
+from openhss.db.models import Project
 from openhss.db.tenancy import bind_scope
 from openhss.domain.enums import Role
 from openhss.domain.errors import Forbidden, Unauthenticated
@@ -50,6 +51,8 @@ class ConsoleUser:
     principal: Principal
     scope: Scope
     token: str
+    #: The project's name (the id is for machines; the header shows this).
+    project_name: str = ""
 
     @property
     def csrf(self) -> str:
@@ -113,8 +116,9 @@ def _project_for(principal: Principal) -> str:
 def _resolve(ctx: AppContext, token: str) -> ConsoleUser:
     with transaction(ctx.sessions) as session:
         principal = identity.resolve_token(session, token)
-    scope = identity.authorize(principal, _project_for(principal), identity.ALL_GRANTED_EPS)
-    return ConsoleUser(principal, scope, token)
+        scope = identity.authorize(principal, _project_for(principal), identity.ALL_GRANTED_EPS)
+        project = session.get(Project, scope.project_id)
+    return ConsoleUser(principal, scope, token, project.name if project else "")
 
 
 async def console_user(request: Request, ctx: Annotated[AppContext, Depends(get_context)]) -> ConsoleUser:

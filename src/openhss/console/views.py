@@ -9,6 +9,7 @@ progress) and boosts links.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlencode
 
@@ -20,12 +21,34 @@ from sqlalchemy.orm import Session
 from openhss.api.deps import Ctx
 from openhss.console import data
 from openhss.console.render import page, static_file
-from openhss.console.session import COOKIE, LOGIN_COOKIE, User, login, login_nonce, logout, require_login_csrf
+from openhss.console.session import (
+    COOKIE,
+    LOGIN_COOKIE,
+    ConsoleUser,
+    User,
+    login,
+    login_nonce,
+    logout,
+    require_login_csrf,
+)
 from openhss.db.engine import transaction
-from openhss.db.models import Image
+from openhss.db.models import Image, Registry
 from openhss.domain.enums import FindingKind
-from openhss.domain.errors import InvalidRequest, NotFound, Unauthenticated
-from openhss.services import coverage, exports, findings, images, scan_tasks, vex, vulnerabilities
+from openhss.domain.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unauthenticated
+from openhss.domain.scope import DEFAULT_EP
+from openhss.scan.refs import _HOST_RE
+from openhss.services import (
+    coverage,
+    exports,
+    findings,
+    identity,
+    images,
+    registries,
+    registry_images,
+    scan_tasks,
+    vex,
+    vulnerabilities,
+)
 from openhss.services.identity import Scope
 from openhss.services.images import ImageFilter, scoped_images
 from openhss.services.vulndb import VulnDbService
@@ -63,6 +86,8 @@ TABS = (
     ("layers", "Layers"),
     ("hosts", "Runs on"),
 )
+#: Tabs whose findings of one rule show as one row (a count and example paths), not one row per file.
+GROUPED_TABS = frozenset({FindingKind.BASELINE.value})
 #: (report type, label) of every registered export (`services.exports.EXPORT_KINDS`).
 REPORT_TYPES = tuple((name, kind.layout.title) for name, kind in exports.EXPORT_KINDS_BY_NAME.items())
 
@@ -204,7 +229,7 @@ async def image_list(
     request: Request,
     ctx: Ctx,
     user: User,
-    kind: Annotated[Literal["local", "registry"], Query()] = "local",
+    kind: Annotated[Literal["local", "registry", "cicd"], Query()] = "local",
     image_name: Text = "",
     image_version: Text = "",
     scan_status: ScanStatusQ = "",
@@ -217,6 +242,7 @@ async def image_list(
     registry_type: Annotated[
         Literal["", "SwrPrivate", "SwrShared", "SwrEnterprise", "Harbor", "Jfrog", "Other"], Query()
     ] = "",
+    cicd_name: Text = "",
     offset: Offset = 0,
     limit: Limit = PAGE,
 ) -> Response:
@@ -234,6 +260,18 @@ async def image_list(
     )
 
     def q(session: Session) -> data.Page[Image]:
+        if kind == "cicd":
+            cq = registry_images.RegistryImageQuery(
+                namespace=_opt(namespace),
+                image_name=_opt(image_name),
+                image_version=_opt(image_version),
+                registry_name=_opt(cicd_name),
+                scan_status=_opt(scan_status),
+                has_vul=_flag(has_vul),
+                severity_level=_opt(severity_level),
+            )
+            total, found = registry_images.list_cicd_images(session, user.scope, cq, offset, limit)
+            return data.Page(total, found, offset, limit)
         if kind == "local":
             total, rows = images.list_local(session, user.scope, f, offset, limit)
             return data.Page(total, [img for img, _host in rows], offset, limit)
@@ -261,7 +299,7 @@ async def scan_images(
     request: Request,
     ctx: Ctx,
     user: User,
-    image_type: Annotated[Literal["local", "registry"], Form()],
+    image_type: Annotated[Literal["local", "registry", "cicd"], Form()],
     image_pk: Annotated[list[int], Form(min_length=1, max_length=200)],
     next: Annotated[str, Form(max_length=1024)] = "",
 ) -> Response:
@@ -300,7 +338,7 @@ async def image_detail(
             "image": img,
             "coverage": coverage.image_coverage(session, img.id, coverage.advisory_table(ctx.settings)),
             "counts": data.finding_counts(session, img.id),
-            "nav": "images-" + ("local" if img.image_type == "local" else "registry"),
+            "nav": "images-" + img.image_type,
         }
         text = _opt(q_text)
         if tab == "vulnerabilities":
@@ -309,7 +347,9 @@ async def image_detail(
                 vul_id=text,
                 handle_status=_opt(handle_status),
             )
-            total, rows = vulnerabilities.list_image_vulnerabilities(session, img.id, vf, offset, limit)
+            total, rows = vulnerabilities.list_image_vulnerabilities(
+                session, img.id, vf, offset, limit, by_risk=True
+            )
             out["result"] = data.Page(total, rows, offset, limit)
         elif tab == "packages":
             total, apps = findings.apps(session, img.id, text, offset, limit)
@@ -321,9 +361,14 @@ async def image_detail(
             _m, containers = images.list_image_containers(session, user.scope, [img.id], None, None, 0, 200)
             out["hosts"] = hosts
             out["containers"] = containers
+        elif tab in GROUPED_TABS:
+            out["result"] = data.grouped_findings(session, img.id, FindingKind(tab), text, offset, limit)
+            out["grouped"] = True
         else:
             ff = findings.FindingFilter(file_path=text)
-            total, rows_f = findings.findings(session, img.id, FindingKind(tab), ff, offset, limit)
+            total, rows_f = findings.findings(
+                session, img.id, FindingKind(tab), ff, offset, limit, by_severity=True
+            )
             out["result"] = data.Page(total, rows_f, offset, limit)
         return out
 
@@ -372,7 +417,14 @@ async def vulnerability_list(
 ) -> Response:
     def q(session: Session) -> data.Page[vulnerabilities.GlobalVul]:
         total, rows = vulnerabilities.list_global_vulnerabilities(
-            session, user.scope, _opt(repair_necessity), _opt(vul_id), _opt(vul_type), offset, limit
+            session,
+            user.scope,
+            _opt(repair_necessity),
+            _opt(vul_id),
+            _opt(vul_type),
+            offset,
+            limit,
+            by_severity=True,
         )
         return data.Page(total, rows, offset, limit)
 
@@ -409,9 +461,11 @@ async def vulnerability_detail(
         facts = data.vulnerability_facts(session, user.scope, vul_id)
         if not facts and not total:
             raise NotFound(f"vulnerability {vul_id} affects no image in this project")
-        return {"result": data.Page(total, rows, offset, limit), "facts": facts}
+        _n, statements = vex.list_statements(session, user.scope, vul_id, None, 0, 20)
+        return {"result": data.Page(total, rows, offset, limit), "facts": facts, "statements": statements}
 
     values = await _run(ctx, q)
+    values["advisory"] = await run_in_threadpool(_advisory, ctx, vul_id)
     query = {k: v for k, v in request.query_params.items() if k != "offset"}
     return page(
         request,
@@ -419,10 +473,47 @@ async def vulnerability_detail(
         user,
         nav="vulnerabilities",
         vul_id=vul_id,
+        justifications=JUSTIFICATIONS,
         form=dict(request.query_params),
         page_query=lambda off: urlencode({**query, "offset": off}),
         **values,
     )
+
+
+def _advisory(ctx: Ctx, vul_id: str) -> data.AdvisoryView | None:
+    """The advisory store's records of `vul_id` (None without a store: the page shows what scans stored)."""
+    store = VulnDbService.from_settings(ctx.settings).store
+    if not store.exists():
+        return None
+    index = store.open_index()
+    try:
+        return data.advisory_view(index.by_id(vul_id), vul_id)
+    finally:
+        index.close()
+
+
+#: OpenVEX justifications (`domain.vex.OPENVEX_JUSTIFICATIONS`) with the words the ignore dialog shows.
+JUSTIFICATIONS = (
+    ("component_not_present", "Component not present"),
+    ("vulnerable_code_not_present", "Vulnerable code not present"),
+    ("vulnerable_code_not_in_execute_path", "Vulnerable code not in execute path"),
+    (
+        "vulnerable_code_cannot_be_controlled_by_adversary",
+        "Vulnerable code cannot be controlled by adversary",
+    ),
+    ("inline_mitigations_already_exist", "Inline mitigations already exist"),
+)
+
+
+def _expiry_ms(day: str) -> int:
+    """A date field (YYYY-MM-DD) → the end of that day, UTC, in epoch milliseconds; empty → no expiry."""
+    if not day:
+        return 0
+    try:
+        end = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC) + timedelta(days=1)
+    except ValueError:
+        raise InvalidRequest(f"invalid parameter expires: {day} is not a date (YYYY-MM-DD)") from None
+    return int(end.timestamp() * 1000) - 1
 
 
 @router.post("/vulnerabilities/{vul_id}/handle")
@@ -436,9 +527,16 @@ async def vulnerability_handle(
     image_type: Annotated[Literal["local", "registry", "cicd"], Form()],
     image_id: Annotated[str, Form(max_length=512)] = "",
     remark: Annotated[str, Form(max_length=512)] = "",
+    justification: Annotated[str, Form(max_length=64)] = "",
+    expires: Annotated[str, Form(max_length=10)] = "",
     next: Annotated[str, Form(max_length=1024)] = "",
 ) -> Response:
     user.require_operator()
+    if operate_type == "ignore" and not (justification and remark.strip()):
+        raise InvalidRequest(
+            "an ignore needs a justification and an impact statement (why it does not apply)"
+        )
+    extra = vex.HandleExtra(justification=justification, expires_at=_expiry_ms(expires))
     if image_id:
         req = vulnerabilities.HandleRequest(
             image_type=image_type,
@@ -457,7 +555,7 @@ async def vulnerability_handle(
             vul_id_list=(vul_id,),
             remark=remark,
         )
-    await _run(ctx, lambda s: vex.handle(s, user.scope, req, user.principal.name))  # recorded as VEX
+    await _run(ctx, lambda s: vex.handle(s, user.scope, req, user.principal.name, extra))  # recorded as VEX
     return _redirect(_back(request, next, "/vulnerabilities/" + vul_id))
 
 
@@ -587,10 +685,204 @@ async def export_download(
 # --- registries and agents ---------------------------------------------------------------------------
 
 
+RegistryTypeF = Annotated[
+    Literal["Harbor", "Jfrog", "SwrPrivate", "SwrShared", "SwrEnterprise", "Other"], Form()
+]
+ProtocolF = Annotated[Literal["https", "http"], Form()]
+Name128F = Annotated[str, Form(max_length=128)]
+RegistryIdP = Annotated[str, Path(min_length=1, max_length=64)]
+#: What a finished registry action says (fixed texts: a query parameter only picks one).
+DONE = {
+    "added": "Registry added; its first sync is queued.",
+    "updated": "Registry saved; a sync is queued.",
+    "deleted": "Registry deleted, with the images synced from it.",
+    "synced": "Sync queued: new and changed tags appear under Registry images.",
+}
+
+
+async def _registries_page(
+    request: Request,
+    ctx: Ctx,
+    user: ConsoleUser,
+    *,
+    message: str = "",
+    error: str = "",
+    form: dict[str, str] | None = None,
+    edit: Registry | None = None,
+    status_code: int = 200,
+) -> Response:
+    def q(session: Session) -> dict[str, object]:
+        _n, configured = registries.list_registries(session, user.scope, registries.RegistryQuery(), 0, 200)
+        views = {v.registry_name: v for v in data.registries(session, user.scope)}
+        return {"configured": configured, "views": views, "rows": list(views.values())}
+
+    values = await _run(ctx, q)
+    return page(
+        request,
+        "registries.html",
+        user,
+        nav="registries",
+        message=message or DONE.get(request.query_params.get("done", ""), ""),
+        error=error,
+        form=form or {},
+        edit=edit,
+        registry_types=("Harbor", "Jfrog", "SwrPrivate", "SwrShared", "SwrEnterprise", "Other"),
+        status_code=status_code,
+        **values,
+    )
+
+
 @router.get("/registries", response_class=HTMLResponse, name="registries")
 async def registry_list(request: Request, ctx: Ctx, user: User) -> Response:
-    rows = await _run(ctx, lambda s: data.registries(s, user.scope))
-    return page(request, "registries.html", user, nav="registries", rows=rows)
+    return await _registries_page(request, ctx, user)
+
+
+def _addr_ok(addr: str) -> str:
+    if not _HOST_RE.match(addr):
+        raise InvalidRequest(
+            "registry address must be host[:port] without scheme or path, e.g. harbor.example.com"
+        )
+    return addr
+
+
+@router.post("/registries", response_class=HTMLResponse)
+async def registry_add(
+    request: Request,
+    ctx: Ctx,
+    user: User,
+    registry_name: Annotated[str, Form(min_length=1, max_length=128)],
+    registry_type: RegistryTypeF,
+    protocol: ProtocolF,
+    registry_addr: Annotated[str, Form(min_length=1, max_length=256)],
+    registry_username: Annotated[str, Form(min_length=1, max_length=128)],
+    registry_password: Annotated[str, Form(min_length=1, max_length=128)],
+    namespace: Name128F = "",
+    latest_version_only: Annotated[str, Form(max_length=8)] = "",
+) -> Response:
+    """Add a registry as `AddRegistry` does: the connection is checked before anything is stored."""
+    user.require_operator()
+    shown = {
+        "registry_name": registry_name,
+        "registry_type": registry_type,
+        "protocol": protocol,
+        "registry_addr": registry_addr,
+        "registry_username": registry_username,
+        "namespace": namespace,
+    }
+    fields = registries.RegistryFields(
+        registry_name=registry_name.strip(),
+        registry_type=registry_type,
+        api_version="V2",
+        protocol=protocol,
+        registry_addr=registry_addr.strip(),
+        registry_username=registry_username,
+        registry_password=registry_password,
+        namespace=_opt(namespace),
+        connect_cluster_id="",
+        get_scan_image_channel="Other",
+        latest_version_only=latest_version_only == "on",
+    )
+    try:
+        _addr_ok(fields.registry_addr or "")
+        conn = registries.pending_connection(ctx.settings, ctx.box, fields)
+        await run_in_threadpool(registries.check_connectivity, ctx.settings, conn)
+        # A new registry belongs to one enterprise project: the default one, as in the HSS API.
+        into = identity.authorize(user.principal, user.scope.project_id, DEFAULT_EP)
+        await _run(ctx, lambda s: registries.add_registry(s, ctx.box, into, fields))
+    except (InvalidRequest, Conflict, Forbidden) as exc:
+        return await _registries_page(
+            request, ctx, user, error=exc.message, form=shown, status_code=exc.status_code
+        )
+    return _redirect(_base(request) + "/registries?done=added")
+
+
+@router.get("/registries/{registry_id}/edit", response_class=HTMLResponse)
+async def registry_edit(request: Request, ctx: Ctx, user: User, registry_id: RegistryIdP) -> Response:
+    user.require_operator()
+    reg = await _run(ctx, lambda s: registries.get_registry(s, user.scope, registry_id))
+    return await _registries_page(request, ctx, user, edit=reg)
+
+
+@router.post("/registries/{registry_id}", response_class=HTMLResponse)
+async def registry_update(
+    request: Request,
+    ctx: Ctx,
+    user: User,
+    registry_id: RegistryIdP,
+    protocol: ProtocolF,
+    registry_addr: Annotated[str, Form(min_length=1, max_length=256)],
+    registry_username: Annotated[str, Form(min_length=1, max_length=128)],
+    registry_password: Name128F = "",
+    namespace: Name128F = "",
+    latest_version_only: Annotated[str, Form(max_length=8)] = "",
+) -> Response:
+    """`UpdateRegistry`: an empty password keeps the stored one (never for a new address)."""
+    user.require_operator()
+    fields = registries.RegistryFields(
+        protocol=protocol,
+        registry_addr=registry_addr.strip(),
+        registry_username=registry_username,
+        registry_password=registry_password or None,
+        namespace=namespace.strip(),
+        latest_version_only=latest_version_only == "on",
+    )
+
+    def current(session: Session) -> tuple[Registry, registries.Connection]:
+        reg = registries.get_registry(session, user.scope, registry_id)
+        return reg, registries.pending_connection(ctx.settings, ctx.box, fields, reg)
+
+    reg: Registry | None = None
+    try:
+        _addr_ok(fields.registry_addr or "")
+        reg, conn = await _run(ctx, current)
+        await run_in_threadpool(registries.check_connectivity, ctx.settings, conn)
+
+        def q(session: Session) -> None:
+            registries.update_registry(
+                session, ctx.box, registries.get_registry(session, user.scope, registry_id), fields
+            )
+
+        await _run(ctx, q)
+    except InvalidRequest as exc:
+        if reg is None:
+            reg = await _run(ctx, lambda s: registries.get_registry(s, user.scope, registry_id))
+        return await _registries_page(request, ctx, user, error=exc.message, edit=reg, status_code=400)
+    return _redirect(_base(request) + "/registries?done=updated")
+
+
+@router.post("/registries/{registry_id}/test", response_class=HTMLResponse)
+async def registry_test(request: Request, ctx: Ctx, user: User, registry_id: RegistryIdP) -> Response:
+    """Check the saved settings against the registry now (the same check a save runs)."""
+    user.require_operator()
+
+    def q(session: Session) -> tuple[str, registries.Connection]:
+        reg = registries.get_registry(session, user.scope, registry_id)
+        return reg.registry_name, registries.pending_connection(
+            ctx.settings, ctx.box, registries.RegistryFields(), reg
+        )
+
+    name, conn = await _run(ctx, q)
+    try:
+        await run_in_threadpool(registries.check_connectivity, ctx.settings, conn)
+    except InvalidRequest as exc:
+        return await _registries_page(request, ctx, user, error=f"{name}: {exc.message}", status_code=400)
+    return await _registries_page(
+        request, ctx, user, message=f"{name}: the registry accepts the saved settings."
+    )
+
+
+@router.post("/registries/{registry_id}/sync")
+async def registry_sync(request: Request, ctx: Ctx, user: User, registry_id: RegistryIdP) -> Response:
+    user.require_operator()
+    await _run(ctx, lambda s: registries.queue_syncs(s, user.scope, [registry_id]))
+    return _redirect(_base(request) + "/registries?done=synced")
+
+
+@router.post("/registries/{registry_id}/delete")
+async def registry_delete(request: Request, ctx: Ctx, user: User, registry_id: RegistryIdP) -> Response:
+    user.require_operator()
+    await _run(ctx, lambda s: registries.delete_registries(s, user.scope, [registry_id]))
+    return _redirect(_base(request) + "/registries?done=deleted")
 
 
 @router.get("/agents", response_class=HTMLResponse, name="agents")

@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from openhss.db.models import Image, ImageApp, ImageFile, ImageFinding
 from openhss.db.tenancy import scoped
-from openhss.domain.enums import FindingKind
+from openhss.domain.enums import FindingKind, Severity
 from openhss.domain.errors import NotFound
 from openhss.services.identity import Scope
 from openhss.services.images import IMAGE_TYPE_PARAM, scoped_images
@@ -51,9 +51,23 @@ class FindingFilter:
     app_name: str | None = None
 
 
+#: Stored severity words → rank (`Severity.rank`), for ordering in SQL.
+SEVERITY_ORDER = case(
+    {s.value: s.rank for s in Severity}, value=ImageFinding.severity, else_=Severity.UNKNOWN.rank
+)
+
+
 def findings(
-    session: Session, image_pk: int, kind: FindingKind, f: FindingFilter, offset: int, limit: int
+    session: Session,
+    image_pk: int,
+    kind: FindingKind,
+    f: FindingFilter,
+    offset: int,
+    limit: int,
+    by_severity: bool = False,
 ) -> tuple[int, list[ImageFinding]]:
+    """The HSS lists keep their stored order; `by_severity` (the console) lists the worst first, so a
+    Critical finding never sits behind a page of Low ones."""
     stmt = select(ImageFinding).where(ImageFinding.image_pk == image_pk, ImageFinding.kind == kind.value)
     if f.file_name:
         stmt = stmt.where(ImageFinding.path.contains(f.file_name, autoescape=True))
@@ -65,6 +79,9 @@ def findings(
         stmt = stmt.where(ImageFinding.handle_status == f.handle_status)
     if f.app_name:
         stmt = stmt.where(ImageFinding.title.contains(f.app_name, autoescape=True))
+    if by_severity:
+        stmt = stmt.order_by(SEVERITY_ORDER.desc(), ImageFinding.rule_id, ImageFinding.path, ImageFinding.id)
+        return _page(session, stmt, offset, limit)
     return _page(session, stmt.order_by(ImageFinding.id), offset, limit)
 
 

@@ -282,11 +282,17 @@ def list_tasks(
 FAILURES = (ScanStatus.FAILED.value, ScanStatus.DOWNLOAD_FAILED.value, ScanStatus.IMAGE_OVERSIZED.value)
 
 
+#: Image levels that count an image as risky (HSS `risky_num`); `Security` means nothing was found.
+RISKY_LEVELS = ("High", "Medium", "Low")
+
+
 @dataclass(frozen=True, slots=True)
 class TaskProgress:
     task_status: int  # HSS: 0-100 progress, 100 done, -1 stopped
     success_num: int
     failed_num: int
+    #: Images this task scanned that carry risk (image level other than Security).
+    risky_num: int = 0
 
 
 def task_progress(session: Session, task: ScanTask) -> TaskProgress:
@@ -311,7 +317,22 @@ def task_progress(session: Session, task: ScanTask) -> TaskProgress:
         status = 100
     else:
         status = int((total - active) * 100 / total)
-    return TaskProgress(status, success, failed)
+    risky = 0
+    if success:
+        risky = (
+            session.scalar(
+                select(func.count())
+                .select_from(ScanTaskImage)
+                .join(Image, Image.id == ScanTaskImage.image_pk)
+                .where(
+                    ScanTaskImage.task_pk == task.id,
+                    ScanTaskImage.status == ScanStatus.SUCCESS.value,
+                    Image.severity_level.in_(RISKY_LEVELS),
+                )
+            )
+            or 0
+        )
+    return TaskProgress(status, success, failed, risky)
 
 
 def progress(session: Session, task: ScanTask) -> int:

@@ -11,10 +11,12 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Row, Select, bindparam, case, delete, func, insert, select, update
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from openhss.db.models import Image, ImageVulnerability, ImageVulOperation, VulImageIndex, VulIndexCount
 from openhss.db.tenancy import scoped
+from openhss.domain.enums import Severity
+from openhss.domain.risk import SEVERITY_WEIGHT
 from openhss.services.identity import Scope
 from openhss.services.results import FIXED, IGNORED, UNFIXED, now_ms, refresh_summary
 
@@ -366,9 +368,33 @@ class ImageVulFilter:
     severity_source: str | None = None
 
 
+def risk_order() -> tuple[ColumnElement[Any] | InstrumentedAttribute[Any], ...]:
+    """`domain.risk.risk_key` as SQL ORDER BY terms (KEV, EPSS × impact, severity, fixability, impact,
+    then id, package and version), so a paged list agrees with the CLI and exports on what comes first."""
+    v = ImageVulnerability
+    weight = case(
+        {s.rank: w for s, w in SEVERITY_WEIGHT.items()},
+        value=v.severity_rank,
+        else_=SEVERITY_WEIGHT[Severity.UNKNOWN],
+    )
+    impact = case((func.coalesce(v.cvss_score, 0) > 0, v.cvss_score), else_=weight)
+    return (
+        case((v.kev_date_added != "", 0), else_=1),
+        (func.coalesce(v.epss, 0.0) * impact).desc(),
+        v.severity_rank.desc(),
+        case((v.fixed_version != "", 0), else_=1),
+        impact.desc(),
+        v.vul_id,
+        v.app_name,
+        v.app_version,
+        v.id,
+    )
+
+
 def list_image_vulnerabilities(
-    session: Session, image_pk: int, f: ImageVulFilter, offset: int, limit: int
+    session: Session, image_pk: int, f: ImageVulFilter, offset: int, limit: int, by_risk: bool = False
 ) -> tuple[int, list[ImageVulnerability]]:
+    """`by_risk` (the console) lists in the documented risk order; the HSS list keeps severity order."""
     stmt = select(ImageVulnerability).where(ImageVulnerability.image_pk == image_pk)
     if f.repair_necessity:
         stmt = stmt.where(ImageVulnerability.repair_necessity.in_(URGENCY_SEVERITIES[f.repair_necessity]))
@@ -395,11 +421,8 @@ def list_image_vulnerabilities(
             | ImageVulnerability.severity_source.startswith(src + ":", autoescape=True)
         )
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.scalars(
-        stmt.order_by(ImageVulnerability.severity_rank.desc(), ImageVulnerability.id)
-        .offset(offset)
-        .limit(limit)
-    )
+    order = risk_order() if by_risk else (ImageVulnerability.severity_rank.desc(), ImageVulnerability.id)
+    rows = session.scalars(stmt.order_by(*order).offset(offset).limit(limit))
     return total, list(rows)
 
 
@@ -425,8 +448,10 @@ def list_global_vulnerabilities(
     vul_type: str | None,
     offset: int,
     limit: int,
+    by_severity: bool = False,
 ) -> tuple[int, list[GlobalVul]]:
-    """One row per vul_id over the scope's images, from the index (counts are per image)."""
+    """One row per vul_id over the scope's images, from the index (counts are per image); `by_severity`
+    (the console) lists the worst first, then the most images still open."""
     stmt = _index_scoped(scope)
     if vul_id:
         stmt = stmt.where(VulImageIndex.vul_id.contains(vul_id, autoescape=True))
@@ -440,7 +465,23 @@ def list_global_vulnerabilities(
         func.sum(case((VulImageIndex.handled.is_(False), 1), else_=0)),
     ).group_by(VulImageIndex.vul_id)
     total = session.scalar(select(func.count()).select_from(grouped.subquery())) or 0
-    rows = list(session.execute(grouped.order_by(VulImageIndex.vul_id).offset(offset).limit(limit)).all())
+    order: tuple[Any, ...] = (VulImageIndex.vul_id,)
+    if by_severity:
+        # The worst stored rating of the vulnerability (what the row's badge shows), then its score.
+        of_vul = (
+            ImageVulnerability.project_id == scope.project_id,
+            ImageVulnerability.vul_id == VulImageIndex.vul_id,
+        )
+        worst_rank = select(func.max(ImageVulnerability.severity_rank)).where(*of_vul).scalar_subquery()
+        best_score = select(func.max(ImageVulnerability.cvss_score)).where(*of_vul).scalar_subquery()
+        open_count = func.sum(case((VulImageIndex.handled.is_(False), 1), else_=0))
+        order = (
+            worst_rank.desc(),
+            func.coalesce(best_score, 0).desc(),
+            open_count.desc(),
+            VulImageIndex.vul_id,
+        )
+    rows = list(session.execute(grouped.order_by(*order).offset(offset).limit(limit)).all())
     details: dict[str, tuple[str, float | None, str]] = {}
     if rows:
         for vid, desc, score, sev in session.execute(

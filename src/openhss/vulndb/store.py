@@ -444,5 +444,14 @@ class SqliteAdvisoryIndex:
             self._cache[key] = hit
         return hit
 
+    def by_id(self, vul_id: str, limit: int = 200) -> tuple[AffectedRecord, ...]:
+        """Records of one advisory, by its id or any alias (a page about one vulnerability needs its
+        references, vector and ranges; scans never call this, so no index serves it)."""
+        where = " WHERE r.advisory_id = ? OR instr(r.aliases, ?) > 0 LIMIT ?"
+        sql = self._select.split(" WHERE ", 1)[0] + where
+        with self._lock:
+            rows = self._conn.execute(sql, (vul_id, json.dumps(vul_id), limit)).fetchall()
+        return tuple(_decode(r) for r in rows)
+
     def close(self) -> None:
         self._conn.close()

@@ -308,7 +308,7 @@ async def list_image_scan_task(
                     failed_num=counted.failed_num,
                     success_num=counted.success_num,
                     total_num=task.total_num,
-                    risky_num=0,
+                    risky_num=counted.risky_num,
                     sync_task_type="",
                     failed_reason="",
                     failed_images=[
