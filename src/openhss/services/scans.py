@@ -60,7 +60,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from openhss.config import ScanSettings, Settings, load_settings
 from openhss.db.engine import transaction
-from openhss.db.models import Image, ImageHost, Project, ScanTask, ScanTaskImage, VulImageIndex
+from openhss.db.models import (
+    Image,
+    ImageHost,
+    ImageWhitelist,
+    Project,
+    ScanTask,
+    ScanTaskImage,
+    VexStatement,
+    VulImageIndex,
+)
 from openhss.db.scheduling import INVENTORY_KEY_LINES, ImageInventory, RematchHit, RematchRun
 from openhss.db.tenancy import scoped
 from openhss.domain.enums import ScanScope, ScanStatus
@@ -994,9 +1003,13 @@ def rematch(
                             plan = plans[digest] = _plan(blob, changed, matcher)
                         items.append(results.PackageRematch(pk, plan[0], plan[1]))
                     gained = results.rematch_packages(session, items)
+                # Per image, so skipped when no rule or statement exists at all (most fleets, most days).
+                rules = session.scalar(select(ImageWhitelist.id).limit(1)) is not None
+                statements = session.scalar(select(VexStatement.id).limit(1)) is not None
                 for pk in pks:
-                    if pk in blobs:
+                    if pk in blobs and rules:
                         whitelists.apply_to_image(session, pk)
+                    if pk in blobs and statements:
                         vex.apply_to_image(session, pk)
                 report.rematched += len(blobs)
                 for pk, vul_ids in sorted(gained.items()):
