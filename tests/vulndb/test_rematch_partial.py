@@ -3,25 +3,30 @@ inventory again stores: findings, the vulnerability index, apps' counts and the 
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 
+from openhss.cli import app
 from openhss.db.engine import transaction
 from openhss.db.models import Image, ImageApp, ImageVulnerability, VulImageIndex
 from openhss.db.scheduling import RematchRun
 from openhss.domain.enums import Ecosystem, PackageType
 from openhss.domain.models import OSInfo, Package
 from openhss.scan.applier import Inventory
-from openhss.services import results, scans, vulnerabilities
+from openhss.services import dispatch, results, scans, vulnerabilities
 from openhss.services.runtime import Runtime, bootstrap_admin, open_runtime
 from openhss.services.vulndb import VulnDbService
 from tests.support.pg import temp_database
 from tests.support.service import make_settings
 from tests.vulndb.helpers import osv, write_zip
+from tests.worker.brokers import REDIS
 from tests.worker.helpers import add_image
 
 FIX = [{"introduced": "0"}, {"fixed": "9.0"}]
@@ -159,3 +164,39 @@ def test_partial_rematch_stores_what_a_full_rematch_stores(runtime: Runtime, tmp
     assert "GHSA-shared" in {r[0] for r in got["index"]}  # still on py7
     assert {r[0]: r[3] for r in got["index"]}["GHSA-low"] == "vul_status_ignored"
     assert {(a[0], a[2]): a[3] for a in got["apps"]}[("py5", "/opt/venv/py5-1.5.dist-info")] == 3
+
+
+def test_db_import_queues_the_rematch_for_workers_when_a_broker_is_configured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    redis = pytest.importorskip("redis")
+    settings = make_settings(tmp_path)
+    rt = open_runtime(settings)
+    bootstrap_admin(rt)
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    monkeypatch.setenv("OPENHSS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("OPENHSS_BROKER_URL", REDIS)
+    monkeypatch.setenv("OPENHSS_QUEUE_PREFIX", prefix)
+    client = redis.Redis.from_url(REDIS)
+    try:
+        client.ping()
+    except redis.ConnectionError as exc:
+        pytest.skip(f"Redis at {REDIS} unavailable: {exc}")
+    feed = write_zip(tmp_path / "advisories.zip", _feed(touched=False))
+    try:
+        result = CliRunner().invoke(app, ["db", "import", str(feed)])
+        keys = [k for k in client.scan_iter(f"{prefix}*") if b"_kombu" not in k]
+        queued = [json.loads(m) for k in keys for m in client.lrange(k, 0, -1)]
+    finally:
+        dispatch.set_sender(None)
+        for k in client.scan_iter(f"{prefix}*"):
+            client.delete(k)
+    assert result.exit_code == 0, result.output
+    with transaction(rt.sessions) as s:
+        run = s.scalars(select(RematchRun)).one()
+    assert run.status == "waiting"  # nothing ran here: the workers take it
+    assert f"re-match queued as run {run.id}" in result.output
+    assert [(m["headers"]["task"], m["headers"]["argsrepr"]) for m in queued] == [
+        (scans.REMATCH_TASK, f"[{run.id}]")
+    ]
+    rt.engine.dispose()
