@@ -30,9 +30,11 @@ advisory DB, then the same `finish_job`), `fail_job(session, job_pk, status, rea
 `on_new_image(session, image_pk)` queues a scan of a newly discovered image when the setting
 `scans.scan_on_new_image` is on; `schedule_rescans` does the periodic rescans.
 
-Re-match (`rematch`): after `db update`/`db import`, re-matches the stored inventories whose packages
-the changed advisory keys touch, without reading any layer; images that gained vulnerabilities are
-recorded in `rematch_hits` (listed by `newly_affected`).
+Re-match (`rematch`, the `openhss.rematch` task; `queue_rematch` records a run and queues it): after
+`db update`/`db import`, matches again only the packages the changed advisory keys touch, in the stored
+inventories that hold them (found by PostgreSQL's GIN index over their key lines), without reading any
+layer, and rewrites only those packages' rows, then the index and summaries, per batch of images;
+images that gained vulnerabilities are recorded in `rematch_hits` (listed by `newly_affected`).
 
 Process configuration (`configure(settings)`) and the sender (`services.dispatch.set_sender`) are
 installed by `openhss serve`, `openhss worker` and the tests; services never import Celery.
@@ -61,6 +63,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from openhss.config import ScanSettings, Settings, load_settings
 from openhss.db.engine import transaction
 from openhss.db.models import (
+    EventSubscription,
     Image,
     ImageHost,
     ImageWhitelist,
@@ -1003,9 +1006,10 @@ def rematch(
                             plan = plans[digest] = _plan(blob, changed, matcher)
                         items.append(results.PackageRematch(pk, plan[0], plan[1]))
                     gained = results.rematch_packages(session, items)
-                # Per image, so skipped when no rule or statement exists at all (most fleets, most days).
+                # Per image, so skipped when no rule, statement or subscription exists at all.
                 rules = session.scalar(select(ImageWhitelist.id).limit(1)) is not None
                 statements = session.scalar(select(VexStatement.id).limit(1)) is not None
+                subscribed = session.scalar(select(EventSubscription.id).limit(1)) is not None
                 for pk in pks:
                     if pk in blobs and rules:
                         whitelists.apply_to_image(session, pk)
@@ -1014,7 +1018,8 @@ def rematch(
                 report.rematched += len(blobs)
                 for pk, vul_ids in sorted(gained.items()):
                     image = session.get_one(Image, pk)
-                    events.newly_affected(session, image, vul_ids, "rematch")
+                    if subscribed:
+                        events.newly_affected(session, image, vul_ids, "rematch")
                     session.add(
                         RematchHit(
                             run_pk=run_pk,
