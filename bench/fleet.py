@@ -8,7 +8,8 @@ database scan them through the same path the API uses (a bulk scan task). Baseli
 identical corpus and workers with `scans.layer_cache=false`.
 
 Re-match: 10,000 `image_inventories` rows (the real inventory of one scanned image) re-matched against
-an advisory set changed on two package keys; goal < 60 s.
+an advisory set changed on two package keys, on SQLite (the fleet-scale figure on PostgreSQL, against the
+whole-inventory algorithm, is `bench/rematch.py`).
 
 Usage: python bench/fleet.py [--images N]
 """

@@ -43,8 +43,10 @@ def _print(report: SyncReport) -> None:
 def _rematch(report: SyncReport) -> None:
     """Re-match the service's stored inventories against what changed and list newly affected images.
 
-    Runs here, in the CLI process, so the operator sees the outcome of the update at once; the result is
-    also kept (`rematch_hits`) for the API. Layers are never read again."""
+    With a broker configured (a distributed deployment) the run is queued as `openhss.rematch` and the
+    workers share it; embedded (no broker) it runs here, through the same `scans.rematch`, so the
+    operator sees the outcome at once. Either way the result is kept (`rematch_hits`) for the API.
+    Layers are never read again."""
     if not report.changed:
         return
     from sqlalchemy import select
@@ -70,6 +72,18 @@ def _rematch(report: SyncReport) -> None:
             "advisories imported, but the service database could not be opened for re-matching: "
             f"{str(exc.orig if isinstance(exc, DBAPIError) else exc).splitlines()[0]}"
         )
+        return
+    if settings.broker_url:
+        from openhss.worker.app import install
+
+        install(settings)  # the task sender: the message goes out when the run row commits
+        with transaction(rt.sessions) as session:
+            run_pk = scans.queue_rematch(session, report.changed).id
+        typer.echo(
+            f"re-match queued as run {run_pk} for the workers; "
+            "GET /v5/{project_id}/image/rematch/newly-affected lists the newly affected images"
+        )
+        rt.engine.dispose()
         return
     try:
         matcher = scans.cached_matcher(settings)

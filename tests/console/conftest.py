@@ -242,7 +242,7 @@ def _seed(svc: Service, report: ImageReport, worker_ref: str) -> tuple[int, int,
         for pk in (local.id, registry.id):
             results.record_scan(s, pk, inv, report.vulnerabilities, report.findings)
             # A finished scan also keeps the inventory (re-match and coverage read it).
-            scans._store_inventory(s, pk, inv, results.now_ms())
+            scans.store_inventory(s, pk, inv, results.now_ms())
         return local.id, registry.id, unscanned.id, agent_only.id, cicd.id
 
 
