@@ -322,6 +322,7 @@ def scan_command(
     from openhss.cli_refs import UnusableReference, resolve_reference
     from openhss.cli_scope import SaltedCache, SkipRules, deadline_check, parse_duration, skipping_analyzers
     from openhss.domain.suppression import apply_suppressions, expired
+    from openhss.scan.grouping import group_repeated
     from openhss.scan.cache import FileLayerCache, default_cache_dir
     from openhss.scan.errors import InvalidImageReference, ScanError
     from openhss.scan.image import Platform
@@ -431,6 +432,8 @@ def scan_command(
     matched_locally = options.matcher is not None or not scope & ScanScope.VULNERABILITY
     server_result = _upload(report, server, ak, sk, project_id, cicd_name) if upload else None
     report, suppressed = apply_suppressions(report, suppressions, today)
+    # Grouped after the suppressions: an ignore entry's `paths` name single files.
+    report = dataclasses.replace(report, findings=group_repeated(report.findings))
     if statements:
         report, by_vex = _apply_vex(report, statements, vex or [])
         suppressed += by_vex

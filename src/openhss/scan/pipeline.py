@@ -29,7 +29,6 @@ from openhss.scan.cache import LayerCache, cache_key
 from openhss.scan.checks.base import Check, CheckContext, run_checks
 from openhss.scan.checks.registry import checks_for
 from openhss.scan.errors import ScanError
-from openhss.scan.grouping import group_repeated
 from openhss.scan.image import MT_DIR_LAYER, Image, Layer
 from openhss.scan.layers import ImageBudget, Limits
 from openhss.scan.refs import ImageRef
@@ -251,7 +250,6 @@ def scan_handle(handle: ImageHandle, options: PipelineOptions) -> ImageReport:
     findings = list(inventory.findings)
     checks = list(options.checks) if options.checks is not None else default_checks(options.scope)
     findings.extend(run_checks(checks, CheckContext(handle.image.config, inventory), options.scope))
-    findings = group_repeated(findings)
     vulnerabilities = options.matcher(inventory) if options.matcher is not None else []
     return ImageReport(
         image=image_summary(handle.ref, handle.image),

@@ -27,6 +27,7 @@ from openhss.domain.enums import FindingKind, ScanScope, ScanStatus, Severity
 from openhss.domain.errors import NotFound
 from openhss.domain.models import Finding
 from openhss.domain.vulnerability import VulnerabilityFinding
+from openhss.scan.grouping import group_repeated
 from openhss.scan.applier import Inventory
 
 UNFIXED = "vul_status_unfix"
@@ -146,7 +147,9 @@ def record_scan(
         ],
     )
     rows = []
-    for f in [*inventory.findings, *findings]:
+    # Repeated baseline findings of one rule in one directory are stored as one (issue 23); the CLI
+    # groups the same way, after the user's suppressions, which match single file paths.
+    for f in group_repeated([*inventory.findings, *findings]):
         if f.kind.value not in replaced:
             continue  # the scope did not ask for it; the stored results of that family stand
         kind = f.kind.value
