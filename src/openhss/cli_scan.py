@@ -322,9 +322,9 @@ def scan_command(
     from openhss.cli_refs import UnusableReference, resolve_reference
     from openhss.cli_scope import SaltedCache, SkipRules, deadline_check, parse_duration, skipping_analyzers
     from openhss.domain.suppression import apply_suppressions, expired
-    from openhss.scan.grouping import group_repeated
     from openhss.scan.cache import FileLayerCache, default_cache_dir
     from openhss.scan.errors import InvalidImageReference, ScanError
+    from openhss.scan.grouping import group_repeated
     from openhss.scan.image import Platform
     from openhss.scan.pipeline import ScanStopped, select_analyzers
     from openhss.scan.refs import parse_ref

@@ -27,8 +27,8 @@ from openhss.domain.enums import FindingKind, ScanScope, ScanStatus, Severity
 from openhss.domain.errors import NotFound
 from openhss.domain.models import Finding
 from openhss.domain.vulnerability import VulnerabilityFinding
-from openhss.scan.grouping import group_repeated
 from openhss.scan.applier import Inventory
+from openhss.scan.grouping import group_repeated
 
 UNFIXED = "vul_status_unfix"
 IGNORED = "vul_status_ignored"
