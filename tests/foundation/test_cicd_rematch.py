@@ -56,7 +56,7 @@ def test_advisory_import_rematches_a_cicd_upload(tmp_path: Path, monkeypatch: py
     )
     with transaction(rt.sessions) as s:
         pk = cicd.record_upload(
-            s, settings, Scope(PROJECT, None), "jenkins", "shop/web", "b1", "shop", upload
+            s, settings, Scope(PROJECT, frozenset({"0"})), "jenkins", "shop/web", "b1", "shop", upload
         ).id
     with transaction(rt.sessions) as s:
         assert s.get(ImageInventory, pk) is not None

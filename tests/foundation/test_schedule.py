@@ -44,7 +44,8 @@ def test_beat_runs_every_job_of_the_table_as_a_registered_task(tmp_path: Path) -
     for job in SCHEDULE:
         assert job.task in app.tasks, job.task
         assert schedule[job.name]["schedule"] == job.every(settings) > 0
-    assert tick(settings) == min(job.every(settings) for job in SCHEDULE)
+    # The embedded thread wakes for its own jobs; webhook delivery has a thread of its own there.
+    assert tick(settings) == min(job.every(settings) for job in SCHEDULE if job.embedded)
 
 
 def test_layer_cache_retention_zero_turns_the_prune_off(tmp_path: Path) -> None:

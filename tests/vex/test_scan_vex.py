@@ -71,13 +71,17 @@ DOC = {
 
 def test_scan_report_filtered_by_vex() -> None:
     statements = list(parse_document(json.dumps(DOC)).statements)
-    out = _apply_vex(report("docker://nginx:1.25"), statements, quiet=True)
+    out, gone = _apply_vex(report("docker://nginx:1.25"), statements, [Path("vex.json")])
     assert sorted(x.vul_id for x in out.vulnerabilities) == ["CVE-2022-3715"]
+    # What was left out is a suppression naming its source and the statement's status.
+    assert gone and {g.suppression.source for g in gone} == {"vex"}
+    assert "CVE-2022-3715" not in {g.finding_id for g in gone}
+    assert all(g.suppression.statement.split(":")[0] in ("not_affected", "fixed") for g in gone), gone
     # An archive scan is the image only by its tags; without the nginx tag the image-bound statement
     # does not apply, the package-bound one still does.
-    out = _apply_vex(report("oci-archive:app.tar"), statements, quiet=True)
+    out, _ = _apply_vex(report("oci-archive:app.tar"), statements, [])
     assert sorted(x.vul_id for x in out.vulnerabilities) == ["CVE-2022-3715", "CVE-2023-45853"]
-    out = _apply_vex(report("oci-archive:app.tar", ("docker.io/library/nginx:1.25",)), statements, quiet=True)
+    out, _ = _apply_vex(report("oci-archive:app.tar", ("docker.io/library/nginx:1.25",)), statements, [])
     assert sorted(x.vul_id for x in out.vulnerabilities) == ["CVE-2022-3715"]
 
 
