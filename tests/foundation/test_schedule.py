@@ -83,7 +83,7 @@ def test_the_embedded_thread_runs_the_table(rt: Runtime, monkeypatch: pytest.Mon
     """At start the embedded thread runs every job once, as beat would at its first beat: the layer
     cache prune among them (a job beat had and the thread lacked before the table)."""
     _entries(rt, {"old": 400})
-    monkeypatch.setattr(embedded, "runtime_for", lambda: rt)
+    monkeypatch.setattr(embedded, "runtime_for", lambda settings=None: rt)
     periodic = embedded.Periodic(rt.settings)
     periodic.start()
     try:

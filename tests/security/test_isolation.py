@@ -83,6 +83,16 @@ class World:
         return [snapshot(self.svc.runtime.sessions, v) for v in self.victims]
 
 
+def _changed(world: World, before: list[dict[str, Any]], after: list[dict[str, Any]]) -> list[str]:
+    """Which victim's which table differs, so a failure names what to look at."""
+    return sorted(
+        f"{v.name}:{table}"
+        for v, b, a in zip(world.victims, before, after, strict=True)
+        for table in b
+        if b[table] != a[table]
+    )
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     with ExitStack() as stack:
@@ -306,8 +316,10 @@ def test_every_api_route_keeps_tenants_apart(world: World) -> None:
             path, params, body = _request(world, route, project, values, ep)
             resp = _call(world, route.family, route.method, path, token, params=params, body=body)
             _check(world, resp, f"{route.method} {route.path} in {project}/{ep}", failures, expect=403)
-        if before is not None and world.snapshots() != before:
-            failures.append(f"{route.method} {route.path} changed a victim's rows")
+        if before is not None and (after := world.snapshots()) != before:
+            failures.append(
+                f"{route.method} {route.path} changed a victim's rows: {_changed(world, before, after)}"
+            )
     assert not failures, "\n".join(failures)
 
 
@@ -346,7 +358,9 @@ def test_every_console_route_keeps_tenants_apart(world: World) -> None:
             before = world.snapshots() if method != "GET" else None
             for v in world.victims:
                 task = v.export_task_id if route.path.startswith("/exports") else v.scan_task_id
-                path = route.path.format(image_pk=v.image_pk, vul_id=SHARED_VUL, task_id=task)
+                path = route.path.format(
+                    image_pk=v.image_pk, vul_id=SHARED_VUL, task_id=task, registry_id=v.registry_id
+                )
                 form = {
                     "image_pk": str(v.image_pk),
                     "image_type": "local",
@@ -364,8 +378,10 @@ def test_every_console_route_keeps_tenants_apart(world: World) -> None:
                     params={"q": v.image_name, "image_pk": v.image_pk} if method == "GET" else None,
                 )
                 _check(world, resp, f"console {method} {route.path} ids of {v.name}", failures)
-            if before is not None and world.snapshots() != before:
-                failures.append(f"console {method} {route.path} changed a victim's rows")
+            if before is not None and (after := world.snapshots()) != before:
+                failures.append(
+                    f"console {method} {route.path} changed a victim's rows: {_changed(world, before, after)}"
+                )
     assert not failures, "\n".join(failures)
 
 

@@ -38,7 +38,7 @@ class Periodic(threading.Thread):
         while True:
             now = time.monotonic()
             try:
-                rt = runtime_for()
+                rt = runtime_for(settings=self.settings)
             except Exception:  # a database outage must not kill the loop
                 log.exception("periodic work failed; retrying at the next interval")
             else:
@@ -88,7 +88,7 @@ def start_embedded_worker(settings: Settings, concurrency: int | None = None) ->
     thread.start()
     periodic = Periodic(settings)
     periodic.start()
-    rt = runtime_for()
+    rt = runtime_for(settings=settings)
     deliverer = threading.Thread(
         target=events.run_deliverer,
         args=(rt.sessions, rt.box, settings.webhooks, periodic.done),

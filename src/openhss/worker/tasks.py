@@ -14,6 +14,7 @@ from celery import Task, shared_task
 from celery.signals import worker_ready
 from sqlalchemy.exc import DBAPIError
 
+from openhss.config import Settings
 from openhss.services import scans
 from openhss.services.runtime import Runtime, open_runtime
 from openhss.services.scanning import NoAdvisoryDatabase
@@ -30,9 +31,13 @@ _RETRY: dict[str, Any] = {
 }
 
 
-def runtime_for(task: Task[Any, Any] | None = None) -> Runtime:
-    """One runtime (engine, pool) per process settings, shared by all tasks of the process."""
-    settings = process_settings()
+def runtime_for(task: Task[Any, Any] | None = None, settings: Settings | None = None) -> Runtime:
+    """One runtime (engine, pool) per settings, shared by all tasks of the process.
+
+    Threads that were started with their own settings (the embedded periodic thread) pass them: the
+    process settings are whatever was installed last, and a periodic thread outliving its service
+    (as in a test process that starts several) must never sweep another service's database."""
+    settings = settings or process_settings()
     rt = _RUNTIMES.get(id(settings))
     if rt is None:
         rt = _RUNTIMES[id(settings)] = open_runtime(settings, migrate_schema=False)
