@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from openhss.domain.advisory import AdvisoryIndex, AffectedRecord, AffectedStatus
+from openhss.domain.aliases import AliasGroups
 from openhss.domain.coverage import CoverageEntry
 from openhss.domain.enums import Ecosystem, Severity, VulType
 from openhss.domain.models import OSInfo, Package
@@ -191,22 +192,12 @@ _Verdict = tuple[VulType, tuple[_Row, ...], tuple[tuple[str, str], ...]]
 
 
 def _fold(ecosystem: Ecosystem, hits: list[_Hit]) -> tuple[tuple[_Row, ...], tuple[tuple[str, str], ...]]:
-    parent: dict[str, str] = {}
-
-    def find(x: str) -> str:
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
+    aliases = AliasGroups()
     for h in hits:
-        root = find(h.record.advisory_id)
-        for alias in h.record.aliases:
-            parent[find(alias)] = root
+        aliases.join(h.record.advisory_id, h.record.aliases)
     groups: dict[str, list[_Hit]] = {}
     for h in hits:
-        groups.setdefault(find(h.record.advisory_id), []).append(h)
+        groups.setdefault(aliases.find(h.record.advisory_id), []).append(h)
     findings: list[_Row] = []
     suppressed: list[tuple[str, str]] = []
     for group in groups.values():

@@ -21,6 +21,7 @@ import json
 import sqlite3
 from collections import defaultdict
 
+from openhss.domain.aliases import AliasGroups
 from openhss.domain.enums import Severity
 from openhss.vulndb.enrichment.base import CVE_ID
 
@@ -30,30 +31,21 @@ _Rated = tuple[int, float, str, str, str]  # (has score, score, severity, vector
 def derive_enriched(conn: sqlite3.Connection) -> int:
     """Rebuild the `enriched` table from `records`, `cve_scores`, `epss` and `kev`; returns its rows."""
     conn.execute("DELETE FROM enriched")
-    parent: dict[str, str] = {}
-
-    def find(x: str) -> str:
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
+    groups = AliasGroups()
 
     own: dict[str, _Rated] = {}
     advisory_ids: set[str] = set()
     rows = conn.execute("SELECT DISTINCT advisory_id, aliases, severity, score, vector FROM records")
     for adv, aliases, sev, score, vector in rows:
         advisory_ids.add(adv)
-        root = find(adv)
-        for alias in json.loads(aliases):
-            parent[find(alias)] = root
+        groups.join(adv, json.loads(aliases))
         if sev != Severity.UNKNOWN.value:
             rated = (1 if score > 0 else 0, float(score), str(sev), str(vector), f"alias:{adv}")
             if adv not in own or rated[:2] > own[adv][:2]:
                 own[adv] = rated
     members: dict[str, set[str]] = defaultdict(set)
-    for x in list(parent):
-        members[find(x)].add(x)
+    for x in list(groups.ids()):
+        members[groups.find(x)].add(x)
 
     external: dict[str, tuple[int, float, str, str]] = {}
     for cve, provider, rank, score, vector in conn.execute(
@@ -72,7 +64,7 @@ def derive_enriched(conn: sqlite3.Connection) -> int:
 
     out: list[tuple[object, ...]] = []
     for adv in advisory_ids:
-        group = members.get(find(adv), {adv})
+        group = members.get(groups.find(adv), {adv})
         cves = sorted(i for i in group if CVE_ID.match(i))
         others = [own[i] for i in group if i != adv and i in own]
         scored = [r for r in others if r[0]]
