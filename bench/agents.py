@@ -73,11 +73,11 @@ def main() -> None:
                 with transaction(rt.sessions) as s:
                     agents.register(s, scope, agents.HostInfo(f"bench-{h}", f"ecs-{h}", f"node-{h}"))
                 t0 = time.perf_counter()
-                agents.report(rt.sessions, scope, f"bench-{h}", inv)
+                agents.report(rt.sessions, rt.settings, scope, f"bench-{h}", inv)
                 first.append(time.perf_counter() - t0)
             for h, inv in enumerate(invs):
                 t0 = time.perf_counter()
-                agents.report(rt.sessions, scope, f"bench-{h}", inv)
+                agents.report(rt.sessions, rt.settings, scope, f"bench-{h}", inv)
                 again.append(time.perf_counter() - t0)
             for h, inv in enumerate(invs):
                 moved = agents.Inventory(
@@ -85,7 +85,7 @@ def main() -> None:
                     inv.containers[1:],
                 )
                 t0 = time.perf_counter()
-                agents.report(rt.sessions, scope, f"bench-{h}", moved)
+                agents.report(rt.sessions, rt.settings, scope, f"bench-{h}", moved)
                 change.append(time.perf_counter() - t0)
             # Baseline: the same number of link rows, one bulk insert per host, nothing else.
             with transaction(rt.sessions) as s:

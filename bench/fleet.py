@@ -41,7 +41,7 @@ from openhss.db.engine import transaction
 from openhss.db.models import Image, ScanTask, ScanTaskImage
 from openhss.db.scheduling import ImageInventory
 from openhss.domain.enums import ScanScope
-from openhss.services import dispatch, scan_tasks, scans
+from openhss.services import dispatch, rematch, scan_tasks
 from openhss.services.identity import Scope
 from openhss.services.runtime import bootstrap_admin, open_runtime
 from openhss.services.vulndb import VulnDbService
@@ -200,6 +200,7 @@ def fleet_run(root: Path, oci: Path, tags: list[str], *, cache: bool) -> dict[st
                 image_type="local",
                 is_all=True,
                 scan_scope=int(ScanScope.ALL & ~ScanScope.VULNERABILITY),
+                settings=rt.settings.scans,
             )
         while True:
             with transaction(rt.sessions) as s:
@@ -245,7 +246,6 @@ def rematch_bench(root: Path, oci: Path, tag: str, count: int = 10_000) -> dict[
     settings = Settings(data_dir=root / "rematch", default_project_id=PROJECT)
     rt = open_runtime(settings)
     bootstrap_admin(rt)
-    scans.configure(settings)
     dispatch.set_sender(None)
     from openhss.scan.refs import parse_ref
     from openhss.scan.sources.base import SourceOptions
@@ -264,7 +264,10 @@ def rematch_bench(root: Path, oci: Path, tag: str, count: int = 10_000) -> dict[
     # One in ten stored images carries the packages the advisory change is about (a realistic daily update
     # touches a minority); each inventory is stored with its re-match keys, as the executor stores it.
     variants = [
-        (encode_inventory(i.os, i.packages), "\n".join(sorted(f"{e}\t{n}" for e, n in scans.rematch_keys(i))))
+        (
+            encode_inventory(i.os, i.packages),
+            "\n".join(sorted(f"{e}\t{n}" for e, n in rematch.rematch_keys(i))),
+        )
         for i in (inv, without)
     ]
     zpath = root / "adv.zip"
@@ -304,11 +307,11 @@ def rematch_bench(root: Path, oci: Path, tag: str, count: int = 10_000) -> dict[
                 for n, pk in enumerate(pks)
             ],
         )
-    matcher = scans.cached_matcher(settings)
+    matcher = rt.matchers.get()
     with transaction(rt.sessions) as s:
-        run_pk = scans.create_rematch_run(s, sync.changed).id
+        run_pk = rematch.create_rematch_run(s, sync.changed).id
     started = time.perf_counter()
-    result = scans.rematch(rt.sessions, run_pk, matcher)
+    result = rematch.rematch(rt.sessions, run_pk, matcher)
     seconds = time.perf_counter() - started
     rt.engine.dispose()
     return {

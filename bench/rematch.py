@@ -8,9 +8,9 @@ index, apps, summary: one real `record_scan` per variant, copied per image in SQ
 
 Two advisory changes of the same size, one per set (a new advisory on each touched variant's own
 package), are imported and re-matched:
-- baseline: `scans.rematch(..., whole=True)`, the previous algorithm (each touched image's whole
+- baseline: `rematch.rematch(..., whole=True)`, the previous algorithm (each touched image's whole
   inventory matched again and all its rows rewritten, image by image);
-- openhss: `scans.rematch(...)` (only touched packages matched, their rows, the index and summaries
+- openhss: `rematch.rematch(...)` (only touched packages matched, their rows, the index and summaries
   rewritten in batch statements, touched inventories found by PostgreSQL's GIN index).
 
 Usage: python bench/rematch.py [--images 100000] [--variants 1000] [--percent 1]
@@ -43,7 +43,7 @@ from openhss.domain.models import OSInfo, Package
 from openhss.scan.analyzers.os.dpkg import parse_status
 from openhss.scan.applier import Inventory
 from openhss.scan.cache import INVENTORY_CODEC, encode_inventory
-from openhss.services import dispatch, results, scans
+from openhss.services import dispatch, rematch, results
 from openhss.services.runtime import bootstrap_admin, open_runtime
 from openhss.services.vulndb import VulnDbService
 
@@ -106,7 +106,7 @@ def _copy_results(conn: Any, template: int, targets: list[int]) -> None:
 
 def _find_touched(rt: Any, changed: set[tuple[str, str]]) -> dict[str, float]:
     """Finding the touched inventories: the previous way (every inventory's key lines read in pages of
-    200 and tested in Python) against PostgreSQL's GIN index (`scans._touched`), same keys, same data."""
+    200 and tested in Python) against PostgreSQL's GIN index (`rematch._touched`), same keys, same data."""
     wanted = sorted(f"{e}\t{n}" for e, n in changed)
     want = set(wanted)
     t = time.perf_counter()
@@ -126,7 +126,7 @@ def _find_touched(rt: Any, changed: set[tuple[str, str]]) -> dict[str, float]:
     python = time.perf_counter() - t
     t = time.perf_counter()
     with transaction(rt.sessions) as s:
-        _checked, touched, _next = scans._touched(s, wanted, 0)
+        _checked, touched, _next = rematch._touched(s, wanted, 0)
     gin = time.perf_counter() - t
     assert len(touched) == found, (len(touched), found)
     return {"python_key_scan_seconds": round(python, 2), "gin_index_seconds": round(gin, 3), "found": found}
@@ -138,7 +138,6 @@ def run(root: Path, images: int, variants: int, percent: float) -> dict[str, Any
         settings = Settings(data_dir=root, database_url=url, default_project_id=PROJECT)
         rt = open_runtime(settings)
         bootstrap_admin(rt)
-        scans.configure(settings)
         dispatch.set_sender(None)
         service = VulnDbService.from_settings(settings)
         invs = _variants(variants)
@@ -154,7 +153,7 @@ def run(root: Path, images: int, variants: int, percent: float) -> dict[str, Any
         stored = [
             (
                 encode_inventory(i.os, i.packages),
-                "\n".join(sorted(f"{e}\t{n}" for e, n in scans.rematch_keys(i))),
+                "\n".join(sorted(f"{e}\t{n}" for e, n in rematch.rematch_keys(i))),
             )
             for i in invs
         ]
@@ -192,11 +191,11 @@ def run(root: Path, images: int, variants: int, percent: float) -> dict[str, Any
         for name in ("whole", "partial"):
             applied = range(0, sets[name].stop)
             sync = service.import_paths([_feed(feed, sources, applied)])
-            matcher = scans.cached_matcher(settings)
+            matcher = rt.matchers.get()
             with transaction(rt.sessions) as s:
-                run_pk = scans.create_rematch_run(s, sync.changed).id
+                run_pk = rematch.create_rematch_run(s, sync.changed).id
             started = time.perf_counter()
-            report = scans.rematch(rt.sessions, run_pk, matcher, whole=name == "whole")
+            report = rematch.rematch(rt.sessions, run_pk, matcher, whole=name == "whole")
             seconds = time.perf_counter() - started
             out[name] = {
                 "changed_keys": len(sync.changed),

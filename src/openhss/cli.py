@@ -132,11 +132,13 @@ def serve(
     if worker and settings.embedded_worker:
         from openhss.worker.embedded import start_embedded_worker
 
-        start_embedded_worker(settings)
+        start_embedded_worker(settings, matchers=rt.matchers)
     else:
         from openhss.worker.app import install
 
-        install(settings)  # API requests still queue scans, for `openhss worker` processes to run
+        install(
+            settings, rt.matchers
+        )  # API requests still queue scans, for `openhss worker` processes to run
     from openhss.api.app import create_app
 
     server = uvicorn.Server(

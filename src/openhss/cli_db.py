@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from openhss.config import Settings, default_data_dir, load_settings
-from openhss.services.vulndb import SyncReport, VulnDbError, VulnDbService
+from openhss.services.vulndb import MatcherCache, SyncReport, VulnDbError, VulnDbService
 
 db_app = typer.Typer(help="Advisory database: update, offline import, status.", no_args_is_help=True)
 
@@ -44,7 +44,7 @@ def _rematch(report: SyncReport) -> None:
     """Re-match the service's stored inventories against what changed and list newly affected images.
 
     With a broker configured (a distributed deployment) the run is queued as `openhss.rematch` and the
-    workers share it; embedded (no broker) it runs here, through the same `scans.rematch`, so the
+    workers share it; embedded (no broker) it runs here, through the same `services.rematch.rematch`, so the
     operator sees the outcome at once. Either way the result is kept (`rematch_hits`) for the API.
     Layers are never read again."""
     if not report.changed:
@@ -54,9 +54,8 @@ def _rematch(report: SyncReport) -> None:
 
     from openhss.db.engine import transaction
     from openhss.db.models import Image
-    from openhss.services import scans
+    from openhss.services import rematch
     from openhss.services.runtime import open_runtime
-    from openhss.services.scanning import NoAdvisoryDatabase
 
     settings = load_settings()
     if not settings.database_url and not (settings.data_dir / "openhss.db").exists():
@@ -78,7 +77,7 @@ def _rematch(report: SyncReport) -> None:
 
         install(settings)  # the task sender: the message goes out when the run row commits
         with transaction(rt.sessions) as session:
-            run_pk = scans.queue_rematch(session, report.changed).id
+            run_pk = rematch.queue_rematch(session, report.changed).id
         typer.echo(
             f"re-match queued as run {run_pk} for the workers; "
             "GET /v5/{project_id}/image/rematch/newly-affected lists the newly affected images"
@@ -86,13 +85,13 @@ def _rematch(report: SyncReport) -> None:
         rt.engine.dispose()
         return
     try:
-        matcher = scans.cached_matcher(settings)
-    except NoAdvisoryDatabase as exc:
+        matcher = rt.matchers.get()
+    except VulnDbError as exc:
         typer.echo(f"re-match skipped: {exc}", err=True)
         return
     with transaction(rt.sessions) as session:
-        run_pk = scans.create_rematch_run(session, report.changed).id
-    result = scans.rematch(rt.sessions, run_pk, matcher)
+        run_pk = rematch.create_rematch_run(session, report.changed).id
+    result = rematch.rematch(rt.sessions, run_pk, matcher)
     typer.echo(
         f"re-matched {result.rematched} of {result.checked} stored images; "
         f"{len(result.newly_affected)} newly affected"
@@ -233,7 +232,7 @@ def _print_coverage() -> None:
     from openhss.domain.coverage import age_text
     from openhss.services.coverage import advisory_table, db_coverage
 
-    rows = db_coverage(advisory_table(load_settings()))
+    rows = db_coverage(advisory_table(MatcherCache.from_settings(load_settings())))
     typer.echo(f"coverage: {len(rows)} ecosystem/release pairs (packages of any other one are NOT checked)")
     for r in rows:
         feeds = ", ".join(f"{f.name} ({f.records}, {age_text(f.age_seconds)} old)" for f in r.feeds)

@@ -21,7 +21,7 @@ from openhss.domain import signing
 from openhss.domain.enums import Ecosystem, PackageType
 from openhss.domain.models import OSInfo, Package
 from openhss.scan.applier import Inventory
-from openhss.services import results, scans
+from openhss.services import rematch, results
 from openhss.services.vulndb import VulnDbService
 from tests.support.service import ADMIN_PASSWORD, PROJECT, Service, running_service
 from tests.vulndb.helpers import osv, write_zip
@@ -54,7 +54,7 @@ def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
             s.add(img)
             s.flush()
             results.record_scan(s, img.id, inv, found)
-            scans.store_inventory(s, img.id, inv, 1_700_000_000_000)
+            rematch.store_inventory(s, img.id, inv, 1_700_000_000_000)
         yield service
 
 

@@ -30,7 +30,7 @@ from openhss.domain.report import ImageReport
 from openhss.scan.applier import Inventory
 from openhss.scan.refs import parse_ref
 from openhss.scan.sources.base import SourceOptions
-from openhss.services import identity, results, scans
+from openhss.services import identity, rematch, results
 from openhss.services.scanning import build_pipeline, scan_image
 from openhss.services.vulndb import VulnDbService
 from openhss.worker.embedded import start_embedded_worker
@@ -242,7 +242,7 @@ def _seed(svc: Service, report: ImageReport, worker_ref: str) -> tuple[int, int,
         for pk in (local.id, registry.id):
             results.record_scan(s, pk, inv, report.vulnerabilities, report.findings)
             # A finished scan also keeps the inventory (re-match and coverage read it).
-            scans.store_inventory(s, pk, inv, results.now_ms())
+            rematch.store_inventory(s, pk, inv, results.now_ms())
         return local.id, registry.id, unscanned.id, agent_only.id, cicd.id
 
 

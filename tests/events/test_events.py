@@ -23,7 +23,7 @@ from openhss.config import WebhookSettings
 from openhss.db.engine import transaction
 from openhss.db.models import EventOutbox, Image
 from openhss.domain.errors import InvalidRequest
-from openhss.services import events, scans
+from openhss.services import events, rematch, scan_queue
 from openhss.services.identity import Scope
 from openhss.services.results import now_ms
 from openhss.services.runtime import Runtime, bootstrap_admin, open_runtime
@@ -209,8 +209,8 @@ def test_rematch_newly_affecting_three_images_delivers_three_events_across_a_kil
 
     new = [*FINDINGS, finding("CVE-2099-0002", ZLIB)]
     with transaction(rt.sessions) as s:
-        run = scans.create_rematch_run(s, {("Debian", "zlib1g")}).id
-    report = scans.rematch(rt.sessions, run, lambda inv: new)
+        run = rematch.create_rematch_run(s, {("Debian", "zlib1g")}).id
+    report = rematch.rematch(rt.sessions, run, lambda inv: new)
     assert len(report.newly_affected) == 4
     assert len(rows(rt)) == 3  # written with the re-match, in its transactions
 
@@ -276,7 +276,6 @@ def test_scan_events_from_the_executor(rt: Runtime, receiver: Receiver) -> None:
     from tests.vex.test_documents import DIGEST
     from tests.vex.test_service import BASH, _doc_for
 
-    scans.configure(rt.settings)
     subscribe(rt, receiver.url)
     with transaction(rt.sessions) as s:
         img = Image(project_id=PROJECT, image_type="local", image_id="sha256:" + "7" * 64, image_name="nginx",
@@ -297,13 +296,16 @@ def test_scan_events_from_the_executor(rt: Runtime, receiver: Receiver) -> None:
                 image_type="local",
                 is_all=False,
                 refs=[scan_tasks.ImageRefIn(image_id="sha256:" + "7" * 64)],
+                settings=rt.settings.scans,
             )
             job = s.scalars(select(ScanTaskImage).where(ScanTaskImage.task_pk == task.id)).one().id
         with transaction(rt.sessions) as s:
-            assert isinstance(scans.start_job(s, job, "w"), scans.Started)
+            assert isinstance(
+                scan_queue.start_job(s, job, "w", settings=rt.settings.scans), scan_queue.Started
+            )
         with transaction(rt.sessions) as s:
             reason = "" if status is ScanStatus.SUCCESS else "pull failed"
-            assert scans.finish_job(s, job, "w", status, reason, inventory=inv, vulnerabilities=vulns)
+            assert scan_queue.finish_job(s, job, "w", status, reason, inventory=inv, vulnerabilities=vulns)
 
     try:
         scan(list(FINDINGS))

@@ -17,7 +17,7 @@ from openhss.domain.enums import Ecosystem, PackageType
 from openhss.domain.models import OSInfo, Package
 from openhss.domain.report import ImageSummary
 from openhss.domain.upload import ScanUpload
-from openhss.services import cicd, dispatch, scans
+from openhss.services import cicd, dispatch
 from openhss.services.identity import Scope
 from openhss.services.runtime import bootstrap_admin, open_runtime
 from openhss.services.vulndb import VulnDbService
@@ -35,7 +35,6 @@ def test_advisory_import_rematches_a_cicd_upload(tmp_path: Path, monkeypatch: py
     settings = make_settings(tmp_path)
     rt = open_runtime(settings)
     bootstrap_admin(rt)
-    scans.configure(settings)
     dispatch.set_sender(None)
     feed = tmp_path / "advisories.zip"
     VulnDbService.from_settings(settings).import_paths([write_zip(feed, [_advisory(FIRST)])])
@@ -56,7 +55,7 @@ def test_advisory_import_rematches_a_cicd_upload(tmp_path: Path, monkeypatch: py
     )
     with transaction(rt.sessions) as s:
         pk = cicd.record_upload(
-            s, settings, Scope(PROJECT, frozenset({"0"})), "jenkins", "shop/web", "b1", "shop", upload
+            s, rt.matchers, Scope(PROJECT, frozenset({"0"})), "jenkins", "shop/web", "b1", "shop", upload
         ).id
     with transaction(rt.sessions) as s:
         assert s.get(ImageInventory, pk) is not None

@@ -16,7 +16,7 @@ from openhss.db.engine import transaction
 from openhss.db.models import Image, ImageApp, ImageFinding, ImageVulnerability, ScanTaskImage, VulImageIndex
 from openhss.domain.enums import FindingKind, ScanScope, ScanStatus, Severity
 from openhss.domain.models import Finding
-from openhss.services import dispatch, results, scan_tasks, scans
+from openhss.services import dispatch, results, scan_queue, scan_tasks
 from openhss.services.identity import Scope
 from openhss.services.runtime import Runtime, bootstrap_admin, open_runtime
 from tests.api.conftest import BUILD_RISK, NGINX_VULS, nginx_inventory
@@ -141,14 +141,17 @@ def test_a_malware_scan_task_through_the_job_state_machine(rt: Runtime) -> None:
             is_all=False,
             refs=[scan_tasks.ImageRefIn(image_id="sha256:" + "ab" * 32)],
             scan_scope=int(ScanScope.MALWARE),
+            settings=rt.settings.scans,
         )
         job_pk = s.scalars(select(ScanTaskImage.id).where(ScanTaskImage.task_pk == task.id)).one()
     with transaction(rt.sessions) as s:
-        assert isinstance(scans.start_job(s, job_pk, "w"), scans.Started)
+        assert isinstance(
+            scan_queue.start_job(s, job_pk, "w", settings=rt.settings.scans), scan_queue.Started
+        )
     inv = nginx_inventory()
     inv.findings = [MALWARE_B]
     with transaction(rt.sessions) as s:
-        assert scans.finish_job(s, job_pk, "w", ScanStatus.SUCCESS, inventory=inv)
+        assert scan_queue.finish_job(s, job_pk, "w", ScanStatus.SUCCESS, inventory=inv)
     after = _state(rt, pk)
     assert (after["vul_num"], after["indexed"]) == (before["vul_num"], before["indexed"])
     assert after["malware_paths"] == ["tmp/b.com"]
@@ -165,13 +168,16 @@ def test_task_status_and_counters_come_from_one_read(rt: Runtime) -> None:
             image_type="local",
             is_all=False,
             refs=[scan_tasks.ImageRefIn(image_id="sha256:" + "ab" * 32)],
+            settings=rt.settings.scans,
         )
         job_pk = s.scalars(select(ScanTaskImage.id).where(ScanTaskImage.task_pk == task.id)).one()
         assert scan_tasks.task_progress(s, task) == scan_tasks.TaskProgress(0, 0, 0)
     with transaction(rt.sessions) as s:
-        assert isinstance(scans.start_job(s, job_pk, "w"), scans.Started)
+        assert isinstance(
+            scan_queue.start_job(s, job_pk, "w", settings=rt.settings.scans), scan_queue.Started
+        )
     with transaction(rt.sessions) as s:
-        assert scans.finish_job(s, job_pk, "w", ScanStatus.DOWNLOAD_FAILED, "registry unreachable")
+        assert scan_queue.finish_job(s, job_pk, "w", ScanStatus.DOWNLOAD_FAILED, "registry unreachable")
     with transaction(rt.sessions) as s:
         got = scan_tasks.task_progress(s, s.get_one(type(task), task.id))
     assert got == scan_tasks.TaskProgress(100, 0, 1)

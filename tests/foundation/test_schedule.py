@@ -79,12 +79,12 @@ def test_the_prune_job_drops_entries_unread_past_the_retention(rt: Runtime) -> N
     assert _keys(rt) == {"recent"}
 
 
-def test_the_embedded_thread_runs_the_table(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_embedded_thread_runs_the_table(rt: Runtime) -> None:
     """At start the embedded thread runs every job once, as beat would at its first beat: the layer
     cache prune among them (a job beat had and the thread lacked before the table)."""
     _entries(rt, {"old": 400})
-    monkeypatch.setattr(embedded, "runtime_for", lambda settings=None: rt)
-    periodic = embedded.Periodic(rt.settings)
+    app = make_celery(rt.settings)  # the thread runs the jobs with its app's runtime, on the same database
+    periodic = embedded.Periodic(app)
     periodic.start()
     try:
         for _ in range(600):
@@ -94,4 +94,5 @@ def test_the_embedded_thread_runs_the_table(rt: Runtime, monkeypatch: pytest.Mon
     finally:
         periodic.done.set()
         periodic.join(10)
+        app.runtime().engine.dispose()
     assert _keys(rt) == set() and not periodic.is_alive()

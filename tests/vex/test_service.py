@@ -22,7 +22,7 @@ from openhss.domain.vex import Product, Statement, VexStatus, package_purl, pars
 from openhss.domain.vulnerability import VulnerabilityFinding
 from openhss.exports import openvex
 from openhss.scan.applier import Inventory
-from openhss.services import scans, vex, vulnerabilities, whitelists
+from openhss.services import rematch, vex, vulnerabilities, whitelists
 from openhss.services.identity import Scope
 from openhss.services.results import FIXED, IGNORED, UNFIXED, now_ms, record_scan
 from openhss.services.runtime import bootstrap_admin, open_runtime
@@ -83,7 +83,7 @@ class Instance:
             s.flush()
             inv = Inventory(os=OSInfo("debian", "12"), packages=[BASH, ZLIB])
             record_scan(s, img.id, inv, FINDINGS)
-            scans.store_inventory(s, img.id, inv, now_ms())
+            rematch.store_inventory(s, img.id, inv, now_ms())
             vex.apply_to_image(s, img.id)
             return img.id
 
@@ -195,8 +195,8 @@ def test_import_applies_at_rematch_time(pair: tuple[Instance, Instance]) -> None
         assert vex.import_document(s, PROJECT, "0", doc).applied == 0  # not found yet
     new = [*FINDINGS, finding("CVE-2099-0001", ZLIB)]
     with transaction(b.sessions) as s:
-        run = scans.create_rematch_run(s, {("Debian", "zlib1g")}).id
-    report = scans.rematch(b.sessions, run, lambda inv: new)
+        run = rematch.create_rematch_run(s, {("Debian", "zlib1g")}).id
+    report = rematch.rematch(b.sessions, run, lambda inv: new)
     assert [pk_ for pk_, _gained in report.newly_affected] == [pk]
     assert b.status(pk, "CVE-2099-0001") == IGNORED
     assert b.last_op(pk, "CVE-2099-0001").remark == "fixed upstream config"

@@ -14,7 +14,7 @@ from openhss.cli import app
 from openhss.db.engine import transaction
 from openhss.db.models import Image, ImageVulnerability, ScanTaskImage
 from openhss.domain.enums import ScanStatus
-from openhss.services import dispatch, scan_tasks, scans
+from openhss.services import dispatch, scan_executor, scan_tasks
 from openhss.services.identity import Scope
 from openhss.services.runtime import bootstrap_admin, open_runtime
 from openhss.services.vulndb import VulnDbService
@@ -31,7 +31,6 @@ def test_enrichment_import_rematches_stored_findings(tmp_path: Path, monkeypatch
     settings = make_settings(tmp_path)
     rt = open_runtime(settings)
     bootstrap_admin(rt)
-    scans.configure(settings)
     dispatch.set_sender(None)
     advisory = osv("PYSEC-4242", "PyPI", PYPI_PACKAGE, events=[{"introduced": "0"}, {"fixed": "9999.1.1"}],
                    aliases=[CVE])  # fmt: skip
@@ -40,10 +39,16 @@ def test_enrichment_import_rematches_stored_findings(tmp_path: Path, monkeypatch
     pk = add_image(rt.sessions, "e2e/app", build_image(tmp_path / "img"))
     with transaction(rt.sessions) as s:
         image_id = s.scalars(select(Image.image_id).where(Image.id == pk)).one()
-        task = scan_tasks.create_task(s, Scope(PROJECT, None), image_type="local", is_all=False,
-                                      refs=[scan_tasks.ImageRefIn(image_id=image_id)])  # fmt: skip
+        task = scan_tasks.create_task(
+            s,
+            Scope(PROJECT, None),
+            image_type="local",
+            is_all=False,
+            refs=[scan_tasks.ImageRefIn(image_id=image_id)],
+            settings=rt.settings.scans,
+        )
         [job] = s.scalars(select(ScanTaskImage.id).where(ScanTaskImage.task_pk == task.id))
-    assert scans.run_job(rt.sessions, settings, job).status is ScanStatus.SUCCESS
+    assert scan_executor.run_job(rt, job).status is ScanStatus.SUCCESS
     shutil.rmtree(tmp_path / "img")
 
     def stored() -> ImageVulnerability:

@@ -20,7 +20,7 @@ from openhss.db.scheduling import RematchRun
 from openhss.domain.enums import Ecosystem, PackageType
 from openhss.domain.models import OSInfo, Package
 from openhss.scan.applier import Inventory
-from openhss.services import dispatch, results, scans, vulnerabilities
+from openhss.services import dispatch, rematch, results, vulnerabilities
 from openhss.services.runtime import Runtime, bootstrap_admin, open_runtime
 from openhss.services.vulndb import VulnDbService
 from tests.support.pg import temp_database
@@ -120,7 +120,7 @@ def test_partial_rematch_stores_what_a_full_rematch_stores(runtime: Runtime, tmp
     with transaction(rt.sessions) as s:
         for pk in (partial, full):
             results.record_scan(s, pk, inventory, before, scanned_at=1_000)
-            scans.store_inventory(s, pk, inventory, 1_000)
+            rematch.store_inventory(s, pk, inventory, 1_000)
     with transaction(rt.sessions) as s:  # a user's verdict, on an id whose rows the change rewrites
         pairs = s.execute(
             select(VulImageIndex, Image).join(Image, Image.id == VulImageIndex.image_pk)
@@ -141,8 +141,8 @@ def test_partial_rematch_stores_what_a_full_rematch_stores(runtime: Runtime, tmp
     assert report.changed == {("PyPI", "py5")}
     matcher = service.matcher()
     with transaction(rt.sessions) as s:
-        run_pk = scans.create_rematch_run(s, report.changed).id
-    done = scans.rematch(rt.sessions, run_pk, matcher)
+        run_pk = rematch.create_rematch_run(s, report.changed).id
+    done = rematch.rematch(rt.sessions, run_pk, matcher)
     assert (done.checked, done.rematched) == (2, 2)
     gained = ["PYSEC-new", "PYSEC-new2"]
     assert done.newly_affected == [(partial, gained), (full, gained)]
@@ -197,6 +197,6 @@ def test_db_import_queues_the_rematch_for_workers_when_a_broker_is_configured(
     assert run.status == "waiting"  # nothing ran here: the workers take it
     assert f"re-match queued as run {run.id}" in result.output
     assert [(m["headers"]["task"], m["headers"]["argsrepr"]) for m in queued] == [
-        (scans.REMATCH_TASK, f"[{run.id}]")
+        (rematch.REMATCH_TASK, f"[{run.id}]")
     ]
     rt.engine.dispose()

@@ -77,6 +77,7 @@ def _queue(
             is_all=False,
             scan_scope=scope,
             refs=[scan_tasks.ImageRefIn(image_id=i) for i in ids],
+            settings=rt.settings.scans,
         )
 
 

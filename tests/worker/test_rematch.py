@@ -15,7 +15,7 @@ from openhss.db.engine import transaction
 from openhss.db.models import Image, ScanTaskImage, VulImageIndex
 from openhss.db.scheduling import RematchRun
 from openhss.domain.enums import ScanStatus
-from openhss.services import dispatch, scan_tasks, scans
+from openhss.services import dispatch, rematch, scan_executor, scan_tasks
 from openhss.services.identity import Scope
 from openhss.services.runtime import bootstrap_admin, open_runtime
 from openhss.services.vulndb import VulnDbService
@@ -30,7 +30,6 @@ def test_db_import_rematches_stored_inventories(tmp_path: Path, monkeypatch: pyt
     settings = make_settings(tmp_path)
     rt = open_runtime(settings)
     bootstrap_admin(rt)
-    scans.configure(settings)
     dispatch.set_sender(None)
     feed = tmp_path / "feed" / "advisories.zip"
     feed.parent.mkdir()
@@ -47,9 +46,10 @@ def test_db_import_rematches_stored_inventories(tmp_path: Path, monkeypatch: pyt
             image_type="local",
             is_all=False,
             refs=[scan_tasks.ImageRefIn(image_id=image_id)],
+            settings=rt.settings.scans,
         )
         [job] = s.scalars(select(ScanTaskImage.id).where(ScanTaskImage.task_pk == task.id))
-    assert scans.run_job(rt.sessions, settings, job).status is ScanStatus.SUCCESS
+    assert scan_executor.run_job(rt, job).status is ScanStatus.SUCCESS
     # The layers are gone: a re-match must work from the stored inventory alone.
     shutil.rmtree(tmp_path / "img")
 
@@ -68,9 +68,9 @@ def test_db_import_rematches_stored_inventories(tmp_path: Path, monkeypatch: pyt
         }
         img = s.get(Image, pk)
         assert img is not None and img.vul_num == 2
-        total, rows = scans.newly_affected(s, Scope(PROJECT, None))
+        total, rows = rematch.newly_affected(s, Scope(PROJECT, None))
         assert total == 1 and rows[0].image_name == "e2e/app" and rows[0].vul_ids == [CERTIFI_VUL]
-        assert scans.newly_affected(s, Scope("someoneelse", None)) == (0, [])
+        assert rematch.newly_affected(s, Scope("someoneelse", None)) == (0, [])
         run = s.scalars(select(RematchRun)).one()
         assert (run.status, run.images_checked, run.images_rematched) == ("finished", 1, 1)
 

@@ -16,7 +16,7 @@ from openhss.domain.enums import ScanScope, ScanStatus
 from openhss.scan.pipeline import ScanStopped
 from openhss.scan.refs import parse_ref
 from openhss.scan.sources.base import SourceOptions
-from openhss.services import dispatch, results, scan_tasks, scans
+from openhss.services import agent_jobs, dispatch, results, scan_executor, scan_queue, scan_tasks
 from openhss.services.identity import Scope
 from openhss.services.runtime import Runtime, bootstrap_admin, open_runtime
 from openhss.services.scanning import build_pipeline, scan_image
@@ -36,7 +36,6 @@ def rt(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runtime]:
         settings = make_settings(tmp_path)
         runtime = open_runtime(settings)
         bootstrap_admin(runtime)
-        scans.configure(settings)
         yield runtime
         runtime.engine.dispose()
     else:
@@ -44,7 +43,6 @@ def rt(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runtime]:
             settings = make_settings(tmp_path, url)
             runtime = open_runtime(settings)
             bootstrap_admin(runtime)
-            scans.configure(settings)
             yield runtime
             runtime.engine.dispose()
     dispatch.set_sender(None)
@@ -59,6 +57,7 @@ def _task(rt: Runtime, pks: list[int], **kw: object) -> ScanTask:
             image_type="local",
             is_all=False,
             refs=[scan_tasks.ImageRefIn(image_id=i) for i in ids],
+            settings=rt.settings.scans,
             **kw,  # type: ignore[arg-type]
         )
 
@@ -80,19 +79,22 @@ def test_lease_duplicates_and_one_result_set(rt: Runtime, tmp_path: Path) -> Non
     t0 = 1_000_000_000_000
     lease = rt.settings.scans.lease_seconds * 1000
     with transaction(rt.sessions) as s:
-        a = scans.start_job(s, job.id, "worker-a", now=t0)
-    assert isinstance(a, scans.Started)
+        a = scan_queue.start_job(s, job.id, "worker-a", now=t0, settings=rt.settings.scans)
+    assert isinstance(a, scan_queue.Started)
     with transaction(rt.sessions) as s:  # a duplicate delivery while A's lease is live: no-op
-        assert scans.start_job(s, job.id, "worker-b", now=t0 + lease - 1) is None
+        assert (
+            scan_queue.start_job(s, job.id, "worker-b", now=t0 + lease - 1, settings=rt.settings.scans)
+            is None
+        )
     with transaction(rt.sessions) as s:  # A was killed: its lease expired, B takes over
-        b = scans.start_job(s, job.id, "worker-b", now=t0 + lease + 1)
-    assert isinstance(b, scans.Started)
+        b = scan_queue.start_job(s, job.id, "worker-b", now=t0 + lease + 1, settings=rt.settings.scans)
+    assert isinstance(b, scan_queue.Started)
     with transaction(rt.sessions) as s:  # A comes back from the dead: it may not finish
-        assert not scans.finish_job(s, job.id, "worker-a", ScanStatus.FAILED, "zombie")
+        assert not scan_queue.finish_job(s, job.id, "worker-a", ScanStatus.FAILED, "zombie")
     # B's run: the real worker path, with the job already B's (same owner resumes after expiry).
-    out = scans.run_job(rt.sessions, rt.settings, job.id, owner="worker-c", clock=lambda: t0 + 3 * lease)
+    out = scan_executor.run_job(rt, job.id, owner="worker-c", clock=lambda: t0 + 3 * lease)
     assert out.status is ScanStatus.SUCCESS
-    assert scans.run_job(rt.sessions, rt.settings, job.id).status is None  # redelivered: no-op
+    assert scan_executor.run_job(rt, job.id).status is None  # redelivered: no-op
     with transaction(rt.sessions) as s:
         row = s.get(ScanTaskImage, job.id)
         assert row is not None and row.status == "success" and row.attempts == 3 and row.lease_owner == ""
@@ -108,21 +110,23 @@ def test_stop_waiting_and_running(rt: Runtime, tmp_path: Path) -> None:
     task = _task(rt, pks, scan_scope=int(ScanScope.MALWARE))
     jobs = _jobs(rt, task)
     with transaction(rt.sessions) as s:
-        assert isinstance(scans.start_job(s, jobs[0].id, "w"), scans.Started)
+        assert isinstance(
+            scan_queue.start_job(s, jobs[0].id, "w", settings=rt.settings.scans), scan_queue.Started
+        )
     with transaction(rt.sessions) as s:
         scan_tasks.stop_task(s, SCOPE, task.task_id)
     statuses = [j.status for j in _jobs(rt, task)]
     assert statuses == ["scanning", "image_scan_stop", "image_scan_stop"]
     assert next(t for t in [_jobs(rt, task)[0]]).stop_requested
     # The running scan sees the flag at its next layer boundary.
-    lease = scans.Lease(rt.sessions, jobs[0].id, "w", 60_000, results.now_ms)
+    lease = scan_executor.Lease(rt.sessions, jobs[0].id, "w", 60_000, results.now_ms)
     assert lease.should_stop()
     options = build_pipeline(ScanScope.MALWARE)
     options.should_stop = lease.should_stop
     with pytest.raises(ScanStopped) as err:
         scan_image(parse_ref(ref), SourceOptions(), options)
     with transaction(rt.sessions) as s:
-        assert scans.finish_job(s, jobs[0].id, "w", err.value.status, err.value.reason)
+        assert scan_queue.finish_job(s, jobs[0].id, "w", err.value.status, err.value.reason)
         t = s.get(ScanTask, task.id)
         assert t is not None and t.task_status == "finished" and (t.success_num, t.failed_num) == (0, 0)
         assert scan_tasks.progress(s, t) == -1
@@ -151,14 +155,14 @@ def test_rate_limit_across_workers_with_injected_clock(rt: Runtime, tmp_path: Pa
                 clock["now"] += 11_000  # time passes between deliveries
                 now = clock["now"]
             with transaction(rt.sessions) as s:
-                got = scans.start_job(s, job, name, now=now)
-            if isinstance(got, scans.Started):
+                got = scan_queue.start_job(s, job, name, now=now, settings=rt.settings.scans)
+            if isinstance(got, scan_queue.Started):
                 with transaction(rt.sessions) as s:
-                    assert scans.finish_job(s, job, name, ScanStatus.FAILED, "not scanned", now=now)
+                    assert scan_queue.finish_job(s, job, name, ScanStatus.FAILED, "not scanned", now=now)
                 with lock:
                     starts.append(now)
             else:
-                assert isinstance(got, scans.Deferred) and got.reason == "rate limit"
+                assert isinstance(got, scan_queue.Deferred) and got.reason == "rate limit"
                 with lock:
                     deferrals.append(got.countdown)
                     pending.append(job)
@@ -186,16 +190,18 @@ def test_project_cap_and_sweeper(rt: Runtime, tmp_path: Path) -> None:
     jobs = [j.id for j in _jobs(rt, _task(rt, pks))]
     t0 = results.now_ms()
     with transaction(rt.sessions) as s:
-        assert isinstance(scans.start_job(s, jobs[0], "a", now=t0, settings=settings.scans), scans.Started)
+        assert isinstance(
+            scan_queue.start_job(s, jobs[0], "a", now=t0, settings=settings.scans), scan_queue.Started
+        )
     with transaction(rt.sessions) as s:
-        got = scans.start_job(s, jobs[1], "b", now=t0, settings=settings.scans)
-    assert isinstance(got, scans.Deferred) and got.reason == "project concurrency cap"
+        got = scan_queue.start_job(s, jobs[1], "b", now=t0, settings=settings.scans)
+    assert isinstance(got, scan_queue.Deferred) and got.reason == "project concurrency cap"
     assert _jobs_status(rt, jobs) == ["scanning", "waiting_for_scan"]
     # Worker "a" dies; the sweeper resets its job and re-sends both.
     sent: list[dispatch.Message] = []
     dispatch.set_sender(sent.append)
     with transaction(rt.sessions) as s:
-        report = scans.sweep(s, now=t0 + settings.scans.lease_seconds * 1000 + 1)
+        report = scan_queue.sweep(s, settings.scans, now=t0 + settings.scans.lease_seconds * 1000 + 1)
     assert report.expired == 1 and report.resent == 1  # job 1 was dispatched recently, job 0 reset
     assert [(m.name, m.args, m.queue) for m in sent] == [("openhss.scan_job", (jobs[0],), "scan.manual")]
     assert _jobs_status(rt, jobs) == ["waiting_for_scan", "waiting_for_scan"]
@@ -219,25 +225,26 @@ def test_fair_share_a_busy_project_yields_to_a_waiting_one(rt: Runtime, tmp_path
             image_type="local",
             is_all=False,
             refs=[scan_tasks.ImageRefIn(image_id=i) for i in ids],
+            settings=rt.settings.scans,
         )
     (b_job,) = [j.id for j in _jobs(rt, b_task)]
     cfg = rt.settings.scans
     t0 = results.now_ms()
 
-    def start(job: int, owner: str) -> scans.Started | scans.Deferred | None:
+    def start(job: int, owner: str) -> scan_queue.Started | scan_queue.Deferred | None:
         with transaction(rt.sessions) as s:
-            return scans.start_job(s, job, owner, now=t0, settings=cfg)
+            return scan_queue.start_job(s, job, owner, now=t0, settings=cfg)
 
-    assert isinstance(start(a_jobs[0], "w1"), scans.Started)
+    assert isinstance(start(a_jobs[0], "w1"), scan_queue.Started)
     got = start(a_jobs[1], "w2")
-    assert isinstance(got, scans.Deferred) and got.reason == "fair share across projects"
+    assert isinstance(got, scan_queue.Deferred) and got.reason == "fair share across projects"
     assert _jobs_status(rt, a_jobs) == ["scanning", "waiting_for_scan", "waiting_for_scan"]
-    assert isinstance(start(b_job, "w2"), scans.Started)
+    assert isinstance(start(b_job, "w2"), scan_queue.Started)
     # Nobody else waits now: the busy project takes the next free worker.
-    assert isinstance(start(a_jobs[1], "w3"), scans.Started)
+    assert isinstance(start(a_jobs[1], "w3"), scan_queue.Started)
     off = cfg.model_copy(update={"fair_share": False})
     with transaction(rt.sessions) as s:
-        assert isinstance(scans.start_job(s, a_jobs[2], "w4", now=t0, settings=off), scans.Started)
+        assert isinstance(scan_queue.start_job(s, a_jobs[2], "w4", now=t0, settings=off), scan_queue.Started)
 
 
 def _jobs_status(rt: Runtime, jobs: list[int]) -> list[str]:
@@ -268,20 +275,20 @@ def test_agent_side_execution(rt: Runtime, tmp_path: Path) -> None:
         s.add_all([ImageHost(image_pk=pk, host_pk=host_pk) for pk in pks])
     jobs = [j.id for j in _jobs(rt, _task(rt, pks))]
     # A worker receiving the message leaves the job to the agent.
-    out = scans.run_job(rt.sessions, rt.settings, jobs[0])
+    out = scan_executor.run_job(rt, jobs[0])
     assert out.status is None and out.reason == "delegated to agent"
     with transaction(rt.sessions) as s:
-        claimed = scans.claim_jobs_for_host(s, host_pk, 5)
+        claimed = agent_jobs.claim_jobs_for_host(s, host_pk, 5, rt.settings.scans)
     assert [c.job_pk for c in claimed] == jobs
     with transaction(rt.sessions) as s:
-        assert scans.claim_jobs_for_host(s, host_pk, 5) == []  # already taken
-        assert scans.heartbeat_job(s, jobs[0], scans.agent_owner(host_pk))
+        assert agent_jobs.claim_jobs_for_host(s, host_pk, 5, rt.settings.scans) == []  # already taken
+        assert agent_jobs.heartbeat_job(s, jobs[0], agent_jobs.agent_owner(host_pk), rt.settings.scans)
     report = scan_image(
         parse_ref(ref), SourceOptions(), build_pipeline(ScanScope.ALL & ~ScanScope.VULNERABILITY)
     )
     with transaction(rt.sessions) as s:
-        assert scans.complete_job(s, jobs[0], report)
-        assert scans.fail_job(s, jobs[1], "download_failed", "agent: image vanished")
+        assert agent_jobs.complete_job(s, jobs[0], report, rt.matchers)
+        assert agent_jobs.fail_job(s, jobs[1], "download_failed", "agent: image vanished")
     with transaction(rt.sessions) as s:
         a, b = (s.get(Image, pk) for pk in pks)
         assert a is not None and b is not None
@@ -293,18 +300,18 @@ def test_agent_side_execution(rt: Runtime, tmp_path: Path) -> None:
             s.scalars(select(VulImageIndex.vul_id).where(VulImageIndex.image_pk == a.id))
         )
     with pytest.raises(ValueError), transaction(rt.sessions) as s:
-        scans.fail_job(s, jobs[1], "success", "no")
+        agent_jobs.fail_job(s, jobs[1], "success", "no")
 
 
 def test_on_new_image(rt: Runtime, tmp_path: Path) -> None:
     pk = add_image(rt.sessions, "new", build_image(tmp_path / "img"))
     with transaction(rt.sessions) as s:
-        assert scans.on_new_image(s, pk, rt.settings) is None  # off by default
+        assert scan_tasks.on_new_image(s, pk, rt.settings) is None  # off by default
     on = rt.settings.model_copy(
         update={"scans": rt.settings.scans.model_copy(update={"scan_on_new_image": True})}
     )
     with transaction(rt.sessions) as s:
-        task = scans.on_new_image(s, pk, on)
+        task = scan_tasks.on_new_image(s, pk, on)
         assert task is not None and task.task_type == "cycle" and task.total_num == 1
     with transaction(rt.sessions) as s:
-        assert scans.on_new_image(s, pk, on) is None  # already queued
+        assert scan_tasks.on_new_image(s, pk, on) is None  # already queued

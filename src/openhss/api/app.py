@@ -40,6 +40,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         rt.box,
         identity.LoginThrottle(settings.limits.auth_attempts_per_minute),
         UploadBudget(settings.limits),
+        rt.matchers,
     )
     errors.install(app)
     app.include_router(health.router)

@@ -37,6 +37,7 @@ from openhss.domain.errors import Conflict, Forbidden, Unauthenticated
 from openhss.services import identity
 from openhss.services.crypto import SecretBox
 from openhss.services.identity import Principal, Scope
+from openhss.services.vulndb import MatcherCache
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -86,6 +87,8 @@ class AppContext:
     box: SecretBox
     throttle: identity.LoginThrottle
     uploads: UploadBudget
+    #: The runtime's matcher cache: agent reports, CI/CD uploads and coverage pages match with it.
+    matchers: MatcherCache
 
 
 async def get_context(request: Request) -> AppContext:

@@ -33,7 +33,7 @@ from openhss.db.models import (
 )
 from openhss.db.tenancy import scoped
 from openhss.domain.advisory import AffectedRecord, EventKind
-from openhss.domain.enums import FindingKind, ScanStatus, Severity
+from openhss.domain.enums import ACTIVE_SCAN_STATUSES, FAILED_SCAN_STATUSES, FindingKind, ScanStatus, Severity
 from openhss.services import scan_tasks
 from openhss.services.identity import Scope
 from openhss.services.images import scoped_images
@@ -62,11 +62,6 @@ class ImageCounts:
     by_level: dict[str, int] = field(default_factory=lambda: dict.fromkeys(IMAGE_LEVELS, 0))
 
 
-FAILED_STATES = frozenset(
-    {ScanStatus.FAILED.value, ScanStatus.DOWNLOAD_FAILED.value, ScanStatus.IMAGE_OVERSIZED.value}
-)
-
-
 def image_counts(session: Session, scope: Scope) -> list[ImageCounts]:
     """Images per type: how many, how many scanned, and the scanned ones by image severity level."""
     rows = session.execute(
@@ -81,9 +76,9 @@ def image_counts(session: Session, scope: Scope) -> list[ImageCounts]:
         if status == ScanStatus.SUCCESS.value:
             c.scanned += n
             c.by_level[level] = c.by_level.get(level, 0) + n
-        elif status in FAILED_STATES:
+        elif status in FAILED_SCAN_STATUSES:
             c.failed += n
-        elif status in scan_tasks.ACTIVE:
+        elif status in ACTIVE_SCAN_STATUSES:
             c.running += n
     order = {"local": 0, "registry": 1, "cicd": 2}
     return sorted(out.values(), key=lambda c: order.get(c.image_type, 9))

@@ -33,7 +33,7 @@ from openhss.console.session import (
 )
 from openhss.db.engine import transaction
 from openhss.db.models import Image, Registry
-from openhss.domain.enums import FindingKind
+from openhss.domain.enums import ACTIVE_SCAN_STATUSES, FindingKind
 from openhss.domain.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unauthenticated
 from openhss.domain.scope import DEFAULT_EP
 from openhss.scan.refs import _HOST_RE
@@ -212,7 +212,7 @@ async def overview(request: Request, ctx: Ctx, user: User) -> Response:
             "critical": data.newest_critical(session, user.scope),
             "running": data.running_tasks(session, user.scope),
             "fleet_coverage": coverage.fleet_coverage(
-                session, user.scope, coverage.advisory_table(ctx.settings)
+                session, user.scope, coverage.advisory_table(ctx.matchers)
             ),
         }
 
@@ -307,7 +307,9 @@ async def scan_images(
     refs = [scan_tasks.ImageRefIn(id=pk) for pk in image_pk]
 
     def q(session: Session) -> str:
-        task = scan_tasks.create_task(session, user.scope, image_type=image_type, is_all=False, refs=refs)
+        task = scan_tasks.create_task(
+            session, user.scope, image_type=image_type, is_all=False, refs=refs, settings=ctx.settings.scans
+        )
         return task.task_id
 
     await _run(ctx, q)
@@ -336,7 +338,7 @@ async def image_detail(
         img = _image(session, user.scope, image_pk)
         out: dict[str, object] = {
             "image": img,
-            "coverage": coverage.image_coverage(session, img.id, coverage.advisory_table(ctx.settings)),
+            "coverage": coverage.image_coverage(session, img.id, coverage.advisory_table(ctx.matchers)),
             "counts": data.finding_counts(session, img.id),
             "nav": "images-" + img.image_type,
         }
@@ -394,7 +396,10 @@ async def image_status(
     """The scan-status badge, polled while a scan is queued or running; a finished scan reloads."""
     img = await _run(ctx, lambda s: _image(s, user.scope, image_pk))
     response = page(request, "image_status.html", user, image=img)
-    if img.scan_status not in scan_tasks.ACTIVE and request.query_params.get("was") in scan_tasks.ACTIVE:
+    if (
+        img.scan_status not in ACTIVE_SCAN_STATUSES
+        and request.query_params.get("was") in ACTIVE_SCAN_STATUSES
+    ):
         response.headers["HX-Refresh"] = "true"
     return response
 

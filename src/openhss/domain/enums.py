@@ -76,6 +76,15 @@ class ScanStatus(StrEnum):
 #: The API's `ScanStatusAll`, the console's filter and `openhss export --scan-status` are this set
 #: (tests/domain/test_scan_statuses.py pins them).
 IMAGE_SCAN_STATUSES: tuple[str, ...] = ("unscan", *(s.value for s in ScanStatus))
+#: A job (or image) whose scan has not ended: queued or running. The executor, the scan-task use cases
+#: and the console test membership in this one tuple.
+ACTIVE_SCAN_STATUSES: tuple[str, ...] = (ScanStatus.WAITING.value, ScanStatus.SCANNING.value)
+#: Final statuses counted as a failed scan (a user's stop is neither a success nor a failure).
+FAILED_SCAN_STATUSES: tuple[str, ...] = (
+    ScanStatus.FAILED.value,
+    ScanStatus.DOWNLOAD_FAILED.value,
+    ScanStatus.IMAGE_OVERSIZED.value,
+)
 
 
 class VulType(StrEnum):

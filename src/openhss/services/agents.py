@@ -33,9 +33,9 @@ from openhss.domain.upload import ScanUpload
 from openhss.scan.applier import Inventory as ScanInventory
 from openhss.scan.cache import CODEC_VERSION
 from openhss.scan.cache import decode as decode_layer
-from openhss.services import scans
+from openhss.services import agent_jobs, scan_tasks
 from openhss.services.identity import Scope
-from openhss.services.registries import notify_new_image
+from openhss.services.vulndb import MatcherCache
 
 NONE_TAG = "<none>"
 
@@ -195,7 +195,11 @@ def _digest_of(img: LocalImage) -> str:
 
 
 def ensure_images(
-    sessions: sessionmaker[Session], scope: Scope, agent_id: str, images: Sequence[LocalImage]
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    scope: Scope,
+    agent_id: str,
+    images: Sequence[LocalImage],
 ) -> list[str]:
     """Create the rows of images this project has never seen (each in its own transaction).
 
@@ -251,7 +255,7 @@ def ensure_images(
             session.add_all(rows)
             session.flush()
             for row in rows:
-                notify_new_image(session, row.id)
+                scan_tasks.on_new_image(session, row.id, settings)
         return list(pending)
     except IntegrityError:
         pass  # another host's report created some of them at the same time: one at a time, then
@@ -262,7 +266,7 @@ def ensure_images(
                 row = make(img)
                 session.add(row)
                 session.flush()
-                notify_new_image(session, row.id)
+                scan_tasks.on_new_image(session, row.id, settings)
         except IntegrityError:
             continue  # another host's report created it first; that row is the one
         created.append(img.image_id)
@@ -420,10 +424,16 @@ def _recount(session: Session, image_pks: Sequence[int]) -> None:
 
 
 def report(
-    sessions: sessionmaker[Session], scope: Scope, agent_id: str, inv: Inventory, now: datetime | None = None
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    scope: Scope,
+    agent_id: str,
+    inv: Inventory,
+    now: datetime | None = None,
 ) -> Changes:
-    """The whole inventory report: create unseen images, then apply the snapshot in one transaction."""
-    ensure_images(sessions, scope, agent_id, inv.images)
+    """The whole inventory report: create unseen images (queued for a scan when `settings` say so), then
+    apply the snapshot in one transaction."""
+    ensure_images(sessions, settings, scope, agent_id, inv.images)
     with transaction(sessions) as session:
         return apply_inventory(session, scope, agent_id, inv, now)
 
@@ -437,30 +447,33 @@ def _inventory_of(upload: ScanUpload) -> ScanInventory:
     )
 
 
-def claim_jobs(session: Session, scope: Scope, agent_id: str, limit: int) -> list[scans.AgentJob]:
+def claim_jobs(
+    session: Session, settings: Settings, scope: Scope, agent_id: str, limit: int
+) -> list[agent_jobs.AgentJob]:
     """Waiting scan jobs of images only this host has (no other way to read them), now leased to it."""
     host = heartbeat(session, scope, agent_id)
-    return scans.claim_jobs_for_host(session, host.id, limit)
+    return agent_jobs.claim_jobs_for_host(session, host.id, limit, settings.scans)
 
 
-def renew_job(session: Session, scope: Scope, agent_id: str, job_pk: int) -> bool:
+def renew_job(session: Session, settings: Settings, scope: Scope, agent_id: str, job_pk: int) -> bool:
     host = _host(session, scope, agent_id)
-    return scans.heartbeat_job(session, job_pk, scans.agent_owner(host.id))
+    return agent_jobs.heartbeat_job(session, job_pk, agent_jobs.agent_owner(host.id), settings.scans)
 
 
 def complete_job(
-    session: Session, scope: Scope, agent_id: str, job_pk: int, upload: ScanUpload, settings: Settings
+    session: Session, scope: Scope, agent_id: str, job_pk: int, upload: ScanUpload, matchers: MatcherCache
 ) -> bool:
-    """Record an agent's scan: the server matches vulnerabilities. False when the lease was lost."""
+    """Record an agent's scan: the server matches vulnerabilities (with the process's matcher cache).
+    False when the lease was lost."""
     host = _host(session, scope, agent_id)
-    return scans.complete_job(
-        session, job_pk, _inventory_of(upload), owner=scans.agent_owner(host.id), settings=settings
+    return agent_jobs.complete_job(
+        session, job_pk, _inventory_of(upload), matchers, owner=agent_jobs.agent_owner(host.id)
     )
 
 
 def fail_job(session: Session, scope: Scope, agent_id: str, job_pk: int, status: str, reason: str) -> bool:
     host = _host(session, scope, agent_id)
-    return scans.fail_job(session, job_pk, status, reason[:1024], owner=scans.agent_owner(host.id))
+    return agent_jobs.fail_job(session, job_pk, status, reason[:1024], owner=agent_jobs.agent_owner(host.id))
 
 
 # --- the layer cache, shared with agents -------------------------------------------------------------

@@ -13,20 +13,20 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from openhss.config import Settings
 from openhss.db.models import Image
 from openhss.db.tenancy import scoped
 from openhss.domain.errors import Conflict, ServiceUnavailable
 from openhss.domain.upload import ScanUpload
 from openhss.scan.applier import Inventory
-from openhss.services import results, scans, whitelists
+from openhss.services import results, whitelists
 from openhss.services.identity import Scope
-from openhss.services.scanning import NoAdvisoryDatabase
+from openhss.services.rematch import store_inventory
+from openhss.services.vulndb import MatcherCache, VulnDbError
 
 
 def record_upload(
     session: Session,
-    settings: Settings,
+    matchers: MatcherCache,
     scope: Scope,
     cicd_name: str,
     image_name: str,
@@ -35,8 +35,8 @@ def record_upload(
     upload: ScanUpload,
 ) -> Image:
     try:
-        matcher = scans.cached_matcher(settings)
-    except NoAdvisoryDatabase as exc:
+        matcher = matchers.get()
+    except VulnDbError as exc:
         raise ServiceUnavailable(str(exc)) from None
     image_id = (upload.image.config_digest or upload.image.digest)[:256]
     stmt = scoped(
@@ -81,5 +81,5 @@ def record_upload(
     results.record_scan(session, image.id, inventory, matcher(inventory), scanned_at=at)
     whitelists.apply_to_image(session, image.id)
     # Without it an advisory import never re-matched CI/CD images (only scanned ones stored inventories).
-    scans.store_inventory(session, image.id, inventory, at)
+    store_inventory(session, image.id, inventory, at)
     return image

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from openhss.config import Settings
 from openhss.db.models import Image, ImageVulOperation, VulImageIndex
 from openhss.db.scheduling import ImageInventory
 from openhss.domain.coverage import CoverageEntry, FeedInfo, uncovered
@@ -27,7 +26,7 @@ from openhss.scan.matcher.explain import AFFECTED, Explanation, explain
 from openhss.services.identity import Scope
 from openhss.services.images import scoped_images
 from openhss.services.results import UNFIXED
-from openhss.services.vulndb import VulnDbError, VulnDbService
+from openhss.services.vulndb import MatcherCache, VulnDbError
 
 WHITELISTED = "whitelisted"
 #: How many of the most recently scanned images the overview summarises (bounded work per page view).
@@ -35,11 +34,11 @@ RECENT_IMAGES = 200
 _EMPTY: Table = ({}, {})
 
 
-def advisory_table(settings: Settings) -> Table:
+def advisory_table(matchers: MatcherCache) -> Table:
     """The current database's per-(ecosystem, release) table; empty when there is no database at all
     (then nothing is covered, which is exactly what a scan without advisories can claim)."""
     try:
-        index = VulnDbService.from_settings(settings).matcher().index
+        index = matchers.get().index
     except VulnDbError:
         return _EMPTY
     table = getattr(index, "coverage_table", None)
@@ -167,7 +166,7 @@ class Handling:
 
 
 def explain_image(
-    session: Session, image_pk: int, vul_id: str, settings: Settings
+    session: Session, image_pk: int, vul_id: str, matchers: MatcherCache
 ) -> tuple[list[Explanation], Handling | None] | None:
     """The matcher's chain for one vulnerability on the image's stored inventory, and the user's handling
     of it (ignored, fixed, whitelisted). None when the image has no stored inventory."""
@@ -175,7 +174,7 @@ def explain_image(
     if found is None:
         return None
     try:
-        matcher = VulnDbService.from_settings(settings).matcher()
+        matcher = matchers.get()
     except VulnDbError:
         return [], None
     chain = explain(matcher, found[1], vul_id)

@@ -7,8 +7,8 @@ Contract (the registries and agents work builds on it):
   `docker://host/repo:tag`, `docker-daemon:name:tag`, `containerd:name:tag`, `dir:DIR`); for registry
   images `registry_source(session, image)`; a local image with neither is `Delegated` to the agents of
   the hosts that reported it (the job waits in `waiting_for_scan` until one of them claims it through
-  `services.scans.claim_jobs_for_host`).
-- `registry_source(session, image)` is the single place that turns a registry image row into a
+  `services.agent_jobs.claim_jobs_for_host`).
+- `registry_source(session, settings, image)` is the single place that turns a registry image row into a
   reference plus options (credentials, TLS); it returns None for a registry image no registry sync
   produced (no stored connection).
 
@@ -30,6 +30,8 @@ from openhss.domain.errors import NotFound
 from openhss.scan.errors import DownloadFailed, InvalidImageReference
 from openhss.scan.refs import ImageRef, parse_ref
 from openhss.scan.sources.base import SourceOptions
+from openhss.services import registries
+from openhss.services.crypto import SecretBox
 
 
 class SourceUnavailable(DownloadFailed):
@@ -60,16 +62,12 @@ def _parse(text: str, settings: Settings) -> ResolvedSource:
         raise SourceUnavailable(f"unusable image source {text!r}: {exc.message}") from None
 
 
-def registry_source(session: Session, image: Image) -> ResolvedSource | None:
+def registry_source(session: Session, settings: Settings, image: Image) -> ResolvedSource | None:
     """The reference and options to pull a registry image with; None while its registry is unknown.
 
     The connection (address, decrypted credentials, TLS) is the one of the registry the image was
     synced from (`services.registries`); the reference pins the digest seen at sync time.
     """
-    from openhss.services import registries, scans
-    from openhss.services.crypto import SecretBox
-
-    settings = scans.current_settings()
     try:
         ref, options = registries.registry_ref(settings, SecretBox.from_settings(settings), session, image)
     except NotFound:
@@ -83,7 +81,7 @@ def resolve(session: Session, settings: Settings, image: Image) -> ResolvedSourc
     if image.source_ref:
         return _parse(image.source_ref, settings)
     if image.image_type == "registry":
-        found = registry_source(session, image)
+        found = registry_source(session, settings, image)
         if found is None:
             raise SourceUnavailable(
                 f"no connection configured for registry {image.registry_name or '(unnamed)'}"

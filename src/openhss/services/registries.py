@@ -45,7 +45,7 @@ from openhss.scan.image import (
 from openhss.scan.refs import ImageRef, Transport
 from openhss.scan.sources.base import Credentials, SourceOptions
 from openhss.scan.sources.distribution import RegistryClient
-from openhss.services import dispatch
+from openhss.services import dispatch, scan_tasks
 from openhss.services.crypto import SecretBox
 from openhss.services.identity import Scope
 from openhss.services.results import now_ms
@@ -536,15 +536,11 @@ def _known(session: Session, registry_pk: int) -> dict[str, TagInfo]:
     }
 
 
-def notify_new_image(session: Session, image_pk: int) -> None:
-    """Let the scan executor queue a scan of a new image (when `scans.scan_on_new_image` is on)."""
-    from openhss.services import scans  # scans → image_sources → registries: import when called
-
-    scans.on_new_image(session, image_pk)
-
-
-def apply_sync(session: Session, reg: Registry, tags: Sequence[TagInfo], at: int) -> SyncResult:
-    """Make the registry's image rows match `tags`, in the caller's transaction."""
+def apply_sync(
+    session: Session, settings: Settings, reg: Registry, tags: Sequence[TagInfo], at: int
+) -> SyncResult:
+    """Make the registry's image rows match `tags`, in the caller's transaction (a new image is queued
+    for a scan when `scans.scan_on_new_image` is on)."""
     latest = latest_tags(tags)
     if reg.latest_version_only:
         tags = [t for t in tags if (t.repository, t.tag) in latest]
@@ -593,7 +589,7 @@ def apply_sync(session: Session, reg: Registry, tags: Sequence[TagInfo], at: int
                 )
             )
             added += 1
-            notify_new_image(session, img.id)
+            scan_tasks.on_new_image(session, img.id, settings)
             continue
         ri, img = found
         ri.latest_version = key in latest
@@ -607,7 +603,7 @@ def apply_sync(session: Session, reg: Registry, tags: Sequence[TagInfo], at: int
             img.latest_update_time = t.created_ms
             img.scan_status = "unscan"
             updated += 1
-            notify_new_image(session, img.id)
+            scan_tasks.on_new_image(session, img.id, settings)
     gone = [img.id for key, (_, img) in existing.items() if key not in seen]
     if gone:
         session.execute(delete(Image).where(Image.id.in_(gone)))
@@ -645,7 +641,7 @@ def sync_registry(
         reg = session.get(Registry, registry_pk, with_for_update=True)
         if reg is None:
             return None
-        result = apply_sync(session, reg, tags, now_ms())
+        result = apply_sync(session, settings, reg, tags, now_ms())
     log.info(
         "synced registry %s: %d images (%d new, %d changed, %d removed)",
         registry_pk,

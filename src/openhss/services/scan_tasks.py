@@ -1,10 +1,15 @@
 """Scan tasks as the API sees them: create (rows in `waiting_for_scan`), list, stop.
 
 Creating a task queues one `openhss.scan_job` message per image once the request commits
-(`services.scans.queue_jobs`, in the task's lane: `manual` for a few explicit images, `bulk` for
-is_all/operate_all or many); the executor (`services/scans.py`) runs them. An image already waiting or
+(`services.scan_queue.queue_jobs`, in the task's lane: `manual` for a few explicit images, `bulk` for
+is_all/operate_all or many); the executor (`services/scan_executor.py`) or an agent
+(`services/agent_jobs.py`) runs them. An image already waiting or
 scanning in another task is not queued twice. Stopping marks waiting images `image_scan_stop` at once
 and asks running ones to stop at their next layer boundary; the task ends when its last job does.
+
+Automatic scans are scan tasks too: `on_new_image` queues a scan of a newly discovered image (agent
+report, registry sync) when `scans.scan_on_new_image` is on; `schedule_rescans` does the periodic
+rescans.
 """
 
 from __future__ import annotations
@@ -17,17 +22,18 @@ from dataclasses import dataclass
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from openhss.config import ScanSettings, Settings
 from openhss.db.models import Image, ScanTask, ScanTaskImage
 from openhss.db.tenancy import scoped
-from openhss.domain.enums import ScanScope, ScanStatus
+from openhss.domain.enums import ACTIVE_SCAN_STATUSES, FAILED_SCAN_STATUSES, ScanScope, ScanStatus
 from openhss.domain.errors import InvalidRequest, NotFound
 from openhss.domain.scope import DEFAULT_EP
-from openhss.services import scans
 from openhss.services.identity import Scope
 from openhss.services.images import ImageFilter, apply_filter, scoped_images
 from openhss.services.results import now_ms
+from openhss.services.scan_queue import lane_for, queue_task_jobs
 
-ACTIVE = (ScanStatus.WAITING.value, ScanStatus.SCANNING.value)
+RESCAN_TASK = "openhss.scheduled_rescan"
 #: `query_info.image_type` (registry flavours) → the row's registry_type.
 REGISTRY_FLAVOUR = {
     "private_image": "SwrPrivate",
@@ -87,13 +93,15 @@ def create_task(
     image_filter: ImageFilter | None = None,
     refs: Sequence[ImageRefIn] = (),
     task_type: str = "manual",
+    settings: ScanSettings,
 ) -> ScanTask:
     """Queue a task; 404 when explicit images are given and none of them is visible to the caller.
 
-    A task belongs to the enterprise project of its images, so exactly the users who see the images
-    see the task. Under `all_granted_eps` the images may span several EPs: one task per EP is queued
-    (the HSS create responses carry no task id) and the first is returned. A task that matched no
-    image (it finishes at once, holding nothing) is filed under an EP its maker is granted: the
+    `settings` (the deployment's scan settings) decide the task's lane. A task belongs to the enterprise
+    project of its images, so exactly the users who see the images see the task. Under
+    `all_granted_eps` the images may span several EPs: one task per EP is queued (the HSS create
+    responses carry no task id) and the first is returned. A task that matched no image (it finishes at
+    once, holding nothing) is filed under an EP its maker is granted: the
     scope's first, or "0" for a caller granted every EP.
     """
     if is_all:
@@ -129,6 +137,7 @@ def create_task(
             rate_limit=rate_limit,
             is_all=is_all,
             filters=(image_filter or ImageFilter()).as_json(),
+            settings=settings,
         )
         for ep, pks in sorted(by_ep.items())
     ]
@@ -144,6 +153,7 @@ def queue_images(
     *,
     task_type: str = "cycle",
     scan_scope: int = ScanScope.ALL.value,
+    settings: ScanSettings,
 ) -> ScanTask | None:
     """A system-made task (scheduled rescan, scan of a new image); None when every image is busy."""
     task = _queue(
@@ -157,6 +167,7 @@ def queue_images(
         rate_limit=0,
         is_all=False,
         filters={},
+        settings=settings,
     )
     return task if task.total_num else None
 
@@ -173,6 +184,7 @@ def _queue(
     rate_limit: int,
     is_all: bool,
     filters: dict[str, object],
+    settings: ScanSettings,
 ) -> ScanTask:
     busy: set[int] = set()
     for i in range(0, len(image_pks), 1000):
@@ -180,7 +192,7 @@ def _queue(
             session.scalars(
                 select(ScanTaskImage.image_pk).where(
                     ScanTaskImage.image_pk.in_(image_pks[i : i + 1000]),
-                    ScanTaskImage.status.in_(ACTIVE),
+                    ScanTaskImage.status.in_(ACTIVE_SCAN_STATUSES),
                 )
             )
         )
@@ -201,7 +213,7 @@ def _queue(
         total_num=len(queue),
         create_time=at,
         end_time=0 if queue else at,
-        lane=scans.lane_for(is_all, len(queue)),
+        lane=lane_for(is_all, len(queue), settings),
         rate_next_at=0,
     )
     session.add(task)
@@ -217,7 +229,7 @@ def _queue(
                 .where(Image.id.in_(queue[i : i + 1000]))
                 .values(scan_status=ScanStatus.WAITING.value, scan_failed_desc="")
             )
-        scans.queue_task_jobs(session, task)
+        queue_task_jobs(session, task)
     return task
 
 
@@ -269,17 +281,15 @@ def list_tasks(
             .join(Image, Image.id == ScanTaskImage.image_pk)
             .where(
                 ScanTaskImage.task_pk == task.id,
-                ScanTaskImage.status.not_in((*ACTIVE, ScanStatus.SUCCESS.value, ScanStatus.STOPPED.value)),
+                ScanTaskImage.status.not_in(
+                    (*ACTIVE_SCAN_STATUSES, ScanStatus.SUCCESS.value, ScanStatus.STOPPED.value)
+                ),
             )
             .order_by(ScanTaskImage.id)
             .limit(100)
         ).all()
         out.append((task, [(row, img) for row, img in failed]))
     return total, out
-
-
-#: Final job statuses `failed_num` counts (a stopped image is neither a success nor a failure).
-FAILURES = (ScanStatus.FAILED.value, ScanStatus.DOWNLOAD_FAILED.value, ScanStatus.IMAGE_OVERSIZED.value)
 
 
 #: Image levels that count an image as risky (HSS `risky_num`); `Security` means nothing was found.
@@ -308,9 +318,9 @@ def task_progress(session: Session, task: ScanTask) -> TaskProgress:
         ).all()
     )
     success = counts.get(ScanStatus.SUCCESS.value, 0)
-    failed = sum(counts.get(s, 0) for s in FAILURES)
+    failed = sum(counts.get(s, 0) for s in FAILED_SCAN_STATUSES)
     total = sum(counts.values())
-    active = sum(counts.get(s, 0) for s in ACTIVE)
+    active = sum(counts.get(s, 0) for s in ACTIVE_SCAN_STATUSES)
     if counts.get(ScanStatus.STOPPED.value) and not active:
         status = -1
     elif total == 0:
@@ -377,3 +387,52 @@ def stop_task(session: Session, scope: Scope, task_id: str) -> None:
     if not running:
         task.task_status = "finished"
         task.end_time = task.end_time or now_ms()
+
+
+# --- automatic scans ---------------------------------------------------------------------------------
+
+
+def on_new_image(session: Session, image_pk: int, settings: Settings) -> ScanTask | None:
+    """An agent reported a new local image, or a registry sync found one: queue a scan of it when
+    `scans.scan_on_new_image` is on."""
+    cfg = settings.scans
+    if not cfg.scan_on_new_image:
+        return None
+
+    image = session.get(Image, image_pk)
+    if image is None:
+        return None
+    return queue_images(
+        session,
+        image.project_id,
+        image.enterprise_project_id,
+        image.image_type,
+        [image_pk],
+        task_type="cycle",
+        settings=cfg,
+    )
+
+
+def schedule_rescans(session: Session, settings: Settings, *, now: int | None = None) -> int:
+    """Queue a `cycle` task per project and image type for images not scanned for the interval."""
+    cfg = settings.scans
+    if cfg.rescan_interval_hours <= 0:
+        return 0
+
+    at = now if now is not None else now_ms()
+    due_before = at - int(cfg.rescan_interval_hours * 3_600_000)
+    groups: dict[tuple[str, str, str], list[int]] = {}
+    rows = session.execute(
+        select(Image.id, Image.project_id, Image.enterprise_project_id, Image.image_type).where(
+            Image.latest_scan_time > 0,
+            Image.latest_scan_time < due_before,
+            Image.scan_status.not_in(ACTIVE_SCAN_STATUSES),
+        )
+    ).all()
+    for pk, project, ep, itype in rows:
+        groups.setdefault((project, ep, itype), []).append(pk)
+    queued = 0
+    for (project, ep, itype), pks in groups.items():
+        task = queue_images(session, project, ep, itype, pks, task_type="cycle", settings=cfg)
+        queued += task.total_num if task is not None else 0
+    return queued

@@ -20,6 +20,7 @@ from openhss.scan.pipeline import PipelineOptions, scan_handle
 from openhss.scan.refs import Transport
 from openhss.scan.sources.registry import open_image
 from openhss.scan.sources.sbom import read_sbom
+from openhss.services.vulndb import VulnDbError, VulnDbService, open_matcher
 
 if TYPE_CHECKING:
     from openhss.config import Settings
@@ -80,9 +81,7 @@ def build_pipeline(
     options = PipelineOptions(scope=scope, cache=cache)
     if not scope & (ScanScope.MALWARE | ScanScope.VULNERABILITY):
         return options  # no settings, advisory store or rule packs needed: keep start-up lean
-    # The advisory service (HTTP client, matcher, version schemes) loads only for scans that use it.
     from openhss.config import load_settings
-    from openhss.services.vulndb import VulnDbError, VulnDbService, open_matcher
 
     if scope & ScanScope.MALWARE:  # rule packs and hash lists imported by `openhss db update/import`
         options.analyzers = VulnDbService.from_settings(settings or load_settings()).malware_analyzers()

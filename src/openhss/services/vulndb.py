@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 
@@ -407,8 +407,10 @@ class VulnDbService:
         return self.store.open_index()
 
     def matcher(self) -> VulnerabilityMatcher:
-        """A matcher over the current store; raises VulnDbError when there is no database yet."""
-        return MatcherCache.for_store(self.store).get()
+        """A matcher over the current store, for one-shot use (`openhss scan`, the CLI's re-match);
+        raises VulnDbError when there is no database yet. A long-lived process matches through its
+        runtime's `MatcherCache` instead, which keeps the matcher's warm caches across images."""
+        return MatcherCache(self.store).get()
 
 
 class MatcherCache:
@@ -418,10 +420,10 @@ class MatcherCache:
     worker keeps using one across images; but they describe one advisory set, so once `db update`
     swaps the file in, the next `get` opens a new matcher on the new generation. An evicted matcher
     is not closed: a scan still holding it finishes on the generation it started with.
-    """
 
-    _by_path: ClassVar[dict[Path, MatcherCache]] = {}
-    _class_lock: ClassVar[threading.Lock] = threading.Lock()
+    A process that matches many images holds one, on its `services.runtime.Runtime` (the API, the
+    embedded and the Celery workers share it through that object); there is no process-wide cache.
+    """
 
     def __init__(self, store: AdvisoryStore, size: int = 2) -> None:
         self.store = store
@@ -430,14 +432,9 @@ class MatcherCache:
         self._matchers: OrderedDict[Generation, VulnerabilityMatcher] = OrderedDict()
 
     @classmethod
-    def for_store(cls, store: AdvisoryStore) -> MatcherCache:
-        """The process-wide cache of one store file."""
-        key = store.path.resolve()
-        with cls._class_lock:
-            cache = cls._by_path.get(key)
-            if cache is None:
-                cache = cls._by_path[key] = cls(AdvisoryStore(store.directory, path=key))
-            return cache
+    def from_settings(cls, settings: Settings) -> MatcherCache:
+        """The cache of the deployment's advisory store (`DATA_DIR/vulndb`)."""
+        return cls(VulnDbService.from_settings(settings).store)
 
     def get(self) -> VulnerabilityMatcher:
         """The matcher for the file as it is now; raises VulnDbError when there is no database yet."""

@@ -14,26 +14,49 @@ backlog; elsewhere round-robin, so it waits behind at most one bulk job per work
 
 from __future__ import annotations
 
+import threading
+
 from celery import Celery
 from kombu import Queue  # type: ignore[attr-defined]
 
 from openhss.config import Settings
 from openhss.services import dispatch
 from openhss.services.exports import QUEUE as EXPORT_QUEUE
-from openhss.services.scans import LANES
+from openhss.services.runtime import Runtime, open_runtime
+from openhss.services.scan_queue import LANES
+from openhss.services.vulndb import MatcherCache
 from openhss.worker.schedule import beat_schedule
 
-#: The settings of this process's Celery app. One process serves one deployment, and tasks may run on an
-#: app instance other than the one configured here (shared tasks bind to the current app), so the
-#: settings live at process level rather than on the app object.
-_PROCESS_SETTINGS: list[Settings] = []
 DEFAULT_QUEUE = "celery"
 
 
-def process_settings() -> Settings:
-    if not _PROCESS_SETTINGS:
-        raise RuntimeError("the worker was started without make_celery(settings)")
-    return _PROCESS_SETTINGS[0]
+class DeploymentCelery(Celery):  # type: ignore[misc]  # celery ships no type information
+    """The Celery app of one deployment: its settings, and the `Runtime` its tasks run with.
+
+    Every task is bound to the app that runs it (`task.app`), so the runtime lives here rather than in
+    a process-wide variable: a test process that starts several services runs each one's tasks with its
+    own settings, database and matcher cache. The runtime is opened on first use, in the process that
+    uses it: a prefork worker's children each open their own engine after the fork; `openhss serve`
+    passes the matcher cache of the runtime its API opened, so the process holds one.
+    """
+
+    #: Set by `make_celery` (the constructor keeps Celery's signature, which its pickling relies on).
+    deployment: Settings
+    _matchers: MatcherCache | None
+    _runtime: Runtime | None
+    _runtime_lock: threading.Lock
+
+    def serve(self, settings: Settings, matchers: MatcherCache | None) -> None:
+        self.deployment = settings
+        self._matchers = matchers
+        self._runtime = None
+        self._runtime_lock = threading.Lock()
+
+    def runtime(self) -> Runtime:
+        with self._runtime_lock:
+            if self._runtime is None:
+                self._runtime = open_runtime(self.deployment, migrate_schema=False, matchers=self._matchers)
+            return self._runtime
 
 
 def queue_names(settings: Settings) -> list[str]:
@@ -59,9 +82,9 @@ def _transport_options(settings: Settings) -> dict[str, object]:
     return options
 
 
-def make_celery(settings: Settings) -> Celery:
+def make_celery(settings: Settings, matchers: MatcherCache | None = None) -> DeploymentCelery:
     settings.ensure_data_dir()
-    app = Celery(
+    app = DeploymentCelery(
         "openhss",
         broker=settings.resolved_broker_url,
         include=["openhss.worker.tasks", "openhss.worker.export_tasks", "openhss.worker.registry_tasks"],
@@ -85,7 +108,7 @@ def make_celery(settings: Settings) -> Celery:
         worker_hijack_root_logger=False,
         beat_schedule=beat_schedule(settings),
     )
-    _PROCESS_SETTINGS[:] = [settings]
+    app.serve(settings, matchers)
     return app
 
 
@@ -105,11 +128,9 @@ def make_sender(app: Celery, settings: Settings) -> dispatch.Sender:
     return send
 
 
-def install(settings: Settings) -> Celery:
-    """Configure this process (serve, worker, tests): Celery app, task sender, executor settings."""
-    from openhss.services import scans
-
-    app = make_celery(settings)
+def install(settings: Settings, matchers: MatcherCache | None = None) -> DeploymentCelery:
+    """Configure this process (serve, worker, tests): the Celery app (with the runtime its tasks use,
+    opened on first use, matching with `matchers` when given) and the task sender."""
+    app = make_celery(settings, matchers)
     dispatch.set_sender(make_sender(app, settings))
-    scans.configure(settings)
     return app

@@ -18,9 +18,9 @@ from celery.worker import WorkController
 
 from openhss.config import Settings
 from openhss.services import events
-from openhss.worker.app import install, queue_names
+from openhss.services.vulndb import MatcherCache
+from openhss.worker.app import DeploymentCelery, install, queue_names
 from openhss.worker.schedule import SCHEDULE, tick
-from openhss.worker.tasks import runtime_for
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +28,12 @@ log = logging.getLogger(__name__)
 class Periodic(threading.Thread):
     """Runs the jobs of `worker/schedule.SCHEDULE` when due (all of them at start), as beat would."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, app: DeploymentCelery) -> None:
         super().__init__(name="openhss-periodic", daemon=True)
-        self.settings = settings
+        #: The periodic work of this app's deployment only: a thread outliving its service (a test
+        #: process starts several) never sweeps another service's database.
+        self.app = app
+        self.settings = app.deployment
         self.done = threading.Event()
 
     def run(self) -> None:
@@ -38,7 +41,7 @@ class Periodic(threading.Thread):
         while True:
             now = time.monotonic()
             try:
-                rt = runtime_for(settings=self.settings)
+                rt = self.app.runtime()
             except Exception:  # a database outage must not kill the loop
                 log.exception("periodic work failed; retrying at the next interval")
             else:
@@ -72,8 +75,12 @@ class EmbeddedWorker:
         self.deliverer.join(timeout)
 
 
-def start_embedded_worker(settings: Settings, concurrency: int | None = None) -> EmbeddedWorker:
-    app = install(settings)
+def start_embedded_worker(
+    settings: Settings, concurrency: int | None = None, matchers: MatcherCache | None = None
+) -> EmbeddedWorker:
+    """Run this deployment's tasks in-process; `matchers` (the API runtime's, under `openhss serve`)
+    is shared with them, so the process holds one matcher cache."""
+    app = install(settings, matchers)
     controller = WorkController(
         app=app,
         pool_cls="threads",
@@ -86,9 +93,9 @@ def start_embedded_worker(settings: Settings, concurrency: int | None = None) ->
     )
     thread = threading.Thread(target=controller.start, name="openhss-worker", daemon=True)
     thread.start()
-    periodic = Periodic(settings)
+    periodic = Periodic(app)
     periodic.start()
-    rt = runtime_for(settings=settings)
+    rt = app.runtime()
     deliverer = threading.Thread(
         target=events.run_deliverer,
         args=(rt.sessions, rt.box, settings.webhooks, periodic.done),

@@ -16,7 +16,17 @@ from typing import Any
 
 from openhss.config import Settings
 from openhss.db.engine import transaction
-from openhss.services import agents, dispatch, events, exports, maintenance, registries, scans, vex
+from openhss.services import (
+    agents,
+    dispatch,
+    events,
+    exports,
+    maintenance,
+    registries,
+    scan_queue,
+    scan_tasks,
+    vex,
+)
 from openhss.services.layer_cache import DbLayerCache
 from openhss.services.results import now_ms
 from openhss.services.runtime import Runtime
@@ -53,7 +63,7 @@ def _mark_offline(rt: Runtime, settings: Settings) -> int:
 
 def _sweep(rt: Runtime, settings: Settings) -> str:
     with transaction(rt.sessions) as session:
-        report = scans.sweep(session)
+        report = scan_queue.sweep(session, settings.scans)
     # Exports whose worker died (lease expired) fail here, so their type is not blocked by HSS.1035.
     orphans = exports.sweep_exports(rt.sessions, settings)
     return f"expired {report.expired}, re-sent {report.resent}, orphaned exports failed {orphans}"
@@ -61,7 +71,7 @@ def _sweep(rt: Runtime, settings: Settings) -> str:
 
 def _rescan(rt: Runtime, settings: Settings) -> int:
     with transaction(rt.sessions) as session:
-        return scans.schedule_rescans(session, settings)
+        return scan_tasks.schedule_rescans(session, settings)
 
 
 def _cleanup_exports(rt: Runtime, settings: Settings) -> int:
@@ -99,8 +109,8 @@ SCHEDULE: tuple[PeriodicJob, ...] = (
         lambda s: float(max(5, s.agent_heartbeat_seconds)),
         _mark_offline,
     ),
-    PeriodicJob("sweep-scan-jobs", scans.SWEEP_TASK, lambda s: s.scans.sweep_interval_seconds, _sweep),
-    PeriodicJob("scheduled-rescans", scans.RESCAN_TASK, lambda s: 600.0, _rescan),
+    PeriodicJob("sweep-scan-jobs", scan_queue.SWEEP_TASK, lambda s: s.scans.sweep_interval_seconds, _sweep),
+    PeriodicJob("scheduled-rescans", scan_tasks.RESCAN_TASK, lambda s: 600.0, _rescan),
     PeriodicJob("cleanup-exports", "openhss.cleanup_exports", lambda s: 900.0, _cleanup_exports),
     PeriodicJob(
         "deliver-events",

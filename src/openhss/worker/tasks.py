@@ -14,14 +14,15 @@ from celery import Task, shared_task
 from celery.signals import worker_ready
 from sqlalchemy.exc import DBAPIError
 
-from openhss.config import Settings
-from openhss.services import scans
-from openhss.services.runtime import Runtime, open_runtime
-from openhss.services.scanning import NoAdvisoryDatabase
-from openhss.worker.app import process_settings
+from openhss.services import rematch as rematch_service
+from openhss.services.runtime import Runtime
+from openhss.services.scan_executor import run_job
+from openhss.services.scan_queue import SCAN_TASK, SWEEP_TASK, new_owner, resend
+from openhss.services.scan_tasks import RESCAN_TASK
+from openhss.services.vulndb import VulnDbError
+from openhss.worker.app import DeploymentCelery
 
 log = logging.getLogger(__name__)
-_RUNTIMES: dict[int, Runtime] = {}
 _RETRY: dict[str, Any] = {
     "autoretry_for": (DBAPIError,),
     "retry_backoff": 1,
@@ -31,18 +32,12 @@ _RETRY: dict[str, Any] = {
 }
 
 
-def runtime_for(task: Task[Any, Any] | None = None, settings: Settings | None = None) -> Runtime:
-    """One runtime (engine, pool) per settings, shared by all tasks of the process.
-
-    Threads that were started with their own settings (the embedded periodic thread) pass them: the
-    process settings are whatever was installed last, and a periodic thread outliving its service
-    (as in a test process that starts several) must never sweep another service's database."""
-    settings = settings or process_settings()
-    rt = _RUNTIMES.get(id(settings))
-    if rt is None:
-        rt = _RUNTIMES[id(settings)] = open_runtime(settings, migrate_schema=False)
-        scans.configure(settings)
-    return rt
+def runtime_for(task: Task[Any, Any]) -> Runtime:
+    """The runtime of the deployment whose app runs `task` (one per app, shared by all its tasks)."""
+    app = task.app
+    if not isinstance(app, DeploymentCelery):
+        raise RuntimeError("openhss tasks run only on an app made by worker.app.make_celery(settings)")
+    return app.runtime()
 
 
 def periodic(task: Task[Any, Any], name: str) -> Any:
@@ -58,25 +53,25 @@ def purge_expired_auth_state(self: Task[Any, Any]) -> int:
     return int(periodic(self, "openhss.purge_expired_auth_state"))
 
 
-@shared_task(bind=True, name=scans.SCAN_TASK, **_RETRY)  # type: ignore[untyped-decorator]
+@shared_task(bind=True, name=SCAN_TASK, **_RETRY)  # type: ignore[untyped-decorator]
 def scan_job(self: Task[Any, Any], job_pk: int) -> str:
     rt = runtime_for(self)
-    owner = scans.new_owner(str(self.request.id or ""))
-    outcome = scans.run_job(rt.sessions, rt.settings, int(job_pk), owner=owner)
+    owner = new_owner(str(self.request.id or ""))
+    outcome = run_job(rt, int(job_pk), owner=owner)
     if outcome.deferred is not None:
-        scans.resend(int(job_pk), outcome.lane, outcome.deferred.countdown)
+        resend(int(job_pk), outcome.lane, outcome.deferred.countdown)
         return f"deferred {outcome.deferred.countdown:.1f}s: {outcome.deferred.reason}"
     return outcome.status.value if outcome.status is not None else (outcome.reason or "skipped")
 
 
-@shared_task(bind=True, name=scans.SWEEP_TASK, **_RETRY)  # type: ignore[untyped-decorator]
+@shared_task(bind=True, name=SWEEP_TASK, **_RETRY)  # type: ignore[untyped-decorator]
 def sweep(self: Task[Any, Any]) -> str:
-    return str(periodic(self, scans.SWEEP_TASK))
+    return str(periodic(self, SWEEP_TASK))
 
 
-@shared_task(bind=True, name=scans.RESCAN_TASK, **_RETRY)  # type: ignore[untyped-decorator]
+@shared_task(bind=True, name=RESCAN_TASK, **_RETRY)  # type: ignore[untyped-decorator]
 def scheduled_rescan(self: Task[Any, Any]) -> int:
-    return int(periodic(self, scans.RESCAN_TASK))
+    return int(periodic(self, RESCAN_TASK))
 
 
 @shared_task(bind=True, name="openhss.prune_layer_cache", **_RETRY)  # type: ignore[untyped-decorator]
@@ -84,15 +79,15 @@ def prune_layer_cache(self: Task[Any, Any]) -> int:
     return int(periodic(self, "openhss.prune_layer_cache"))
 
 
-@shared_task(bind=True, name=scans.REMATCH_TASK, **_RETRY)  # type: ignore[untyped-decorator]
+@shared_task(bind=True, name=rematch_service.REMATCH_TASK, **_RETRY)  # type: ignore[untyped-decorator]
 def rematch(self: Task[Any, Any], run_pk: int) -> int:
     rt = runtime_for(self)
     try:
-        matcher = scans.cached_matcher(rt.settings)
-    except NoAdvisoryDatabase as exc:
+        matcher = rt.matchers.get()
+    except VulnDbError as exc:
         log.warning("re-match %s skipped: %s", run_pk, exc)
         return 0
-    return len(scans.rematch(rt.sessions, int(run_pk), matcher).newly_affected)
+    return len(rematch_service.rematch(rt.sessions, int(run_pk), matcher).newly_affected)
 
 
 @shared_task(bind=True, name="openhss.deliver_events", **_RETRY)  # type: ignore[untyped-decorator]
@@ -109,6 +104,6 @@ def expire_vex(self: Task[Any, Any]) -> int:
 def _sweep_at_start(sender: Any = None, **_: Any) -> None:
     """A worker that starts after a crash picks up what the crash left behind, without waiting for beat."""
     try:
-        sender.app.send_task(scans.SWEEP_TASK, queue=process_settings().queue_prefix + "celery")
+        sender.app.send_task(SWEEP_TASK, queue=sender.app.deployment.queue_prefix + "celery")
     except Exception:  # the broker may still be coming up; beat's sweep covers it
         log.exception("could not queue the start-up sweep")

@@ -141,7 +141,7 @@ async def report_inventory(
     )
 
     def work() -> AgentInventoryResponse:
-        changes = agents.report(ctx.sessions, scope, body.agent_id, inv)
+        changes = agents.report(ctx.sessions, ctx.settings, scope, body.agent_id, inv)
         return AgentInventoryResponse(
             new_images=changes.new_images,
             removed_images=changes.removed_images,
@@ -199,7 +199,7 @@ async def claim_jobs(
 ) -> AgentClaimResponse:
     def work() -> AgentClaimResponse:
         with transaction(ctx.sessions) as session:
-            jobs = agents.claim_jobs(session, scope, body.agent_id, body.limit)
+            jobs = agents.claim_jobs(session, ctx.settings, scope, body.agent_id, body.limit)
             return AgentClaimResponse(
                 jobs=[
                     AgentJobInfo(
@@ -224,7 +224,9 @@ async def renew_job(
 ) -> AgentJobResponse:
     def work() -> AgentJobResponse:
         with transaction(ctx.sessions) as session:
-            return AgentJobResponse(accepted=agents.renew_job(session, scope, body.agent_id, job_id))
+            return AgentJobResponse(
+                accepted=agents.renew_job(session, ctx.settings, scope, body.agent_id, job_id)
+            )
 
     return await run_in_threadpool(work)
 
@@ -243,7 +245,7 @@ async def upload_result(
 
     def work() -> AgentJobResponse:
         with transaction(ctx.sessions) as session:
-            ok = agents.complete_job(session, scope, agent_id, job_id, upload, ctx.settings)
+            ok = agents.complete_job(session, scope, agent_id, job_id, upload, ctx.matchers)
             return AgentJobResponse(accepted=ok)
 
     return await run_in_threadpool(work)

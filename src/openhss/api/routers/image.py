@@ -191,7 +191,13 @@ async def batch_scan_local_image(
 
     def q(session: Session) -> s.EmptyResponse:
         scan_tasks.create_task(
-            session, scope, image_type="local", is_all=bool(body.operate_all), image_filter=f, refs=refs
+            session,
+            scope,
+            image_type="local",
+            is_all=bool(body.operate_all),
+            image_filter=f,
+            refs=refs,
+            settings=ctx.settings.scans,
         )
         return s.EmptyResponse()
 
@@ -237,6 +243,7 @@ async def create_manual_image_scan_task(
             is_all=bool(body.is_all),
             image_filter=f,
             refs=refs,
+            settings=ctx.settings.scans,
         )
         return s.EmptyResponse()
 
@@ -815,7 +822,7 @@ async def list_image_vulnerabilities(
             image_version=tag_name,
         )
         total, rows = vulnerabilities.list_image_vulnerabilities(session, img.id, f, offset, limit)
-        entries = coverage.image_coverage(session, img.id, coverage.advisory_table(ctx.settings))
+        entries = coverage.image_coverage(session, img.id, coverage.advisory_table(ctx.matchers))
         return s.ListImageVulnerabilitiesResponse(
             coverage=None if entries is None else [_coverage_info(e) for e in entries],
             unchecked_num=None if entries is None else sum(e.unchecked_count for e in entries),
@@ -875,7 +882,7 @@ async def explain_image_vulnerability(
             image_name=image_name,
             image_version=tag_name,
         )
-        found = coverage.explain_image(session, img.id, vul_id, ctx.settings)
+        found = coverage.explain_image(session, img.id, vul_id, ctx.matchers)
         chain, handling = found if found is not None else ([], None)
         return s.ExplainImageVulnerabilityResponse(
             vul_id=vul_id,

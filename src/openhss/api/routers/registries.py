@@ -502,7 +502,7 @@ async def upload_cicd_image(
 
     def q(session: Session) -> UploadCicdImageResponse:
         img = cicd.record_upload(
-            session, ctx.settings, scope, cicd_name, image_name, image_version, namespace, upload
+            session, ctx.matchers, scope, cicd_name, image_name, image_version, namespace, upload
         )
         return UploadCicdImageResponse(
             id=img.id,

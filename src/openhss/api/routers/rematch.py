@@ -16,23 +16,15 @@ from pydantic import BaseModel
 from openhss.api.deps import Ctx, ProjectScope
 from openhss.api.schemas import Limit, Offset
 from openhss.db.engine import transaction
-from openhss.services import scans
+from openhss.domain.rematch import NewlyAffected
+from openhss.services import rematch
 
 router = APIRouter(prefix="/v5/{project_id}/image", tags=["image"])
 
 
-class NewlyAffectedImage(BaseModel):
-    image_id: str
-    image_name: str
-    image_version: str
-    image_type: str
-    vul_ids: list[str]
-    found_time: int
-
-
 class NewlyAffectedResponse(BaseModel):
     total_num: int
-    data_list: list[NewlyAffectedImage]
+    data_list: list[NewlyAffected]
 
 
 @router.get(
@@ -47,20 +39,7 @@ async def list_newly_affected_images(
 ) -> NewlyAffectedResponse:
     def work() -> NewlyAffectedResponse:
         with transaction(ctx.sessions) as session:
-            total, rows = scans.newly_affected(session, scope, run_pk=run_id, offset=offset, limit=limit)
-        return NewlyAffectedResponse(
-            total_num=total,
-            data_list=[
-                NewlyAffectedImage(
-                    image_id=r.image_id,
-                    image_name=r.image_name,
-                    image_version=r.image_version,
-                    image_type=r.image_type,
-                    vul_ids=r.vul_ids,
-                    found_time=r.found_time,
-                )
-                for r in rows
-            ],
-        )
+            total, rows = rematch.newly_affected(session, scope, run_pk=run_id, offset=offset, limit=limit)
+        return NewlyAffectedResponse(total_num=total, data_list=rows)
 
     return await run_in_threadpool(work)
