@@ -55,7 +55,8 @@ class WebhookSettings(BaseModel):
 
 
 class ScanSettings(BaseModel):
-    """How scans are executed (services/scans.py); the same for embedded and distributed deployments."""
+    """How scans are executed (services/scan_queue.py, scan_executor.py); the same for embedded and
+    distributed deployments."""
 
     #: A running job's lease; its worker renews it every third of this. A worker killed mid-scan loses
     #: the job to whoever sees the lease expired (the sweeper, or a redelivered message).

@@ -131,6 +131,7 @@ class Deferred:
 
 
 def startable(now: int, owner: str = "") -> object:
+    """Jobs a worker (or `owner`, resuming its own) may take: waiting, or running on an expired lease."""
     return or_(
         ScanTaskImage.status == ScanStatus.WAITING.value,
         and_(

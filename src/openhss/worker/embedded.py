@@ -81,6 +81,10 @@ def start_embedded_worker(
     """Run this deployment's tasks in-process; `matchers` (the API runtime's, under `openhss serve`)
     is shared with them, so the process holds one matcher cache."""
     app = install(settings, matchers)
+    # The thread pool's threads have no current app, so Celery runs each task as bound to the default
+    # app; this one must be it, or the task would not find this deployment's runtime. (`celery worker`
+    # does the same for its app; one worker per process, as Celery's own shortcuts assume.)
+    app.set_default()
     controller = WorkController(
         app=app,
         pool_cls="threads",

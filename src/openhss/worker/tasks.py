@@ -33,10 +33,14 @@ _RETRY: dict[str, Any] = {
 
 
 def runtime_for(task: Task[Any, Any]) -> Runtime:
-    """The runtime of the deployment whose app runs `task` (one per app, shared by all its tasks)."""
+    """The runtime of the deployment whose app runs `task` (one per app, shared by all its tasks).
+
+    A worker runs the copy of a shared task bound to the app current in its pool thread: its own app,
+    which it makes the process's default (`celery worker` does; `worker.embedded` does it for its
+    thread pool)."""
     app = task.app
     if not isinstance(app, DeploymentCelery):
-        raise RuntimeError("openhss tasks run only on an app made by worker.app.make_celery(settings)")
+        raise RuntimeError(f"openhss tasks run only on an app made by worker.app.make_celery, not on {app!r}")
     return app.runtime()
 
 
