@@ -86,17 +86,26 @@ from openhss.scan.errors import ScanError
 from openhss.scan.layers import Limits
 from openhss.scan.matcher import VulnerabilityMatcher, needs_rematch
 from openhss.scan.matcher.registry import MATCHERS
-from openhss.services import dispatch, events, image_sources, results, vex, whitelists
+from openhss.services import (
+    dispatch,
+    events,
+    image_sources,
+    rematch_lease,
+    results,
+    unchanged,
+    vex,
+    whitelists,
+)
 from openhss.services.layer_cache import DbLayerCache
 from openhss.services.results import now_ms
-from openhss.services.scanning import NoAdvisoryDatabase, build_pipeline, scan_image
+from openhss.services.scanning import NoAdvisoryDatabase, build_pipeline
 from openhss.services.vulndb import VulnDbError, VulnDbService
 
 log = logging.getLogger(__name__)
 
 SCAN_TASK = "openhss.scan_job"
 SWEEP_TASK = "openhss.sweep"
-REMATCH_TASK = "openhss.rematch"
+REMATCH_TASK = rematch_lease.REMATCH_TASK
 RESCAN_TASK = "openhss.scheduled_rescan"
 #: Logical queue names; the sender prefixes them with `Settings.queue_prefix`.
 LANES = {"manual": "scan.manual", "bulk": "scan.bulk"}
@@ -361,15 +370,23 @@ def rematch_keys(inventory: Inventory) -> set[tuple[str, str]]:
     return out
 
 
-def store_inventory(session: Session, image_pk: int, inventory: Inventory, at: int) -> None:
+def store_inventory(
+    session: Session, image_pk: int, inventory: Inventory, at: int, fingerprint: str = ""
+) -> None:
     """Keep the matchable inventory and its advisory key lines: all a re-match reads of an image
-    (every image kind that records results must store it, or that kind is never re-matched)."""
+    (every image kind that records results must store it, or that kind is never re-matched), and the
+    `unchanged.fingerprint` of the scan that produced them ("" for results the server did not derive)."""
     blob = encode_inventory(inventory.os, inventory.packages)
     keys = "\n".join(sorted(f"{e}\t{n}" for e, n in rematch_keys(inventory)))
     session.execute(delete(ImageInventory).where(ImageInventory.image_pk == image_pk))
     session.execute(
         insert(ImageInventory).values(
-            image_pk=image_pk, codec=INVENTORY_CODEC, blob=blob, keys=keys, updated_at=at
+            image_pk=image_pk,
+            codec=INVENTORY_CODEC,
+            blob=blob,
+            keys=keys,
+            updated_at=at,
+            fingerprint=fingerprint,
         )
     )
 
@@ -399,8 +416,13 @@ def finish_job(
     vulnerabilities: Sequence[VulnerabilityFinding] = (),
     findings: Sequence[Finding] = (),
     now: int | None = None,
+    fingerprint: str = "",
+    unchanged_results: bool = False,
 ) -> bool:
-    """End a running job owned by `owner`; False (nothing written) when it is no longer the owner's."""
+    """End a running job owned by `owner`; False (nothing written) when it is no longer the owner's.
+
+    `unchanged_results`: a successful rescan whose stored results already answer it (`services.unchanged`):
+    only the scan time and status are recorded, no result row is deleted or inserted."""
     at = now if now is not None else now_ms()
     task_pk = session.scalar(select(ScanTaskImage.task_pk).where(ScanTaskImage.id == job_pk))
     if task_pk is None:
@@ -428,7 +450,15 @@ def finish_job(
         return False
     image_pk = session.scalar(select(ScanTaskImage.image_pk).where(ScanTaskImage.id == job_pk))
     assert image_pk is not None
-    if status is ScanStatus.SUCCESS:
+    if status is ScanStatus.SUCCESS and unchanged_results:
+        session.execute(
+            update(Image)
+            .where(Image.id == image_pk)
+            .values(scan_status=status.value, scan_failed_desc="", latest_scan_time=at)
+        )
+        counter = {"success_num": ScanTask.success_num + 1}
+        events.scan_finished(session, session.get_one(Image, image_pk), status.value)
+    elif status is ScanStatus.SUCCESS:
         inv = inventory or Inventory()
         # Only the families the task's scan_scope ran replace stored results (a malware-only scan
         # keeps the image's vulnerabilities).
@@ -437,7 +467,7 @@ def finish_job(
         results.record_scan(session, image_pk, inv, vulnerabilities, findings, scanned_at=at, scope=scope)
         whitelists.apply_to_image(session, image_pk)  # rules made before this scan cover its findings
         vex.apply_to_image(session, image_pk)  # and so do imported VEX statements
-        store_inventory(session, image_pk, inv, at)
+        store_inventory(session, image_pk, inv, at, fingerprint)
         counter = {"success_num": ScanTask.success_num + 1}
         scanned = session.get_one(Image, image_pk)
         events.newly_affected(session, scanned, {v.vul_id for v in vulnerabilities} - before, "scan")
@@ -622,6 +652,7 @@ def run_job(
             )
         return JobOutcome(deferred=started, lane=lane)
     report: ImageReport | None = None
+    scanned: unchanged.Scanned | None = None
     if isinstance(source, ScanError):
         status, reason = source.status, source.reason
     else:
@@ -638,7 +669,10 @@ def run_job(
                 options.limits = scan_limits(settings)
                 options.should_stop = lease.should_stop
                 options.max_seconds = float(cfg.max_scan_seconds)
-                report = scan_image(source.ref, source.options, options)
+                scanned = unchanged.scan_unless_unchanged(
+                    sessions, settings, started.image_pk, source, options
+                )
+                report = scanned.report
                 status, reason = ScanStatus.SUCCESS, ""
             except DBAPIError:
                 raise
@@ -655,6 +689,8 @@ def run_job(
             inventory=_inventory(report) if report is not None else None,
             vulnerabilities=report.vulnerabilities if report is not None else (),
             now=clock(),
+            fingerprint=scanned.fingerprint if scanned is not None else "",
+            unchanged_results=scanned is not None and scanned.unchanged,
         )
     if not ok:
         log.warning("job %s: lease lost before it finished; another run owns it", job_pk)
@@ -923,8 +959,10 @@ def _unpack_keys(blob: bytes) -> set[tuple[str, str]]:
 
 def create_rematch_run(session: Session, changed: Iterable[tuple[str, str]]) -> RematchRun:
     keys = set(changed)
+    at = now_ms()
     run = RematchRun(
-        created_at=now_ms(),
+        created_at=at,
+        dispatched_at=at,  # the sweep re-sends it only if it is still waiting `resend_after_seconds` on
         status="waiting",
         changed_num=len(keys),
         changed=_pack_keys(keys),
@@ -944,6 +982,8 @@ class RematchReport:
     checked: int = 0
     rematched: int = 0
     newly_affected: list[tuple[int, list[str]]] = field(default_factory=list)
+    #: False: another runner holds the run (or it is finished); this call did nothing.
+    taken: bool = True
 
 
 def queue_rematch(session: Session, changed: Iterable[tuple[str, str]]) -> RematchRun:
@@ -1007,6 +1047,7 @@ def rematch(
     *,
     batch: int = 200,
     whole: bool = False,
+    owner: str | None = None,
 ) -> RematchReport:
     """Re-match the packages an advisory change touches, in the stored inventories that hold them, and
     record the images that became newly affected.
@@ -1015,13 +1056,19 @@ def rematch(
     batches of images (one transaction each, progress written to the run row and logged), so a large
     fleet never holds one long lock and a crash leaves every finished batch in place (re-running the run
     is idempotent). `whole=True` matches every touched image's whole inventory again and rewrites all
-    its rows, one image at a time: the previous algorithm, kept as the benchmark's baseline."""
+    its rows, one image at a time: the previous algorithm, kept as the benchmark's baseline.
+
+    The run is leased (`rematch_lease`) by `owner` and renewed per batch: a duplicate message of a live
+    or finished run returns `taken=False` at once, and a run whose runner died is re-sent by the sweep."""
+    me = owner or new_owner()
+    lease_ms = scan_settings().lease_seconds * 1000
     with transaction(sessions) as session:
         run = session.get(RematchRun, run_pk)
         if run is None:
             raise ValueError(f"re-match run {run_pk} does not exist")
         changed = _unpack_keys(run.changed)
-        run.status = "running"
+        if not rematch_lease.take(session, run_pk, me, lease_ms=lease_ms):
+            return RematchReport(run_pk, taken=False)
     report = RematchReport(run_pk)
     wanted = sorted(f"{e}\t{n}" for e, n in changed)
     #: Identical inventories (one image on many hosts and registries, retags) are matched once per run.
@@ -1036,6 +1083,10 @@ def rematch(
         for i in range(0, len(touched), batch):
             pks = touched[i : i + batch]
             with transaction(sessions) as session:
+                if not rematch_lease.renew(session, run_pk, me, lease_ms=lease_ms):
+                    log.warning("re-match run %s: lease lost to another runner; stopping", run_pk)
+                    report.taken = False
+                    return report
                 blobs = dict(
                     session.execute(
                         select(ImageInventory.image_pk, ImageInventory.blob).where(
@@ -1096,11 +1147,8 @@ def rematch(
                 time.monotonic() - started,
             )
     with transaction(sessions) as session:
-        run = session.get(RematchRun, run_pk)
-        if run is not None:
-            _progress(session, report)
-            run.status = "finished"
-            run.finished_at = now_ms()
+        _progress(session, report)
+        report.taken = rematch_lease.finish(session, run_pk, me)
     return report
 
 

@@ -16,7 +16,17 @@ from typing import Any
 
 from openhss.config import Settings
 from openhss.db.engine import transaction
-from openhss.services import agents, dispatch, events, exports, maintenance, registries, scans, vex
+from openhss.services import (
+    agents,
+    dispatch,
+    events,
+    exports,
+    maintenance,
+    registries,
+    rematch_lease,
+    scans,
+    vex,
+)
 from openhss.services.layer_cache import DbLayerCache
 from openhss.services.results import now_ms
 from openhss.services.runtime import Runtime
@@ -54,9 +64,15 @@ def _mark_offline(rt: Runtime, settings: Settings) -> int:
 def _sweep(rt: Runtime, settings: Settings) -> str:
     with transaction(rt.sessions) as session:
         report = scans.sweep(session)
+    # Re-match runs whose worker died (lease expired) or whose message was lost are re-sent.
+    with transaction(rt.sessions) as session:
+        runs = rematch_lease.sweep_runs(session, settings.scans)
     # Exports whose worker died (lease expired) fail here, so their type is not blocked by HSS.1035.
     orphans = exports.sweep_exports(rt.sessions, settings)
-    return f"expired {report.expired}, re-sent {report.resent}, orphaned exports failed {orphans}"
+    return (
+        f"expired {report.expired}, re-sent {report.resent}, re-match runs re-sent {runs},"
+        f" orphaned exports failed {orphans}"
+    )
 
 
 def _rescan(rt: Runtime, settings: Settings) -> int:

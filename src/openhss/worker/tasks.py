@@ -92,7 +92,9 @@ def rematch(self: Task[Any, Any], run_pk: int) -> int:
     except NoAdvisoryDatabase as exc:
         log.warning("re-match %s skipped: %s", run_pk, exc)
         return 0
-    return len(scans.rematch(rt.sessions, int(run_pk), matcher).newly_affected)
+    # The message id names the lease owner, so a retried delivery resumes its own run at once.
+    owner = scans.new_owner(str(self.request.id or ""))
+    return len(scans.rematch(rt.sessions, int(run_pk), matcher, owner=owner).newly_affected)
 
 
 @shared_task(bind=True, name="openhss.deliver_events", **_RETRY)  # type: ignore[untyped-decorator]
