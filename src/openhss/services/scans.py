@@ -456,6 +456,10 @@ def finish_job(
             .where(Image.id == image_pk)
             .values(scan_status=status.value, scan_failed_desc="", latest_scan_time=at)
         )
+        # As after a full scan, rules and statements apply to the (kept) findings; they write only what
+        # they change, which is nothing unless a rule or statement is new and was not yet applied.
+        whitelists.apply_to_image(session, image_pk)
+        vex.apply_to_image(session, image_pk)
         counter = {"success_num": ScanTask.success_num + 1}
         events.scan_finished(session, session.get_one(Image, image_pk), status.value)
     elif status is ScanStatus.SUCCESS:
