@@ -391,7 +391,7 @@ def _purge_broker(broker: str, prefix: str, queues: list[str]) -> None:
         return
     from kombu import Connection  # type: ignore[attr-defined]
 
-    with Connection(broker) as conn:
+    with Connection(broker) as conn:  # type: ignore[no-untyped-call]
         channel = conn.channel()
         for name in queues:
             try:

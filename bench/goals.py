@@ -216,14 +216,14 @@ def rows(results: Mapping[str, Figures | None]) -> list[list[str]]:
     for name, figures in results.items():
         for extra in (figures or {}).get("goals") or []:
             if isinstance(extra, Mapping) and extra.get("measure") not in known:
-                ours, base = _num(extra.get("openhss")), _num(extra.get("baseline"))
-                ratio = f"{ours / base:.2f}x" if ours is not None and base else "-"
+                value, against = _num(extra.get("openhss")), _num(extra.get("baseline"))
+                ratio = f"{value / against:.2f}x" if value is not None and against else "-"
                 met = extra.get("met")
                 out.append(
                     [
                         f"{extra.get('measure')} [{name}]",
-                        _fmt(ours),
-                        _fmt(base),
+                        _fmt(value),
+                        _fmt(against),
                         ratio,
                         str(extra.get("goal", "-")),
                         "-" if met is None else ("yes" if met else "NO"),
