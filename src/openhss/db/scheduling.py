@@ -51,6 +51,9 @@ class ImageInventory(Base):
     #: only this column for inventories no changed key touches.
     keys: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: What the latest full scan was (`services.unchanged.fingerprint`): a rescan with the same one reads
+    #: no layer and rewrites no row. Empty: results the server did not derive itself (an agent's).
+    fingerprint: Mapped[str] = mapped_column(String(64), default="")
 
 
 #: The key lines as an array: on PostgreSQL a GIN index over it (migration 0017) answers "which
@@ -75,6 +78,12 @@ class RematchRun(Base):
     images_checked: Mapped[int] = mapped_column(Integer, default=0)
     images_rematched: Mapped[int] = mapped_column(Integer, default=0)
     images_newly_affected: Mapped[int] = mapped_column(Integer, default=0)
+    #: A run is leased like a scan job (`services.rematch_lease`): a worker renews it per batch, and the
+    #: sweep re-sends a waiting run whose message went silent or a running one whose lease expired.
+    lease_owner: Mapped[str] = mapped_column(String(160), default="")
+    lease_expires: Mapped[int] = mapped_column(BigInteger, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    dispatched_at: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class RematchHit(Base):

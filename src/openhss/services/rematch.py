@@ -33,12 +33,13 @@ from openhss.scan.applier import Inventory
 from openhss.scan.cache import INVENTORY_CODEC, decode_inventory, encode_inventory
 from openhss.scan.matcher import needs_rematch
 from openhss.scan.matcher.registry import MATCHERS
-from openhss.services import dispatch, events, results, vex, whitelists
+from openhss.services import dispatch, events, rematch_lease, results, vex, whitelists
+from openhss.services.leases import new_owner
 from openhss.services.results import now_ms
 
 log = logging.getLogger(__name__)
 
-REMATCH_TASK = "openhss.rematch"
+REMATCH_TASK = rematch_lease.REMATCH_TASK
 #: What matches an inventory against the advisories (a `VulnerabilityMatcher`, or a stand-in in tests).
 Matcher = Callable[[Inventory], list[VulnerabilityFinding]]
 
@@ -53,15 +54,23 @@ def rematch_keys(inventory: Inventory) -> set[tuple[str, str]]:
     return out
 
 
-def store_inventory(session: Session, image_pk: int, inventory: Inventory, at: int) -> None:
+def store_inventory(
+    session: Session, image_pk: int, inventory: Inventory, at: int, fingerprint: str = ""
+) -> None:
     """Keep the matchable inventory and its advisory key lines: all a re-match reads of an image
-    (every image kind that records results must store it, or that kind is never re-matched)."""
+    (every image kind that records results must store it, or that kind is never re-matched), and the
+    `unchanged.fingerprint` of the scan that produced them ("" for results the server did not derive)."""
     blob = encode_inventory(inventory.os, inventory.packages)
     keys = "\n".join(sorted(f"{e}\t{n}" for e, n in rematch_keys(inventory)))
     session.execute(delete(ImageInventory).where(ImageInventory.image_pk == image_pk))
     session.execute(
         insert(ImageInventory).values(
-            image_pk=image_pk, codec=INVENTORY_CODEC, blob=blob, keys=keys, updated_at=at
+            image_pk=image_pk,
+            codec=INVENTORY_CODEC,
+            blob=blob,
+            keys=keys,
+            updated_at=at,
+            fingerprint=fingerprint,
         )
     )
 
@@ -76,8 +85,10 @@ def _unpack_keys(blob: bytes) -> set[tuple[str, str]]:
 
 def create_rematch_run(session: Session, changed: Iterable[tuple[str, str]]) -> RematchRun:
     keys = set(changed)
+    at = now_ms()
     run = RematchRun(
-        created_at=now_ms(),
+        created_at=at,
+        dispatched_at=at,  # the sweep re-sends it only if it is still waiting `resend_after_seconds` on
         status="waiting",
         changed_num=len(keys),
         changed=_pack_keys(keys),
@@ -97,6 +108,8 @@ class RematchReport:
     checked: int = 0
     rematched: int = 0
     newly_affected: list[tuple[int, list[str]]] = field(default_factory=list)
+    #: False: another runner holds the run (or it is finished); this call did nothing.
+    taken: bool = True
 
 
 def queue_rematch(session: Session, changed: Iterable[tuple[str, str]]) -> RematchRun:
@@ -158,6 +171,8 @@ def rematch(
     *,
     batch: int = 200,
     whole: bool = False,
+    owner: str | None = None,
+    lease_seconds: int = 600,
 ) -> RematchReport:
     """Re-match the packages an advisory change touches, in the stored inventories that hold them, and
     record the images that became newly affected.
@@ -166,13 +181,20 @@ def rematch(
     batches of images (one transaction each, progress written to the run row and logged), so a large
     fleet never holds one long lock and a crash leaves every finished batch in place (re-running the run
     is idempotent). `whole=True` matches every touched image's whole inventory again and rewrites all
-    its rows, one image at a time: the previous algorithm, kept as the benchmark's baseline."""
+    its rows, one image at a time: the previous algorithm, kept as the benchmark's baseline.
+
+    The run is leased (`rematch_lease`) by `owner` for `lease_seconds` (the scan jobs' lease,
+    `ScanSettings.lease_seconds`, from the worker) and renewed per batch: a duplicate message of a live
+    or finished run returns `taken=False` at once, and a run whose runner died is re-sent by the sweep."""
+    me = owner or new_owner()
+    lease_ms = lease_seconds * 1000
     with transaction(sessions) as session:
         run = session.get(RematchRun, run_pk)
         if run is None:
             raise ValueError(f"re-match run {run_pk} does not exist")
         changed = _unpack_keys(run.changed)
-        run.status = "running"
+        if not rematch_lease.take(session, run_pk, me, lease_ms=lease_ms):
+            return RematchReport(run_pk, taken=False)
     report = RematchReport(run_pk)
     wanted = sorted(f"{e}\t{n}" for e, n in changed)
     #: Identical inventories (one image on many hosts and registries, retags) are matched once per run.
@@ -187,6 +209,10 @@ def rematch(
         for i in range(0, len(touched), batch):
             pks = touched[i : i + batch]
             with transaction(sessions) as session:
+                if not rematch_lease.renew(session, run_pk, me, lease_ms=lease_ms):
+                    log.warning("re-match run %s: lease lost to another runner; stopping", run_pk)
+                    report.taken = False
+                    return report
                 blobs = dict(
                     session.execute(
                         select(ImageInventory.image_pk, ImageInventory.blob).where(
@@ -247,11 +273,8 @@ def rematch(
                 time.monotonic() - started,
             )
     with transaction(sessions) as session:
-        run = session.get(RematchRun, run_pk)
-        if run is not None:
-            _progress(session, report)
-            run.status = "finished"
-            run.finished_at = now_ms()
+        _progress(session, report)
+        report.taken = rematch_lease.finish(session, run_pk, me)
     return report
 
 

@@ -25,8 +25,9 @@ from openhss.domain.enums import ACTIVE_SCAN_STATUSES, ScanScope, ScanStatus
 from openhss.domain.report import ImageReport
 from openhss.scan.errors import ScanError
 from openhss.scan.layers import Limits
-from openhss.services import image_sources
+from openhss.services import image_sources, unchanged
 from openhss.services.layer_cache import DbLayerCache
+from openhss.services.leases import new_owner
 from openhss.services.results import now_ms
 from openhss.services.runtime import Runtime
 from openhss.services.scan_queue import (
@@ -34,11 +35,10 @@ from openhss.services.scan_queue import (
     Deferred,
     finish_job,
     inventory_of,
-    new_owner,
     rowcount,
     start_job,
 )
-from openhss.services.scanning import NoAdvisoryDatabase, build_pipeline, scan_image
+from openhss.services.scanning import NoAdvisoryDatabase, build_pipeline
 from openhss.services.vulndb import VulnDbError
 
 log = logging.getLogger(__name__)
@@ -181,6 +181,7 @@ def run_job(
             )
         return JobOutcome(deferred=started, lane=lane)
     report: ImageReport | None = None
+    scanned: unchanged.Scanned | None = None
     if isinstance(source, ScanError):
         status, reason = source.status, source.reason
     else:
@@ -197,7 +198,10 @@ def run_job(
                 options.limits = scan_limits(settings)
                 options.should_stop = lease.should_stop
                 options.max_seconds = float(cfg.max_scan_seconds)
-                report = scan_image(source.ref, source.options, options)
+                scanned = unchanged.scan_unless_unchanged(
+                    sessions, settings, started.image_pk, source, options
+                )
+                report = scanned.report
                 status, reason = ScanStatus.SUCCESS, ""
             except DBAPIError:
                 raise
@@ -214,6 +218,8 @@ def run_job(
             inventory=inventory_of(report) if report is not None else None,
             vulnerabilities=report.vulnerabilities if report is not None else (),
             now=clock(),
+            fingerprint=scanned.fingerprint if scanned is not None else "",
+            unchanged_results=scanned is not None and scanned.unchanged,
         )
     if not ok:
         log.warning("job %s: lease lost before it finished; another run owns it", job_pk)

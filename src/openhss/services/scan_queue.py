@@ -32,9 +32,6 @@ services never import Celery.
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -68,14 +65,6 @@ Clock = Callable[[], int]
 
 def lane_for(is_all: bool, images: int, settings: ScanSettings) -> str:
     return "bulk" if is_all or images > settings.manual_lane_max_images else "manual"
-
-
-def new_owner(delivery: str = "") -> str:
-    """A lease owner for one delivery of one job: host, process and the message id (random if none).
-
-    A retried task keeps its message id, so after a database outage it resumes its own job instead of
-    waiting for the lease to expire."""
-    return f"{socket.gethostname()[:64]}:{os.getpid()}:{delivery or uuid.uuid4().hex}"[:160]
 
 
 def rowcount(result: object) -> int:
@@ -318,8 +307,13 @@ def finish_job(
     vulnerabilities: Sequence[VulnerabilityFinding] = (),
     findings: Sequence[Finding] = (),
     now: int | None = None,
+    fingerprint: str = "",
+    unchanged_results: bool = False,
 ) -> bool:
-    """End a running job owned by `owner`; False (nothing written) when it is no longer the owner's."""
+    """End a running job owned by `owner`; False (nothing written) when it is no longer the owner's.
+
+    `unchanged_results`: a successful rescan whose stored results already answer it (`services.unchanged`):
+    only the scan time and status are recorded, no result row is deleted or inserted."""
     at = now if now is not None else now_ms()
     task_pk = session.scalar(select(ScanTaskImage.task_pk).where(ScanTaskImage.id == job_pk))
     if task_pk is None:
@@ -347,7 +341,19 @@ def finish_job(
         return False
     image_pk = session.scalar(select(ScanTaskImage.image_pk).where(ScanTaskImage.id == job_pk))
     assert image_pk is not None
-    if status is ScanStatus.SUCCESS:
+    if status is ScanStatus.SUCCESS and unchanged_results:
+        session.execute(
+            update(Image)
+            .where(Image.id == image_pk)
+            .values(scan_status=status.value, scan_failed_desc="", latest_scan_time=at)
+        )
+        # As after a full scan, rules and statements apply to the (kept) findings; they write only what
+        # they change, which is nothing unless a rule or statement is new and was not yet applied.
+        whitelists.apply_to_image(session, image_pk)
+        vex.apply_to_image(session, image_pk)
+        counter = {"success_num": ScanTask.success_num + 1}
+        events.scan_finished(session, session.get_one(Image, image_pk), status.value)
+    elif status is ScanStatus.SUCCESS:
         inv = inventory or Inventory()
         # Only the families the task's scan_scope ran replace stored results (a malware-only scan
         # keeps the image's vulnerabilities).
@@ -356,7 +362,7 @@ def finish_job(
         results.record_scan(session, image_pk, inv, vulnerabilities, findings, scanned_at=at, scope=scope)
         whitelists.apply_to_image(session, image_pk)  # rules made before this scan cover its findings
         vex.apply_to_image(session, image_pk)  # and so do imported VEX statements
-        store_inventory(session, image_pk, inv, at)
+        store_inventory(session, image_pk, inv, at, fingerprint)
         counter = {"success_num": ScanTask.success_num + 1}
         scanned = session.get_one(Image, image_pk)
         events.newly_affected(session, scanned, {v.vul_id for v in vulnerabilities} - before, "scan")

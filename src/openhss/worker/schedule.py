@@ -23,6 +23,7 @@ from openhss.services import (
     exports,
     maintenance,
     registries,
+    rematch_lease,
     scan_queue,
     scan_tasks,
     vex,
@@ -64,9 +65,15 @@ def _mark_offline(rt: Runtime, settings: Settings) -> int:
 def _sweep(rt: Runtime, settings: Settings) -> str:
     with transaction(rt.sessions) as session:
         report = scan_queue.sweep(session, settings.scans)
+    # Re-match runs whose worker died (lease expired) or whose message was lost are re-sent.
+    with transaction(rt.sessions) as session:
+        runs = rematch_lease.sweep_runs(session, settings.scans)
     # Exports whose worker died (lease expired) fail here, so their type is not blocked by HSS.1035.
     orphans = exports.sweep_exports(rt.sessions, settings)
-    return f"expired {report.expired}, re-sent {report.resent}, orphaned exports failed {orphans}"
+    return (
+        f"expired {report.expired}, re-sent {report.resent}, re-match runs re-sent {runs},"
+        f" orphaned exports failed {orphans}"
+    )
 
 
 def _rescan(rt: Runtime, settings: Settings) -> int:

@@ -15,9 +15,10 @@ from celery.signals import worker_ready
 from sqlalchemy.exc import DBAPIError
 
 from openhss.services import rematch as rematch_service
+from openhss.services.leases import new_owner
 from openhss.services.runtime import Runtime
 from openhss.services.scan_executor import run_job
-from openhss.services.scan_queue import SCAN_TASK, SWEEP_TASK, new_owner, resend
+from openhss.services.scan_queue import SCAN_TASK, SWEEP_TASK, resend
 from openhss.services.scan_tasks import RESCAN_TASK
 from openhss.services.vulndb import VulnDbError
 from openhss.worker.app import DeploymentCelery
@@ -91,7 +92,16 @@ def rematch(self: Task[Any, Any], run_pk: int) -> int:
     except VulnDbError as exc:
         log.warning("re-match %s skipped: %s", run_pk, exc)
         return 0
-    return len(rematch_service.rematch(rt.sessions, int(run_pk), matcher).newly_affected)
+    # The message id names the lease owner, so a retried delivery resumes its own run at once.
+    owner = new_owner(str(self.request.id or ""))
+    report = rematch_service.rematch(
+        rt.sessions,
+        int(run_pk),
+        matcher,
+        owner=owner,
+        lease_seconds=rt.settings.scans.lease_seconds,
+    )
+    return len(report.newly_affected)
 
 
 @shared_task(bind=True, name="openhss.deliver_events", **_RETRY)  # type: ignore[untyped-decorator]
