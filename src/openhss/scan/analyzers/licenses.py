@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from license_expression import ExpressionError, Licensing, get_spdx_licensing
+if TYPE_CHECKING:
+    from license_expression import Licensing
 
 #: Distro short names (Debian DEP-5, Fedora's legacy names) that are not SPDX ids or aliases.
 _ALIASES: dict[str, str] = {
@@ -65,6 +67,9 @@ _OPERATORS = re.compile(r"\s*(?<![\w.+-])(and|or|with)(?![\w.+-])\s*|\s*([(),|&]
 
 @lru_cache(maxsize=1)
 def _licensing() -> Licensing:
+    # Imported here: a cached rescan reaches this module (restamp → dpkg) but never normalises.
+    from license_expression import get_spdx_licensing
+
     return get_spdx_licensing()
 
 
@@ -110,6 +115,8 @@ def normalize(text: str) -> str:
     text = " ".join(text.split())
     if not text or text.lower() in {"unknown", "none", "noassertion", "see license", "other"}:
         return ""
+    from license_expression import ExpressionError
+
     licensing = _licensing()
     try:
         parsed = licensing.parse(text, validate=False, simple=False)

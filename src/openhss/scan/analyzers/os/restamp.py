@@ -18,7 +18,6 @@ from packageurl import PackageURL, normalize_namespace, quote
 from openhss.domain.distros.registry import BY_OS_ID
 from openhss.domain.enums import Ecosystem, PackageType
 from openhss.domain.models import OSInfo, Package
-from openhss.scan.analyzers.os.dpkg import split_epoch
 
 #: os-release ID → (package type the distro uses, OSV ecosystem, purl namespace), from the descriptors.
 DISTROS: dict[str, tuple[PackageType, Ecosystem, str]] = {
@@ -97,6 +96,8 @@ def _purl_of(purl: str, ptype: str, name: str, version: str, arch: str, namespac
             return PackageURL(
                 type=old.type, namespace=namespace, name=old.name, version=old.version, qualifiers=quals
             ).to_string()
+    from openhss.scan.analyzers.os.dpkg import split_epoch  # the dpkg analyzer: not loaded on edited purls
+
     quals = {"arch": arch} if arch else {}
     epoch, plain = split_epoch(version)
     if epoch:
