@@ -100,10 +100,10 @@ def render(
     show_suppressed: bool = False,
     server: UploadResult | None = None,
 ) -> str:
-    from openhss.cli_output import render_table, render_template
-    from openhss.exports import cyclonedx, sarif, scan_json, spdx
-
+    # Only the writer of the format asked for is imported: an SBOM run is mostly start-up.
     if fmt is OutputFormat.JSON:
+        from openhss.exports import scan_json
+
         doc = scan_json.report_doc(report)
         if show_suppressed:
             doc["suppressed"] = [s.as_dict() for s in suppressed]
@@ -111,11 +111,19 @@ def render(
             doc["server"] = server.as_dict()
         return dump_json(doc)
     if fmt is OutputFormat.CYCLONEDX:
+        from openhss.exports import cyclonedx
+
         return dump_json(cyclonedx.document(report))
     if fmt is OutputFormat.SPDX:
+        from openhss.exports import spdx
+
         return dump_json(spdx.document(report))
     if fmt is OutputFormat.SARIF:
+        from openhss.exports import sarif
+
         return dump_json(sarif.document(report))
+    from openhss.cli_output import render_table, render_template
+
     if fmt is OutputFormat.TEMPLATE:
         return render_template(report, template, suppressed)
     text = render_table(
@@ -343,7 +351,7 @@ def scan_command(
     del config  # read before parsing (entry.load_scan_config): it supplies the defaults of these flags
     # --- the command line: every problem here is a usage error (exit 2) ---------------------------------
     try:
-        statements = _read_vex(vex or [])
+        statements = _read_vex(vex) if vex else []  # the VEX parser only when there is a document
         scope = parse_scanners(scanners)
         severities = parse_severities(severity)
         filters = ScanFilters(
