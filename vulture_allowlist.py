@@ -179,3 +179,4 @@ DockerDaemonSource
 OciLayoutSource
 OciArchiveSource
 host_ip  # a filter read by name through services.images.IMAGE_FILTERS (schemas.py, images.py)
+_runtime_param  # Typer's per-parameter coercion slot, read by typer.core (cli_coercion.py sets it)

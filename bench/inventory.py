@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from packageurl import PackageURL
 
-from common import OPENHSS, measure, record, table
+from common import OPENHSS, byte_compile_openhss, measure, record, table
 from corpus import CACHE, fat_image, image_bytes
 
 PEERS = CACHE / "peers"
@@ -69,6 +69,7 @@ def packages(cyclonedx: bytes) -> set[tuple[str, str, str]]:
 
 
 def main() -> None:
+    byte_compile_openhss()
     oci = fat_image()
     blob_bytes, layers = image_bytes(oci)
     work = CACHE / "inventory-run"

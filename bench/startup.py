@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import OPENHSS, ratio, record, table
+from common import OPENHSS, byte_compile_openhss, ratio, record, table
 from corpus import CACHE, fat_image, image_bytes, small_debian
 from inventory import peer
 
@@ -86,6 +86,7 @@ def warm(cmd_of: Command, oci: Path, work: Path, name: str) -> Run:
 
 
 def main() -> None:
+    byte_compile_openhss()
     work = CACHE / "startup-run"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)

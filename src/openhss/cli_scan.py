@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 DEFAULT_REGISTRY = "docker.io"
 #: Same as cli_ignore.DEFAULT_IGNOREFILE, for the same reason.
 DEFAULT_IGNOREFILE = ".openhssignore.yaml"
+#: In the layer cache directory: license strings already checked against the SPDX list.
+SPDX_MEMO = "spdx-expressions.json"
 #: Scan flags read from this file in the working directory when `--config` is not given.
 DEFAULT_CONFIG = "openhss.yaml"
 
@@ -98,10 +100,10 @@ def render(
     show_suppressed: bool = False,
     server: UploadResult | None = None,
 ) -> str:
-    from openhss.cli_output import render_table, render_template
-    from openhss.exports import cyclonedx, sarif, scan_json, spdx
-
+    # Only the writer of the format asked for is imported: an SBOM run is mostly start-up.
     if fmt is OutputFormat.JSON:
+        from openhss.exports import scan_json
+
         doc = scan_json.report_doc(report)
         if show_suppressed:
             doc["suppressed"] = [s.as_dict() for s in suppressed]
@@ -109,11 +111,19 @@ def render(
             doc["server"] = server.as_dict()
         return dump_json(doc)
     if fmt is OutputFormat.CYCLONEDX:
+        from openhss.exports import cyclonedx
+
         return dump_json(cyclonedx.document(report))
     if fmt is OutputFormat.SPDX:
+        from openhss.exports import spdx
+
         return dump_json(spdx.document(report))
     if fmt is OutputFormat.SARIF:
+        from openhss.exports import sarif
+
         return dump_json(sarif.document(report))
+    from openhss.cli_output import render_table, render_template
+
     if fmt is OutputFormat.TEMPLATE:
         return render_template(report, template, suppressed)
     text = render_table(
@@ -341,7 +351,7 @@ def scan_command(
     del config  # read before parsing (entry.load_scan_config): it supplies the defaults of these flags
     # --- the command line: every problem here is a usage error (exit 2) ---------------------------------
     try:
-        statements = _read_vex(vex or [])
+        statements = _read_vex(vex) if vex else []  # the VEX parser only when there is a document
         scope = parse_scanners(scanners)
         severities = parse_severities(severity)
         filters = ScanFilters(
@@ -392,7 +402,8 @@ def scan_command(
             )
     # --- the scan: every problem here is a runtime failure (exit 1) -------------------------------------
     try:
-        cache = None if no_cache else FileLayerCache(cache_dir or default_cache_dir())
+        cache_root = None if no_cache else (cache_dir or default_cache_dir())
+        cache = None if cache_root is None else FileLayerCache(cache_root)
         try:
             options = build_pipeline(scope, cache=cache, advisory_db=db)
         except NoAdvisoryDatabase:
@@ -444,16 +455,22 @@ def scan_command(
         for note in coverage_notes(report):
             typer.echo(f"openhss: warning: {note}", err=True)
     tty = output is None and sys.stdout.isatty()
-    text = render(
-        report,
-        format,
-        template=template,
-        width=shutil.get_terminal_size((160, 24)).columns if tty else None,
-        color=tty and "NO_COLOR" not in os.environ,
-        suppressed=suppressed,
-        show_suppressed=show_suppressed,
-        server=server_result,
-    )
+    with contextlib.ExitStack() as memo:
+        if cache_root is not None and format in (OutputFormat.CYCLONEDX, OutputFormat.SPDX):
+            from openhss.exports.spdx import remembered_expressions
+
+            # SBOM license validation, answered from the last runs': see remembered_expressions.
+            memo.enter_context(remembered_expressions(cache_root / SPDX_MEMO))
+        text = render(
+            report,
+            format,
+            template=template,
+            width=shutil.get_terminal_size((160, 24)).columns if tty else None,
+            color=tty and "NO_COLOR" not in os.environ,
+            suppressed=suppressed,
+            show_suppressed=show_suppressed,
+            server=server_result,
+        )
     try:
         if output is not None:
             output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")

@@ -52,6 +52,7 @@ def _run(invoke: Callable[[], Any], help_hint: str) -> int:
 def _scan(argv: list[str]) -> int:
     import typer
 
+    from openhss.cli_coercion import use_plain_coercion
     from openhss.cli_scan import ConfigFileError, load_scan_config, scan_command
 
     try:
@@ -61,9 +62,13 @@ def _scan(argv: list[str]) -> int:
         return EXIT_USAGE
     scan_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
     scan_app.command("scan")(scan_command)
+    # Parsing without pydantic: see cli_coercion (most of a cached rescan was Typer building adapters).
+    command = use_plain_coercion(typer.main.get_command(scan_app))
     # A one-command Typer app takes no command name: argv holds only its arguments.
     return _run(
-        lambda: scan_app(args=argv, prog_name="openhss scan", standalone_mode=False, default_map=defaults),
+        lambda: command.main(
+            args=argv, prog_name="openhss scan", standalone_mode=False, default_map=defaults
+        ),
         "openhss scan",
     )
 

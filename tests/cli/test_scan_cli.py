@@ -98,3 +98,30 @@ def test_missing_image_file_is_one_line_and_exit_1(tmp_path: Path) -> None:
     out = openhss("scan", "oci:/nonexistent/dir:tag", "--scanners", "none", data_dir=tmp_path)
     assert out.returncode == 1
     assert out.stderr.startswith("openhss:") and out.stderr.count("\n") == 1
+
+
+def _sbom(text: str) -> dict[str, object]:
+    """An SBOM without what differs between any two runs (serial number, timestamps, namespace)."""
+    doc: dict[str, object] = json.loads(text)
+    for key in ("serialNumber", "documentNamespace", "creationInfo"):
+        doc.pop(key, None)
+    meta = doc.get("metadata")
+    if isinstance(meta, dict):
+        meta.pop("timestamp", None)
+    return doc
+
+
+@pytest.mark.parametrize("fmt", ["cyclonedx", "spdx"])
+def test_cached_rescan_reports_what_an_uncached_scan_does(fmt: str, tmp_path: Path) -> None:
+    """A real Debian rootfs: no cache at all, then a cold and a warm layer cache (whose second run also
+    answers license validation from the cache dir's SPDX memo) give the same document."""
+    rootfs = debootstrap_rootfs()
+    args = ("scan", f"dir:{rootfs}", "--scanners", "none", "-f", fmt, "-q")
+    reference = openhss(*args, "--no-cache", data_dir=tmp_path, check=True).stdout
+    cache = tmp_path / "cache"
+    cold = openhss(*args, "--cache-dir", str(cache), data_dir=tmp_path, check=True).stdout
+    memo = json.loads((cache / "spdx-expressions.json").read_text())
+    assert len(memo["expressions"]) > 10  # minbase's packages name dozens of license strings
+    warm = openhss(*args, "--cache-dir", str(cache), data_dir=tmp_path, check=True).stdout
+    assert _sbom(cold) == _sbom(reference)
+    assert _sbom(warm) == _sbom(reference)

@@ -196,3 +196,31 @@ def test_sarif_results_point_at_their_rules_and_carry_levels() -> None:
     secret = next(r for r in run["results"] if r["ruleId"] == "aws-access-key-id")
     assert secret["locations"][0]["physicalLocation"]["region"] == {"startLine": 3}
     assert "AKIA****" in secret["message"]["text"]
+
+
+def test_remembered_expressions_answer_as_the_parser_does(tmp_path: Path) -> None:
+    memo = tmp_path / "memo.json"
+    texts = ["MIT", "mit or apache-2.0", "Apache 2.0", "GPL-2.0-only WITH Classpath-exception-2.0", ""]
+    want = [spdx._parsed(t) for t in texts]
+    with spdx.remembered_expressions(memo):
+        assert [spdx.spdx_expression(t) for t in texts] == want
+    saved = json.loads(memo.read_text())
+    assert saved["expressions"] == dict(zip(texts, want, strict=True))
+    # Answers come from the file: an entry there is believed (the file is ours, like the layer cache).
+    saved["expressions"]["MIT"] = "MIT-from-memo"
+    memo.write_text(json.dumps(saved))
+    with spdx.remembered_expressions(memo):
+        assert spdx.spdx_expression("MIT") == "MIT-from-memo"
+    assert spdx.spdx_expression("MIT") == "MIT"  # outside the context the parser answers again
+
+
+def test_remembered_expressions_ignore_a_stale_or_broken_memo(tmp_path: Path) -> None:
+    memo = tmp_path / "memo.json"
+    memo.write_text(json.dumps({"library": "another release", "expressions": {"MIT": "stale"}}))
+    with spdx.remembered_expressions(memo):
+        assert spdx.spdx_expression("MIT") == "MIT"
+    assert json.loads(memo.read_text())["expressions"] == {"MIT": "MIT"}
+    memo.write_text("{not json")
+    with spdx.remembered_expressions(memo):
+        assert spdx.spdx_expression("mit") == "MIT"
+    assert json.loads(memo.read_text())["expressions"] == {"mit": "MIT"}

@@ -7,30 +7,53 @@ installed package is CONTAINED_BY it and carries its purl as a PACKAGE-MANAGER e
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 import re
+import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
-
-from license_expression import ExpressionError, Licensing, get_spdx_licensing
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from openhss import __version__
 from openhss.domain.models import Package
 from openhss.domain.report import ImageReport
+
+if TYPE_CHECKING:
+    from license_expression import Licensing
 
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9.-]+")
 
 
 @lru_cache(maxsize=1)
 def _licensing() -> Licensing:
+    from license_expression import get_spdx_licensing
+
     return get_spdx_licensing()
 
 
-@lru_cache(maxsize=4096)
+#: Answers remembered from earlier runs (`remembered_expressions`), or None outside one.
+_memo: dict[str, str | None] | None = None
+
+
 def spdx_expression(text: str) -> str | None:
     """The text as a valid SPDX expression of known ids, or None (→ NOASSERTION)."""
+    if _memo is None:
+        return _parsed(text)
+    if text not in _memo:
+        _memo[text] = _parsed(text)
+    return _memo[text]
+
+
+@lru_cache(maxsize=4096)
+def _parsed(text: str) -> str | None:
+    from license_expression import ExpressionError
+
     try:
         parsed = _licensing().parse(text, validate=True, strict=True)
     except ExpressionError:
@@ -38,6 +61,60 @@ def spdx_expression(text: str) -> str | None:
     if parsed is None:
         return None
     return str(parsed)
+
+
+def _library_stamp() -> str:
+    """Names the installed license-expression release and its SPDX data without importing it (the
+    import and the index it loads are what the memo saves): size and mtime of its code and index."""
+    spec = importlib.util.find_spec("license_expression")
+    if spec is None or spec.origin is None:
+        return ""
+    code = Path(spec.origin)
+    parts = []
+    for path in (code, code.parent / "data" / "scancode-licensedb-index.json"):
+        try:
+            st = path.stat()
+        except OSError:
+            return ""
+        parts.append(f"{st.st_size}:{st.st_mtime_ns}")
+    return "/".join(parts)
+
+
+@contextmanager
+def remembered_expressions(path: Path) -> Iterator[None]:
+    """Answer `spdx_expression` from (and add to) a JSON memo file for the duration.
+
+    An image's packages carry a few hundred distinct license strings, the same from one scan to the
+    next; validating them needs license-expression's SPDX index (~2,000 licenses loaded and indexed),
+    most of what an SBOM costs on a cached rescan. The memo is tied to the installed library (a new
+    release or index makes it stale, and it is rebuilt); an unreadable or foreign file is ignored and
+    replaced, and failing to write it never fails the caller."""
+    global _memo
+    stamp = _library_stamp()
+    known: dict[str, str | None] = {}
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(doc, dict) and doc.get("library") == stamp and isinstance(doc.get("expressions"), dict):
+            known = {str(k): v for k, v in doc["expressions"].items() if v is None or isinstance(v, str)}
+    except (OSError, ValueError):
+        pass
+    before = len(known)
+    _memo = known
+    try:
+        yield
+    finally:
+        _memo = None
+    if len(known) != before and stamp:
+        tmp = ""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-spdx-")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump({"library": stamp, "expressions": known}, fh, separators=(",", ":"))
+            Path(tmp).replace(path)
+        except OSError:
+            if tmp:
+                Path(tmp).unlink(missing_ok=True)
 
 
 def _declared(p: Package) -> str:

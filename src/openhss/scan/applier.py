@@ -62,7 +62,10 @@ def _carry(new: Package, old: Package | None) -> Package:
 
 
 def _mark_owned(packages: list[Package], owned_by_db: dict[str, list[tuple[str, str]]]) -> list[Package]:
-    owner_of = {path: owner for pairs in owned_by_db.values() for owner, path in pairs}
+    # The OS lists name every file the OS packages installed (~100k in a fat image); only the evidence
+    # paths of language packages are looked up, so only those enter the map (a later list still wins).
+    wanted = {p.path for p in packages if not p.type.is_os and not p.owner}
+    owner_of = {path: owner for pairs in owned_by_db.values() for owner, path in pairs if path in wanted}
     if not owner_of:
         return packages
     return [

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from license_expression import ExpressionError, Licensing, get_spdx_licensing
+if TYPE_CHECKING:
+    from license_expression import Licensing
 
 #: Distro short names (Debian DEP-5, Fedora's legacy names) that are not SPDX ids or aliases.
 _ALIASES: dict[str, str] = {
@@ -65,6 +67,9 @@ _OPERATORS = re.compile(r"\s*(?<![\w.+-])(and|or|with)(?![\w.+-])\s*|\s*([(),|&]
 
 @lru_cache(maxsize=1)
 def _licensing() -> Licensing:
+    # Imported here: a cached rescan reaches this module (restamp → dpkg) but never normalises.
+    from license_expression import get_spdx_licensing
+
     return get_spdx_licensing()
 
 
@@ -105,11 +110,16 @@ def _tokens(text: str) -> list[str]:
     return [t for t in (s.strip() for s in out) if t]
 
 
+# Pure in `text`, and the same few hundred strings ("GPL-2+", "MIT", a copyright file's License: lines)
+# recur across an image's thousands of packages: parsing each again was ~5% of a cold fat-image scan.
+@lru_cache(maxsize=8192)
 def normalize(text: str) -> str:
     """A license string as found in metadata → an SPDX expression; "" when there is nothing to say."""
     text = " ".join(text.split())
     if not text or text.lower() in {"unknown", "none", "noassertion", "see license", "other"}:
         return ""
+    from license_expression import ExpressionError
+
     licensing = _licensing()
     try:
         parsed = licensing.parse(text, validate=False, simple=False)
