@@ -6,12 +6,15 @@ user sets `preset_headers={"X-Auth-Token": ...}` on a client built with placehol
 
 Replays. A signed state-changing request's signature is its idempotency key for the skew window: the
 first arrival claims it (a committed row) and executes; `IdempotencyMiddleware` stores that execution's
-response on the row; any later arrival of the same signed bytes waits until the response is stored and
-receives it verbatim. A replayed capture therefore has no second effect and learns nothing the original
-exchange did not already carry, while a legitimate client that sends the same request twice within the
-SDK's one-second `X-Sdk-Date` resolution is never refused: both calls succeed with the one answer (the
-same signed bytes *are* the same request; the SDK has no nonce to tell them apart). Refusing repeats
-with a 401 instead, as before, turned ordinary concurrent traffic into spurious failures.
+response on the row; a later arrival of the same signed bytes while it runs, or before its signer has
+claimed any other request, waits until the response is stored and receives it verbatim. A replayed
+capture of the request just made therefore has no second effect and learns nothing the original
+exchange did not already carry, and a legitimate client that sends the same request twice within the
+SDK's one-second `X-Sdk-Date` resolution is never refused: both calls succeed with the one answer.
+Identical bytes after a different request of the same signer (add, remove, add the same rule within
+one second) are a new request and execute: the SDK has no nonce, so the order of the signer's requests
+is what tells a repeat from a new request (`identity.claim_signature`). Refusing repeats with a 401,
+as once done, turned ordinary concurrent traffic into spurious failures.
 """
 
 from __future__ import annotations
@@ -176,9 +179,9 @@ REPLAY_WAIT_SECONDS = 60.0
 _REPLAY_POLL_SECONDS = 0.05
 
 
-def _claim(ctx: AppContext, signature: str, expires_at: datetime) -> bool:
+def _claim(ctx: AppContext, signature: str, expires_at: datetime, access_key: str) -> bool:
     with transaction(ctx.sessions) as session:
-        return identity.claim_signature(session, signature, expires_at)
+        return identity.claim_signature(session, signature, expires_at, access_key)
 
 
 def _stored(ctx: AppContext, signature: str) -> identity.StoredResponse | None:
@@ -187,11 +190,11 @@ def _stored(ctx: AppContext, signature: str) -> identity.StoredResponse | None:
 
 
 async def _claim_or_wait(
-    ctx: AppContext, signature: str, expires_at: datetime
+    ctx: AppContext, signature: str, expires_at: datetime, access_key: str
 ) -> identity.StoredResponse | None:
     """None: this request owns the signature and executes. Otherwise the first execution's response,
     waited for without holding a worker thread (a flood of repeats cannot starve the pool)."""
-    if await run_in_threadpool(_claim, ctx, signature, expires_at):
+    if await run_in_threadpool(_claim, ctx, signature, expires_at, access_key):
         return None
     deadline = time.monotonic() + REPLAY_WAIT_SECONDS
     while True:
@@ -246,7 +249,7 @@ async def authenticate(request: Request, ctx: Ctx) -> Principal:
         auth = signing.parse_authorization(request.headers.get("authorization", ""))
         sdk_date = signing.parse_sdk_date(request.headers.get("x-sdk-date", ""))
         expires = sdk_date + timedelta(seconds=ctx.settings.limits.signature_skew_seconds)
-        stored = await _claim_or_wait(ctx, auth.signature, expires)
+        stored = await _claim_or_wait(ctx, auth.signature, expires, auth.access_key)
         if stored is not None:
             raise Replayed(stored)
         setattr(request.state, IDEMPOTENCY_STATE, auth.signature)

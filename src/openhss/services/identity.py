@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -422,21 +422,65 @@ class StoredResponse:
     body: bytes | None  # None: the response was too large to keep
 
 
-def claim_signature(session: Session, signature: str, expires_at: datetime) -> bool:
-    """Make this request the one execution of its signature; False when another already is.
+def claim_signature(session: Session, signature: str, expires_at: datetime, access_key: str) -> bool:
+    """Make this request the one execution of its signature; False when the repeat is to be answered
+    with another execution's response (one in flight, or the stored one).
+
+    Identical signed bytes are one request only while nothing else happened in between: the SDK signs
+    to the second and has no nonce, so a client that adds, removes and adds the same rule within one
+    second sends the first add's bytes again, and that second add is a new request. The stored answer
+    therefore stands for the signature only while it is its signer's latest claimed request; once the
+    same access key has claimed another since, a repeat is re-claimed and executes anew. A capture
+    replayed before the signer's next request still has no second effect (the case replay protection
+    is for: a retry or a copy of the request just made); one replayed after it re-executes, exactly as
+    the signer itself could, within the skew window.
 
     Runs in its own transaction (committed before the request executes), so a concurrent duplicate
-    sees the claim; the primary key decides races on both databases.
+    sees the claim; the primary key (first claim) and a compare-and-set on `claimed_at` (re-claim)
+    decide races on both databases.
     """
-    session.execute(delete(RequestNonce).where(RequestNonce.expires_at < _now()))
-    if session.get(RequestNonce, signature) is not None:
-        return False
-    try:
-        with session.begin_nested():
-            session.add(RequestNonce(signature=signature, expires_at=expires_at))
-    except IntegrityError:
-        return False
-    return True
+    now = _now()
+    session.execute(delete(RequestNonce).where(RequestNonce.expires_at < now))
+    row = session.get(RequestNonce, signature)
+    if row is None:
+        try:
+            with session.begin_nested():
+                session.add(
+                    RequestNonce(
+                        signature=signature, expires_at=expires_at, access_key=access_key, claimed_at=now
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+    if row.status_code is None or row.claimed_at is None or row.access_key is None:
+        return False  # still executing (or claimed before signers were kept): answer from it
+    since = row.claimed_at
+    intervening = session.scalar(
+        select(RequestNonce.signature)
+        .where(
+            RequestNonce.access_key == row.access_key,
+            RequestNonce.claimed_at > since,
+            RequestNonce.signature != signature,
+        )
+        .limit(1)
+    )
+    if intervening is None:
+        return False  # an immediate repeat: the stored answer is its answer
+    taken = session.execute(
+        update(RequestNonce)
+        .where(RequestNonce.signature == signature, RequestNonce.claimed_at == since)
+        .values(
+            claimed_at=now,
+            expires_at=expires_at,
+            status_code=None,
+            response_headers=None,
+            response_body=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.expire(row)
+    return int(getattr(taken, "rowcount", 0) or 0) == 1
 
 
 def store_response(session: Session, signature: str, response: StoredResponse) -> None:
