@@ -18,13 +18,15 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from openhss.db.engine import transaction
 from openhss.db.models import (
     AccessKey,
     AuthToken,
@@ -386,6 +388,62 @@ def issue_token(
     session.execute(delete(AuthToken).where(AuthToken.expires_at < now))
     session.flush()
     return token, row
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    """What a caller proves to be given a token (IAM's `password` or `hw_ak_sk` method), and the
+    project the token is to be scoped to, by id or by name (neither: an unscoped token)."""
+
+    method: Literal["password", "hw_ak_sk"]
+    name: str  # the user name, or the access key
+    secret: str  # the password, or the secret key
+    project_id: str | None = None
+    project_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: str
+    row: AuthToken
+    user: User
+    project: Project | None
+
+
+def log_in(
+    sessions: sessionmaker[Session],
+    box: SecretBox,
+    throttle: LoginThrottle,
+    source: str,
+    login: Login,
+    ttl_seconds: int,
+) -> IssuedToken:
+    """Check the credentials and issue a token, in one transaction, under the per-source throttle.
+
+    The one issuing path of `POST /v3/auth/tokens` and the console's login form: the same password
+    check, throttle and TTL whichever door a user comes through. Its own transaction, because a failed
+    attempt must be counted after everything it touched was rolled back.
+    """
+    throttle.check(source)
+    try:
+        with transaction(sessions) as session:
+            if login.method == "password":
+                user = authenticate_password(session, login.name, login.secret)
+            else:
+                user = authenticate_key_pair(session, box, login.name, login.secret)
+            project_id = login.project_id
+            if not project_id and login.project_name:
+                found = session.scalar(select(Project.id).where(Project.name == login.project_name))
+                if found is None:
+                    raise InvalidRequest(f"project {login.project_name!r} does not exist")
+                project_id = str(found)
+            token, row = issue_token(session, user, ttl_seconds, project_id or None, login.method)
+            project = session.get(Project, project_id) if project_id else None
+            return IssuedToken(token, row, user, project)
+    except Unauthenticated as exc:
+        if not isinstance(exc, TooManyAttempts):
+            throttle.failed(source)
+        raise
 
 
 def resolve_token(session: Session, token: str) -> Principal:
