@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -33,7 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from openhss.api.uploads import UploadBudget
 from openhss.config import Settings
 from openhss.db.engine import transaction
-from openhss.db.tenancy import bind_scope
+from openhss.db.tenancy import bind_scope, pin_scope
 from openhss.domain import signing
 from openhss.domain.enums import Role
 from openhss.domain.errors import Conflict, Forbidden, Unauthenticated
@@ -288,6 +289,23 @@ async def project_scope(
 
 
 ProjectScope = Annotated[Scope, Depends(project_scope)]
+
+
+def unit_of_work(ctx: Ctx, scope: ProjectScope) -> Iterator[Session]:
+    """One session and one transaction for the request, bound to the caller's scope: committed when the
+    route returns, rolled back when it raises.
+
+    A plain generator, so FastAPI runs it in its threadpool like the plain `def` routes that use it;
+    `scope="function"` (see `UnitOfWork`) ends it right after the route returns, before the response is
+    sent, so a failed commit is the client's error response and never a success that was not kept. The
+    session carries its scope itself (`pin_scope`): tenant isolation does not depend on the context
+    variable reaching the worker thread.
+    """
+    with transaction(ctx.sessions) as session:
+        yield pin_scope(session, scope)
+
+
+UnitOfWork = Annotated[Session, Depends(unit_of_work, scope="function")]
 
 
 def operator(principal: CurrentPrincipal) -> Principal:

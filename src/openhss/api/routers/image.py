@@ -7,18 +7,15 @@ would otherwise be captured by `/image/{image_id}/apps`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Path, Query
-from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from openhss.api import schemas as s
-from openhss.api.deps import Ctx, OperatorPrincipal, ProjectScope
+from openhss.api.deps import Ctx, OperatorPrincipal, ProjectScope, UnitOfWork
 from openhss.api.routers.export import ExportFormat, vul_export_query
 from openhss.api.schemas import Limit, Offset
-from openhss.db.engine import transaction
 from openhss.db.models import ImageWhitelist
 from openhss.domain.coverage import CoverageEntry
 from openhss.domain.enums import FindingKind, ScanScope
@@ -27,7 +24,6 @@ from openhss.services import coverage, exports, findings, images, scan_tasks, ve
 from openhss.services.identity import Scope
 
 router = APIRouter(prefix="/v5/{project_id}/image", tags=["image"])
-T = TypeVar("T")
 
 Region = Annotated[str | None, Header(max_length=64, description="Region ID, e.g. cn-north-4.")]
 Q256 = Annotated[str | None, Query(max_length=256)]
@@ -37,66 +33,55 @@ BigQ = Annotated[int | None, Query(ge=0, le=9_223_372_036_854_775_807)]
 ImageIdPath = Annotated[str, Path(min_length=1, max_length=512)]
 
 
-async def _run(ctx: Ctx, fn: Callable[[Session], T]) -> T:
-    def work() -> T:
-        with transaction(ctx.sessions) as session:
-            return fn(session)
-
-    return await run_in_threadpool(work)
-
-
 # --- local images ------------------------------------------------------------------------------------
 
 
 @router.get("/local-repositories", response_model=s.ListImageLocalResponse, summary="ListImageLocal")
-async def list_image_local(
+def list_image_local(
     scope: ProjectScope,
-    ctx: Ctx,
+    session: UnitOfWork,
     filters: Annotated[s.LocalImageListFilters, Query()],
     offset: Offset = 0,
     limit: Limit = 10,
 ) -> s.ListImageLocalResponse:
     f = images.ImageFilter.of(filters)
 
-    def q(session: Session) -> s.ListImageLocalResponse:
-        total, rows = images.list_local(session, scope, f, offset, limit)
-        return s.ListImageLocalResponse(
-            total_num=total,
-            data_list=[
-                s.ImageLocalInfo(
-                    image_name=i.image_name,
-                    image_id=i.image_id,
-                    image_digest=i.image_digest,
-                    image_version=i.image_version,
-                    local_image_type=i.local_image_type,
-                    scan_status=i.scan_status,
-                    image_size=i.image_size,
-                    latest_update_time=i.latest_update_time,
-                    latest_scan_time=i.latest_scan_time,
-                    vul_num=i.vul_num,
-                    unsafe_setting_num=i.unsafe_setting_num,
-                    malicious_file_num=i.malicious_file_num,
-                    host_num=i.host_num,
-                    container_num=i.container_num,
-                    component_num=i.component_num,
-                    scan_failed_desc=i.scan_failed_desc,
-                    severity_level=i.severity_level,
-                    host_name=h.host_name if h else "",
-                    host_id=h.host_id if h else "",
-                    agent_id=h.agent_id if h else i.agent_id,
-                    non_scan_reason="",
-                )
-                for i, h in rows
-            ],
-        )
-
-    return await _run(ctx, q)
+    total, rows = images.list_local(session, scope, f, offset, limit)
+    return s.ListImageLocalResponse(
+        total_num=total,
+        data_list=[
+            s.ImageLocalInfo(
+                image_name=i.image_name,
+                image_id=i.image_id,
+                image_digest=i.image_digest,
+                image_version=i.image_version,
+                local_image_type=i.local_image_type,
+                scan_status=i.scan_status,
+                image_size=i.image_size,
+                latest_update_time=i.latest_update_time,
+                latest_scan_time=i.latest_scan_time,
+                vul_num=i.vul_num,
+                unsafe_setting_num=i.unsafe_setting_num,
+                malicious_file_num=i.malicious_file_num,
+                host_num=i.host_num,
+                container_num=i.container_num,
+                component_num=i.component_num,
+                scan_failed_desc=i.scan_failed_desc,
+                severity_level=i.severity_level,
+                host_name=h.host_name if h else "",
+                host_id=h.host_id if h else "",
+                agent_id=h.agent_id if h else i.agent_id,
+                non_scan_reason="",
+            )
+            for i, h in rows
+        ],
+    )
 
 
 @router.get("/local/hosts", response_model=s.ListLocalImageHostsResponse, summary="ListLocalImageHosts")
-async def list_local_image_hosts(
+def list_local_image_hosts(
     scope: ProjectScope,
-    ctx: Ctx,
+    session: UnitOfWork,
     region: Region = None,
     image_digest: Q256 = None,
     image_name: Q256 = None,
@@ -106,36 +91,33 @@ async def list_local_image_hosts(
     offset: Offset = 0,
     limit: Limit = 10,
 ) -> s.ListLocalImageHostsResponse:
-    def q(session: Session) -> s.ListLocalImageHostsResponse:
-        pks = images.local_images_by_ref(session, scope, image_digest, image_name, image_version)
-        total, hosts = images.list_image_hosts(session, scope, pks, host_name, agent_id, offset, limit)
-        return s.ListLocalImageHostsResponse(
-            total_num=total,
-            data_list=[
-                s.LocalImageHostInfo(
-                    agent_id=h.agent_id,
-                    agent_status=h.agent_status,
-                    host_name=h.host_name,
-                    host_id=h.host_id,
-                    version=h.version,
-                    private_ip=h.private_ip,
-                    public_ip=h.public_ip,
-                    docker_name=h.docker_name,
-                    docker_type=h.docker_type,
-                )
-                for h in hosts
-            ],
-        )
-
-    return await _run(ctx, q)
+    pks = images.local_images_by_ref(session, scope, image_digest, image_name, image_version)
+    total, hosts = images.list_image_hosts(session, scope, pks, host_name, agent_id, offset, limit)
+    return s.ListLocalImageHostsResponse(
+        total_num=total,
+        data_list=[
+            s.LocalImageHostInfo(
+                agent_id=h.agent_id,
+                agent_status=h.agent_status,
+                host_name=h.host_name,
+                host_id=h.host_id,
+                version=h.version,
+                private_ip=h.private_ip,
+                public_ip=h.public_ip,
+                docker_name=h.docker_name,
+                docker_type=h.docker_type,
+            )
+            for h in hosts
+        ],
+    )
 
 
 @router.get(
     "/local/containers", response_model=s.ListLocalImageContainersResponse, summary="ListLocalImageContainers"
 )
-async def list_local_image_containers(
+def list_local_image_containers(
     scope: ProjectScope,
-    ctx: Ctx,
+    session: UnitOfWork,
     region: Region = None,
     image_digest: Q256 = None,
     image_name: Q256 = None,
@@ -145,35 +127,32 @@ async def list_local_image_containers(
     offset: Offset = 0,
     limit: Limit = 10,
 ) -> s.ListLocalImageContainersResponse:
-    def q(session: Session) -> s.ListLocalImageContainersResponse:
-        pks = images.local_images_by_ref(session, scope, image_digest, image_name, image_version)
-        total, rows = images.list_image_containers(session, scope, pks, container_id, agent_id, offset, limit)
-        return s.ListLocalImageContainersResponse(
-            total_num=total,
-            data_list=[
-                s.LocalImageContainerInfo(
-                    agent_id=h.agent_id,
-                    container_name=c.container_name,
-                    container_id=c.container_id,
-                    host_id=h.host_id,
-                    host_name=h.host_name,
-                    pod_id=c.pod_id,
-                    pod_name=c.pod_name,
-                    private_ip=h.private_ip,
-                    public_ip=h.public_ip,
-                    entry_point=c.entry_point,
-                )
-                for c, h in rows
-            ],
-        )
-
-    return await _run(ctx, q)
+    pks = images.local_images_by_ref(session, scope, image_digest, image_name, image_version)
+    total, rows = images.list_image_containers(session, scope, pks, container_id, agent_id, offset, limit)
+    return s.ListLocalImageContainersResponse(
+        total_num=total,
+        data_list=[
+            s.LocalImageContainerInfo(
+                agent_id=h.agent_id,
+                container_name=c.container_name,
+                container_id=c.container_id,
+                host_id=h.host_id,
+                host_name=h.host_name,
+                pod_id=c.pod_id,
+                pod_name=c.pod_name,
+                private_ip=h.private_ip,
+                public_ip=h.public_ip,
+                entry_point=c.entry_point,
+            )
+            for c, h in rows
+        ],
+    )
 
 
 @router.post("/local/batch-scan", response_model=s.EmptyResponse, summary="BatchScanLocalImage")
-async def batch_scan_local_image(
+def batch_scan_local_image(
     scope: ProjectScope,
-    ctx: Ctx,
+    session: UnitOfWork,
     _op: OperatorPrincipal,
     body: s.LocalImageBatchScanRequestBody,
     region: Region = None,
@@ -189,22 +168,19 @@ async def batch_scan_local_image(
         for i in body.image_info_list or []
     ]
 
-    def q(session: Session) -> s.EmptyResponse:
-        scan_tasks.create_task(
-            session, scope, image_type="local", is_all=bool(body.operate_all), image_filter=f, refs=refs
-        )
-        return s.EmptyResponse()
-
-    return await _run(ctx, q)
+    scan_tasks.create_task(
+        session, scope, image_type="local", is_all=bool(body.operate_all), image_filter=f, refs=refs
+    )
+    return s.EmptyResponse()
 
 
 # --- scan tasks ----------------------------------------------------------------------------------------
 
 
 @router.post("/image-scan/tasks", response_model=s.EmptyResponse, summary="CreateManualImageScanTask")
-async def create_manual_image_scan_task(
+def create_manual_image_scan_task(
     scope: ProjectScope,
-    ctx: Ctx,
+    session: UnitOfWork,
     _op: OperatorPrincipal,
     body: s.CreateManualImageScanTaskReqInfo,
     region: Region = None,
@@ -227,41 +203,35 @@ async def create_manual_image_scan_task(
     ]
     scan_scope = ScanScope.ALL.value if body.scan_scope is None else body.scan_scope
 
-    def q(session: Session) -> s.EmptyResponse:
-        scan_tasks.create_task(
-            session,
-            scope,
-            image_type=global_image_type,
-            scan_scope=scan_scope,
-            rate_limit=body.rate_limit or 0,
-            is_all=bool(body.is_all),
-            image_filter=f,
-            refs=refs,
-        )
-        return s.EmptyResponse()
-
-    return await _run(ctx, q)
+    scan_tasks.create_task(
+        session,
+        scope,
+        image_type=global_image_type,
+        scan_scope=scan_scope,
+        rate_limit=body.rate_limit or 0,
+        is_all=bool(body.is_all),
+        image_filter=f,
+        refs=refs,
+    )
+    return s.EmptyResponse()
 
 
 @router.put("/image-scan/tasks/{task_id}/stop", response_model=s.EmptyResponse, summary="StopImageScanTask")
-async def stop_image_scan_task(
+def stop_image_scan_task(
     scope: ProjectScope,
-    ctx: Ctx,
+    session: UnitOfWork,
     _op: OperatorPrincipal,
     task_id: Annotated[str, Path(min_length=1, max_length=256)],
     region: Region = None,
 ) -> s.EmptyResponse:
-    def q(session: Session) -> s.EmptyResponse:
-        scan_tasks.stop_task(session, scope, task_id)
-        return s.EmptyResponse()
-
-    return await _run(ctx, q)
+    scan_tasks.stop_task(session, scope, task_id)
+    return s.EmptyResponse()
 
 
 @router.get("/tasks", response_model=s.ListImageScanTaskResponse, summary="ListImageScanTask")
-async def list_image_scan_task(
+def list_image_scan_task(
     scope: ProjectScope,
-    ctx: Ctx,
+    session: UnitOfWork,
     type: Annotated[Literal["image_sync", "image_scan"], Query()],
     global_image_type: Annotated[Literal["local", "registry"] | None, Query()] = None,
     offset: Offset = 0,
@@ -286,49 +256,46 @@ async def list_image_scan_task(
         scan_scope=scan_scope,
     )
 
-    def q(session: Session) -> s.ListImageScanTaskResponse:
-        total, rows = scan_tasks.list_tasks(session, scope, f, offset, limit)
-        out = []
-        for task, failed in rows:
-            counted = scan_tasks.task_progress(session, task)
-            out.append(
-                s.ImageScanTaskInfo(
-                    task_id=task.task_id,
-                    policy_id="",
-                    task_name=task.task_name,
-                    begin_time=task.create_time,
-                    end_time=task.end_time,
-                    remain_min=0,
-                    task_type=task.task_type,
-                    image_type=task.image_type,
-                    task_status=counted.task_status,
-                    scan_scope=task.scan_scope,
-                    rate_limit=task.rate_limit,
-                    is_all=task.is_all,
-                    failed_num=counted.failed_num,
-                    success_num=counted.success_num,
-                    total_num=task.total_num,
-                    risky_num=counted.risky_num,
-                    sync_task_type="",
-                    failed_reason="",
-                    failed_images=[
-                        s.ImageScanTaskInfoFailedImages(
-                            id=img.id,
-                            registry_id="",
-                            registry_name=img.registry_name,
-                            image_name=img.image_name,
-                            image_version=img.image_version,
-                            namespace=img.organization,
-                            registry_type=img.registry_type,
-                            failed_reason=row.failed_reason or row.status,
-                        )
-                        for row, img in failed
-                    ],
-                )
+    total, rows = scan_tasks.list_tasks(session, scope, f, offset, limit)
+    out = []
+    for task, failed in rows:
+        counted = scan_tasks.task_progress(session, task)
+        out.append(
+            s.ImageScanTaskInfo(
+                task_id=task.task_id,
+                policy_id="",
+                task_name=task.task_name,
+                begin_time=task.create_time,
+                end_time=task.end_time,
+                remain_min=0,
+                task_type=task.task_type,
+                image_type=task.image_type,
+                task_status=counted.task_status,
+                scan_scope=task.scan_scope,
+                rate_limit=task.rate_limit,
+                is_all=task.is_all,
+                failed_num=counted.failed_num,
+                success_num=counted.success_num,
+                total_num=task.total_num,
+                risky_num=counted.risky_num,
+                sync_task_type="",
+                failed_reason="",
+                failed_images=[
+                    s.ImageScanTaskInfoFailedImages(
+                        id=img.id,
+                        registry_id="",
+                        registry_name=img.registry_name,
+                        image_name=img.image_name,
+                        image_version=img.image_version,
+                        namespace=img.organization,
+                        registry_type=img.registry_type,
+                        failed_reason=row.failed_reason or row.status,
+                    )
+                    for row, img in failed
+                ],
             )
-        return s.ListImageScanTaskResponse(data_list=out, total_num=total)
-
-    return await _run(ctx, q)
+        )
+    return s.ListImageScanTaskResponse(data_list=out, total_num=total)
 
 
 # --- exports -------------------------------------------------------------------------------------------
@@ -339,9 +306,9 @@ async def list_image_scan_task(
     response_model=s.BatchExportLocalVulTaskResponse,
     summary="BatchExportLocalVulTask",
 )
-async def batch_export_local_vul_task(
+def batch_export_local_vul_task(
     scope: ProjectScope,
-    ctx: Ctx,
+    session: UnitOfWork,
     _op: OperatorPrincipal,
     export_size: Annotated[int, Query(ge=1, le=2_147_483_647)],
     body: s.BatchExportLocalVulInfoRequestInfo | None = None,
@@ -350,11 +317,8 @@ async def batch_export_local_vul_task(
 ) -> s.BatchExportLocalVulTaskResponse:
     q_ = vul_export_query(body or s.BatchExportLocalVulInfoRequestInfo(), "local")
 
-    def q(session: Session) -> s.BatchExportLocalVulTaskResponse:
-        task = exports.create_export(session, scope, export_size, q_, file_format)
-        return s.BatchExportLocalVulTaskResponse(record_total_num=task.record_total_num, task_id=task.task_id)
-
-    return await _run(ctx, q)
+    task = exports.create_export(session, scope, export_size, q_, file_format)
+    return s.BatchExportLocalVulTaskResponse(record_total_num=task.record_total_num, task_id=task.task_id)
 
 
 @router.post(
@@ -362,9 +326,9 @@ async def batch_export_local_vul_task(
     response_model=s.ExportImageSecurityReportTaskResponse,
     summary="ExportImageSecurityReportTask",
 )
-async def export_image_security_report_task(
+def export_image_security_report_task(
     scope: ProjectScope,
-    ctx: Ctx,
+    session: UnitOfWork,
     _op: OperatorPrincipal,
     body: s.ExportImageSecurityReportTaskRequestInfo,
     file_format: ExportFormat = "xlsx",
@@ -385,11 +349,8 @@ async def export_image_security_report_task(
         image_filter=images.ImageFilter.of(body),
     )
 
-    def q(session: Session) -> s.ExportImageSecurityReportTaskResponse:
-        task = exports.create_export(session, scope, body.export_size, q_, file_format)
-        return s.ExportImageSecurityReportTaskResponse(task_id=task.task_id)
-
-    return await _run(ctx, q)
+    task = exports.create_export(session, scope, body.export_size, q_, file_format)
+    return s.ExportImageSecurityReportTaskResponse(task_id=task.task_id)
 
 
 # --- vulnerabilities -----------------------------------------------------------------------------------
@@ -400,9 +361,9 @@ async def export_image_security_report_task(
     response_model=s.ListGlobalVulnerabilitiesResponse,
     summary="ListGlobalVulnerabilities",
 )
-async def list_global_vulnerabilities(
+def list_global_vulnerabilities(
     scope: ProjectScope,
-    ctx: Ctx,
+    session: UnitOfWork,
     offset: Offset,
     limit: Limit,
     region: Region = None,
@@ -410,46 +371,46 @@ async def list_global_vulnerabilities(
     vul_id: Annotated[str | None, Query(max_length=65535)] = None,
     type: Annotated[s.VulTypeParam | None, Query()] = None,
 ) -> s.ListGlobalVulnerabilitiesResponse:
-    def q(session: Session) -> s.ListGlobalVulnerabilitiesResponse:
-        total, rows = vulnerabilities.list_global_vulnerabilities(
-            session, scope, repair_necessity, vul_id, type, offset, limit
-        )
-        return s.ListGlobalVulnerabilitiesResponse(
-            total_num=total,
-            data_list=[
-                s.GlobalVulInfo(
-                    vul_name=v.vul_id,
-                    vul_id=v.vul_id,
-                    repair_necessity=v.repair_necessity,
-                    decription=v.description,
-                    description=v.description,
-                    solution="",
-                    url="",
-                    history_number=v.history_number,
-                    undeal_number=v.undeal_number,
-                    data_list=(
-                        [
-                            s.CveInfo(
-                                cve_id=v.vul_id,
-                                cvss_score=v.cvss_score or 0.0,
-                                publish_time=0,
-                                description="",
-                            )
-                        ]
-                        if v.vul_id.startswith("CVE-")
-                        else []
-                    ),
-                )
-                for v in rows
-            ],
-        )
-
-    return await _run(ctx, q)
+    total, rows = vulnerabilities.list_global_vulnerabilities(
+        session, scope, repair_necessity, vul_id, type, offset, limit
+    )
+    return s.ListGlobalVulnerabilitiesResponse(
+        total_num=total,
+        data_list=[
+            s.GlobalVulInfo(
+                vul_name=v.vul_id,
+                vul_id=v.vul_id,
+                repair_necessity=v.repair_necessity,
+                decription=v.description,
+                description=v.description,
+                solution="",
+                url="",
+                history_number=v.history_number,
+                undeal_number=v.undeal_number,
+                data_list=(
+                    [
+                        s.CveInfo(
+                            cve_id=v.vul_id,
+                            cvss_score=v.cvss_score or 0.0,
+                            publish_time=0,
+                            description="",
+                        )
+                    ]
+                    if v.vul_id.startswith("CVE-")
+                    else []
+                ),
+            )
+            for v in rows
+        ],
+    )
 
 
 @router.post("/vulnerability/handle", response_model=s.EmptyResponse, summary="HandleImageVulnerability")
-async def handle_image_vulnerability(
-    scope: ProjectScope, ctx: Ctx, op: OperatorPrincipal, body: s.HandleImageVulnerabilityRequestBody
+def handle_image_vulnerability(
+    scope: ProjectScope,
+    session: UnitOfWork,
+    op: OperatorPrincipal,
+    body: s.HandleImageVulnerabilityRequestBody,
 ) -> s.EmptyResponse:
     needs = {
         "specific_image_all_vul": body.image_id_list,
@@ -474,11 +435,8 @@ async def handle_image_vulnerability(
 
     extra = vex.HandleExtra(body.justification or "", body.expires_at or 0)
 
-    def q(session: Session) -> s.EmptyResponse:
-        vex.handle(session, scope, req, op.name, extra)
-        return s.EmptyResponse()
-
-    return await _run(ctx, q)
+    vex.handle(session, scope, req, op.name, extra)
+    return s.EmptyResponse()
 
 
 @router.get(
@@ -486,9 +444,9 @@ async def handle_image_vulnerability(
     response_model=s.ListImageBuildCommandRisksResponse,
     summary="ListImageBuildCommandRisks",
 )
-async def list_image_build_command_risks(
+def list_image_build_command_risks(
     scope: ProjectScope,
-    ctx: Ctx,
+    session: UnitOfWork,
     image_type: Annotated[Literal["cicd", "registry", "local"], Query()],
     region: Region = None,
     offset: Offset = 0,
@@ -497,28 +455,25 @@ async def list_image_build_command_risks(
     risk_name: Q256 = None,
     risk_level: Annotated[Literal["critical", "high", "medium", "low"] | None, Query()] = None,
 ) -> s.ListImageBuildCommandRisksResponse:
-    def q(session: Session) -> s.ListImageBuildCommandRisksResponse:
-        total, rules = findings.build_command_rules(
-            session, scope, image_type, image_id, risk_name, risk_level, offset, limit
-        )
-        return s.ListImageBuildCommandRisksResponse(
-            total_num=total,
-            data_list=[
-                s.ImageBuildCommandRiskResponseInfo(
-                    latest_scan_time=r.latest_scan_time,
-                    image_num=r.image_num,
-                    risk_id=r.rule_id,
-                    rule_id=r.rule_id,
-                    risk_name=r.risk_name,
-                    risk_level=r.risk_level,
-                    description=r.description,
-                    image_type=image_type,
-                )
-                for r in rules
-            ],
-        )
-
-    return await _run(ctx, q)
+    total, rules = findings.build_command_rules(
+        session, scope, image_type, image_id, risk_name, risk_level, offset, limit
+    )
+    return s.ListImageBuildCommandRisksResponse(
+        total_num=total,
+        data_list=[
+            s.ImageBuildCommandRiskResponseInfo(
+                latest_scan_time=r.latest_scan_time,
+                image_num=r.image_num,
+                risk_id=r.rule_id,
+                rule_id=r.rule_id,
+                risk_name=r.risk_name,
+                risk_level=r.risk_level,
+                description=r.description,
+                image_type=image_type,
+            )
+            for r in rules
+        ],
+    )
 
 
 # --- vulnerability handle history, sensitive-info verdicts, the vulnerability whitelist ---------------------
@@ -529,9 +484,9 @@ async def list_image_build_command_risks(
     response_model=s.ListGeneralImageVulOperationsResponse,
     summary="ListGeneralImageVulOperations",
 )
-async def list_general_image_vul_operations(
+def list_general_image_vul_operations(
     scope: ProjectScope,
-    ctx: Ctx,
+    session: UnitOfWork,
     vul_id: Annotated[str, Query(min_length=1, max_length=256)],
     image_type: Annotated[s.GlobalImageType, Query()],
     offset: Offset = 0,
@@ -558,46 +513,40 @@ async def list_general_image_vul_operations(
         remark,
     )
 
-    def q(session: Session) -> s.ListGeneralImageVulOperationsResponse:
-        total, rows = vulnerabilities.list_operations(session, scope, f, offset, limit)
-        return s.ListGeneralImageVulOperationsResponse(
-            total_num=total,
-            data_list=[
-                s.GeneralImageVulOperationsResponseInfo(
-                    image_id=o.image_id,
-                    image_name=o.image_name,
-                    user_name=o.user_name,
-                    handle_time=o.operate_time,
-                    handle_type=o.operate_type,
-                    status=o.status,
-                    app_name=o.app_name,
-                    app_version=o.app_version,
-                    app_path=o.app_path,
-                    remark=o.remark,
-                    image_digest=o.image_digest,
-                    image_version=o.image_version,
-                    agent_id=o.agent_id,
-                )
-                for o in rows
-            ],
-        )
-
-    return await _run(ctx, q)
+    total, rows = vulnerabilities.list_operations(session, scope, f, offset, limit)
+    return s.ListGeneralImageVulOperationsResponse(
+        total_num=total,
+        data_list=[
+            s.GeneralImageVulOperationsResponseInfo(
+                image_id=o.image_id,
+                image_name=o.image_name,
+                user_name=o.user_name,
+                handle_time=o.operate_time,
+                handle_type=o.operate_type,
+                status=o.status,
+                app_name=o.app_name,
+                app_version=o.app_version,
+                app_path=o.app_path,
+                remark=o.remark,
+                image_digest=o.image_digest,
+                image_version=o.image_version,
+                agent_id=o.agent_id,
+            )
+            for o in rows
+        ],
+    )
 
 
 @router.post("/sensitive/operate", response_model=s.EmptyResponse, summary="ChangeSensitiveInfo")
-async def change_sensitive_info(
+def change_sensitive_info(
     scope: ProjectScope,
-    ctx: Ctx,
+    session: UnitOfWork,
     op: OperatorPrincipal,
     image_type: Annotated[s.PerImageType, Query()],
     body: s.ChangeSensitiveInfoRequestInfo,
 ) -> s.EmptyResponse:
-    def q(session: Session) -> s.EmptyResponse:
-        findings.change_sensitive(session, scope, image_type, body.sensitive_info_id, body.operate_type)
-        return s.EmptyResponse()
-
-    return await _run(ctx, q)
+    findings.change_sensitive(session, scope, image_type, body.sensitive_info_id, body.operate_type)
+    return s.EmptyResponse()
 
 
 WhitelistType = Annotated[s.WhitelistType, Query()]
@@ -650,9 +599,9 @@ def _whitelist_info(
 
 
 @router.post("/whitelists", response_model=s.EmptyResponse, summary="AddImageWhiteLists")
-async def add_image_white_lists(
+def add_image_white_lists(
     scope: ProjectScope,
-    ctx: Ctx,
+    session: UnitOfWork,
     op: OperatorPrincipal,
     global_image_type: GlobalImageType,
     type: WhitelistType,
@@ -663,17 +612,14 @@ async def add_image_white_lists(
     vul_type = body.vul_type
     rule = _rule(body.rule_type, body.query_info, body.image_info, body.description)
 
-    def q(session: Session) -> s.EmptyResponse:
-        whitelists.add(session, scope, global_image_type, vul_type, body.vul_ids or [], rule, op.name)
-        return s.EmptyResponse()
-
-    return await _run(ctx, q)
+    whitelists.add(session, scope, global_image_type, vul_type, body.vul_ids or [], rule, op.name)
+    return s.EmptyResponse()
 
 
 @router.get("/whitelists", response_model=s.ListImageWhiteListsResponse, summary="ListImageWhiteLists")
-async def list_image_white_lists(
+def list_image_white_lists(
     scope: ProjectScope,
-    ctx: Ctx,
+    session: UnitOfWork,
     global_image_type: GlobalImageType,
     type: WhitelistType,
     offset: Offset = 0,
@@ -681,83 +627,67 @@ async def list_image_white_lists(
     vul_name: Q256 = None,
     vul_type: Annotated[s.VulTypeParam | None, Query()] = None,
 ) -> s.ListImageWhiteListsResponse:
-    def q(session: Session) -> s.ListImageWhiteListsResponse:
-        total, rows = whitelists.list_rules(
-            session, scope, global_image_type, vul_name, vul_type, offset, limit
-        )
-        # The list leaves image_info empty; only the detail read returns it (spec §4.6).
-        return s.ListImageWhiteListsResponse(
-            total_num=total, data_list=[_whitelist_info(session, wl, limit=0) for wl in rows]
-        )
-
-    return await _run(ctx, q)
+    total, rows = whitelists.list_rules(session, scope, global_image_type, vul_name, vul_type, offset, limit)
+    # The list leaves image_info empty; only the detail read returns it (spec §4.6).
+    return s.ListImageWhiteListsResponse(
+        total_num=total, data_list=[_whitelist_info(session, wl, limit=0) for wl in rows]
+    )
 
 
 @router.delete("/whitelists", response_model=s.EmptyResponse, summary="DeleteImageWhiteLists")
-async def delete_image_white_lists(
+def delete_image_white_lists(
     scope: ProjectScope,
-    ctx: Ctx,
+    session: UnitOfWork,
     op: OperatorPrincipal,
     global_image_type: GlobalImageType,
     type: WhitelistType,
     body: s.DeleteImageWhiteListsRequestBody,
 ) -> s.EmptyResponse:
-    def q(session: Session) -> s.EmptyResponse:
-        whitelists.delete(session, scope, global_image_type, body.ids or [], op.name)
-        return s.EmptyResponse()
-
-    return await _run(ctx, q)
+    whitelists.delete(session, scope, global_image_type, body.ids or [], op.name)
+    return s.EmptyResponse()
 
 
 @router.get(
     "/whitelists/{id}", response_model=s.ShowImageWhiteListDetailResponse, summary="ShowImageWhiteListDetail"
 )
-async def show_image_white_list_detail(
+def show_image_white_list_detail(
     scope: ProjectScope,
-    ctx: Ctx,
+    session: UnitOfWork,
     id: WhitelistIdPath,
     global_image_type: GlobalImageType,
     type: WhitelistType,
     offset: Offset = 0,
     limit: Limit = 10,
 ) -> s.ShowImageWhiteListDetailResponse:
-    def q(session: Session) -> s.ShowImageWhiteListDetailResponse:
-        wl = whitelists.get(session, scope, global_image_type, id)
-        return s.ShowImageWhiteListDetailResponse(**_whitelist_info(session, wl, offset, limit).model_dump())
-
-    return await _run(ctx, q)
+    wl = whitelists.get(session, scope, global_image_type, id)
+    return s.ShowImageWhiteListDetailResponse(**_whitelist_info(session, wl, offset, limit).model_dump())
 
 
 @router.put("/whitelists/{id}", response_model=s.EmptyResponse, summary="ChangeImageWhiteList")
-async def change_image_white_list(
+def change_image_white_list(
     scope: ProjectScope,
-    ctx: Ctx,
+    session: UnitOfWork,
     op: OperatorPrincipal,
     id: WhitelistIdPath,
     global_image_type: GlobalImageType,
     type: WhitelistType,
     body: s.ChangeImageWhiteListRequestBody,
 ) -> s.EmptyResponse:
-    def q(session: Session) -> s.EmptyResponse:
-        wl = whitelists.get(session, scope, global_image_type, id)
-        current = whitelists.rule_of(wl)
-        fields = body.model_fields_set
-        rule = whitelists.Rule(
-            rule_type=body.rule_type or current.rule_type,
-            image_types=(
-                _rule("", body.query_info, None, None).image_types
-                if "query_info" in fields
-                else current.image_types
-            ),
-            images=_rule("", None, body.image_info, None).images
-            if "image_info" in fields
-            else current.images,
-            description=body.description if body.description is not None else current.description,
-        )
-        whitelists.change(session, scope, global_image_type, id, rule, op.name)
-        return s.EmptyResponse()
-
-    return await _run(ctx, q)
+    wl = whitelists.get(session, scope, global_image_type, id)
+    current = whitelists.rule_of(wl)
+    fields = body.model_fields_set
+    rule = whitelists.Rule(
+        rule_type=body.rule_type or current.rule_type,
+        image_types=(
+            _rule("", body.query_info, None, None).image_types
+            if "query_info" in fields
+            else current.image_types
+        ),
+        images=_rule("", None, body.image_info, None).images if "image_info" in fields else current.images,
+        description=body.description if body.description is not None else current.description,
+    )
+    whitelists.change(session, scope, global_image_type, id, rule, op.name)
+    return s.EmptyResponse()
 
 
 # --- parametric: per image / per vulnerability -----------------------------------------------------------
@@ -768,9 +698,10 @@ async def change_image_white_list(
     response_model=s.ListImageVulnerabilitiesResponse,
     summary="ListImageVulnerabilities",
 )
-async def list_image_vulnerabilities(
+def list_image_vulnerabilities(
     scope: ProjectScope,
     ctx: Ctx,
+    session: UnitOfWork,
     image_id: ImageIdPath,
     image_type: Annotated[s.PerImageType, Query()],
     namespace: Annotated[str, Query(max_length=64)],
@@ -804,47 +735,44 @@ async def list_image_vulnerabilities(
         repair_necessity, vul_id, app_name, type, handle_status, kev, min_epss, severity_source
     )
 
-    def q(session: Session) -> s.ListImageVulnerabilitiesResponse:
-        img = images.find_image(
-            session,
-            scope,
-            image_id,
-            image_type,
-            namespace=namespace,
-            image_name=image_name,
-            image_version=tag_name,
-        )
-        total, rows = vulnerabilities.list_image_vulnerabilities(session, img.id, f, offset, limit)
-        entries = coverage.image_coverage(session, img.id, coverage.advisory_table(ctx.settings))
-        return s.ListImageVulnerabilitiesResponse(
-            coverage=None if entries is None else [_coverage_info(e) for e in entries],
-            unchecked_num=None if entries is None else sum(e.unchecked_count for e in entries),
-            total_num=total,
-            data_list=[
-                s.ImageVulInfo(
-                    vul_id=v.vul_id,
-                    repair_necessity=vulnerabilities.urgency(v.repair_necessity),
-                    description=v.description,
-                    position=v.layer_digest,
-                    app_name=v.app_name,
-                    app_path=v.app_path,
-                    version=v.app_version,
-                    solution=f"upgrade {v.app_name} to {v.fixed_version}" if v.fixed_version else "",
-                    url="",
-                    severity_source=v.severity_source,
-                    cvss_score=v.cvss_score,
-                    epss=v.epss,
-                    epss_percentile=v.epss_percentile,
-                    epss_date=v.epss_date,
-                    kev=bool(v.kev_date_added),
-                    kev_date_added=v.kev_date_added,
-                    kev_due_date=v.kev_due_date,
-                )
-                for v in rows
-            ],
-        )
-
-    return await _run(ctx, q)
+    img = images.find_image(
+        session,
+        scope,
+        image_id,
+        image_type,
+        namespace=namespace,
+        image_name=image_name,
+        image_version=tag_name,
+    )
+    total, rows = vulnerabilities.list_image_vulnerabilities(session, img.id, f, offset, limit)
+    entries = coverage.image_coverage(session, img.id, coverage.advisory_table(ctx.settings))
+    return s.ListImageVulnerabilitiesResponse(
+        coverage=None if entries is None else [_coverage_info(e) for e in entries],
+        unchecked_num=None if entries is None else sum(e.unchecked_count for e in entries),
+        total_num=total,
+        data_list=[
+            s.ImageVulInfo(
+                vul_id=v.vul_id,
+                repair_necessity=vulnerabilities.urgency(v.repair_necessity),
+                description=v.description,
+                position=v.layer_digest,
+                app_name=v.app_name,
+                app_path=v.app_path,
+                version=v.app_version,
+                solution=f"upgrade {v.app_name} to {v.fixed_version}" if v.fixed_version else "",
+                url="",
+                severity_source=v.severity_source,
+                cvss_score=v.cvss_score,
+                epss=v.epss,
+                epss_percentile=v.epss_percentile,
+                epss_date=v.epss_date,
+                kev=bool(v.kev_date_added),
+                kev_date_added=v.kev_date_added,
+                kev_due_date=v.kev_due_date,
+            )
+            for v in rows
+        ],
+    )
 
 
 @router.get(
@@ -855,9 +783,10 @@ async def list_image_vulnerabilities(
     "scan's inventory and the current advisory database: file, package and owner, advisory records "
     "and feeds, version comparison, verdict, and the user's handling (ignored, whitelisted).",
 )
-async def explain_image_vulnerability(
+def explain_image_vulnerability(
     scope: ProjectScope,
     ctx: Ctx,
+    session: UnitOfWork,
     image_id: ImageIdPath,
     vul_id: Annotated[str, Path(min_length=1, max_length=256)],
     image_type: Annotated[s.PerImageType, Query()],
@@ -865,30 +794,27 @@ async def explain_image_vulnerability(
     image_name: Q256 = None,
     tag_name: Q256 = None,
 ) -> s.ExplainImageVulnerabilityResponse:
-    def q(session: Session) -> s.ExplainImageVulnerabilityResponse:
-        img = images.find_image(
-            session,
-            scope,
-            image_id,
-            image_type,
-            namespace=namespace,
-            image_name=image_name,
-            image_version=tag_name,
-        )
-        found = coverage.explain_image(session, img.id, vul_id, ctx.settings)
-        chain, handling = found if found is not None else ([], None)
-        return s.ExplainImageVulnerabilityResponse(
-            vul_id=vul_id,
-            handling=None
-            if handling is None
-            else s.ExplainHandlingInfo(
-                status=handling.status, operate_type=handling.operate_type, whitelist_id=handling.whitelist_id
-            ),
-            total_num=len(chain),
-            data_list=[s.ExplainInfo.model_validate(e.as_dict()) for e in chain],
-        )
-
-    return await _run(ctx, q)
+    img = images.find_image(
+        session,
+        scope,
+        image_id,
+        image_type,
+        namespace=namespace,
+        image_name=image_name,
+        image_version=tag_name,
+    )
+    found = coverage.explain_image(session, img.id, vul_id, ctx.settings)
+    chain, handling = found if found is not None else ([], None)
+    return s.ExplainImageVulnerabilityResponse(
+        vul_id=vul_id,
+        handling=None
+        if handling is None
+        else s.ExplainHandlingInfo(
+            status=handling.status, operate_type=handling.operate_type, whitelist_id=handling.whitelist_id
+        ),
+        total_num=len(chain),
+        data_list=[s.ExplainInfo.model_validate(e.as_dict()) for e in chain],
+    )
 
 
 def _coverage_info(e: CoverageEntry) -> s.AdvisoryCoverageInfo:
@@ -910,9 +836,9 @@ def _coverage_info(e: CoverageEntry) -> s.AdvisoryCoverageInfo:
 
 
 @router.get("/{vul_id}/images", response_model=s.ListVulRepoImageResponse, summary="ListVulRepoImage")
-async def list_vul_repo_image(
+def list_vul_repo_image(
     scope: ProjectScope,
-    ctx: Ctx,
+    session: UnitOfWork,
     vul_id: Annotated[str, Path(min_length=1, max_length=65535)],
     region: Region = None,
     limit: Limit = 10,
@@ -922,36 +848,33 @@ async def list_vul_repo_image(
     image_id: Q256 = None,
     app_name: Q256 = None,
 ) -> s.ListVulRepoImageResponse:
-    def q(session: Session) -> s.ListVulRepoImageResponse:
-        total, rows = vulnerabilities.list_vul_images(
-            session, scope, vul_id, namespace, image_name, image_id, app_name, offset, limit
-        )
-        return s.ListVulRepoImageResponse(
-            total_num=total,
-            data_list=[
-                s.VulRepoImageInfo(
-                    namespace=img.organization,
-                    image_id=img.image_id,
-                    image_name=img.image_name,
-                    app_name=hits[0].app_name if hits else "",
-                    version=hits[0].app_version if hits else "",
-                    tag_count=1,
-                    image_type=vulnerabilities.ROW_IMAGE_TYPE.get(img.image_type, img.image_type),
-                    data_list=[
-                        s.VulRepoImagesTagInfo(
-                            tag_id=str(img.id),
-                            tag_name=img.image_version,
-                            size=img.image_size,
-                            app_name=h.app_name,
-                        )
-                        for h in hits
-                    ],
-                )
-                for img, hits in rows
-            ],
-        )
-
-    return await _run(ctx, q)
+    total, rows = vulnerabilities.list_vul_images(
+        session, scope, vul_id, namespace, image_name, image_id, app_name, offset, limit
+    )
+    return s.ListVulRepoImageResponse(
+        total_num=total,
+        data_list=[
+            s.VulRepoImageInfo(
+                namespace=img.organization,
+                image_id=img.image_id,
+                image_name=img.image_name,
+                app_name=hits[0].app_name if hits else "",
+                version=hits[0].app_version if hits else "",
+                tag_count=1,
+                image_type=vulnerabilities.ROW_IMAGE_TYPE.get(img.image_type, img.image_type),
+                data_list=[
+                    s.VulRepoImagesTagInfo(
+                        tag_id=str(img.id),
+                        tag_name=img.image_version,
+                        size=img.image_size,
+                        app_name=h.app_name,
+                    )
+                    for h in hits
+                ],
+            )
+            for img, hits in rows
+        ],
+    )
 
 
 def _image_for(session: Session, scope: Scope, image_id: str, image_type: str, **ref: str | None) -> int:
@@ -959,9 +882,9 @@ def _image_for(session: Session, scope: Scope, image_id: str, image_type: str, *
 
 
 @router.get("/{image_id}/apps", response_model=s.ListImageAppsResponse, summary="ListImageApps")
-async def list_image_apps(
+def list_image_apps(
     scope: ProjectScope,
-    ctx: Ctx,
+    session: UnitOfWork,
     image_id: ImageIdPath,
     image_type: Annotated[s.PerImageType, Query()],
     offset: Offset = 0,
@@ -971,34 +894,31 @@ async def list_image_apps(
     tag_name: Q256 = None,
     app_name: Q256 = None,
 ) -> s.ListImageAppsResponse:
-    def q(session: Session) -> s.ListImageAppsResponse:
-        pk = _image_for(
-            session,
-            scope,
-            image_id,
-            image_type,
-            namespace=namespace,
-            image_name=image_name,
-            image_version=tag_name,
-        )
-        total, rows = findings.apps(session, pk, app_name, offset, limit)
-        return s.ListImageAppsResponse(
-            total_num=total,
-            data_list=[
-                s.ImageAppsInfo(
-                    app_name=a.app_name, app_type=a.app_type, app_version=a.app_version, vul_num=a.vul_num
-                )
-                for a in rows
-            ],
-        )
-
-    return await _run(ctx, q)
+    pk = _image_for(
+        session,
+        scope,
+        image_id,
+        image_type,
+        namespace=namespace,
+        image_name=image_name,
+        image_version=tag_name,
+    )
+    total, rows = findings.apps(session, pk, app_name, offset, limit)
+    return s.ListImageAppsResponse(
+        total_num=total,
+        data_list=[
+            s.ImageAppsInfo(
+                app_name=a.app_name, app_type=a.app_type, app_version=a.app_version, vul_num=a.vul_num
+            )
+            for a in rows
+        ],
+    )
 
 
 @router.get("/{image_id}/files", response_model=s.ListImageFilesResponse, summary="ListImageFiles")
-async def list_image_files(
+def list_image_files(
     scope: ProjectScope,
-    ctx: Ctx,
+    session: UnitOfWork,
     image_id: ImageIdPath,
     image_type: Annotated[s.PerImageType, Query()],
     offset: Offset = 0,
@@ -1008,31 +928,26 @@ async def list_image_files(
     tag_name: Q256 = None,
     file_name: Q256 = None,
 ) -> s.ListImageFilesResponse:
-    def q(session: Session) -> s.ListImageFilesResponse:
-        pk = _image_for(
-            session,
-            scope,
-            image_id,
-            image_type,
-            namespace=namespace,
-            image_name=image_name,
-            image_version=tag_name,
-        )
-        total, rows = findings.files(session, pk, file_name, offset, limit)
-        return s.ListImageFilesResponse(
-            total_num=total,
-            data_list=[
-                s.ImageFileInfo(file_name=r.file_name, file_path=r.file_path, size=r.size) for r in rows
-            ],
-        )
-
-    return await _run(ctx, q)
+    pk = _image_for(
+        session,
+        scope,
+        image_id,
+        image_type,
+        namespace=namespace,
+        image_name=image_name,
+        image_version=tag_name,
+    )
+    total, rows = findings.files(session, pk, file_name, offset, limit)
+    return s.ListImageFilesResponse(
+        total_num=total,
+        data_list=[s.ImageFileInfo(file_name=r.file_name, file_path=r.file_path, size=r.size) for r in rows],
+    )
 
 
 @router.get("/{image_id}/malwares", response_model=s.ListImageMalwareResponse, summary="ListImageMalware")
-async def list_image_malware(
+def list_image_malware(
     scope: ProjectScope,
-    ctx: Ctx,
+    session: UnitOfWork,
     image_id: ImageIdPath,
     image_type: Annotated[s.PerImageType, Query()],
     region: Region = None,
@@ -1043,38 +958,35 @@ async def list_image_malware(
     image_name: Q256 = None,
     tag_name: Q256 = None,
 ) -> s.ListImageMalwareResponse:
-    def q(session: Session) -> s.ListImageMalwareResponse:
-        pk = _image_for(
-            session,
-            scope,
-            image_id,
-            image_type,
-            namespace=namespace,
-            image_name=image_name,
-            image_version=tag_name,
-        )
-        total, rows = findings.findings(
-            session, pk, FindingKind.MALWARE, findings.FindingFilter(file_name=file_name), offset, limit
-        )
-        return s.ListImageMalwareResponse(
-            total_num=total,
-            data_list=[
-                s.ImageMalwareInfo(
-                    file_name=r.path.rsplit("/", 1)[-1], file_path=r.path, size=0, description=r.title
-                )
-                for r in rows
-            ],
-        )
-
-    return await _run(ctx, q)
+    pk = _image_for(
+        session,
+        scope,
+        image_id,
+        image_type,
+        namespace=namespace,
+        image_name=image_name,
+        image_version=tag_name,
+    )
+    total, rows = findings.findings(
+        session, pk, FindingKind.MALWARE, findings.FindingFilter(file_name=file_name), offset, limit
+    )
+    return s.ListImageMalwareResponse(
+        total_num=total,
+        data_list=[
+            s.ImageMalwareInfo(
+                file_name=r.path.rsplit("/", 1)[-1], file_path=r.path, size=0, description=r.title
+            )
+            for r in rows
+        ],
+    )
 
 
 @router.get(
     "/{image_id}/sensitive", response_model=s.ListImageSensitiveResponse, summary="ListImageSensitive"
 )
-async def list_image_sensitive(
+def list_image_sensitive(
     scope: ProjectScope,
-    ctx: Ctx,
+    session: UnitOfWork,
     image_id: ImageIdPath,
     image_type: Annotated[s.PerImageType, Query()],
     region: Region = None,
@@ -1087,38 +999,35 @@ async def list_image_sensitive(
     severity: Annotated[Literal["high", "medium", "low"] | None, Query()] = None,
     handle_status: Annotated[Literal["unhandled", "handled", "ignored"] | None, Query()] = None,
 ) -> s.ListImageSensitiveResponse:
-    def q(session: Session) -> s.ListImageSensitiveResponse:
-        pk = _image_for(
-            session,
-            scope,
-            image_id,
-            image_type,
-            namespace=namespace,
-            image_name=image_name,
-            image_version=image_version,
-        )
-        f = findings.FindingFilter(file_path=file_path, severity=severity, handle_status=handle_status)
-        total, rows = findings.findings(session, pk, FindingKind.SECRET, f, offset, limit)
-        return s.ListImageSensitiveResponse(
-            total_num=total,
-            data_list=[
-                s.ImageSensitiveInfo(
-                    sensitive_info_id=str(r.id),
-                    severity=r.severity.lower(),
-                    name=r.title,
-                    description=r.remediation,
-                    position=f"{r.path}:{r.line}" if r.line else r.path,
-                    file_path=r.path,
-                    content=r.evidence,
-                    latest_scan_time=r.found_time,
-                    handle_status=r.handle_status,
-                    operate_accept="",
-                )
-                for r in rows
-            ],
-        )
-
-    return await _run(ctx, q)
+    pk = _image_for(
+        session,
+        scope,
+        image_id,
+        image_type,
+        namespace=namespace,
+        image_name=image_name,
+        image_version=image_version,
+    )
+    f = findings.FindingFilter(file_path=file_path, severity=severity, handle_status=handle_status)
+    total, rows = findings.findings(session, pk, FindingKind.SECRET, f, offset, limit)
+    return s.ListImageSensitiveResponse(
+        total_num=total,
+        data_list=[
+            s.ImageSensitiveInfo(
+                sensitive_info_id=str(r.id),
+                severity=r.severity.lower(),
+                name=r.title,
+                description=r.remediation,
+                position=f"{r.path}:{r.line}" if r.line else r.path,
+                file_path=r.path,
+                content=r.evidence,
+                latest_scan_time=r.found_time,
+                handle_status=r.handle_status,
+                operate_accept="",
+            )
+            for r in rows
+        ],
+    )
 
 
 @router.get(
@@ -1126,9 +1035,9 @@ async def list_image_sensitive(
     response_model=s.ListImageNonCompliantAppResponse,
     summary="ListImageNonCompliantApp",
 )
-async def list_image_non_compliant_app(
+def list_image_non_compliant_app(
     scope: ProjectScope,
-    ctx: Ctx,
+    session: UnitOfWork,
     image_id: ImageIdPath,
     image_type: Annotated[s.PerImageType, Query()],
     region: Region = None,
@@ -1139,30 +1048,27 @@ async def list_image_non_compliant_app(
     image_version: Q256 = None,
     app_name: Q256 = None,
 ) -> s.ListImageNonCompliantAppResponse:
-    def q(session: Session) -> s.ListImageNonCompliantAppResponse:
-        pk = _image_for(
-            session,
-            scope,
-            image_id,
-            image_type,
-            namespace=namespace,
-            image_name=image_name,
-            image_version=image_version,
-        )
-        f = findings.FindingFilter(app_name=app_name)
-        total, rows = findings.findings(session, pk, FindingKind.NON_COMPLIANT_APP, f, offset, limit)
-        return s.ListImageNonCompliantAppResponse(
-            total_num=total,
-            data_list=[
-                s.ImageNonCompliantAppInfo(
-                    id=str(r.id),
-                    app_name=r.title,
-                    app_path=r.path,
-                    app_version=r.evidence,
-                    layer_digest=r.layer_digest,
-                )
-                for r in rows
-            ],
-        )
-
-    return await _run(ctx, q)
+    pk = _image_for(
+        session,
+        scope,
+        image_id,
+        image_type,
+        namespace=namespace,
+        image_name=image_name,
+        image_version=image_version,
+    )
+    f = findings.FindingFilter(app_name=app_name)
+    total, rows = findings.findings(session, pk, FindingKind.NON_COMPLIANT_APP, f, offset, limit)
+    return s.ListImageNonCompliantAppResponse(
+        total_num=total,
+        data_list=[
+            s.ImageNonCompliantAppInfo(
+                id=str(r.id),
+                app_name=r.title,
+                app_path=r.path,
+                app_version=r.evidence,
+                layer_digest=r.layer_digest,
+            )
+            for r in rows
+        ],
+    )
