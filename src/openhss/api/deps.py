@@ -125,9 +125,7 @@ def _verify_signature(
     cached = _auth_cache.get(cache_key) if use_cache and method in SAFE_METHODS else None
     if isinstance(cached, tuple):
         secret, principal = cached
-        expected = signing.expected_signature(
-            secret, method, raw_path, raw_query, headers, auth.signed_headers, body
-        )
+        expected = _expected(secret, method, raw_path, raw_query, headers, auth.signed_headers, body)
         if signing.signature_matches(expected, auth.signature):
             if header_project and path_project and header_project != path_project:
                 raise Forbidden("X-Project-Id does not match the project in the path")
@@ -150,7 +148,7 @@ def _verify_signature(
     return principal, False
 
 
-def _expected(
+def _expected(  # a client-supplied payload hash that is not the body's own is the caller's 401
     secret: str,
     method: str,
     raw_path: str,
