@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from openhss.api import schemas as s
 from openhss.api.deps import Ctx, OperatorPrincipal, ProjectScope, UnitOfWork
 from openhss.api.routers.agent import parse_upload
+from openhss.api.rows import wire
 from openhss.api.schemas import Limit, Offset, StrictBody
 from openhss.db.engine import transaction
 from openhss.db.models import Registry
@@ -212,22 +213,7 @@ async def _run(ctx: Ctx, fn: Callable[[Session], T]) -> T:
 
 
 def _info(r: Registry) -> RegistryInfo:
-    return RegistryInfo(
-        id=r.registry_id,
-        registry_name=r.registry_name,
-        registry_type=r.registry_type,
-        api_version=r.api_version,
-        protocol=r.protocol,
-        registry_addr=r.registry_addr,
-        registry_username=r.registry_username,
-        namespace=r.namespace,
-        connect_cluster_id=r.connect_cluster_id,
-        get_scan_image_channel=r.get_scan_image_channel,
-        status=r.status,
-        fail_reason=r.fail_reason,
-        images_num=r.images_num,
-        latest_sync_time=r.latest_sync_time,
-    )
+    return wire(RegistryInfo, r, id=r.registry_id)
 
 
 def _types(text: str | None) -> tuple[str, ...]:
