@@ -180,3 +180,12 @@ OciLayoutSource
 OciArchiveSource
 host_ip  # a filter read by name through services.images.IMAGE_FILTERS (schemas.py, images.py)
 _runtime_param  # Typer's per-parameter coercion slot, read by typer.core (cli_coercion.py sets it)
+# Wire fields the image routers read from their rows by name (`api.rows.wire`, `from_attributes`).
+component_num  # unused variable (src/openhss/api/schemas.py:279)
+docker_name  # unused variable (src/openhss/api/schemas.py:301)
+docker_type  # unused variable (src/openhss/api/schemas.py:302)
+history_number  # unused variable (src/openhss/api/schemas.py:456)
+undeal_number  # unused variable (src/openhss/api/schemas.py:457)
+handled_time  # unused variable (src/openhss/services/vex.py:639)
+fail_reason  # unused variable (src/openhss/api/routers/registries.py:121)
+images_num  # unused variable (src/openhss/api/routers/registries.py:122)

@@ -3,7 +3,6 @@ Debian/npm inventories, two enterprise projects and a second tenant."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -39,21 +38,12 @@ class Seeded:
 
 
 def sdk(svc: Service, project: str = PROJECT, ak: str | None = None, sk: str | None = None) -> HssClient:
-    """An SDK client that signs a header of its own (`X-Client-Instance`).
-
-    The server answers a byte-identical signed request within the SDK's one-second date resolution
-    once, with the first execution's stored response (README, "Replay protection"). Tests that repeat
-    an action from separate clients in the same second (one test's duplicate-rule check, the next
-    test's add) are separate callers: the signed header keeps their requests apart, as a real second
-    automation process would differ in its own headers or body."""
-    client = (
+    return (
         HssClient.new_builder()
         .with_credentials(BasicCredentials(ak or svc.ak, sk or svc.sk, project))
         .with_endpoints([svc.base_url])
         .build()
     )
-    client.preset_headers = {"X-Client-Instance": uuid.uuid4().hex}
-    return client
 
 
 def deb(name: str, version: str, layer: str = LAYER1) -> Package:

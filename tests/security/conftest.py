@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -51,13 +52,20 @@ def throttled_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
 
 
 def signed(
-    svc: Service, method: str, path: str, body: Any = None, *, headers: dict[str, str] | None = None
+    svc: Service,
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    headers: dict[str, str] | None = None,
+    now: datetime | None = None,
 ) -> tuple[str, dict[str, str], bytes]:
-    """(url, headers, body) of a request signed with the admin AK/SK, ready to send or to tamper with."""
+    """(url, headers, body) of a request signed with the admin AK/SK, ready to send or to tamper with;
+    `now` fixes `X-Sdk-Date`, as two calls of the SDK within one second would."""
     url = svc.base_url + path
     raw = b"" if body is None else json.dumps(body).encode()
     out = {"content-type": "application/json", **(headers or {})}
-    out.update(signing.sign(svc.ak, svc.sk, method, url, out, raw))
+    out.update(signing.sign(svc.ak, svc.sk, method, url, out, raw, now))
     return url, out, raw
 
 

@@ -1,6 +1,7 @@
 """Signed requests are idempotent, not single-use: a captured request replayed has no second effect and
 gets only the first answer, and ordinary concurrent SDK-style traffic (identical POSTs signed in the
-same second, as the SDK's one-second `X-Sdk-Date` makes them) is never refused as a "replay".
+same second, as the SDK's one-second `X-Sdk-Date` makes them) is never refused as a "replay". The same
+signed bytes sent again after another request of the same signer are a new request, and execute.
 
 Runs on PostgreSQL and on the embedded SQLite database, the two places the claim race is decided.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select, update
@@ -24,6 +26,9 @@ from .conftest import send, signed
 EXPORT = f"/v5/{PROJECT}/image/local-vulnerability/export?export_size=100"
 HANDLE = f"/v5/{PROJECT}/image/vulnerability/handle"
 LIST = f"/v5/{PROJECT}/image/local-repositories?limit=10&offset=0"
+WHITELISTS = f"/v5/{PROJECT}/image/whitelists?global_image_type=local&type=vulnerability"
+RULE_CVE = "CVE-2099-0001"
+RULE = {"vul_type": "linux_vul", "vul_ids": [RULE_CVE], "rule_type": "all_images"}
 IGNORE_ALL = {"image_type": "local", "type": "linux_vul", "operate_type": "ignore", "select_type": "all_vul"}
 
 
@@ -113,3 +118,38 @@ def test_sixty_requests_a_second_of_mixed_signed_traffic_has_no_spurious_refusal
     # Identical signatures happened (that is the point) and each got one answer.
     assert len(by_signature) < len(results)
     assert all(len(bodies) == 1 for bodies in by_signature.values())
+
+
+def _rule_ids(svc: Service) -> list[str]:
+    url, headers, raw = signed(svc, "GET", f"{WHITELISTS}&vul_name={RULE_CVE}&offset=0&limit=10")
+    resp = send("GET", url, headers, raw)
+    assert resp.status_code == 200, resp.text
+    return [r["id"] for r in resp.json()["data_list"]]
+
+
+def test_add_remove_add_within_one_second_adds_again(service: Service) -> None:
+    """The SDK signs to the second: add, remove and add the same rule within it, and the second add is
+    byte-identical to the first. It follows another request of the same client, so it is a new request
+    (it once got the first add's stored answer and added nothing); an immediate repeat of it is not."""
+    at = datetime.now(UTC)
+    add = signed(service, "POST", WHITELISTS, RULE, now=at)
+    first = send("POST", *add)
+    assert first.status_code == 200, first.text
+    ids = _rule_ids(service)
+    assert len(ids) == 1
+    removed = send("DELETE", *signed(service, "DELETE", WHITELISTS, {"ids": ids}, now=at))
+    assert removed.status_code == 200, removed.text
+    assert _rule_ids(service) == []
+
+    again = send("POST", *add)
+    assert again.status_code == 200, again.text
+    assert len(_rule_ids(service)) == 1, "the second add was answered with the first add's stored response"
+
+    # Immediately repeated, with nothing between: the same request, answered once (a real second add
+    # of an existing rule would be a 400).
+    repeat = send("POST", *add)
+    assert (repeat.status_code, repeat.content) == (again.status_code, again.content)
+    assert len(_rule_ids(service)) == 1
+
+    cleanup = send("DELETE", *signed(service, "DELETE", WHITELISTS, {"ids": _rule_ids(service)}))
+    assert cleanup.status_code == 200, cleanup.text

@@ -6,12 +6,15 @@ user sets `preset_headers={"X-Auth-Token": ...}` on a client built with placehol
 
 Replays. A signed state-changing request's signature is its idempotency key for the skew window: the
 first arrival claims it (a committed row) and executes; `IdempotencyMiddleware` stores that execution's
-response on the row; any later arrival of the same signed bytes waits until the response is stored and
-receives it verbatim. A replayed capture therefore has no second effect and learns nothing the original
-exchange did not already carry, while a legitimate client that sends the same request twice within the
-SDK's one-second `X-Sdk-Date` resolution is never refused: both calls succeed with the one answer (the
-same signed bytes *are* the same request; the SDK has no nonce to tell them apart). Refusing repeats
-with a 401 instead, as before, turned ordinary concurrent traffic into spurious failures.
+response on the row; a later arrival of the same signed bytes while it runs, or before its signer has
+claimed any other request, waits until the response is stored and receives it verbatim. A replayed
+capture of the request just made therefore has no second effect and learns nothing the original
+exchange did not already carry, and a legitimate client that sends the same request twice within the
+SDK's one-second `X-Sdk-Date` resolution is never refused: both calls succeed with the one answer.
+Identical bytes after a different request of the same signer (add, remove, add the same rule within
+one second) are a new request and execute: the SDK has no nonce, so the order of the signer's requests
+is what tells a repeat from a new request (`identity.claim_signature`). Refusing repeats with a 401,
+as once done, turned ordinary concurrent traffic into spurious failures.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -30,7 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from openhss.api.uploads import UploadBudget
 from openhss.config import Settings
 from openhss.db.engine import transaction
-from openhss.db.tenancy import bind_scope
+from openhss.db.tenancy import bind_scope, pin_scope
 from openhss.domain import signing
 from openhss.domain.enums import Role
 from openhss.domain.errors import Conflict, Forbidden, Unauthenticated
@@ -124,9 +128,7 @@ def _verify_signature(
     cached = _auth_cache.get(cache_key) if use_cache and method in SAFE_METHODS else None
     if isinstance(cached, tuple):
         secret, principal = cached
-        expected = signing.expected_signature(
-            secret, method, raw_path, raw_query, headers, auth.signed_headers, body
-        )
+        expected = _expected(secret, method, raw_path, raw_query, headers, auth.signed_headers, body)
         if signing.signature_matches(expected, auth.signature):
             if header_project and path_project and header_project != path_project:
                 raise Forbidden("X-Project-Id does not match the project in the path")
@@ -149,7 +151,7 @@ def _verify_signature(
     return principal, False
 
 
-def _expected(
+def _expected(  # a client-supplied payload hash that is not the body's own is the caller's 401
     secret: str,
     method: str,
     raw_path: str,
@@ -179,9 +181,9 @@ REPLAY_WAIT_SECONDS = 60.0
 _REPLAY_POLL_SECONDS = 0.05
 
 
-def _claim(ctx: AppContext, signature: str, expires_at: datetime) -> bool:
+def _claim(ctx: AppContext, signature: str, expires_at: datetime, access_key: str) -> bool:
     with transaction(ctx.sessions) as session:
-        return identity.claim_signature(session, signature, expires_at)
+        return identity.claim_signature(session, signature, expires_at, access_key)
 
 
 def _stored(ctx: AppContext, signature: str) -> identity.StoredResponse | None:
@@ -190,11 +192,11 @@ def _stored(ctx: AppContext, signature: str) -> identity.StoredResponse | None:
 
 
 async def _claim_or_wait(
-    ctx: AppContext, signature: str, expires_at: datetime
+    ctx: AppContext, signature: str, expires_at: datetime, access_key: str
 ) -> identity.StoredResponse | None:
     """None: this request owns the signature and executes. Otherwise the first execution's response,
     waited for without holding a worker thread (a flood of repeats cannot starve the pool)."""
-    if await run_in_threadpool(_claim, ctx, signature, expires_at):
+    if await run_in_threadpool(_claim, ctx, signature, expires_at, access_key):
         return None
     deadline = time.monotonic() + REPLAY_WAIT_SECONDS
     while True:
@@ -249,7 +251,7 @@ async def authenticate(request: Request, ctx: Ctx) -> Principal:
         auth = signing.parse_authorization(request.headers.get("authorization", ""))
         sdk_date = signing.parse_sdk_date(request.headers.get("x-sdk-date", ""))
         expires = sdk_date + timedelta(seconds=ctx.settings.limits.signature_skew_seconds)
-        stored = await _claim_or_wait(ctx, auth.signature, expires)
+        stored = await _claim_or_wait(ctx, auth.signature, expires, auth.access_key)
         if stored is not None:
             raise Replayed(stored)
         setattr(request.state, IDEMPOTENCY_STATE, auth.signature)
@@ -288,6 +290,23 @@ async def project_scope(
 
 
 ProjectScope = Annotated[Scope, Depends(project_scope)]
+
+
+def unit_of_work(ctx: Ctx, scope: ProjectScope) -> Iterator[Session]:
+    """One session and one transaction for the request, bound to the caller's scope: committed when the
+    route returns, rolled back when it raises.
+
+    A plain generator, so FastAPI runs it in its threadpool like the plain `def` routes that use it;
+    `scope="function"` (see `UnitOfWork`) ends it right after the route returns, before the response is
+    sent, so a failed commit is the client's error response and never a success that was not kept. The
+    session carries its scope itself (`pin_scope`): tenant isolation does not depend on the context
+    variable reaching the worker thread.
+    """
+    with transaction(ctx.sessions) as session:
+        yield pin_scope(session, scope)
+
+
+UnitOfWork = Annotated[Session, Depends(unit_of_work, scope="function")]
 
 
 def operator(principal: CurrentPrincipal) -> Principal:

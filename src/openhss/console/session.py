@@ -27,7 +27,6 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
 from openhss.api.deps import AppContext, forget_token, get_context
-from openhss.api.routers import iam
 from openhss.db.engine import transaction
 from openhss.db.models import Project
 from openhss.db.tenancy import bind_scope
@@ -83,19 +82,11 @@ def require_login_csrf(request: Request, sent: str) -> None:
 
 
 def login(ctx: AppContext, username: str, password: str, source: str) -> str:
-    """Issue a token exactly as `POST /v3/auth/tokens` with the password method does."""
-    body = iam.TokenRequest.model_validate(
-        {
-            "auth": {
-                "identity": {
-                    "methods": ["password"],
-                    "password": {"user": {"name": username, "password": password}},
-                }
-            }
-        }
-    )
-    token, _payload = iam._issue(ctx, body, source)  # the API's own issuing path, throttle included
-    return token
+    """Issue a token exactly as `POST /v3/auth/tokens` with the password method does (the same
+    service call: password check, throttle and TTL)."""
+    login = identity.Login("password", username, password)
+    limits = ctx.settings.limits
+    return identity.log_in(ctx.sessions, ctx.box, ctx.throttle, source, login, limits.token_ttl_seconds).token
 
 
 def logout(ctx: AppContext, token: str) -> None:

@@ -122,9 +122,14 @@ class RequestNonce(Base):
     a repeat of the same signed request is answered with the first one's stored response."""
 
     __tablename__ = "request_nonces"
+    __table_args__ = (Index("ix_request_nonces_signer", "access_key", "claimed_at"),)
 
     signature: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # Who signed it and when this execution was claimed: a repeat is answered from the stored response
+    # only while it is the signer's latest claimed request (see `services.identity.claim_signature`).
+    access_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # NULL until the first execution has answered; a repeat waits for it.
     status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     response_headers: Mapped[str | None] = mapped_column(Text, nullable=True)

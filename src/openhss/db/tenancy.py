@@ -51,6 +51,7 @@ __all__ = [
     "bind_scope",
     "bound_scope",
     "guard_tenants",
+    "pin_scope",
     "scoped",
     "tenant_models",
     "unscoped",
@@ -179,6 +180,13 @@ def unscoped_block(session: Session, reason: str) -> Iterator[Session]:
 def bind_scope(scope: Scope) -> Token[Scope | None]:
     """Bind the scope of the request being served (context-local: one request never sees another's)."""
     return _current_scope.set(scope)
+
+
+def pin_scope(session: Session, scope: Scope) -> Session:
+    """Bind `scope` to this one session: its statements are filtered by it whatever thread or context
+    runs them (a request's unit of work is entered, used and committed on different worker threads)."""
+    session.info[_SESSION_SCOPE] = scope
+    return session
 
 
 def bound_scope(session: Session | None = None) -> Scope | None:

@@ -18,13 +18,15 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from openhss.db.engine import transaction
 from openhss.db.models import (
     AccessKey,
     AuthToken,
@@ -388,6 +390,62 @@ def issue_token(
     return token, row
 
 
+@dataclass(frozen=True, slots=True)
+class Login:
+    """What a caller proves to be given a token (IAM's `password` or `hw_ak_sk` method), and the
+    project the token is to be scoped to, by id or by name (neither: an unscoped token)."""
+
+    method: Literal["password", "hw_ak_sk"]
+    name: str  # the user name, or the access key
+    secret: str  # the password, or the secret key
+    project_id: str | None = None
+    project_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: str
+    row: AuthToken
+    user: User
+    project: Project | None
+
+
+def log_in(
+    sessions: sessionmaker[Session],
+    box: SecretBox,
+    throttle: LoginThrottle,
+    source: str,
+    login: Login,
+    ttl_seconds: int,
+) -> IssuedToken:
+    """Check the credentials and issue a token, in one transaction, under the per-source throttle.
+
+    The one issuing path of `POST /v3/auth/tokens` and the console's login form: the same password
+    check, throttle and TTL whichever door a user comes through. Its own transaction, because a failed
+    attempt must be counted after everything it touched was rolled back.
+    """
+    throttle.check(source)
+    try:
+        with transaction(sessions) as session:
+            if login.method == "password":
+                user = authenticate_password(session, login.name, login.secret)
+            else:
+                user = authenticate_key_pair(session, box, login.name, login.secret)
+            project_id = login.project_id
+            if not project_id and login.project_name:
+                found = session.scalar(select(Project.id).where(Project.name == login.project_name))
+                if found is None:
+                    raise InvalidRequest(f"project {login.project_name!r} does not exist")
+                project_id = str(found)
+            token, row = issue_token(session, user, ttl_seconds, project_id or None, login.method)
+            project = session.get(Project, project_id) if project_id else None
+            return IssuedToken(token, row, user, project)
+    except Unauthenticated as exc:
+        if not isinstance(exc, TooManyAttempts):
+            throttle.failed(source)
+        raise
+
+
 def resolve_token(session: Session, token: str) -> Principal:
     row = session.get(AuthToken, token_digest(token))
     if row is None:
@@ -422,21 +480,65 @@ class StoredResponse:
     body: bytes | None  # None: the response was too large to keep
 
 
-def claim_signature(session: Session, signature: str, expires_at: datetime) -> bool:
-    """Make this request the one execution of its signature; False when another already is.
+def claim_signature(session: Session, signature: str, expires_at: datetime, access_key: str) -> bool:
+    """Make this request the one execution of its signature; False when the repeat is to be answered
+    with another execution's response (one in flight, or the stored one).
+
+    Identical signed bytes are one request only while nothing else happened in between: the SDK signs
+    to the second and has no nonce, so a client that adds, removes and adds the same rule within one
+    second sends the first add's bytes again, and that second add is a new request. The stored answer
+    therefore stands for the signature only while it is its signer's latest claimed request; once the
+    same access key has claimed another since, a repeat is re-claimed and executes anew. A capture
+    replayed before the signer's next request still has no second effect (the case replay protection
+    is for: a retry or a copy of the request just made); one replayed after it re-executes, exactly as
+    the signer itself could, within the skew window.
 
     Runs in its own transaction (committed before the request executes), so a concurrent duplicate
-    sees the claim; the primary key decides races on both databases.
+    sees the claim; the primary key (first claim) and a compare-and-set on `claimed_at` (re-claim)
+    decide races on both databases.
     """
-    session.execute(delete(RequestNonce).where(RequestNonce.expires_at < _now()))
-    if session.get(RequestNonce, signature) is not None:
-        return False
-    try:
-        with session.begin_nested():
-            session.add(RequestNonce(signature=signature, expires_at=expires_at))
-    except IntegrityError:
-        return False
-    return True
+    now = _now()
+    session.execute(delete(RequestNonce).where(RequestNonce.expires_at < now))
+    row = session.get(RequestNonce, signature)
+    if row is None:
+        try:
+            with session.begin_nested():
+                session.add(
+                    RequestNonce(
+                        signature=signature, expires_at=expires_at, access_key=access_key, claimed_at=now
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+    if row.status_code is None or row.claimed_at is None or row.access_key is None:
+        return False  # still executing (or claimed before signers were kept): answer from it
+    since = row.claimed_at
+    intervening = session.scalar(
+        select(RequestNonce.signature)
+        .where(
+            RequestNonce.access_key == row.access_key,
+            RequestNonce.claimed_at > since,
+            RequestNonce.signature != signature,
+        )
+        .limit(1)
+    )
+    if intervening is None:
+        return False  # an immediate repeat: the stored answer is its answer
+    taken = session.execute(
+        update(RequestNonce)
+        .where(RequestNonce.signature == signature, RequestNonce.claimed_at == since)
+        .values(
+            claimed_at=now,
+            expires_at=expires_at,
+            status_code=None,
+            response_headers=None,
+            response_body=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.expire(row)
+    return int(getattr(taken, "rowcount", 0) or 0) == 1
 
 
 def store_response(session: Session, signature: str, response: StoredResponse) -> None:

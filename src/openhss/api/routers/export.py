@@ -163,7 +163,7 @@ def _vul_export_route(
 
 for _report, _image_type in exports.VUL_REPORTS.items():
     if _image_type == "local":
-        continue  # the HSS route, BatchExportLocalVulTask, in routers/image.py
+        continue  # the HSS route, BatchExportLocalVulTask, in routers/image_export.py
     router.add_api_route(
         f"/image/{_report}/export",
         _vul_export_route(_image_type),

@@ -18,9 +18,9 @@ from sqlalchemy import select
 from openhss.api.deps import AppContext, Ctx, CurrentPrincipal, forget_token
 from openhss.db.engine import transaction
 from openhss.db.models import AuthToken, Project, User
-from openhss.domain.errors import InvalidRequest, Unauthenticated
+from openhss.domain.errors import InvalidRequest
 from openhss.services import identity
-from openhss.services.identity import Principal, TooManyAttempts
+from openhss.services.identity import Principal
 
 router = APIRouter(prefix="/v3", tags=["iam"])
 
@@ -75,48 +75,21 @@ def _iso(dt: datetime) -> str:
     return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _issue(ctx: AppContext, body: TokenRequest, source: str) -> tuple[str, dict[str, Any]]:
+def login_of(body: TokenRequest) -> identity.Login:
+    """The IAM body as the identity service's login (its method with its credentials, its project)."""
     ident = body.auth.identity
-    limits = ctx.settings.limits
-    ctx.throttle.check(source)
-    try:
-        with transaction(ctx.sessions) as session:
-            user: User
-            if "password" in ident.methods and ident.password is not None:
-                user = identity.authenticate_password(
-                    session, ident.password.user.name, ident.password.user.password
-                )
-                method = "password"
-            elif "hw_ak_sk" in ident.methods and ident.hw_ak_sk is not None:
-                user = identity.authenticate_key_pair(
-                    session, ctx.box, ident.hw_ak_sk.access.key, ident.hw_ak_sk.secret.key
-                )
-                method = "hw_ak_sk"
-            else:
-                raise InvalidRequest(
-                    "auth.identity.methods must be password or hw_ak_sk with its credentials"
-                )
-            project_id = _scope_project(session, body)
-            token, row = identity.issue_token(session, user, limits.token_ttl_seconds, project_id, method)
-            return token, _token_body(row, user, session.get(Project, project_id) if project_id else None)
-    except Unauthenticated as exc:
-        if not isinstance(exc, TooManyAttempts):
-            ctx.throttle.failed(source)
-        raise
-
-
-def _scope_project(session: Any, body: TokenRequest) -> str | None:
     scope = body.auth.scope
-    if scope is None or scope.project is None:
-        return None
-    if scope.project.id:
-        return scope.project.id
-    if scope.project.name:
-        pid = session.scalar(select(Project.id).where(Project.name == scope.project.name))
-        if pid is None:
-            raise InvalidRequest(f"project {scope.project.name!r} does not exist")
-        return str(pid)
-    raise InvalidRequest("auth.scope.project needs id or name")
+    project = scope.project if scope is not None else None
+    if project is not None and not project.id and not project.name:
+        raise InvalidRequest("auth.scope.project needs id or name")
+    pid, pname = (project.id, project.name) if project is not None else (None, None)
+    if "password" in ident.methods and ident.password is not None:
+        user = ident.password.user
+        return identity.Login("password", user.name, user.password, pid, pname)
+    if "hw_ak_sk" in ident.methods and ident.hw_ak_sk is not None:
+        pair = ident.hw_ak_sk
+        return identity.Login("hw_ak_sk", pair.access.key, pair.secret.key, pid, pname)
+    raise InvalidRequest("auth.identity.methods must be password or hw_ak_sk with its credentials")
 
 
 def _token_body(row: AuthToken, user: User, project: Project | None) -> dict[str, Any]:
@@ -140,9 +113,18 @@ def _token_body(row: AuthToken, user: User, project: Project | None) -> dict[str
 @router.post("/auth/tokens", status_code=201)
 async def create_token(body: TokenRequest, request: Request, response: Response, ctx: Ctx) -> dict[str, Any]:
     source = request.client.host if request.client else "unknown"
-    token, payload = await run_in_threadpool(_issue, ctx, body, source)
-    response.headers["X-Subject-Token"] = token
-    return payload
+    login = login_of(body)
+    issued = await run_in_threadpool(
+        identity.log_in,
+        ctx.sessions,
+        ctx.box,
+        ctx.throttle,
+        source,
+        login,
+        ctx.settings.limits.token_ttl_seconds,
+    )
+    response.headers["X-Subject-Token"] = issued.token
+    return _token_body(issued.row, issued.user, issued.project)
 
 
 def _validate(ctx: AppContext, caller: Principal, token: str) -> dict[str, Any]:

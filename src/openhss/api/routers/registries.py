@@ -16,8 +16,9 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.orm import Session
 
 from openhss.api import schemas as s
-from openhss.api.deps import Ctx, OperatorPrincipal, ProjectScope
+from openhss.api.deps import Ctx, OperatorPrincipal, ProjectScope, UnitOfWork
 from openhss.api.routers.agent import parse_upload
+from openhss.api.rows import wire
 from openhss.api.schemas import Limit, Offset, StrictBody
 from openhss.db.engine import transaction
 from openhss.db.models import Registry
@@ -200,6 +201,10 @@ class ListCicdImagesResponse(BaseModel):
 
 
 async def _run(ctx: Ctx, fn: Callable[[Session], T]) -> T:
+    """A transaction of its own, for the two routes that cannot be one plain unit of work: the upload
+    reads its body asynchronously, and an update must not hold a transaction over the connectivity
+    check between reading the registry and writing it."""
+
     def work() -> T:
         with transaction(ctx.sessions) as session:
             return fn(session)
@@ -208,22 +213,7 @@ async def _run(ctx: Ctx, fn: Callable[[Session], T]) -> T:
 
 
 def _info(r: Registry) -> RegistryInfo:
-    return RegistryInfo(
-        id=r.registry_id,
-        registry_name=r.registry_name,
-        registry_type=r.registry_type,
-        api_version=r.api_version,
-        protocol=r.protocol,
-        registry_addr=r.registry_addr,
-        registry_username=r.registry_username,
-        namespace=r.namespace,
-        connect_cluster_id=r.connect_cluster_id,
-        get_scan_image_channel=r.get_scan_image_channel,
-        status=r.status,
-        fail_reason=r.fail_reason,
-        images_num=r.images_num,
-        latest_sync_time=r.latest_sync_time,
-    )
+    return wire(RegistryInfo, r, id=r.registry_id)
 
 
 def _types(text: str | None) -> tuple[str, ...]:
@@ -241,24 +231,21 @@ def _types(text: str | None) -> tuple[str, ...]:
 
 
 @router.post("/registries", response_model=s.EmptyResponse, summary="AddRegistry")
-async def add_registry(
-    scope: ProjectScope, ctx: Ctx, _op: OperatorPrincipal, body: AddRegistryRequestBody
+def add_registry(
+    scope: ProjectScope, ctx: Ctx, session: UnitOfWork, _op: OperatorPrincipal, body: AddRegistryRequestBody
 ) -> s.EmptyResponse:
     fields = RegistryFields(**body.model_dump())
     conn = registries.pending_connection(ctx.settings, ctx.box, fields)
-    await run_in_threadpool(registries.check_connectivity, ctx.settings, conn)
+    registries.check_connectivity(ctx.settings, conn)
 
-    def q(session: Session) -> s.EmptyResponse:
-        registries.add_registry(session, ctx.box, scope, fields)
-        return s.EmptyResponse()
-
-    return await _run(ctx, q)
+    registries.add_registry(session, ctx.box, scope, fields)
+    return s.EmptyResponse()
 
 
 @router.get("/registries", response_model=ListRegistryResponse, summary="ListRegistry")
-async def list_registry(
+def list_registry(
     scope: ProjectScope,
-    ctx: Ctx,
+    session: UnitOfWork,
     offset: Offset = 0,
     limit: Limit = 10,
     registry_name: Q128 = None,
@@ -269,43 +256,34 @@ async def list_registry(
 ) -> ListRegistryResponse:
     query = registries.RegistryQuery(registry_name, registry_id, _types(registry_type), registry_addr, status)
 
-    def q(session: Session) -> ListRegistryResponse:
-        total, rows = registries.list_registries(session, scope, query, offset, limit)
-        return ListRegistryResponse(total_num=total, data_list=[_info(r) for r in rows])
-
-    return await _run(ctx, q)
+    total, rows = registries.list_registries(session, scope, query, offset, limit)
+    return ListRegistryResponse(total_num=total, data_list=[_info(r) for r in rows])
 
 
 @router.post("/registries/batch-delete", response_model=s.EmptyResponse, summary="BatchDeleteRegistry")
-async def batch_delete_registry(
-    scope: ProjectScope, ctx: Ctx, _op: OperatorPrincipal, body: BatchDeleteRegistryRequestBody
+def batch_delete_registry(
+    scope: ProjectScope, session: UnitOfWork, _op: OperatorPrincipal, body: BatchDeleteRegistryRequestBody
 ) -> s.EmptyResponse:
-    def q(session: Session) -> s.EmptyResponse:
-        registries.delete_registries(session, scope, body.ids)
-        return s.EmptyResponse()
-
-    return await _run(ctx, q)
+    registries.delete_registries(session, scope, body.ids)
+    return s.EmptyResponse()
 
 
 @router.get(
     "/registries/statistics", response_model=ListRegistryStatisticsResponse, summary="ListRegistryStatistics"
 )
-async def list_registry_statistics(
-    scope: ProjectScope, ctx: Ctx, registry_type: Q256 = None
+def list_registry_statistics(
+    scope: ProjectScope, session: UnitOfWork, registry_type: Q256 = None
 ) -> ListRegistryStatisticsResponse:
     types = _types(registry_type)
 
-    def q(session: Session) -> ListRegistryStatisticsResponse:
-        ok, failed = registries.statistics(session, scope, types)
-        return ListRegistryStatisticsResponse(fail_num=failed, success_num=ok)
-
-    return await _run(ctx, q)
+    ok, failed = registries.statistics(session, scope, types)
+    return ListRegistryStatisticsResponse(fail_num=failed, success_num=ok)
 
 
 @router.get("/registries/images", response_model=ListRegistryImagesResponse, summary="ListRegistryImages")
-async def list_registry_images(
+def list_registry_images(
     scope: ProjectScope,
-    ctx: Ctx,
+    session: UnitOfWork,
     namespace: Q128 = None,
     image_name: Q128 = None,
     image_version: Annotated[str | None, Query(max_length=64)] = None,
@@ -359,48 +337,45 @@ async def list_registry_images(
         sort_desc=sort_dir == "desc" if sort_key else None,
     )
 
-    def q(session: Session) -> ListRegistryImagesResponse:
-        total, rows = registry_images.list_registry_images(session, scope, query, offset, limit)
-        return ListRegistryImagesResponse(
-            total_num=total,
-            data_list=[
-                RegistryImagesInfo(
-                    id=img.id,
-                    namespace=img.organization,
-                    image_name=img.image_name,
-                    image_id=img.image_id,
-                    image_digest=img.image_digest,
-                    image_version=img.image_version,
-                    image_type=registries.IMAGE_TYPE_OF.get(img.registry_type, "other"),
-                    registry_id=reg.registry_id,
-                    registry_name=reg.registry_name,
-                    registry_type=reg.registry_type,
-                    latest_version=ri.latest_version,
-                    scan_status=img.scan_status,
-                    scan_failed_desc=img.scan_failed_desc,
-                    scan_failed_code=img.scan_failed_desc,
-                    image_size=img.image_size,
-                    latest_update_time=img.latest_update_time,
-                    latest_scan_time=img.latest_scan_time,
-                    latest_sync_time=ri.latest_sync_time,
-                    vul_num=img.vul_num,
-                    unsafe_setting_num=img.unsafe_setting_num,
-                    malicious_file_num=img.malicious_file_num,
-                    scannable=True,
-                    is_multiple_arch=img.is_multi_arch,
-                    severity_level=img.severity_level,
-                )
-                for img, ri, reg in rows
-            ],
-        )
-
-    return await _run(ctx, q)
+    total, rows = registry_images.list_registry_images(session, scope, query, offset, limit)
+    return ListRegistryImagesResponse(
+        total_num=total,
+        data_list=[
+            RegistryImagesInfo(
+                id=img.id,
+                namespace=img.organization,
+                image_name=img.image_name,
+                image_id=img.image_id,
+                image_digest=img.image_digest,
+                image_version=img.image_version,
+                image_type=registries.IMAGE_TYPE_OF.get(img.registry_type, "other"),
+                registry_id=reg.registry_id,
+                registry_name=reg.registry_name,
+                registry_type=reg.registry_type,
+                latest_version=ri.latest_version,
+                scan_status=img.scan_status,
+                scan_failed_desc=img.scan_failed_desc,
+                scan_failed_code=img.scan_failed_desc,
+                image_size=img.image_size,
+                latest_update_time=img.latest_update_time,
+                latest_scan_time=img.latest_scan_time,
+                latest_sync_time=ri.latest_sync_time,
+                vul_num=img.vul_num,
+                unsafe_setting_num=img.unsafe_setting_num,
+                malicious_file_num=img.malicious_file_num,
+                scannable=True,
+                is_multiple_arch=img.is_multi_arch,
+                severity_level=img.severity_level,
+            )
+            for img, ri, reg in rows
+        ],
+    )
 
 
 @router.get("/cicd/images", response_model=ListCicdImagesResponse, summary="ListCicdImages")
-async def list_cicd_images(
+def list_cicd_images(
     scope: ProjectScope,
-    ctx: Ctx,
+    session: UnitOfWork,
     namespace: Q128 = None,
     image_name: Q128 = None,
     image_version: Annotated[str | None, Query(max_length=64)] = None,
@@ -444,38 +419,35 @@ async def list_cicd_images(
         sort_desc=sort_dir == "desc" if sort_key else None,
     )
 
-    def q(session: Session) -> ListCicdImagesResponse:
-        total, rows = registry_images.list_cicd_images(session, scope, query, offset, limit)
-        return ListCicdImagesResponse(
-            total_num=total,
-            data_list=[
-                CICDImageResponseInfo(
-                    image_id=img.image_id,
-                    cicd_name=img.registry_name,
-                    namespace=img.organization,
-                    image_name=img.image_name,
-                    image_digest=img.image_digest,
-                    image_version=img.image_version,
-                    registry_name=img.registry_name,
-                    image_type="cicd",
-                    registry_type=img.registry_type,
-                    latest_version=True,
-                    scan_status=img.scan_status,
-                    scan_failed_desc=img.scan_failed_desc,
-                    scan_failed_code=img.scan_failed_desc,
-                    image_size=img.image_size,
-                    latest_update_time=img.latest_update_time,
-                    latest_scan_time=img.latest_scan_time,
-                    vul_num=img.vul_num,
-                    unsafe_setting_num=img.unsafe_setting_num,
-                    malicious_file_num=img.malicious_file_num,
-                    severity_level=img.severity_level,
-                )
-                for img in rows
-            ],
-        )
-
-    return await _run(ctx, q)
+    total, rows = registry_images.list_cicd_images(session, scope, query, offset, limit)
+    return ListCicdImagesResponse(
+        total_num=total,
+        data_list=[
+            CICDImageResponseInfo(
+                image_id=img.image_id,
+                cicd_name=img.registry_name,
+                namespace=img.organization,
+                image_name=img.image_name,
+                image_digest=img.image_digest,
+                image_version=img.image_version,
+                registry_name=img.registry_name,
+                image_type="cicd",
+                registry_type=img.registry_type,
+                latest_version=True,
+                scan_status=img.scan_status,
+                scan_failed_desc=img.scan_failed_desc,
+                scan_failed_code=img.scan_failed_desc,
+                image_size=img.image_size,
+                latest_update_time=img.latest_update_time,
+                latest_scan_time=img.latest_scan_time,
+                vul_num=img.vul_num,
+                unsafe_setting_num=img.unsafe_setting_num,
+                malicious_file_num=img.malicious_file_num,
+                severity_level=img.severity_level,
+            )
+            for img in rows
+        ],
+    )
 
 
 class UploadCicdImageResponse(BaseModel):
@@ -516,9 +488,9 @@ async def upload_cicd_image(
 
 
 @router.post("/image-sync/tasks", response_model=s.EmptyResponse, summary="CreateImageSynchronizeTask")
-async def create_image_synchronize_task(
+def create_image_synchronize_task(
     scope: ProjectScope,
-    ctx: Ctx,
+    session: UnitOfWork,
     _op: OperatorPrincipal,
     body: CreateImageSynchronizeTaskRequestInfo,
     region: Region = None,
@@ -531,11 +503,8 @@ async def create_image_synchronize_task(
         if not ids:
             raise InvalidRequest("registry_info must name registries by registry_id")
 
-    def q(session: Session) -> s.EmptyResponse:
-        registries.queue_syncs(session, scope, ids)
-        return s.EmptyResponse()
-
-    return await _run(ctx, q)
+    registries.queue_syncs(session, scope, ids)
+    return s.EmptyResponse()
 
 
 # --- parametric routes -------------------------------------------------------------------------------
@@ -567,14 +536,11 @@ async def update_registry(
 
 
 @router.delete("/registries/{id}", response_model=s.EmptyResponse, summary="DeleteRegistry")
-async def delete_registry(
+def delete_registry(
     scope: ProjectScope,
-    ctx: Ctx,
+    session: UnitOfWork,
     _op: OperatorPrincipal,
     id: RegistryIdPath,
 ) -> s.EmptyResponse:
-    def q(session: Session) -> s.EmptyResponse:
-        registries.delete_registries(session, scope, [id])
-        return s.EmptyResponse()
-
-    return await _run(ctx, q)
+    registries.delete_registries(session, scope, [id])
+    return s.EmptyResponse()

@@ -5,7 +5,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from openhss.api.routers import agent, events, export, image, registries, rematch, vex, vulnerability
+from openhss.api.routers import (
+    agent,
+    events,
+    export,
+    image_export,
+    image_finding,
+    image_local,
+    image_scan,
+    image_vulnerability,
+    image_whitelist,
+    registries,
+    rematch,
+    vex,
+    vulnerability,
+)
 
 V5_ROUTERS: list[APIRouter] = [
     vulnerability.router,
@@ -13,7 +27,14 @@ V5_ROUTERS: list[APIRouter] = [
     rematch.router,
     vex.router,
     events.router,
-    image.router,
+    # The image routers with literal paths first: `/image/whitelists/{id}` or `/image/local/hosts` must
+    # not be captured by `/image/{image_id}/...` (vulnerability and finding routers, parametric last).
+    image_local.router,
+    image_scan.router,
+    image_export.router,
+    image_whitelist.router,
+    image_vulnerability.router,
+    image_finding.router,
     export.router,
     agent.router,
 ]

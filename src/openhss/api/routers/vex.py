@@ -21,7 +21,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from openhss.api.deps import Ctx, OperatorPrincipal, ProjectScope
+from openhss.api.deps import Ctx, OperatorPrincipal, ProjectScope, UnitOfWork
 from openhss.api.schemas import Limit, Offset
 from openhss.db.engine import transaction
 from openhss.domain import vex as dv
@@ -63,25 +63,10 @@ class ListVexStatementsResponse(BaseModel):
     data_list: list[VexStatementInfo]
 
 
-class SuppressionInfo(BaseModel):
-    image_id: str
-    image_name: str
-    image_version: str
-    vul_id: str
-    status: str
-    reason: str
-    source: str
-    statement_id: str
-    whitelist_id: str
-    justification: str
-    author: str
-    handled_time: int
-    expires_at: int
-
-
 class ListSuppressionsResponse(BaseModel):
     total_num: int
-    data_list: list[SuppressionInfo]
+    # The service's rows are the wire rows (a stdlib dataclass validates as a model): one field list.
+    data_list: list[vex.Suppression]
 
 
 class ImportVexResponse(BaseModel):
@@ -198,40 +183,15 @@ async def export_vex_document(
 
 
 @router.get("/suppressions", response_model=ListSuppressionsResponse, summary="ListSuppressedFindings")
-async def list_suppressed_findings(
+def list_suppressed_findings(
     scope: ProjectScope,
-    ctx: Ctx,
+    session: UnitOfWork,
     offset: Offset = 0,
     limit: Limit = 10,
     image_type: Annotated[Literal["local", "registry", "cicd", "cluster"] | None, Query()] = None,
     image_id: Q256 = None,
     vul_id: Q256 = None,
 ) -> ListSuppressionsResponse:
-    def work() -> ListSuppressionsResponse:
-        with transaction(ctx.sessions) as session:
-            total, rows = vex.suppressions(
-                session, scope, vex.ExportFilter(image_type, image_id, vul_id), offset, limit
-            )
-        return ListSuppressionsResponse(
-            total_num=total,
-            data_list=[
-                SuppressionInfo(
-                    image_id=r.image_id,
-                    image_name=r.image_name,
-                    image_version=r.image_version,
-                    vul_id=r.vul_id,
-                    status=r.status,
-                    reason=r.reason,
-                    source=r.source,
-                    statement_id=r.statement_id,
-                    whitelist_id=r.whitelist_id,
-                    justification=r.justification,
-                    author=r.author,
-                    handled_time=r.handled_time,
-                    expires_at=r.expires_at,
-                )
-                for r in rows
-            ],
-        )
-
-    return await run_in_threadpool(work)
+    f = vex.ExportFilter(image_type, image_id, vul_id)
+    total, rows = vex.suppressions(session, scope, f, offset, limit)
+    return ListSuppressionsResponse(total_num=total, data_list=rows)
