@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 BLOCK: Final = 512
 _ZERO_BLOCK: Final = bytes(BLOCK)
+#: The PAX fields of a member that has none (most of them): shared, never written to.
+_NO_FIELDS: Final[dict[str, bytes]] = {}
 #: Hostile members listed by name per layer; more are counted in one line.
 MAX_SKIP_RECORDS: Final = 100
 CHUNK: Final = 1024 * 1024
@@ -100,6 +102,10 @@ def normalize_path(name: str) -> str | None:
     A leading `/` is dropped, as every tar implementation does; `a/../b` becomes `b`. The empty
     string (the root itself) is returned as "" so callers can skip it.
     """
+    while name.startswith("./"):
+        name = name[2:]
+    if not name.startswith((".", "/")) and "//" not in name and "/." not in name and not name.endswith("/"):
+        return name  # already normal: no empty, `.` or `..` segment can hide in it (most members)
     parts: list[str] = []
     for seg in name.split("/"):
         if seg in ("", "."):
@@ -226,7 +232,12 @@ def _parse_number(field_: bytes) -> int:
         if field_[0] & 0x40:
             raise CorruptImage("negative number in tar header")
         return value
-    text = field_.split(b"\x00", 1)[0].strip(b" \x00")
+    text = field_.partition(b"\x00")[0]
+    try:
+        return int(text, 8)  # the common case: digits, maybe padded with spaces (int() strips them)
+    except ValueError:
+        pass
+    text = text.strip(b" ")
     if not text:
         return 0
     try:
@@ -697,7 +708,7 @@ class LayerReader:
             if block == _ZERO_BLOCK:
                 break
             stored = _parse_number(block[148:156])
-            unsigned = sum(block) - sum(block[148:156]) + 256
+            unsigned = sum(block) - sum(block[148:156]) + 256  # the checksum field counts as spaces
             if stored != unsigned and stored != _signed_checksum(block):
                 raise CorruptImage("invalid tar header checksum (not a tar stream, or corrupt)")
             typeflag = block[156:157]
@@ -717,7 +728,7 @@ class LayerReader:
             self.stats.members += 1
             if self.stats.members > self.limits.max_members:
                 raise ImageOversized(f"layer has more than {self.limits.max_members} tar members")
-            fields = {**self._global_pax, **pax}
+            fields = {**self._global_pax, **pax} if pax or self._global_pax else _NO_FIELDS
             name = _cstr(block[0:100])
             if block[257:263] == b"ustar\x00":
                 prefix = _cstr(block[345:500])
@@ -749,7 +760,16 @@ class LayerReader:
             data_size = size if kind is EntryKind.FILE else 0
             if kind is not EntryKind.FILE and size:
                 self._skip(size + (-size) % BLOCK)  # links/dirs/devices carry no data; skip any anyway
-            yield from self._emit(block, fields, raw_name, raw_link, kind, data_size)
+            entry = self._entry(block, fields, raw_name, raw_link, kind, data_size)
+            if entry is not None:
+                if kind is EntryKind.FILE:
+                    member = _MemberReader(self, data_size)
+                    yield entry, member  # type: ignore[misc]
+                    if member.remaining:
+                        self._skip(member.remaining)
+                        member.remaining = 0
+                else:
+                    yield entry, None
             if data_size:
                 self._skip((-data_size) % BLOCK)
         self._drain()
@@ -757,7 +777,7 @@ class LayerReader:
         if self._unlisted_skips:
             self.skipped.append(("", f"{self._unlisted_skips} more hostile tar members skipped"))
 
-    def _emit(
+    def _entry(
         self,
         block: bytes,
         fields: dict[str, bytes],
@@ -765,27 +785,30 @@ class LayerReader:
         raw_link: bytes,
         kind: EntryKind,
         size: int,
-    ) -> Iterator[tuple[FileEntry, BinaryIO | None]]:
+    ) -> FileEntry | None:
+        """The member as analyzers see it, or None (skipped, recorded) with its data already skipped.
+
+        A plain function, not a generator: it runs for every member, and the walk of a layer of
+        small files is mostly this and the header parse."""
         name = _decode(raw_name)
         problem = self._path_problem(name)
         if problem:
             self._skip_member(name, problem, size)
-            return
+            return None
         if "\x00" in name:
             self.warnings.append(f"skipped member with NUL in its name: {name!r}")
             self._skip(size)
-            return
+            return None
         path = normalize_path(name)
         if path is None:
             self.warnings.append(f"skipped member escaping the image root: {name!r}")
             self._skip(size)
-            return
+            return None
         if not path:
             self._skip(size)  # the root directory itself
-            return
-        base = posixpath.basename(path)
+            return None
+        parent, _, base = path.rpartition("/")
         if base.startswith(WHITEOUT_PREFIX):
-            parent = posixpath.dirname(path)
             if base == OPAQUE_MARKER:
                 self.opaque_dirs.append(parent)
             elif base == WHITEOUT_PREFIX or base.startswith(".wh..wh."):
@@ -793,20 +816,31 @@ class LayerReader:
             else:
                 self.whiteouts.append(posixpath.join(parent, base[len(WHITEOUT_PREFIX) :]))
             self._skip(size)
-            return
+            return None
         linkname = _decode(raw_link)
         if kind is EntryKind.HARDLINK:
             target = normalize_path(linkname)
             if not target:
                 self.warnings.append(f"skipped hard link {path!r} escaping the image root: {linkname!r}")
-                return
+                return None
             linkname = target
         elif kind is EntryKind.SYMLINK:
             problem = self._path_problem(linkname, "link target")
             if problem:
                 self._skip_member(path, problem, size)
-                return
-        entry = FileEntry(
+                return None
+        if not fields:
+            return FileEntry(
+                path,
+                size,
+                _parse_number(block[100:108]) & 0o7777,
+                kind,
+                _parse_number(block[108:116]),
+                _parse_number(block[116:124]),
+                linkname,
+                _parse_number(block[136:148]),
+            )
+        return FileEntry(
             path=path,
             size=size,
             mode=_num(fields, "mode", block[100:108]) & 0o7777,
@@ -816,14 +850,6 @@ class LayerReader:
             linkname=linkname,
             mtime=_num(fields, "mtime", block[136:148]),
         )
-        if kind is EntryKind.FILE:
-            member = _MemberReader(self, size)
-            yield entry, member  # type: ignore[misc]
-            if member.remaining:
-                self._skip(member.remaining)
-                member.remaining = 0
-        else:
-            yield entry, None
 
 
 def _num(fields: dict[str, bytes], key: str, raw: bytes) -> int:

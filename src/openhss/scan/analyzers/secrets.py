@@ -257,6 +257,9 @@ class SecretEngine:
     _kw_rules: list[tuple[int, ...]] = field(default_factory=list)
     _unkeyed: list[int] = field(default_factory=list)
     _exclude: Any = None
+    #: The same exclusions as an RE2 set: a DFA-only yes/no, several times cheaper per call than a
+    #: search (which also locates the match). Asked for every file of every layer.
+    _exclude_set: Any = None
 
     def __post_init__(self) -> None:
         by_kw: dict[str, list[int]] = {}
@@ -271,6 +274,13 @@ class SecretEngine:
         self._kw_rules = [tuple(v) for v in by_kw.values()]
         paths = list(self.excluded_paths)
         self._exclude = _compile("|".join(f"(?:{p})" for p in paths)) if paths else None
+        self._exclude_set = None
+        if paths:
+            exclude_set = re2.Set.SearchSet()
+            for p in paths:
+                exclude_set.Add(p.encode())
+            exclude_set.Compile()
+            self._exclude_set = exclude_set
 
     @classmethod
     def from_documents(cls, docs: Iterable[dict[str, Any]]) -> SecretEngine:
@@ -295,7 +305,15 @@ class SecretEngine:
         return cls(rules=rules, global_allow=glob, excluded_paths=excluded)
 
     def path_excluded(self, path: str) -> bool:
-        return self._exclude is not None and self._exclude.search(path.encode()) is not None
+        if self._exclude is None:
+            return False
+        raw = path.encode()
+        if self._exclude_set.Match(raw):
+            return True
+        # A set's DFA that runs out of memory answers "no match" rather than falling back as a
+        # search does: a "no" is confirmed by the search (excluded paths, the bulk of an image, are
+        # answered by the set alone).
+        return self._exclude.search(raw) is not None
 
     def path_rules(self, path: str) -> list[SecretRule]:
         """Rules that fire on a path alone (e.g. a PKCS#12 key store)."""
