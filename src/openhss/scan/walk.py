@@ -261,6 +261,12 @@ def analyze_layer(
                 sha = _digest_rest(hashlib.sha256(head), member)
                 _observe(digesters, entry, sha, result)
             continue
+        if entry.size <= SPOOL_IN_MEMORY:  # nearly every member: no spool, no context manager
+            small, sha = _in_memory(member, entry, head, bool(digesters))
+            for analyzer in fits:
+                _run(analyzer, entry, small, result, wb)
+            _observe(digesters, entry, sha, result)
+            continue
         try:
             with _spool(member, entry, wb, head, hashlib.sha256(head) if digesters else None) as (buf, sha):
                 for analyzer in fits:
@@ -289,6 +295,14 @@ def analyze_layer(
     )
 
 
+def _in_memory(member: BinaryIO, entry: FileEntry, head: bytes, digest: bool) -> tuple[BinaryIO, str]:
+    """A small member's bytes as a BytesIO (and their SHA-256 when asked): the header gives the exact
+    size, so it is one read, and the BytesIO shares those very bytes instead of copying them."""
+    rest = member.read(entry.size - len(head))
+    data = head + rest if head else rest
+    return io.BytesIO(data), hashlib.sha256(data).hexdigest() if digest else ""
+
+
 @contextmanager
 def _spool(
     member: BinaryIO, entry: FileEntry, wb: WalkBudget, head: bytes, digest: hashlib._Hash | None
@@ -298,11 +312,7 @@ def _spool(
     `head` is what content sniffing already read; with `digest`, the SHA-256 is taken on the way."""
     on_disk = entry.size > SPOOL_IN_MEMORY
     if not on_disk:
-        # The header gives the exact size: one read, and a BytesIO over those very bytes (no copy).
-        rest = member.read(entry.size - len(head))
-        if digest is not None:
-            digest.update(rest)
-        yield io.BytesIO(head + rest if head else rest), digest.hexdigest() if digest is not None else ""
+        yield _in_memory(member, entry, head, digest is not None)
         return
     reserve = wb.quota.reserve(entry.size, "spooling it") if wb.quota is not None and on_disk else None
     with reserve if reserve is not None else _no_reservation():
