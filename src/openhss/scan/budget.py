@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Final
@@ -110,6 +110,15 @@ def running(budget: FileBudget) -> Iterator[FileBudget]:
         yield budget
     finally:
         _current.reset(token)
+
+
+def install(budget: FileBudget) -> Token[FileBudget | None]:
+    """`running` without the context manager, for the walker's per-file hot path: pair with `restore`."""
+    return _current.set(budget)
+
+
+def restore(token: Token[FileBudget | None]) -> None:
+    _current.reset(token)
 
 
 def current() -> FileBudget | None:

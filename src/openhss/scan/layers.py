@@ -15,6 +15,7 @@ through `zstandard`, both streaming. Whiteouts are not yielded as files: they de
 from __future__ import annotations
 
 import bz2
+import contextlib
 import hashlib
 import io
 import logging
@@ -37,9 +38,16 @@ from openhss.scan.errors import CorruptImage, DiffIdMismatch, ImageOversized
 log = logging.getLogger(__name__)
 
 BLOCK: Final = 512
+_ZERO_BLOCK: Final = bytes(BLOCK)
+#: The PAX fields of a member that has none (most of them): shared, never written to.
+_NO_FIELDS: Final[dict[str, bytes]] = {}
 #: Hostile members listed by name per layer; more are counted in one line.
 MAX_SKIP_RECORDS: Final = 100
 CHUNK: Final = 1024 * 1024
+#: Piece of uncompressed tar the decompression thread hands over (at most `depth` of them queued).
+PUMP_CHUNK: Final = 256 * 1024
+#: Read size of a seekable plain tar, whose member data is seeked over rather than read.
+SEEK_CHUNK: Final = 64 * 1024
 WHITEOUT_PREFIX: Final = ".wh."
 OPAQUE_MARKER: Final = ".wh..wh..opq"
 
@@ -94,6 +102,10 @@ def normalize_path(name: str) -> str | None:
     A leading `/` is dropped, as every tar implementation does; `a/../b` becomes `b`. The empty
     string (the root itself) is returned as "" so callers can skip it.
     """
+    while name.startswith("./"):
+        name = name[2:]
+    if not name.startswith((".", "/")) and "//" not in name and "/." not in name and not name.endswith("/"):
+        return name  # already normal: no empty, `.` or `..` segment can hide in it (most members)
     parts: list[str] = []
     for seg in name.split("/"):
         if seg in ("", "."):
@@ -220,7 +232,12 @@ def _parse_number(field_: bytes) -> int:
         if field_[0] & 0x40:
             raise CorruptImage("negative number in tar header")
         return value
-    text = field_.split(b"\x00", 1)[0].strip(b" \x00")
+    text = field_.partition(b"\x00")[0]
+    try:
+        return int(text, 8)  # the common case: digits, maybe padded with spaces (int() strips them)
+    except ValueError:
+        pass
+    text = text.strip(b" ")
     if not text:
         return 0
     try:
@@ -361,6 +378,92 @@ class Prefetcher(io.RawIOBase):
         super().close()
 
 
+class _Pump:
+    """Decompression (and diff_id hashing) in a thread of its own, `depth` chunks ahead of the parser.
+
+    ISA-L inflate, zstd, xz, bzip2 and sha256 all release the GIL, so on two cores the tar parsing and
+    the analyzers run while the next megabytes are inflated, instead of after: the walk costs the
+    larger of the two, not their sum. The bounded queue keeps memory at `depth` chunks. Errors of the
+    thread (corrupt stream, a source's digest mismatch) are raised on the consumer's next `get`, after
+    every byte that preceded them, so the parser reports what it would have reported reading inline.
+    """
+
+    def __init__(
+        self,
+        stream: BinaryIO,
+        raw: BinaryIO,
+        hasher: hashlib._Hash | None,
+        compression: str,
+        chunk: int = PUMP_CHUNK,
+        depth: int = 4,
+    ) -> None:
+        self._stream = stream
+        self._chunk = chunk
+        self._raw = raw
+        self._hasher = hasher
+        self._compression = compression
+        self._queue: queue.Queue[bytes | BaseException] = queue.Queue(depth)
+        self._stop = threading.Event()
+        self._end: BaseException | None = None
+        self._eof = False
+        self._thread = threading.Thread(target=self._run, name="layer-inflate", daemon=True)
+        self._thread.start()
+
+    def _put(self, item: bytes | BaseException) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                try:
+                    data = self._stream.read(self._chunk)
+                except _DECOMPRESS_ERRORS as exc:
+                    raise CorruptImage(f"corrupt {self._compression} layer stream: {exc}") from None
+                if not data:
+                    break
+                if self._hasher is not None:
+                    self._hasher.update(data)
+                if not self._put(data):
+                    return
+            else:
+                return
+            # A digest-verifying source checks the blob at its end, whatever trails the compressed data.
+            while self._raw.read(CHUNK):
+                if self._stop.is_set():
+                    return
+            self._put(b"")
+        except BaseException as exc:  # handed to the consumer thread
+            self._put(exc)
+
+    def get(self) -> bytes:
+        """The next chunk of the uncompressed stream; b"" at its end."""
+        if self._end is not None:
+            raise self._end
+        if self._eof:
+            return b""
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            self._end = item
+            raise item
+        if not item:
+            self._eof = True
+        return item
+
+    def close(self) -> None:
+        """Stop the thread (the consumer is done or gave up) and wait for it: nothing reads afterwards."""
+        self._stop.set()
+        while self._thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                self._queue.get(timeout=0.1)
+        self._thread.join()
+
+
 @dataclass(slots=True)
 class LayerStats:
     members: int = 0
@@ -381,6 +484,10 @@ class LayerReader:
     before the iteration has ended. When the stored blob *is* the tar (`blob_digest` equals the
     diff_id and no compression was found), the source's own verification of the blob already covers
     it and the bytes are not hashed twice.
+
+    A compressed, hashed or non-seekable layer is inflated (and hashed) by a `_Pump` thread in pieces
+    of `pump_chunk` bytes while this thread parses headers; a seekable plain tar is read inline and its
+    unwanted member data seeked over. Either way headers and member data are sliced from one buffer.
     """
 
     def __init__(
@@ -393,7 +500,11 @@ class LayerReader:
         hash_diff_id: bool = False,
         expected_diff_id: str = "",
         blob_digest: str = "",
+        pump_chunk: int = PUMP_CHUNK,
     ) -> None:
+        if pump_chunk <= 0:
+            raise ValueError(f"pump_chunk must be positive, not {pump_chunk}")
+        self._pump_chunk = pump_chunk
         self.limits = limits or Limits()
         self.budget = budget
         self._raw = stream
@@ -413,6 +524,11 @@ class LayerReader:
         self.stats = LayerStats()
         self._global_pax: dict[str, bytes] = {}
         self._seek_ok = False
+        #: Uncompressed bytes not yet parsed: `_buf[_pos:]`. Headers and member data are sliced out
+        #: of it, and skipped data is only stepped over, never copied.
+        self._buf = b""
+        self._pos = 0
+        self._pump: _Pump | None = None
 
     @property
     def diff_id(self) -> str:
@@ -428,48 +544,68 @@ class LayerReader:
         if self.budget is not None:
             self.budget.charge(n)
 
-    def _read_some(self, n: int) -> bytes:
-        assert self._stream is not None
-        try:
-            data = self._stream.read(n)
-        except _DECOMPRESS_ERRORS as exc:
-            raise CorruptImage(f"corrupt {self.stats.compression} layer stream: {exc}") from None
+    def _next_chunk(self) -> bytes:
+        """The next piece of the uncompressed tar (b"" at its end), charged against the limits.
+
+        Compressed and hashed layers come from the decompression thread (`_Pump`); a seekable plain
+        tar is read here directly, in small pieces, since member data is skipped by seeking.
+        """
+        if self._pump is not None:
+            data = self._pump.get()
+        else:
+            assert self._stream is not None
+            try:
+                data = self._stream.read(SEEK_CHUNK)
+            except _DECOMPRESS_ERRORS as exc:
+                raise CorruptImage(f"corrupt {self.stats.compression} layer stream: {exc}") from None
         if data:
             self._charge(len(data))
-            if self._hasher is not None:
-                self._hasher.update(data)
         return data
 
     def _read_exact(self, n: int, what: str) -> bytes:
-        data = self._read_some(n)
-        if len(data) == n:
-            return data
-        parts = [data]
-        got = len(data)
+        buf, pos = self._buf, self._pos
+        end = pos + n
+        if end <= len(buf):
+            self._pos = end
+            return buf[pos:end]
+        parts = [buf[pos:]]
+        got = len(buf) - pos
         while got < n:
-            more = self._read_some(n - got)
-            if not more:
+            chunk = self._next_chunk()
+            if not chunk:
+                self._buf, self._pos = b"", 0
                 raise CorruptImage(f"layer tar truncated in {what} ({got} of {n} bytes)")
-            parts.append(more)
-            got += len(more)
+            take = min(n - got, len(chunk))
+            parts.append(chunk[:take])
+            self._buf, self._pos = chunk, take
+            got += take
         return b"".join(parts)
 
     def _skip(self, n: int) -> None:
+        left = len(self._buf) - self._pos
+        if n <= left:
+            self._pos += n
+            return
+        n -= left
+        self._buf, self._pos = b"", 0
         if self._seek_ok and n > 0:
             self._charge(n)
             assert self._stream is not None
             self._stream.seek(n, io.SEEK_CUR)
             return
         while n > 0:
-            data = self._read_some(min(n, CHUNK))
-            if not data:
+            chunk = self._next_chunk()
+            if not chunk:
                 raise CorruptImage("layer tar truncated in member data")
-            n -= len(data)
+            if len(chunk) > n:
+                self._buf, self._pos = chunk, n
+                return
+            n -= len(chunk)
 
     def tell(self) -> int:
         """Offset in the underlying seekable plain tar (where the current member's data starts)."""
         assert self._stream is not None
-        return self._stream.tell()
+        return self._stream.tell() - (len(self._buf) - self._pos)
 
     def _drain(self) -> None:
         """Consume trailing padding and let the decompressor and any verifying source see EOF."""
@@ -477,28 +613,31 @@ class LayerReader:
             assert self._stream is not None
             here = self._stream.tell()
             self._charge(max(0, self._stream.seek(0, io.SEEK_END) - here))
+            self._buf, self._pos = b"", 0
             return
-        while self._read_some(CHUNK):
-            pass
-        raw = self._raw
-        while raw.read(CHUNK):
+        self._buf, self._pos = b"", 0
+        while self._next_chunk():
             pass
 
     def _read_header_block(self) -> bytes:
-        first = self._read_some(BLOCK)
-        if not first:
-            # Every real writer ends with zero blocks; without them a truncated compressed stream
-            # (zstd gives no end-of-frame error) would pass as a shorter, valid layer.
-            raise CorruptImage("layer tar truncated: stream ended without the end-of-archive marker")
-        if len(first) < BLOCK:
-            rest = self._read_some(BLOCK - len(first))
-            first += rest
-            while len(first) < BLOCK and rest:
-                rest = self._read_some(BLOCK - len(first))
-                first += rest
-            if len(first) < BLOCK:
-                raise CorruptImage("layer tar truncated inside a header")
-        return first
+        buf, pos = self._buf, self._pos
+        if pos + BLOCK <= len(buf):
+            self._pos = pos + BLOCK
+            return buf[pos : pos + BLOCK]
+        if pos == len(buf):
+            chunk = self._next_chunk()
+            if not chunk:
+                # Every real writer ends with zero blocks; without them a truncated compressed stream
+                # (zstd gives no end-of-frame error) would pass as a shorter, valid layer.
+                raise CorruptImage("layer tar truncated: stream ended without the end-of-archive marker")
+            self._buf, self._pos = chunk, 0
+            if len(chunk) >= BLOCK:
+                self._pos = BLOCK
+                return chunk[:BLOCK]
+        try:
+            return self._read_exact(BLOCK, "header")
+        except CorruptImage:
+            raise CorruptImage("layer tar truncated inside a header") from None
 
     def _long_data(self, size: int, what: str) -> bytes:
         """The data of a long-name/PAX pseudo member, or b"" when it is over the limit.
@@ -549,15 +688,27 @@ class LayerReader:
             self._seek_ok = self._stream is self._raw and self._hasher is None
         except _DECOMPRESS_ERRORS as exc:
             raise CorruptImage(f"cannot open layer stream: {exc}") from None
+        if not self._seek_ok:
+            self._pump = _Pump(
+                self._stream, self._raw, self._hasher, self.stats.compression, self._pump_chunk
+            )
+        try:
+            yield from self._members()
+        finally:
+            if self._pump is not None:
+                self._pump.close()
+                self._pump = None
+
+    def _members(self) -> Iterator[tuple[FileEntry, BinaryIO | None]]:
         long_name: bytes | None = None
         long_link: bytes | None = None
         pax: dict[str, bytes] = {}
         while True:
             block = self._read_header_block()
-            if block == bytes(BLOCK):
+            if block == _ZERO_BLOCK:
                 break
             stored = _parse_number(block[148:156])
-            unsigned = sum(block) - sum(block[148:156]) + 256
+            unsigned = sum(block) - sum(block[148:156]) + 256  # the checksum field counts as spaces
             if stored != unsigned and stored != _signed_checksum(block):
                 raise CorruptImage("invalid tar header checksum (not a tar stream, or corrupt)")
             typeflag = block[156:157]
@@ -577,7 +728,7 @@ class LayerReader:
             self.stats.members += 1
             if self.stats.members > self.limits.max_members:
                 raise ImageOversized(f"layer has more than {self.limits.max_members} tar members")
-            fields = {**self._global_pax, **pax}
+            fields = {**self._global_pax, **pax} if pax or self._global_pax else _NO_FIELDS
             name = _cstr(block[0:100])
             if block[257:263] == b"ustar\x00":
                 prefix = _cstr(block[345:500])
@@ -609,7 +760,16 @@ class LayerReader:
             data_size = size if kind is EntryKind.FILE else 0
             if kind is not EntryKind.FILE and size:
                 self._skip(size + (-size) % BLOCK)  # links/dirs/devices carry no data; skip any anyway
-            yield from self._emit(block, fields, raw_name, raw_link, kind, data_size)
+            entry = self._entry(block, fields, raw_name, raw_link, kind, data_size)
+            if entry is not None:
+                if kind is EntryKind.FILE:
+                    member = _MemberReader(self, data_size)
+                    yield entry, member  # type: ignore[misc]
+                    if member.remaining:
+                        self._skip(member.remaining)
+                        member.remaining = 0
+                else:
+                    yield entry, None
             if data_size:
                 self._skip((-data_size) % BLOCK)
         self._drain()
@@ -617,7 +777,7 @@ class LayerReader:
         if self._unlisted_skips:
             self.skipped.append(("", f"{self._unlisted_skips} more hostile tar members skipped"))
 
-    def _emit(
+    def _entry(
         self,
         block: bytes,
         fields: dict[str, bytes],
@@ -625,27 +785,30 @@ class LayerReader:
         raw_link: bytes,
         kind: EntryKind,
         size: int,
-    ) -> Iterator[tuple[FileEntry, BinaryIO | None]]:
+    ) -> FileEntry | None:
+        """The member as analyzers see it, or None (skipped, recorded) with its data already skipped.
+
+        A plain function, not a generator: it runs for every member, and the walk of a layer of
+        small files is mostly this and the header parse."""
         name = _decode(raw_name)
         problem = self._path_problem(name)
         if problem:
             self._skip_member(name, problem, size)
-            return
+            return None
         if "\x00" in name:
             self.warnings.append(f"skipped member with NUL in its name: {name!r}")
             self._skip(size)
-            return
+            return None
         path = normalize_path(name)
         if path is None:
             self.warnings.append(f"skipped member escaping the image root: {name!r}")
             self._skip(size)
-            return
+            return None
         if not path:
             self._skip(size)  # the root directory itself
-            return
-        base = posixpath.basename(path)
+            return None
+        parent, _, base = path.rpartition("/")
         if base.startswith(WHITEOUT_PREFIX):
-            parent = posixpath.dirname(path)
             if base == OPAQUE_MARKER:
                 self.opaque_dirs.append(parent)
             elif base == WHITEOUT_PREFIX or base.startswith(".wh..wh."):
@@ -653,20 +816,31 @@ class LayerReader:
             else:
                 self.whiteouts.append(posixpath.join(parent, base[len(WHITEOUT_PREFIX) :]))
             self._skip(size)
-            return
+            return None
         linkname = _decode(raw_link)
         if kind is EntryKind.HARDLINK:
             target = normalize_path(linkname)
             if not target:
                 self.warnings.append(f"skipped hard link {path!r} escaping the image root: {linkname!r}")
-                return
+                return None
             linkname = target
         elif kind is EntryKind.SYMLINK:
             problem = self._path_problem(linkname, "link target")
             if problem:
                 self._skip_member(path, problem, size)
-                return
-        entry = FileEntry(
+                return None
+        if not fields:
+            return FileEntry(
+                path,
+                size,
+                _parse_number(block[100:108]) & 0o7777,
+                kind,
+                _parse_number(block[108:116]),
+                _parse_number(block[116:124]),
+                linkname,
+                _parse_number(block[136:148]),
+            )
+        return FileEntry(
             path=path,
             size=size,
             mode=_num(fields, "mode", block[100:108]) & 0o7777,
@@ -676,14 +850,6 @@ class LayerReader:
             linkname=linkname,
             mtime=_num(fields, "mtime", block[136:148]),
         )
-        if kind is EntryKind.FILE:
-            member = _MemberReader(self, size)
-            yield entry, member  # type: ignore[misc]
-            if member.remaining:
-                self._skip(member.remaining)
-                member.remaining = 0
-        else:
-            yield entry, None
 
 
 def _num(fields: dict[str, bytes], key: str, raw: bytes) -> int:

@@ -54,6 +54,9 @@ _MULTILINE = re.compile(r"\\s\\S|\\S\\s|\(\?[a-z]*s|\[\\r\\n\]|\\n|\\r")
 WHOLE_BUFFER = 4 * 1024
 #: More keyword windows than this for one rule in one buffer: search the buffer whole instead.
 MAX_WINDOWS = 256
+#: What one regex call on a window costs in Python overhead, in bytes of RE2 scanning: a rule with more
+#: windows than the buffer has multiples of this is cheaper to run once over the whole buffer.
+WINDOW_COST = 1024
 #: Leading characters of a secret kept visible in evidence.
 MASK_KEEP = 4
 #: Longest evidence excerpt.
@@ -257,6 +260,11 @@ class SecretEngine:
     _kw_rules: list[tuple[int, ...]] = field(default_factory=list)
     _unkeyed: list[int] = field(default_factory=list)
     _exclude: Any = None
+    #: The same exclusions as an RE2 set: a DFA-only yes/no, several times cheaper per call than a
+    #: search (which also locates the match). Asked for every file of every layer.
+    _exclude_set: Any = None
+    #: Rules without patterns that fire on a path alone: asked for every analyzed file, so listed once.
+    _path_only: list[SecretRule] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         by_kw: dict[str, list[int]] = {}
@@ -267,10 +275,18 @@ class SecretEngine:
                 self._unkeyed.append(i)
             for kw in rule.keywords:
                 by_kw.setdefault(kw, []).append(i)
+        self._path_only = [r for r in self.rules if not r.patterns and r.path is not None]
         self._prefilter = KeywordPrefilter(list(by_kw))
         self._kw_rules = [tuple(v) for v in by_kw.values()]
         paths = list(self.excluded_paths)
         self._exclude = _compile("|".join(f"(?:{p})" for p in paths)) if paths else None
+        self._exclude_set = None
+        if paths:
+            exclude_set = re2.Set.SearchSet()
+            for p in paths:
+                exclude_set.Add(p.encode())
+            exclude_set.Compile()
+            self._exclude_set = exclude_set
 
     @classmethod
     def from_documents(cls, docs: Iterable[dict[str, Any]]) -> SecretEngine:
@@ -295,13 +311,22 @@ class SecretEngine:
         return cls(rules=rules, global_allow=glob, excluded_paths=excluded)
 
     def path_excluded(self, path: str) -> bool:
-        return self._exclude is not None and self._exclude.search(path.encode()) is not None
+        if self._exclude is None:
+            return False
+        raw = path.encode()
+        if self._exclude_set.Match(raw):
+            return True
+        # A set's DFA that runs out of memory answers "no match" rather than falling back as a
+        # search does: a "no" is confirmed by the search (excluded paths, the bulk of an image, are
+        # answered by the set alone).
+        return self._exclude.search(raw) is not None
 
     def path_rules(self, path: str) -> list[SecretRule]:
         """Rules that fire on a path alone (e.g. a PKCS#12 key store)."""
-        return [
-            r for r in self.rules if not r.patterns and r.path is not None and r.path.search(path.encode())
-        ]
+        if not self._path_only:
+            return []
+        raw = path.encode()
+        return [r for r in self._path_only if r.path.search(raw)]
 
     def _windows(self, data: bytes, only: set[str] | None) -> dict[int, list[tuple[int, int]]]:
         """Per candidate rule, the byte ranges its regexes run on.
@@ -320,6 +345,10 @@ class SecretEngine:
         n = len(data)
         out: dict[int, list[tuple[int, int]]] = {}
         low = data.lower() if n > WHOLE_BUFFER and candidates else b""
+        # Many rules share a keyword ("key", "token", "secret") and the default window: each keyword's
+        # occurrences are found once per buffer, and each distinct window shape is built once.
+        found: dict[str, list[int]] = {}
+        shaped: dict[tuple[tuple[str, ...], int, int, bool], list[tuple[int, int]] | None] = {}
         for i, kws in candidates.items():
             rule = self.rules[i]
             if only is not None and rule.id not in only:
@@ -327,31 +356,47 @@ class SecretEngine:
             if n <= WHOLE_BUFFER or not kws:
                 out[i] = [(0, n)]
                 continue
-            spans: list[tuple[int, int]] = []
-            for kw in kws:
-                k = kw.encode("latin-1")
-                pos = low.find(k)
-                while pos >= 0 and len(spans) <= MAX_WINDOWS:
-                    spans.append((pos, pos + len(k)))
-                    pos = low.find(k, pos + 1)
-            if len(spans) > MAX_WINDOWS:
-                out[i] = [(0, n)]
-                continue
-            spans.sort()
-            merged: list[tuple[int, int]] = []
-            for s, e in spans:
-                if rule.multiline:
-                    ws, we = max(0, s - rule.before), min(n, e + rule.after)
-                else:
-                    ls = data.rfind(b"\n", max(0, s - rule.before), s) + 1 or max(0, s - rule.before)
-                    le = data.find(b"\n", e, e + rule.after)
-                    ws, we = ls, (le if le >= 0 else min(n, e + rule.after))
-                if merged and ws <= merged[-1][1]:
-                    merged[-1] = (merged[-1][0], max(merged[-1][1], we))
-                else:
-                    merged.append((ws, we))
-            out[i] = merged
+            shape = (tuple(kws), rule.before, rule.after, rule.multiline)
+            if shape not in shaped:
+                shaped[shape] = self._merged(data, low, kws, found, rule)
+            merged = shaped[shape]
+            out[i] = [(0, n)] if merged is None or len(merged) * WINDOW_COST > n else merged
         return out
+
+    @staticmethod
+    def _merged(
+        data: bytes, low: bytes, kws: list[str], found: dict[str, list[int]], rule: SecretRule
+    ) -> list[tuple[int, int]] | None:
+        """The merged windows around every occurrence of `kws`; None when there are too many of them."""
+        n = len(data)
+        spans: list[tuple[int, int]] = []
+        for kw in kws:
+            starts = found.get(kw)
+            if starts is None:
+                k = kw.encode("latin-1")
+                starts = []
+                pos = low.find(k)
+                while pos >= 0 and len(starts) <= MAX_WINDOWS:
+                    starts.append(pos)
+                    pos = low.find(k, pos + 1)
+                found[kw] = starts
+            spans.extend((pos, pos + len(kw)) for pos in starts)
+            if len(spans) > MAX_WINDOWS:
+                return None
+        spans.sort()
+        merged: list[tuple[int, int]] = []
+        for s, e in spans:
+            if rule.multiline:
+                ws, we = max(0, s - rule.before), min(n, e + rule.after)
+            else:
+                ls = data.rfind(b"\n", max(0, s - rule.before), s) + 1 or max(0, s - rule.before)
+                le = data.find(b"\n", e, e + rule.after)
+                ws, we = ls, (le if le >= 0 else min(n, e + rule.after))
+            if merged and ws <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], we))
+            else:
+                merged.append((ws, we))
+        return merged
 
     def scan(self, data: bytes, path: str = "", only: set[str] | None = None) -> list[SecretMatch]:
         """All secrets in `data`; `only` restricts to some rule ids (as upstream validates one rule)."""
@@ -406,9 +451,14 @@ class SecretEngine:
         return out
 
 
+_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _load_yaml(name: str) -> dict[str, Any]:
     text = resources.files("openhss.scan.rules").joinpath(name).read_text(encoding="utf-8")
-    doc = yaml.safe_load(text)
+    # libyaml's safe loader builds the same document ~7x faster (0.34 s -> 0.05 s for the 130 kB
+    # upstream rules, paid by every scan process that looks for secrets).
+    doc = yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader either way
     if not isinstance(doc, dict):
         raise ValueError(f"{name}: not a mapping")
     return doc
