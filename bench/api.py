@@ -205,7 +205,9 @@ CASES = (
          "v.repair_necessity = 'Critical'"),
     Case("status", "local", {"status": "vul_status_unfix"}, "status = 'vul_status_unfix'",
          "v.status = 'vul_status_unfix'"),
-    Case("image_id", "local", {"image_id": SAMPLE_IMAGE_ID}, f"image_id = '{SAMPLE_IMAGE_ID}'",
+    Case("image_id", "local", {"image_id": SAMPLE_IMAGE_ID},
+         f"image_pk IN (SELECT id FROM images WHERE project_id = %(p)s AND image_id = '{SAMPLE_IMAGE_ID}')"
+         f" AND image_id = '{SAMPLE_IMAGE_ID}'",
          f"i.image_id = '{SAMPLE_IMAGE_ID}'"),
     Case("image_name", "local", {"image_name": "app-7"}, "image_name LIKE '%%app-7%%'",
          "i.image_name LIKE '%%app-7%%'"),

@@ -169,6 +169,8 @@ class Image(Base):
     __table_args__ = (
         UniqueConstraint("project_id", "image_type", "registry_name", "image_id", name="uq_image"),
         Index("ix_images_project_type_name", "project_id", "image_type", "image_name", "image_version"),
+        # ListVulAffectImages' image_id filter starts from the image (migration 0019).
+        Index("ix_images_project_image_id", "project_id", "image_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -173,7 +173,7 @@ def list_vul_affect_images(
     `vul_index_counts`), the key's change marker and the page: an index-only walk of
     `ix_vul_image_page` from the nearest remembered anchor, joined to images for the page rows alone.
     """
-    filters = affect_filters(f)
+    filters = affect_filters(f, scope)
     if filters:
         keys = scoped(
             select(VulImageIndex.image_pk).where(
@@ -230,10 +230,17 @@ def list_vul_affect_images(
     return AffectPage(int(total), rows, int(parts))
 
 
-def affect_filters(f: VulAffectImagesFilter) -> list[ColumnElement[bool]]:
+def affect_filters(f: VulAffectImagesFilter, scope: Scope) -> list[ColumnElement[bool]]:
     """The optional filters of ListVulAffectImages, all on `vul_image_index` columns (the image's
-    attributes are trigger-kept copies there, migration 0019): membership never needs `images`."""
+    attributes are trigger-kept copies there, migration 0019): membership never needs `images`.
+
+    `image_id` names one image (a few across registries): its rows are found from the image's primary
+    key through `uq_vul_image` instead of walking the key's whole range (`ix_images_project_image_id`)."""
     conds: list[ColumnElement[bool]] = []
+    if f.image_id:
+        conds.append(
+            VulImageIndex.image_pk.in_(scoped(select(Image.id).where(Image.image_id == f.image_id), scope))
+        )
     for column, value in (
         (VulImageIndex.repair_necessity, f.repair_necessity),
         (VulImageIndex.status, f.status),

@@ -6,7 +6,8 @@ lived on `images` only: a filtered page counted by joining the key's whole range
 one: a BEFORE INSERT row trigger reads them from the row's image, and an AFTER UPDATE trigger on `images`
 rewrites the image's index rows when one of them changes (registry sync renaming, an agent reporting a
 new cluster). On PostgreSQL `ix_vul_image_page` INCLUDEs the filter columns, so a filtered count and page
-are index-only walks of the key's range.
+are index-only walks of the key's range; the image_id filter starts from the image instead, through
+the new `ix_images_project_image_id`.
 
 Revision ID: 0019
 Revises: 0017
@@ -40,6 +41,7 @@ FROM_IMAGE = f"({NAMES}) = (SELECT {NAMES} FROM images WHERE images.id = vul_ima
 
 
 def upgrade() -> None:
+    op.create_index("ix_images_project_image_id", "images", ["project_id", "image_id"])
     for name, length in COPIED:
         op.add_column(
             "vul_image_index", sa.Column(name, sa.String(length=length), nullable=False, server_default="")
@@ -93,3 +95,4 @@ def downgrade() -> None:
     # A plain DROP COLUMN (SQLite >= 3.35): a batch table rebuild would lose the count triggers.
     for name, _ in reversed(COPIED):
         op.drop_column("vul_image_index", name)
+    op.drop_index("ix_images_project_image_id", table_name="images")
