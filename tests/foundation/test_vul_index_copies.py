@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import delete, select
 
 from openhss.db.engine import transaction
-from openhss.db.models import COPIED_IMAGE_COLUMNS, Image, VulImageIndex
+from openhss.db.models import FILTER_COLUMNS, Image, VulImageIndex
 from openhss.domain.enums import Ecosystem, PackageType, Severity, VulType
 from openhss.domain.models import Package
 from openhss.domain.vulnerability import VulnerabilityFinding
@@ -25,6 +25,8 @@ from tests.support.pg import temp_database
 from tests.support.service import PROJECT, make_settings
 
 VUL = "CVE-2024-0001"
+#: The image attributes copied onto each index row (same names on `images`).
+COPIED_IMAGE_COLUMNS = [c for c in FILTER_COLUMNS if c not in ("repair_necessity", "status")]
 #: (image_name, registry_name, registry_type, cluster_id) of the five registry images.
 IMAGES = [
     ("team/nginx", "harbor-a", "Harbor", "k1"),

@@ -278,8 +278,6 @@ FILTER_COLUMNS = (
     "registry_type",
     "cluster_id",
 )
-#: The image attributes copied onto each index row (same names on `images`).
-COPIED_IMAGE_COLUMNS = FILTER_COLUMNS[2:]
 
 
 class VulImageIndex(Base):
