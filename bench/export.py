@@ -1,11 +1,14 @@
 """Export 1,000,000 local-image vulnerability rows from PostgreSQL: wall time and peak RSS.
 
-COPYs N rows (1,000 vulnerabilities per image) into a throw-away database, then runs each export in a
-child process (peak RSS is that process's own `ru_maxrss`):
+Generates N rows (1,000 vulnerabilities per image) inside a throw-away PostgreSQL database
+(generate_series), then runs each export in a child process (peak RSS is that process's own
+`ru_maxrss`):
 
+- `cursor`    — the baseline floor: the export statement's tuples read through the same server-side
+  cursor, nothing built (the database's and driver's share);
+- `stream`    — the rows as the writers get them (`iter_values`: one layout-ordered tuple per row);
 - `xlsx`      — `services.exports.write_export`, the worker's and CLI's path (streaming XLSX writer);
 - `csv`       — the same with `fmt="csv"`;
-- `stream`    — the rows alone (same statement, server-side cursor, row builders), no file: the DB share;
 - `xlsxwriter`— the baseline: the same rows into XlsxWriter in `constant_memory` mode, on fewer rows
   (`--baseline-rows`, it is several times slower) and compared by rows per second.
 
@@ -33,6 +36,7 @@ import time  # noqa: E402
 import uuid  # noqa: E402
 import zipfile  # noqa: E402
 
+import psycopg  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from common import measure, record, table  # noqa: E402
@@ -48,71 +52,50 @@ PROJECT = "benchexport000000001"
 PER_IMAGE = 1000
 
 
+IMAGES_SQL = """
+INSERT INTO images (project_id, enterprise_project_id, image_type, image_id, image_digest, image_name,
+    image_version, local_image_type, registry_name, registry_type, organization, cluster_id, cluster_name,
+    agent_id, image_size, is_multi_arch, latest_update_time, scan_status, scan_failed_desc,
+    first_scan_time, latest_scan_time, vul_num, unsafe_setting_num, malicious_file_num, component_num,
+    host_num, container_num, severity_level, source_ref)
+SELECT %(p)s, '0', 'local', 'sha256:' || lpad(to_hex(i), 64, '0'), 'sha256:' || lpad(to_hex(i + 1), 64, '0'),
+    'team-' || (i %% 50) || '/svc-' || i, '1.' || (i %% 20), 'other_image', '', '', '', '', '',
+    'agent-' || i, 100000000, false, %(at)s, 'success', '', %(at)s, %(at)s, %(per)s, 0, 0, 300, 1, 0,
+    'High', ''
+FROM generate_series(0, %(n)s - 1) AS i
+"""
+#: PER_IMAGE rows per image (the last image takes the remainder), values cycling as a scan's would.
+VULS_SQL = """
+INSERT INTO image_vulnerabilities (project_id, image_pk, vul_id, vul_type, repair_necessity,
+    severity_rank, cvss_score, app_name, app_version, app_path, app_type, fixed_version, layer_digest,
+    description, status, first_found_time)
+SELECT %(p)s, im.id, 'CVE-2024-' || lpad(j::text, 5, '0'), 'linux_vul',
+    (ARRAY['Low', 'Medium', 'High', 'Critical'])[1 + j %% 4], j %% 4 + 1, 7.5, 'lib' || (j %% 300),
+    '1.' || (j %% 7) || '.' || (j %% 11) || '-1', 'var/lib/dpkg/status', 'deb',
+    CASE WHEN j %% 3 <> 0 THEN '1.' || (j %% 7) || '.' || (j %% 11 + 1) || '-1' ELSE '' END,
+    'sha256:' || lpad(to_hex(j %% 9), 64, '0'),
+    'An out-of-bounds read in lib' || (j %% 300) || ' allows remote attackers to crash it.',
+    'vul_status_unfix', %(at)s
+FROM (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM images WHERE project_id = %(p)s) AS im
+CROSS JOIN generate_series(0, %(per)s - 1) AS j
+WHERE im.n * %(per)s + j < %(rows)s
+"""
+
+
 def load(url: str, rows: int) -> None:
-    engine = create_engine(url)
-    images = max(1, rows // PER_IMAGE)
+    """Generate the images and finding rows inside PostgreSQL (generate_series; nothing crosses the
+    wire), then ANALYZE: seconds for a million rows."""
+    images = max(1, -(-rows // PER_IMAGE))
+    args = {"p": PROJECT, "n": images, "per": PER_IMAGE, "rows": rows, "at": 1_700_000_000_000}
     t0 = time.perf_counter()
-    with engine.connect() as conn:
-        raw = conn.connection.driver_connection
-        assert raw is not None
-        with raw.cursor() as cur:
-            image_cols = (
-                "project_id, enterprise_project_id, image_type, image_id, image_digest, image_name,"
-                " image_version, local_image_type, registry_name, registry_type, organization, cluster_id,"
-                " cluster_name, agent_id, image_size, is_multi_arch, latest_update_time, scan_status,"
-                " scan_failed_desc, first_scan_time, latest_scan_time, vul_num, unsafe_setting_num,"
-                " malicious_file_num, component_num, host_num, container_num, severity_level"
-            )
-            at = 1_700_000_000_000
-            with cur.copy(f"COPY images ({image_cols}) FROM STDIN") as cp:
-                for i in range(images):
-                    ref = (
-                        f"sha256:{i:064x}",
-                        f"sha256:{i + 1:064x}",
-                        f"team-{i % 50}/svc-{i}",
-                        f"1.{i % 20}",
-                    )
-                    blank = ("", "", "", "", "")
-                    counts = (at, "success", "", at, at, PER_IMAGE, 0, 0, 300, 1, 0, "High")
-                    cp.write_row(
-                        (
-                            PROJECT,
-                            "0",
-                            "local",
-                            *ref,
-                            "other_image",
-                            *blank,
-                            f"agent-{i}",
-                            10**8,
-                            False,
-                            *counts,
-                        )
-                    )
-            cur.execute("SELECT min(id) FROM images")
-            first = cur.fetchone()[0]  # type: ignore[index]
-            with cur.copy(
-                "COPY image_vulnerabilities (project_id, image_pk, vul_id, vul_type, repair_necessity,"
-                " severity_rank, cvss_score, app_name, app_version, app_path, app_type, fixed_version,"
-                " layer_digest, description, status, first_found_time) FROM STDIN"
-            ) as cp:
-                n = 0
-                for i in range(images):
-                    for j in range(min(PER_IMAGE, rows - n)):
-                        sev = ("Low", "Medium", "High", "Critical")[j % 4]
-                        cp.write_row(
-                            (PROJECT, first + i, f"CVE-2024-{j:05d}", "linux_vul", sev, j % 4 + 1, 7.5,
-                             f"lib{j % 300}", f"1.{j % 7}.{j % 11}-1", "var/lib/dpkg/status", "deb",
-                             f"1.{j % 7}.{j % 11 + 1}-1" if j % 3 else "", f"sha256:{j % 9:064x}",
-                             f"An out-of-bounds read in lib{j % 300} allows remote attackers to crash it.",
-                             "vul_status_unfix", 1_700_000_000_000)
-                        )  # fmt: skip
-                    n += min(PER_IMAGE, rows - n)
-        conn.commit()
-        conn.execute(text("ANALYZE images"))
-        conn.execute(text("ANALYZE image_vulnerabilities"))
-        conn.commit()
-        total = conn.execute(text("SELECT count(*) FROM image_vulnerabilities")).scalar_one()
-    engine.dispose()
+    pg = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(pg, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute(IMAGES_SQL, args)
+        cur.execute(VULS_SQL, args)
+        cur.execute("VACUUM ANALYZE images")
+        cur.execute("VACUUM ANALYZE image_vulnerabilities")
+        cur.execute("SELECT count(*) FROM image_vulnerabilities")
+        total = cur.fetchone()[0]  # type: ignore[index]
     print(f"loaded {images:,} images and {total:,} vulnerability rows in {time.perf_counter() - t0:.0f} s")
 
 
@@ -127,9 +110,14 @@ def child(mode: str, url: str, out: str, rows: int) -> None:
     q = exports.VulExport(image_filter=ImageFilter(), operate_all=True)
     if mode in ("xlsx", "csv"):
         written = exports.write_export(rt.sessions, scope, q, rows, mode, Path(out))
+    elif mode == "cursor":
+        # The floor: the same statement's tuples through the same server-side cursor, nothing built.
+        stmt = exports.vul_rows(scope, q).limit(rows).execution_options(yield_per=5000)
+        with rt.sessions() as session:
+            written = sum(len(p) for p in session.connection().execute(stmt).partitions())
     elif mode == "stream":
         with rt.sessions() as session:
-            written = sum(1 for _ in exports.iter_rows(session, scope, q, rows))
+            written = sum(1 for _ in exports.iter_values(session, scope, q, rows))
     else:
         written = _xlsxwriter(rt, scope, q, rows, Path(out))
     print(written, f"{time.perf_counter() - started:.2f}")
@@ -143,7 +131,6 @@ def _xlsxwriter(rt: object, scope: Scope, q: object, rows: int, path: Path) -> i
     from openhss.services import exports
 
     columns = LOCAL_VULNERABILITY.columns
-    keys = [c.key for c in columns]
     workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False})
     sheet = workbook.add_worksheet(LOCAL_VULNERABILITY.sheet)
     header = workbook.add_format({"bold": True})
@@ -152,9 +139,9 @@ def _xlsxwriter(rt: object, scope: Scope, q: object, rows: int, path: Path) -> i
         sheet.write_string(0, i, col.title, header)
     count = 0
     with rt.sessions() as session:  # type: ignore[attr-defined]
-        for count, row in enumerate(exports.iter_rows(session, scope, q, rows), start=1):  # type: ignore[arg-type]
-            for i, k in enumerate(keys):
-                value = cell(row.get(k))
+        for count, row in enumerate(exports.iter_values(session, scope, q, rows), start=1):  # type: ignore[arg-type]
+            for i, raw in enumerate(row):
+                value = cell(raw)
                 if isinstance(value, str):
                     sheet.write_string(count, i, value)
                 else:
@@ -189,6 +176,7 @@ def main() -> None:
         load_avg = os.getloadavg()[0]
         results = []
         plan = [
+            ("cursor", args.rows, None),
             ("stream", args.rows, None),
             ("xlsx", args.rows, work / "out.xlsx"),
             ("csv", args.rows, work / "out.csv"),

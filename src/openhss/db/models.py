@@ -174,6 +174,8 @@ class Image(Base):
     __table_args__ = (
         UniqueConstraint("project_id", "image_type", "registry_name", "image_id", name="uq_image"),
         Index("ix_images_project_type_name", "project_id", "image_type", "image_name", "image_version"),
+        # ListVulAffectImages' image_id filter starts from the image (migration 0019).
+        Index("ix_images_project_image_id", "project_id", "image_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -270,6 +272,19 @@ class ImageVulnerability(Base):
     kev_due_date: Mapped[str] = mapped_column(String(16), default="", server_default="")
 
 
+#: The `vul_image_index` columns the ListVulAffectImages filters test besides its key, all covered by
+#: `ix_vul_image_page` on PostgreSQL. The image attributes among them are trigger-kept copies.
+FILTER_COLUMNS = (
+    "repair_necessity",
+    "status",
+    "image_id",
+    "image_name",
+    "registry_name",
+    "registry_type",
+    "cluster_id",
+)
+
+
 class VulImageIndex(Base):
     """Inverted index vulnerability → image: one row per (image, vul_id, type).
 
@@ -281,7 +296,9 @@ class VulImageIndex(Base):
     __table_args__ = (
         UniqueConstraint("project_id", "vul_id", "vul_type", "image_pk", name="uq_vul_image"),
         # image_pk before enterprise_project_id: pages come in image order for any set of enterprise
-        # projects, and count/offset walk the index alone (migration 0008).
+        # projects, and count/offset walk the index alone (migration 0008). On PostgreSQL the filter
+        # columns ride along (INCLUDE, migration 0019), so every documented filter of
+        # ListVulAffectImages is an index-only walk of the key's range, counted exactly from it.
         Index(
             "ix_vul_image_page",
             "project_id",
@@ -291,6 +308,7 @@ class VulImageIndex(Base):
             "handled",
             "image_pk",
             "enterprise_project_id",
+            postgresql_include=list(FILTER_COLUMNS),
         ),
     )
 
@@ -304,6 +322,14 @@ class VulImageIndex(Base):
     repair_necessity: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(32), default="vul_status_unfix")
     handled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Copies of the image's filterable attributes (migration 0019), written by database triggers only:
+    # on insert of an index row from its image, and on every change of them on `images`. Filters of
+    # ListVulAffectImages then never join `images` to decide membership or count.
+    image_id: Mapped[str] = mapped_column(String(256), default="", server_default="")
+    image_name: Mapped[str] = mapped_column(String(512), default="", server_default="")
+    registry_name: Mapped[str] = mapped_column(String(256), default="", server_default="")
+    registry_type: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    cluster_id: Mapped[str] = mapped_column(String(128), default="", server_default="")
 
 
 class VulIndexCount(Base):

@@ -10,7 +10,7 @@ every `if/elif` and `Literal` that names the types.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,9 @@ class ReportLayout:
 
 #: Writes the rows (consumed one at a time, never held) to `path`; returns the number of rows written.
 Writer = Callable[[Path, ReportLayout, Iterable[Mapping[str, Any]]], int]
+#: The same, for rows that are already value sequences in the layout's column order: the bulk path of
+#: the tabular formats, which then build no per-row mapping (`services.exports.iter_values`).
+ValuesWriter = Callable[[Path, ReportLayout, Iterable[Sequence[Any]]], int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,8 @@ class FileFormat:
     write: Writer
     #: Report types this format can write; None: every report.
     reports: frozenset[str] | None = None
+    #: The format's writer for layout-ordered value rows, when it has one (preferred by exports).
+    write_values: ValuesWriter | None = None
 
     def supports(self, report: str) -> bool:
         return self.reports is None or report in self.reports

@@ -29,8 +29,10 @@ _XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet
 FILE_FORMATS: dict[str, FileFormat] = {
     f.name: f
     for f in (
-        FileFormat("xlsx", _XLSX_MEDIA, "xlsx", tabular.write_xlsx),
-        FileFormat("csv", "text/csv; charset=utf-8", "csv", tabular.write_csv),
+        FileFormat("xlsx", _XLSX_MEDIA, "xlsx", tabular.write_xlsx, write_values=tabular.write_xlsx_values),
+        FileFormat(
+            "csv", "text/csv; charset=utf-8", "csv", tabular.write_csv, write_values=tabular.write_csv_values
+        ),
     )
 }
 

@@ -9,7 +9,7 @@ entry, inline strings), CSV writes straight through. The columns come from the r
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,28 +46,36 @@ def cell(value: Any) -> str | int | float:
     return cell(str(value))
 
 
-def _values(layout: ReportLayout, rows: Iterable[Mapping[str, Any]]) -> Iterable[list[str | int | float]]:
+def _ordered(layout: ReportLayout, rows: Iterable[Mapping[str, Any]]) -> Iterable[list[Any]]:
     keys = layout.keys
-    for row in rows:
-        yield [cell(row.get(k)) for k in keys]
+    return ([row.get(k) for k in keys] for row in rows)
 
 
 def write_xlsx(path: Path, layout: ReportLayout, rows: Iterable[Mapping[str, Any]]) -> int:
     """Write one sheet (more past Excel's row limit); returns the number of data rows written."""
+    return write_xlsx_values(path, layout, _ordered(layout, rows))
+
+
+def write_xlsx_values(path: Path, layout: ReportLayout, rows: Iterable[Sequence[Any]]) -> int:
+    """`write_xlsx` for rows already in the layout's column order (raw database tuples and the few
+    derived values): each goes straight to the sheet encoder, which calls `cell` once per distinct
+    text, not once per cell."""
     columns = layout.columns
     spec = SheetSpec(layout.sheet, [c.title for c in columns], [c.width for c in columns])
-    keys = layout.keys
-    # Raw values: the writer calls `cell` once per distinct text, not once per cell.
-    return write_workbook(path, spec, ([row.get(k) for k in keys] for row in rows), sanitize=cell)
+    return write_workbook(path, spec, rows, sanitize=cell)
 
 
 def write_csv(path: Path, layout: ReportLayout, rows: Iterable[Mapping[str, Any]]) -> int:
+    return write_csv_values(path, layout, _ordered(layout, rows))
+
+
+def write_csv_values(path: Path, layout: ReportLayout, rows: Iterable[Sequence[Any]]) -> int:
     count = 0
     # utf-8-sig so Excel opens non-ASCII (Chinese image names) correctly.
     with path.open("w", newline="", encoding="utf-8-sig") as fh:
         writer = csv.writer(fh)
         writer.writerow([c.title for c in layout.columns])
-        for values in _values(layout, rows):
-            writer.writerow(values)
+        for values in rows:
+            writer.writerow([cell(v) for v in values])
             count += 1
     return count

@@ -61,7 +61,7 @@ REPORT_PREFIX = "security-report-"
 FINDING_REPORTS = frozenset({"malwares", "sensitive-info", "non-compliant-app", "build-command-risks"})
 RUN_TASK = "openhss.run_export"
 QUEUE = "exports"
-_FETCH = 2000
+_FETCH = 5000
 #: A task still running after this long is sent to the workers again by the periodic cleanup.
 RESEND_AFTER_MS = 10 * 60 * 1000
 
@@ -222,38 +222,54 @@ def vul_rows(scope: Scope, q: VulExport) -> Rows:
     return stmt.order_by(v.image_pk, v.id)
 
 
-def _vul_row(image_type: str) -> Callable[[Sequence[Any]], dict[str, Any]]:
-    extra = [key for key, _ in _VUL_IMAGE_EXTRA[image_type]]
+def _vul_values(image_type: str) -> Callable[[Sequence[Any]], Sequence[Any]]:
+    """A `vul_rows` row as the layout's values, in column order: the database tuple's fields placed
+    around the four derived ones (urgency, solution, handling status, time text). One tuple per row and
+    nothing else; the file writers take it as is (`iter_values`)."""
+    if _VUL_IMAGE_EXTRA[image_type]:
+
+        def with_extra(r: Sequence[Any]) -> Sequence[Any]:
+            sev, app, fixed, status = r[5], r[7], r[9], r[12]
+            return (
+                r[0], r[1], r[2], *r[15:], r[3], r[4], sev, urgency(sev), r[6], app, r[8], fixed,
+                f"upgrade {app} to {fixed}" if fixed else "", r[10], r[11], status,
+                "unhandled" if status == UNFIXED else "handled", r[13], _ms(r[14]),
+            )  # fmt: skip
+
+        return with_extra
+
+    def plain(r: Sequence[Any]) -> Sequence[Any]:
+        sev, app, fixed, status = r[5], r[7], r[9], r[12]
+        return (
+            r[0], r[1], r[2], r[3], r[4], sev, urgency(sev), r[6], app, r[8], fixed,
+            f"upgrade {app} to {fixed}" if fixed else "", r[10], r[11], status,
+            "unhandled" if status == UNFIXED else "handled", r[13], _ms(r[14]),
+        )  # fmt: skip
+
+    return plain
+
+
+def _keyed(
+    layout: ReportLayout, values: Callable[[Sequence[Any]], Sequence[Any]]
+) -> Callable[[Sequence[Any]], dict[str, Any]]:
+    keys = layout.keys
 
     def build(r: Sequence[Any]) -> dict[str, Any]:
-        return _vul_fields(r) | dict(zip(extra, r[15:], strict=True))
+        return dict(zip(keys, values(r), strict=True))
 
     return build
 
 
-def _vul_fields(r: Sequence[Any]) -> dict[str, Any]:
-    name, version, image_id, vul_id, vul_type, severity, cvss, app, app_version, fixed, path, layer = r[:12]
-    status, description, found = r[12], r[13], r[14]
-    return {
-        "image_name": name,
-        "image_version": version,
-        "image_id": image_id,
-        "vul_id": vul_id,
-        "type": vul_type,
-        "severity": severity,
-        "repair_necessity": urgency(severity),
-        "cvss_score": cvss,
-        "app_name": app,
-        "version": app_version,
-        "fixed_version": fixed,
-        "solution": f"upgrade {app} to {fixed}" if fixed else "",
-        "app_path": path,
-        "position": layer,
-        "status": status,
-        "handle_status": "unhandled" if status == UNFIXED else "handled",
-        "description": description,
-        "first_found_time": _ms(found),
-    }
+def _ordered(
+    layout: ReportLayout, row: Callable[[Sequence[Any]], dict[str, Any]]
+) -> Callable[[Sequence[Any]], Sequence[Any]]:
+    keys = layout.keys
+
+    def build(r: Sequence[Any]) -> Sequence[Any]:
+        d = row(r)
+        return [d.get(k) for k in keys]
+
+    return build
 
 
 def _report_images(scope: Scope, q: ReportExport) -> Rows:
@@ -416,17 +432,22 @@ class ExportKind:
     layout: ReportLayout
     query_type: type[VulExport] | type[ReportExport]
     statement: Callable[[Scope, Any], Rows]
+    #: A statement row as the layout's keyed fields (API/CLI consumers) ...
     row: Callable[[Sequence[Any]], dict[str, Any]]
+    #: ... and as values in the layout's column order (what the file writers stream).
+    values: Callable[[Sequence[Any]], Sequence[Any]]
 
 
 def _vul_kind(image_type: str) -> ExportKind:
     layout = LAYOUTS[f"{image_type}-vulnerability"]
-    return ExportKind(layout.name, layout, VulExport, vul_rows, _vul_row(image_type))
+    values = _vul_values(image_type)
+    return ExportKind(layout.name, layout, VulExport, vul_rows, _keyed(layout, values), values)
 
 
 def _report_kind(name: str, statement: Callable[[Scope, ReportExport], Rows]) -> ExportKind:
     row = _finding_row(name) if name in FINDING_REPORTS else _plain_row(name)
-    return ExportKind(REPORT_PREFIX + name, LAYOUTS[name], ReportExport, statement, row)
+    layout = LAYOUTS[name]
+    return ExportKind(REPORT_PREFIX + name, layout, ReportExport, statement, row, _ordered(layout, row))
 
 
 EXPORT_KINDS: dict[str, ExportKind] = {
@@ -460,11 +481,6 @@ def kind_of(q: ExportQuery) -> ExportKind:
     return kind
 
 
-def _statement(scope: Scope, q: ExportQuery) -> tuple[Rows, Callable[[Sequence[Any]], dict[str, Any]]]:
-    kind = kind_of(q)
-    return kind.statement(scope, q), kind.row
-
-
 def _check_format(fmt: str, q: ExportQuery) -> None:
     if fmt not in FILE_FORMATS:
         raise InvalidRequest(f"invalid export format {fmt!r}: expected one of {', '.join(FILE_FORMATS)}")
@@ -474,17 +490,31 @@ def _check_format(fmt: str, q: ExportQuery) -> None:
 
 
 def iter_rows(session: Session, scope: Scope, q: ExportQuery, size: int) -> Iterator[dict[str, Any]]:
-    """The export's rows in file order, fetched `_FETCH` at a time (a server-side cursor on PostgreSQL)."""
-    stmt, build = _statement(scope, q)
-    # Core execution on the session's connection: plain column rows need none of the ORM's loading.
-    result = session.connection().execute(stmt.limit(size).execution_options(yield_per=_FETCH))
-    for rows in result.partitions():
+    """The export's rows in file order, keyed by the layout's column keys."""
+    build = kind_of(q).row
+    for rows in _partitions(session, scope, q, size):
         for row in rows:
             yield build(row)
 
 
+def iter_values(session: Session, scope: Scope, q: ExportQuery, size: int) -> Iterator[Sequence[Any]]:
+    """The export's rows in file order as value sequences in the layout's column order: the bulk path,
+    one tuple built per row from the database tuple (no mapping, no ORM object)."""
+    build = kind_of(q).values
+    for rows in _partitions(session, scope, q, size):
+        yield from map(build, rows)
+
+
+def _partitions(session: Session, scope: Scope, q: ExportQuery, size: int) -> Iterator[Sequence[Any]]:
+    """The statement's plain tuples, `_FETCH` at a time (a server-side cursor on PostgreSQL)."""
+    stmt = kind_of(q).statement(scope, q)
+    # Core execution on the session's connection: plain column rows need none of the ORM's loading.
+    result = session.connection().execute(stmt.limit(size).execution_options(yield_per=_FETCH))
+    yield from result.partitions()
+
+
 def count_rows(session: Session, scope: Scope, q: ExportQuery, cap: int) -> int:
-    stmt, _ = _statement(scope, q)
+    stmt = kind_of(q).statement(scope, q)
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     return min(total, cap)
 
@@ -497,11 +527,15 @@ def write_export(
     Shared by the worker and the `openhss export` command, so both produce the same file.
     """
     _check_format(fmt, q)
-    writer = FILE_FORMATS[fmt].write
+    file_format = FILE_FORMATS[fmt]
+    layout = kind_of(q).layout
     part = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
     try:
         with sessions() as session:
-            written = writer(part, kind_of(q).layout, iter_rows(session, scope, q, size))
+            if file_format.write_values is not None:
+                written = file_format.write_values(part, layout, iter_values(session, scope, q, size))
+            else:
+                written = file_format.write(part, layout, iter_rows(session, scope, q, size))
             session.rollback()
         part.replace(path)
     finally:

@@ -173,31 +173,20 @@ def list_vul_affect_images(
     `vul_index_counts`), the key's change marker and the page: an index-only walk of
     `ix_vul_image_page` from the nearest remembered anchor, joined to images for the page rows alone.
     """
-    base = [
-        VulImageIndex.vul_id == f.vul_id,
-        VulImageIndex.vul_type == f.vul_type,
-        VulImageIndex.image_type == f.image_type,
-        VulImageIndex.handled.is_(f.is_handled),
-    ]
-    if f.repair_necessity:
-        base.append(VulImageIndex.repair_necessity == f.repair_necessity)
-    if f.status:
-        base.append(VulImageIndex.status == f.status)
-    image_conds = []
-    if f.image_id:
-        image_conds.append(Image.image_id == f.image_id)
-    if f.image_name:
-        image_conds.append(Image.image_name.contains(f.image_name, autoescape=True))
-    if f.registry_name:
-        image_conds.append(Image.registry_name == f.registry_name)
-    if f.registry_type:
-        image_conds.append(Image.registry_type == f.registry_type)
-    if f.cluster_id:
-        image_conds.append(Image.cluster_id == f.cluster_id)
-    if image_conds or f.repair_necessity or f.status:
-        keys = scoped(select(VulImageIndex.image_pk).where(*base), scope)
-        if image_conds:
-            keys = keys.join(Image, Image.id == VulImageIndex.image_pk).where(*image_conds)
+    filters = affect_filters(f, scope)
+    if filters:
+        keys = scoped(
+            select(VulImageIndex.image_pk).where(
+                VulImageIndex.vul_id == f.vul_id,
+                VulImageIndex.vul_type == f.vul_type,
+                VulImageIndex.image_type == f.image_type,
+                VulImageIndex.handled.is_(f.is_handled),
+                *filters,
+            ),
+            scope,
+        )
+        # Exact, and from the same index as the page: on PostgreSQL both are index-only walks of the
+        # key's range of `ix_vul_image_page`, whose INCLUDE columns answer every filter.
         total = session.scalar(select(func.count()).select_from(keys.subquery())) or 0
         if offset >= total:
             return AffectPage(total, [])
@@ -239,6 +228,32 @@ def list_vul_affect_images(
         _remember(cache_key, None)  # the list changed since the anchors were taken: walk afresh
         return list_vul_affect_images(session, scope, f, offset, limit)
     return AffectPage(int(total), rows, int(parts))
+
+
+def affect_filters(f: VulAffectImagesFilter, scope: Scope) -> list[ColumnElement[bool]]:
+    """The optional filters of ListVulAffectImages, all on `vul_image_index` columns (the image's
+    attributes are trigger-kept copies there, migration 0019): membership never needs `images`.
+
+    `image_id` names one image (a few across registries): its rows are found from the image's primary
+    key through `uq_vul_image` instead of walking the key's whole range (`ix_images_project_image_id`)."""
+    conds: list[ColumnElement[bool]] = []
+    if f.image_id:
+        conds.append(
+            VulImageIndex.image_pk.in_(scoped(select(Image.id).where(Image.image_id == f.image_id), scope))
+        )
+    for column, value in (
+        (VulImageIndex.repair_necessity, f.repair_necessity),
+        (VulImageIndex.status, f.status),
+        (VulImageIndex.image_id, f.image_id),
+        (VulImageIndex.registry_name, f.registry_name),
+        (VulImageIndex.registry_type, f.registry_type),
+        (VulImageIndex.cluster_id, f.cluster_id),
+    ):
+        if value:
+            conds.append(column == value)
+    if f.image_name:
+        conds.append(VulImageIndex.image_name.contains(f.image_name, autoescape=True))
+    return conds
 
 
 def _key(model: type[VulImageIndex] | type[VulIndexCount], with_eps: bool) -> list[ColumnElement[bool]]:
