@@ -167,7 +167,15 @@ class Image(Base):
 
     __tablename__ = "images"
     __table_args__ = (
-        UniqueConstraint("project_id", "image_type", "registry_name", "image_id", name="uq_image"),
+        UniqueConstraint(
+            "project_id",
+            "image_type",
+            "registry_name",
+            "image_id",
+            "image_name",
+            "image_version",
+            name="uq_image",
+        ),
         Index("ix_images_project_type_name", "project_id", "image_type", "image_name", "image_version"),
     )
 

@@ -86,7 +86,7 @@ from openhss.scan.errors import ScanError
 from openhss.scan.layers import Limits
 from openhss.scan.matcher import VulnerabilityMatcher, needs_rematch
 from openhss.scan.matcher.registry import MATCHERS
-from openhss.services import dispatch, events, image_sources, results, vex, whitelists
+from openhss.services import dispatch, events, image_sources, image_tags, results, vex, whitelists
 from openhss.services.layer_cache import DbLayerCache
 from openhss.services.results import now_ms
 from openhss.services.scanning import NoAdvisoryDatabase, build_pipeline, scan_image
@@ -452,6 +452,8 @@ def finish_job(
             image.latest_scan_time = at
             events.scan_finished(session, image, status.value, reason[:1000])
         counter = {} if status is ScanStatus.STOPPED else {"failed_num": ScanTask.failed_num + 1}
+    # The image's other tags hold the same bytes: they get this scan's outcome, not a scan of their own.
+    image_tags.share_scan(session, image_pk)
     if counter:
         session.execute(update(ScanTask).where(ScanTask.id == task_pk).values(**counter))
     _close_task_if_done(session, task_pk, at)
