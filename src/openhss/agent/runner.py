@@ -185,10 +185,10 @@ class Agent:
         return len(jobs)
 
     def _run_job(self, job: dict[str, object]) -> None:
-        from openhss.agent.layer_cache import RemoteLayerCache, TieredLayerCache
+        from openhss.agent.layer_cache import RemoteLayerCache
         from openhss.domain.enums import ScanScope
         from openhss.domain.upload import ScanUpload, to_json
-        from openhss.scan.cache import FileLayerCache, default_cache_dir
+        from openhss.scan.cache import FileLayerCache, TieredLayerCache, default_cache_dir
         from openhss.scan.errors import ScanError
         from openhss.scan.pipeline import PipelineOptions
         from openhss.scan.refs import parse_ref

@@ -26,15 +26,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from openhss.config import Settings
 from openhss.db.engine import transaction
 from openhss.db.models import Container, Host, Image, ImageHost
-from openhss.db.scheduling import LayerCacheEntry
 from openhss.db.tenancy import scoped, unscoped
 from openhss.domain.errors import Conflict, InvalidRequest, NotFound
 from openhss.domain.inventory import HostInfo, HostInventory, LocalImage
 from openhss.domain.upload import ScanUpload
 from openhss.scan.applier import Inventory as ScanInventory
-from openhss.scan.cache import CODEC_VERSION
 from openhss.scan.cache import decode as decode_layer
-from openhss.services import image_tags, scans
+from openhss.services import image_tags, layer_cache, scans
 from openhss.services.identity import Scope
 from openhss.services.registries import notify_new_image
 
@@ -451,12 +449,7 @@ def get_layer(session: Session, scope: Scope, key: str) -> bytes | None:
     Never a worker's entry: serving those to an agent that merely names a diff_id would hand any
     tenant the packages and secrets of every layer the server ever scanned for anyone.
     """
-    blob = session.scalar(
-        select(LayerCacheEntry.blob).where(
-            LayerCacheEntry.key == _agent_key(scope, key), LayerCacheEntry.codec == CODEC_VERSION
-        )
-    )
-    return bytes(blob) if blob is not None else None
+    return layer_cache.read_blob(session, _agent_key(scope, key))
 
 
 def put_layer(session: Session, scope: Scope, key: str, blob: bytes) -> bool:
@@ -468,16 +461,4 @@ def put_layer(session: Session, scope: Scope, key: str, blob: bytes) -> bool:
         analysis = decode_layer(blob)
     except (ValueError, KeyError, TypeError, zstandard.ZstdError) as exc:
         raise InvalidRequest(f"not a layer analysis of this server's codec: {exc}") from None
-    own_key = _agent_key(scope, key)
-    if session.get(LayerCacheEntry, own_key) is not None:
-        return False
-    try:
-        with session.begin_nested():
-            session.add(
-                LayerCacheEntry(
-                    key=own_key, diff_id=analysis.diff_id[:80], codec=CODEC_VERSION, size=len(blob), blob=blob
-                )
-            )
-    except IntegrityError:
-        return False
-    return True
+    return layer_cache.store_blob(session, _agent_key(scope, key), analysis.diff_id, blob)

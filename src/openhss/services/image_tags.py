@@ -14,8 +14,9 @@ enterprise project is a tenancy boundary, so a copy never crosses it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
-from sqlalchemy import Select, delete, insert, literal, select, update
+from sqlalchemy import Select, Table, delete, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from openhss.db.models import (
@@ -47,7 +48,7 @@ SUMMARY_COLUMNS = (
 )
 
 
-def _siblings_of(image: Image) -> Select[tuple[int]]:
+def _siblings_of(image: Image) -> Select[int]:
     return select(Image.id).where(
         Image.project_id == image.project_id,
         Image.enterprise_project_id == image.enterprise_project_id,
@@ -76,7 +77,7 @@ def copy_results(session: Session, src_pk: int, dst_pks: Sequence[int]) -> None:
     if not targets:
         return
     for model in RESULT_TABLES:
-        table = model.__table__
+        table = cast(Table, model.__table__)
         session.execute(delete(table).where(table.c.image_pk.in_(targets)))
         columns = [c for c in table.c if c.name != "id"]
         for pk in targets:
@@ -92,7 +93,7 @@ def copy_results(session: Session, src_pk: int, dst_pks: Sequence[int]) -> None:
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    for image in session.identity_map.values():  # rows already loaded in this session see the copy
+    for image in list(session.identity_map.values()):  # rows loaded in this session see the copy
         if isinstance(image, Image) and image.id in targets:
             session.refresh(image)
 
