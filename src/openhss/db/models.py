@@ -615,6 +615,21 @@ class RegistryImage(Base):
     latest_sync_time: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class RegistryImageArch(Base):
+    """One platform image of a multi-architecture registry image (an entry of its OCI index or Docker
+    manifest list), as of the sync that last saw the tag's digest: HSS's `association_images`."""
+
+    __tablename__ = "registry_image_archs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    image_pk: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    digest: Mapped[str] = mapped_column(String(128))
+    os: Mapped[str] = mapped_column(String(32), default="")
+    architecture: Mapped[str] = mapped_column(String(32), default="")
+    variant: Mapped[str] = mapped_column(String(32), default="")
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 # --- VEX statements and webhook events (tenant data: project + enterprise project on every row) -------
 
 
