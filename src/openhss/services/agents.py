@@ -2,9 +2,11 @@
 
 An agent sends its whole inventory (images and running containers) whenever it changed; the server
 works out what is new, removed or retagged, so a lost or repeated report can never leave the tables
-out of step with the host. One image present on many hosts is one `images` row with many
-`image_hosts` rows; `host_num` and `container_num` are recounted for every image a report touched,
-under a row lock, so concurrent reports from different hosts keep them exact.
+out of step with the host. One image is one `images` row per tag (HSS lists local images by
+`image_name` + `image_version`; services/image_tags.py lets the tag rows share one scan), and one such
+row present on many hosts has many `image_hosts` rows; `host_num` and `container_num` are recounted
+for every image a report touched, under a row lock, so concurrent reports from different hosts keep
+them exact.
 
 New image rows are created each in a short transaction of its own before the report is applied: two
 hosts reporting the same new image at once then race only on one unique key (the loser re-reads the
