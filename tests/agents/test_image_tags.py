@@ -7,6 +7,7 @@ image's bytes and the server matches it against imported test advisories.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from openhss.db.models import Image, ImageVulnerability, Project, ScanTaskImage
 from openhss.domain.inventory import LocalImage
 from tests.api.conftest import sdk
 from tests.scan_sources.builders import build_oci
+from tests.support.pg import temp_database
 from tests.support.service import running_service
 from tests.worker.helpers import CERTIFI_VUL, ZLIB_VUL, app_layer, import_advisories, os_layer
 
@@ -50,9 +52,14 @@ def _rows(svc_client: object, **kw: object) -> dict[str, object]:
     return {i.image_version: i for i in resp.data_list}
 
 
-def test_two_tags_are_two_rows_sharing_one_scan(tmp_path: Path) -> None:
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_two_tags_are_two_rows_sharing_one_scan(tmp_path: Path, database: str) -> None:
     built = build_oci(tmp_path / "img", [os_layer(), app_layer()], tag="app")
-    with running_service(tmp_path / "svc", scans=ScanSettings(scan_on_new_image=True)) as svc:
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(temp_database()) if database == "postgresql" else ""
+        svc = stack.enter_context(
+            running_service(tmp_path / "svc", url, scans=ScanSettings(scan_on_new_image=True))
+        )
         import_advisories(svc.runtime.settings, tmp_path)
         cfg = AgentConfig(
             svc.base_url, svc.ak, svc.sk, svc.project_id, agent_id="tagged", cache_dir=tmp_path / "cache"

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -167,14 +168,27 @@ class Image(Base):
 
     __tablename__ = "images"
     __table_args__ = (
-        UniqueConstraint(
+        # A registry or CI/CD image is one row per image id in its registry / pipeline; a local image
+        # is one row per image id and tag (migration 0018, services/image_tags.py).
+        Index(
+            "uq_image",
             "project_id",
             "image_type",
             "registry_name",
             "image_id",
+            unique=True,
+            postgresql_where=text("image_type <> 'local'"),
+            sqlite_where=text("image_type <> 'local'"),
+        ),
+        Index(
+            "uq_image_local_tag",
+            "project_id",
+            "image_id",
             "image_name",
             "image_version",
-            name="uq_image",
+            unique=True,
+            postgresql_where=text("image_type = 'local'"),
+            sqlite_where=text("image_type = 'local'"),
         ),
         Index("ix_images_project_type_name", "project_id", "image_type", "image_name", "image_version"),
     )

@@ -148,26 +148,30 @@ def ensure_images(
     with transaction(sessions) as session:
         host = _host(session, scope, agent_id)
         ep, cluster_id, cluster_name = host.enterprise_project_id, host.cluster_id, host.cluster_name
-        # Project-wide on purpose: a row another enterprise project already holds is not created
-        # again (the unique key is per project); the report then leaves it alone (apply_inventory).
+        # Project-wide on purpose: an image another enterprise project already holds gets no row
+        # here, under any tag (a host cannot list itself into another tenant's image); the report
+        # then leaves it alone (apply_inventory).
         known: set[tuple[str, str, str]] = set()
+        foreign: set[str] = set()
         ids = sorted({i.image_id for i in images})
         for i in range(0, len(ids), 1000):
-            known.update(
-                (image_id, name, version)
-                for image_id, name, version in session.execute(
-                    unscoped(
-                        select(Image.image_id, Image.image_name, Image.image_version).where(
-                            Image.project_id == scope.project_id,
-                            Image.image_type == "local",
-                            Image.registry_name == "",
-                            Image.image_id.in_(ids[i : i + 1000]),
-                        ),
-                        "existence check against the per-project unique key; no row is returned",
-                    )
+            for image_id, name, version, row_ep in session.execute(
+                unscoped(
+                    select(
+                        Image.image_id, Image.image_name, Image.image_version, Image.enterprise_project_id
+                    ).where(
+                        Image.project_id == scope.project_id,
+                        Image.image_type == "local",
+                        Image.registry_name == "",
+                        Image.image_id.in_(ids[i : i + 1000]),
+                    ),
+                    "existence check against the per-project unique key; no row is returned",
                 )
-            )
-    pending = {k: img for k, img in wanted.items() if k not in known}
+            ):
+                known.add((image_id, name, version))
+                if row_ep != ep:
+                    foreign.add(image_id)
+    pending = {k: img for k, img in wanted.items() if k not in known and k[0] not in foreign}
 
     def make(key: tuple[str, str, str], img: LocalImage) -> Image:
         image_id, name, version = key

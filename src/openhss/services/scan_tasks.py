@@ -209,17 +209,18 @@ def _queue(
     )
     session.add(task)
     session.flush()
+    # Rows left to a sibling's job wait too: that job's outcome is theirs (image_tags.share_scan).
+    for i in range(0, len(wanted), 1000):
+        session.execute(
+            update(Image)
+            .where(Image.id.in_(wanted[i : i + 1000]))
+            .values(scan_status=ScanStatus.WAITING.value, scan_failed_desc="")
+        )
     if queue:
         session.execute(
             insert(ScanTaskImage),
             [{"task_pk": task.id, "image_pk": pk, "status": ScanStatus.WAITING.value} for pk in queue],
         )
-        for i in range(0, len(wanted), 1000):
-            session.execute(
-                update(Image)
-                .where(Image.id.in_(wanted[i : i + 1000]))
-                .values(scan_status=ScanStatus.WAITING.value, scan_failed_desc="")
-            )
         scans.queue_task_jobs(session, task)
     return task
 
