@@ -57,10 +57,15 @@ FUZZ_EXAMPLES ?= 5000
 fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/fuzz -q -W ignore::hypothesis.errors.HypothesisWarning $(PYTEST_ARGS)
 
+# requirements.lock: the service (base + `server`); requirements-dev.lock: the service and the tools;
+# requirements-agent.lock: the base install alone, what `openhss agent` and `openhss scan` need.
+# The existing lock files are uv's preferences, so re-locking keeps their pins unless a bound moved.
 lock: $(STAMP)
 	$(BIN)/python -m pip install -q uv
-	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --no-emit-index-url --no-emit-find-links -q -o requirements.lock
-	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-emit-index-url --no-emit-find-links -q -o requirements-dev.lock
+	$(BIN)/uv pip compile pyproject.toml --extra server --python-version 3.11 --no-emit-index-url --no-emit-find-links -q -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra server --extra dev --python-version 3.11 --no-emit-index-url --no-emit-find-links -q -o requirements-dev.lock
+	test -f requirements-agent.lock || cp requirements.lock requirements-agent.lock
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --no-emit-index-url --no-emit-find-links -q -o requirements-agent.lock
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

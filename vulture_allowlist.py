@@ -189,3 +189,4 @@ undeal_number  # unused variable (src/openhss/api/schemas.py:457)
 handled_time  # unused variable (src/openhss/services/vex.py:639)
 fail_reason  # unused variable (src/openhss/api/routers/registries.py:121)
 images_num  # unused variable (src/openhss/api/routers/registries.py:122)
+cvss  # whitelist CVE wire field (api/schemas.py), filled by `api.rows.wire` / from_attributes

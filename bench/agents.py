@@ -32,6 +32,7 @@ from sqlalchemy import create_engine, insert, text  # noqa: E402
 from openhss.config import Settings  # noqa: E402
 from openhss.db.engine import transaction  # noqa: E402
 from openhss.db.models import Host, ImageHost  # noqa: E402
+from openhss.domain.inventory import HostInfo, HostInventory, LocalContainer, LocalImage  # noqa: E402
 from openhss.services import agents, identity  # noqa: E402
 from openhss.services.identity import Scope  # noqa: E402
 from openhss.services.runtime import open_runtime  # noqa: E402
@@ -40,13 +41,13 @@ ADMIN_URL = os.environ.get("OPENHSS_TEST_PG", "postgresql+psycopg://postgres@127
 PROJECT = "benchagents000000001"
 
 
-def inventory(host: int, images: int, containers: int, shared: float) -> agents.Inventory:
+def inventory(host: int, images: int, containers: int, shared: float) -> HostInventory:
     n_shared = int(images * shared)
     ids = [f"sha256:{n:064x}" for n in range(n_shared)]
     ids += [f"sha256:{(host + 1) * 10_000_000 + n:064x}" for n in range(images - n_shared)]
-    imgs = [agents.LocalImage(i, (f"docker.io/bench/app{i[-8:]}:1",), (), 1000) for i in ids]
-    cons = [agents.LocalContainer(f"c{host}-{n}", ids[n % len(ids)], f"app-{n}") for n in range(containers)]
-    return agents.Inventory(imgs, cons)
+    imgs = [LocalImage(i, (f"docker.io/bench/app{i[-8:]}:1",), (), 1000) for i in ids]
+    cons = [LocalContainer(f"c{host}-{n}", ids[n % len(ids)], f"app-{n}") for n in range(containers)]
+    return HostInventory(imgs, cons)
 
 
 def main() -> None:
@@ -71,7 +72,7 @@ def main() -> None:
             first, again, change = [], [], []
             for h, inv in enumerate(invs):
                 with transaction(rt.sessions) as s:
-                    agents.register(s, scope, agents.HostInfo(f"bench-{h}", f"ecs-{h}", f"node-{h}"))
+                    agents.register(s, scope, HostInfo(f"bench-{h}", f"ecs-{h}", f"node-{h}"))
                 t0 = time.perf_counter()
                 agents.report(rt.sessions, rt.settings, scope, f"bench-{h}", inv)
                 first.append(time.perf_counter() - t0)
@@ -80,8 +81,8 @@ def main() -> None:
                 agents.report(rt.sessions, rt.settings, scope, f"bench-{h}", inv)
                 again.append(time.perf_counter() - t0)
             for h, inv in enumerate(invs):
-                moved = agents.Inventory(
-                    [*inv.images[1:], agents.LocalImage(f"sha256:{h + 99_000_000:064x}", ("x/new:1",))],
+                moved = HostInventory(
+                    [*inv.images[1:], LocalImage(f"sha256:{h + 99_000_000:064x}", ("x/new:1",))],
                     inv.containers[1:],
                 )
                 t0 = time.perf_counter()

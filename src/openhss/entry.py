@@ -1,8 +1,9 @@
 """The `openhss` console entry point.
 
 `openhss scan` is what CI pipelines run on every build, often with a warm layer cache, so its start-up
-time is most of its run time. It gets a command tree of its own that imports only the engine; every
-other command loads the full CLI (database, services, worker).
+time is most of its run time. It gets a command tree of its own that imports only the engine, and so
+does `openhss agent`: both run on the base install, without the `server` extra. Every other command
+loads the full CLI (database, services, worker).
 
 Every way a command can fail ends here as one line on stderr: click's usage errors (exit 2) are
 reformatted from their boxed multi-line form, and an unexpected exception is named in one line (exit 1)
@@ -87,7 +88,15 @@ def _agent(argv: list[str]) -> int:
 
 
 def _full(argv: list[str]) -> int:
-    from openhss.cli import app
+    try:
+        from openhss.cli import app
+    except ModuleNotFoundError as exc:
+        # The base install (an agent host, a CI runner) has `scan` and `agent` only: say so, in one line.
+        sys.stderr.write(
+            f"openhss: this command needs the server install (pip install 'openhss[server]'); "
+            f"missing module {exc.name}\n"
+        )
+        return EXIT_RUNTIME
 
     return _run(lambda: app(args=argv, prog_name="openhss", standalone_mode=False), "openhss")
 

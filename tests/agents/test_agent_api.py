@@ -15,6 +15,7 @@ from openhss.agent.runner import Agent, AgentConfig
 from openhss.db.engine import transaction
 from openhss.db.models import Container, Host, Image, ImageHost
 from openhss.domain.enums import Role
+from openhss.domain.inventory import LocalImage
 from openhss.services import identity
 from tests.support.pg import temp_database
 from tests.support.service import Service, running_service
@@ -156,9 +157,7 @@ class _FixedAgent(Agent):
     """An agent whose host has a fixed inventory (the runtime socket is tested with real podman)."""
 
     def collect(self) -> inventory.Snapshot:
-        return inventory.Snapshot(
-            images=[inventory.Image("sha256:" + "e" * 64, ("docker.io/x/forgotten:1",))]
-        )
+        return inventory.Snapshot(images=[LocalImage("sha256:" + "e" * 64, ("docker.io/x/forgotten:1",))])
 
 
 def test_agent_recovers_when_the_server_forgot_its_host(svc: Service) -> None:

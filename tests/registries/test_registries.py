@@ -39,7 +39,7 @@ from openhss.db.models import Image, Registry
 from openhss.services import registries
 from openhss.worker.embedded import start_embedded_worker
 from tests.api.conftest import sdk
-from tests.scan_sources.builders import BuiltImage, build_oci
+from tests.scan_sources.builders import BuiltImage, build_oci, write_platform_index
 from tests.scan_sources.peers import registry, skopeo_copy
 from tests.support.service import Service, running_service
 from tests.worker.helpers import app_layer, import_advisories, os_layer
@@ -290,3 +290,60 @@ def test_registry_validation_errors(tmp_path: Path) -> None:
             client.add_registry(AddRegistryRequest(body=AddRegistryRequestBody(**unreachable)))
         assert exc.value.status_code == 400 and "could not be reached as a v2 registry" in exc.value.error_msg
         assert client.list_registry(ListRegistryRequest()).total_num == 0
+
+
+def test_multi_arch_image_lists_its_platform_images(tmp_path: Path) -> None:
+    """An OCI index pushed with skopeo (`--all`) to a real docker-registry: after a sync its row is
+    multi-arch and `association_images` names each platform manifest; only the platform the scanner
+    picks (linux/amd64) carries the row's scan state."""
+    password = secrets.token_urlsafe(16)
+    out = tmp_path / "multi"
+    amd = build_oci(out, [os_layer(), app_layer("amd")], write_index=False)
+    arm = build_oci(out, [os_layer(), app_layer("arm")], arch="arm64", write_index=False)
+    index_digest = write_platform_index(out, [(arm, "linux/arm64"), (amd, "linux/amd64")])
+    single = _image(tmp_path / "single", "1")
+    with (
+        registry(tmp_path / "reg", htpasswd=(USER, password)) as host,
+        running_service(tmp_path / "svc", registry_targets=LOOPBACK_REGISTRIES) as svc,
+    ):
+        push = ("--dest-tls-verify=false", "--dest-creds", f"{USER}:{password}")
+        skopeo_copy(f"oci:{out}:multi", f"docker://{host}/team/multi:1", "--all", *push)
+        skopeo_copy(f"oci:{single.oci_dir}:app", f"docker://{host}/team/single:1", *push)
+        client = sdk(svc)
+        _add(client, host, password)
+        registries.sync_registry(svc.runtime.settings, svc.runtime.sessions, svc.runtime.box, _pk(svc))
+        rows = {r["image_name"]: r for r in _images(client)}
+        assert set(rows) == {"multi", "single"}
+        assert rows["single"]["is_multiple_arch"] is False and rows["single"]["association_images"] == []
+        multi = rows["multi"]
+        assert multi["is_multiple_arch"] is True and multi["image_digest"] == index_digest
+        assoc = multi["association_images"]
+        assert [a["image_digest"] for a in assoc] == [arm.manifest_digest, amd.manifest_digest]
+        for a in assoc:
+            assert (a["image_name"], a["image_version"], a["namespace"]) == ("multi", "1", "team")
+            assert a["image_type"] == "harbor" and a["image_id"] == a["image_digest"].split(":")[1]
+            assert a["scan_status"] == "unscan" and a["vul_num"] == 0
+        assert len({a["id"] for a in assoc}) == 2
+        assert _images(client, is_multarch=True)[0]["association_images"] == assoc
+
+        # A scan of the row reads linux/amd64 (the scanner's default platform): its state
+        # shows on that platform image only.
+        with transaction(svc.runtime.sessions) as s:
+            img = s.scalars(select(Image).where(Image.image_name == "multi")).one()
+            img.scan_status, img.vul_num, img.malicious_file_num = "success", 3, 1
+        assoc = _images(client, image_name="multi")[0]["association_images"]
+        by_digest = {a["image_digest"]: a for a in assoc}
+        assert (by_digest[amd.manifest_digest]["scan_status"], by_digest[amd.manifest_digest]["vul_num"]) == (
+            "success",
+            3,
+        )
+        assert by_digest[amd.manifest_digest]["malicious_file_num"] == 1
+        assert (by_digest[arm.manifest_digest]["scan_status"], by_digest[arm.manifest_digest]["vul_num"]) == (
+            "unscan",
+            0,
+        )
+
+        # A resync of the unchanged registry keeps the platform rows (same ids), not duplicates them.
+        registries.sync_registry(svc.runtime.settings, svc.runtime.sessions, svc.runtime.box, _pk(svc))
+        again = _images(client, image_name="multi")[0]["association_images"]
+        assert [a["id"] for a in again] == [a["id"] for a in assoc]

@@ -14,6 +14,16 @@ from typing import Any
 
 import httpx
 
+from openhss.domain.inventory import (
+    MAX_ENTRY_POINT,
+    MAX_IMAGE_ID,
+    MAX_REF,
+    MAX_REFS,
+    NONE_TAG,
+    HostInventory,
+    LocalContainer,
+    LocalImage,
+)
 from openhss.scan.sources.docker_daemon import engine_client
 
 POD_NAME = "io.kubernetes.pod.name"
@@ -26,74 +36,33 @@ class InventoryError(RuntimeError):
     """The container runtime could not be read (socket missing, daemon down, unexpected answer)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Image:
-    image_id: str
-    repo_tags: tuple[str, ...] = ()
-    repo_digests: tuple[str, ...] = ()
-    size: int = 0
-    created_ms: int = 0
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "image_id": self.image_id,
-            "repo_tags": list(self.repo_tags),
-            "repo_digests": list(self.repo_digests),
-            "size": self.size,
-            "created_ms": self.created_ms,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Container:
-    container_id: str
-    image_id: str
-    container_name: str = ""
-    pod_id: str = ""
-    pod_name: str = ""
-    namespace: str = ""
-    entry_point: str = ""
-    status: str = "running"
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "container_id": self.container_id,
-            "image_id": self.image_id,
-            "container_name": self.container_name,
-            "pod_id": self.pod_id,
-            "pod_name": self.pod_name,
-            "namespace": self.namespace,
-            "entry_point": self.entry_point,
-            "status": self.status,
-        }
-
-
 @dataclass(slots=True)
 class Snapshot:
-    images: list[Image] = field(default_factory=list)
-    containers: list[Container] = field(default_factory=list)
+    """One runtime's (or, merged, one host's) images and containers, and what the runtime is."""
+
+    images: list[LocalImage] = field(default_factory=list)
+    containers: list[LocalContainer] = field(default_factory=list)
     runtime_type: str = ""
     runtime_name: str = ""
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "images": [i.as_json() for i in sorted(self.images, key=lambda i: i.image_id)],
-            "containers": [c.as_json() for c in sorted(self.containers, key=lambda c: c.container_id)],
-        }
+    def inventory(self) -> HostInventory:
+        return HostInventory(tuple(self.images), tuple(self.containers))
 
 
 def _str(value: object, limit: int) -> str:
     return value[:limit] if isinstance(value, str) else ""
 
 
-def _strs(value: object, limit: int = 512) -> tuple[str, ...]:
+def _strs(value: object, limit: int = MAX_REF) -> tuple[str, ...]:
     if not isinstance(value, list):
         return ()
-    return tuple(v[:limit] for v in value[:256] if isinstance(v, str) and v and not v.startswith("<none>"))
+    return tuple(
+        v[:limit] for v in value[:MAX_REFS] if isinstance(v, str) and v and not v.startswith(NONE_TAG)
+    )
 
 
 def _image_id(value: object) -> str:
-    text = _str(value, 256)
+    text = _str(value, MAX_IMAGE_ID)
     if text and ":" not in text:
         text = f"sha256:{text}"
     return text
@@ -132,7 +101,7 @@ def from_engine(docker_host: str, timeout: float = 30.0) -> Snapshot:
                 created = d.get("Created")
                 size = d.get("Size")
                 snap.images.append(
-                    Image(
+                    LocalImage(
                         image_id=image_id,
                         repo_tags=_strs(d.get("RepoTags")),
                         repo_digests=_strs(d.get("RepoDigests")),
@@ -144,14 +113,14 @@ def from_engine(docker_host: str, timeout: float = 30.0) -> Snapshot:
                 labels = _labels(d.get("Labels"))
                 names = _strs(d.get("Names"), 256)
                 snap.containers.append(
-                    Container(
+                    LocalContainer(
                         container_id=_str(d.get("Id"), 128),
                         image_id=_image_id(d.get("ImageID")),
                         container_name=(names[0].lstrip("/") if names else ""),
                         pod_id=labels.get(POD_UID, "")[:128],
                         pod_name=labels.get(POD_NAME, "")[:256],
                         namespace=labels.get(POD_NAMESPACE, "")[:256],
-                        entry_point=_str(d.get("Command"), 4096),
+                        entry_point=_str(d.get("Command"), MAX_ENTRY_POINT),
                         status=_str(d.get("State"), 32) or "running",
                     )
                 )
@@ -194,9 +163,9 @@ def from_containerd(address: str, namespace: str = "k8s.io", ctr: str = "ctr") -
         tags = () if is_digest_ref or "@" in ref else (ref,)
         digests = (ref,) if "@" in ref else (f"{_repository(ref)}@{manifest_digest}",) if tags else ()
         if found is None:
-            snap.images.append(Image(image_id, tags, digests))
+            snap.images.append(LocalImage(image_id, tags, digests))
         else:
-            snap.images[snap.images.index(found)] = Image(
+            snap.images[snap.images.index(found)] = LocalImage(
                 image_id,
                 tuple(sorted({*found.repo_tags, *tags})),
                 tuple(sorted({*found.repo_digests, *digests})),
@@ -219,7 +188,7 @@ def from_containerd(address: str, namespace: str = "k8s.io", ctr: str = "ctr") -
             (i.image_id for i in snap.images if image_ref in i.repo_tags or image_ref == i.image_id), ""
         )
         snap.containers.append(
-            Container(
+            LocalContainer(
                 container_id=cid[:128],
                 image_id=image_id,
                 container_name=labels.get(CONTAINER_NAME, cid)[:256],
@@ -269,14 +238,14 @@ def _config_digest(ctr: str, address: str, namespace: str, manifest_digest: str)
 def merge(*snaps: Snapshot) -> Snapshot:
     """One host's inventory from several runtimes (an image in two stores is one image)."""
     out = Snapshot()
-    by_id: dict[str, Image] = {}
+    by_id: dict[str, LocalImage] = {}
     for snap in snaps:
         for img in snap.images:
             old = by_id.get(img.image_id)
             if old is None:
                 by_id[img.image_id] = img
             else:
-                by_id[img.image_id] = Image(
+                by_id[img.image_id] = LocalImage(
                     img.image_id,
                     tuple(sorted({*old.repo_tags, *img.repo_tags})),
                     tuple(sorted({*old.repo_digests, *img.repo_digests})),

@@ -1,8 +1,9 @@
-"""The agent's layer cache: its own files first, then the server's shared cache.
+"""The server's shared layer cache as seen by an agent: the far tier of its `TieredLayerCache`.
 
 A layer already analysed by another agent of the same project and enterprise project is fetched from the
 server instead of being read from the local store again; what the agent analyses itself is offered back.
 The server cache is an optimisation only: any failure talking to it falls back to analysing the layer.
+The table behind it is read only by services/layer_cache.py (under keys of the agent's tenant).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from openhss.agent.client import ServerClient
-from openhss.scan.cache import FileLayerCache, LayerCache, decode, encode
+from openhss.scan.cache import decode, encode
 from openhss.scan.walk import LayerAnalysis
 
 log = logging.getLogger("openhss.agent")
@@ -38,22 +39,3 @@ class RemoteLayerCache:
             self.client.agent("PUT", f"layer-cache/{key}", raw=encode(analysis))
         except RuntimeError as exc:  # too large for one request, server busy: the server just misses it
             log.debug("could not share the analysis of %s: %s", key, exc)
-
-
-class TieredLayerCache:
-    def __init__(self, local: FileLayerCache, remote: LayerCache | None) -> None:
-        self.local = local
-        self.remote = remote
-
-    def get(self, key: str) -> LayerAnalysis | None:
-        found = self.local.get(key)
-        if found is None and self.remote is not None:
-            found = self.remote.get(key)
-            if found is not None:
-                self.local.put(key, found)
-        return found
-
-    def put(self, key: str, analysis: LayerAnalysis) -> None:
-        self.local.put(key, analysis)
-        if self.remote is not None:
-            self.remote.put(key, analysis)

@@ -7,6 +7,7 @@ so an agent restarted (or a report lost) converges on the next cycle.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -22,6 +23,7 @@ from urllib.parse import urlsplit
 from openhss import __version__
 from openhss.agent import inventory
 from openhss.agent.client import ServerClient, ServerError
+from openhss.domain.inventory import HostInfo
 
 log = logging.getLogger("openhss.agent")
 #: An unchanged inventory is still sent this often, so the server converges even if it lost state.
@@ -117,19 +119,20 @@ class Agent:
         return inventory.merge(*snaps)
 
     def register(self, snap: inventory.Snapshot) -> None:
-        body = {
-            "agent_id": self.agent_id,
-            "host_id": self.host_id[:128],
-            "host_name": (self.cfg.host_name or socket.gethostname())[:256],
-            "private_ip": _private_ip(self.cfg.server),
-            "public_ip": self.cfg.public_ip,
-            "os_type": platform.system() or "Linux",
-            "version": f"openhss-agent {__version__}",
-            "docker_type": snap.runtime_type,
-            "docker_name": snap.runtime_name[:128],
-            "cluster_id": self.cfg.cluster_id,
-            "cluster_name": self.cfg.cluster_name,
-        }
+        info = HostInfo(
+            agent_id=self.agent_id,
+            host_id=self.host_id[:128],
+            host_name=(self.cfg.host_name or socket.gethostname())[:256],
+            private_ip=_private_ip(self.cfg.server),
+            public_ip=self.cfg.public_ip,
+            os_type=platform.system() or "Linux",
+            version=f"openhss-agent {__version__}",
+            docker_type=snap.runtime_type,
+            docker_name=snap.runtime_name[:128],
+            cluster_id=self.cfg.cluster_id,
+            cluster_name=self.cfg.cluster_name,
+        )
+        body = dataclasses.asdict(info)
         answer = self.client.agent("POST", "register", body)
         if self.cfg.interval is None:
             self.interval = float(answer.get("heartbeat_interval") or 30)
@@ -137,7 +140,7 @@ class Agent:
 
     def report(self, snap: inventory.Snapshot) -> dict[str, list[str]] | None:
         """Send the snapshot if it differs from the last one the server accepted."""
-        doc = snap.as_json()
+        doc = snap.inventory().as_json()
         digest = hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
         if digest == self._last_report and time.monotonic() - self._reported_at < RESEND_AFTER:
             return None
@@ -182,10 +185,10 @@ class Agent:
         return len(jobs)
 
     def _run_job(self, job: dict[str, object]) -> None:
-        from openhss.agent.layer_cache import RemoteLayerCache, TieredLayerCache
+        from openhss.agent.layer_cache import RemoteLayerCache
         from openhss.domain.enums import ScanScope
         from openhss.domain.upload import ScanUpload, to_json
-        from openhss.scan.cache import FileLayerCache, default_cache_dir
+        from openhss.scan.cache import FileLayerCache, TieredLayerCache, default_cache_dir
         from openhss.scan.errors import ScanError
         from openhss.scan.pipeline import PipelineOptions
         from openhss.scan.refs import parse_ref

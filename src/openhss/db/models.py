@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -172,7 +173,28 @@ class Image(Base):
 
     __tablename__ = "images"
     __table_args__ = (
-        UniqueConstraint("project_id", "image_type", "registry_name", "image_id", name="uq_image"),
+        # A registry or CI/CD image is one row per image id in its registry / pipeline; a local image
+        # is one row per image id and tag (migration 0018, services/image_tags.py).
+        Index(
+            "uq_image",
+            "project_id",
+            "image_type",
+            "registry_name",
+            "image_id",
+            unique=True,
+            postgresql_where=text("image_type <> 'local'"),
+            sqlite_where=text("image_type <> 'local'"),
+        ),
+        Index(
+            "uq_image_local_tag",
+            "project_id",
+            "image_id",
+            "image_name",
+            "image_version",
+            unique=True,
+            postgresql_where=text("image_type = 'local'"),
+            sqlite_where=text("image_type = 'local'"),
+        ),
         Index("ix_images_project_type_name", "project_id", "image_type", "image_name", "image_version"),
         # ListVulAffectImages' image_id filter starts from the image (migration 0019).
         Index("ix_images_project_image_id", "project_id", "image_id"),
@@ -636,6 +658,21 @@ class RegistryImage(Base):
     tag: Mapped[str] = mapped_column(String(128))
     latest_version: Mapped[bool] = mapped_column(Boolean, default=False)
     latest_sync_time: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class RegistryImageArch(Base):
+    """One platform image of a multi-architecture registry image (an entry of its OCI index or Docker
+    manifest list), as of the sync that last saw the tag's digest: HSS's `association_images`."""
+
+    __tablename__ = "registry_image_archs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    image_pk: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    digest: Mapped[str] = mapped_column(String(128))
+    os: Mapped[str] = mapped_column(String(32), default="")
+    architecture: Mapped[str] = mapped_column(String(32), default="")
+    variant: Mapped[str] = mapped_column(String(32), default="")
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 # --- VEX statements and webhook events (tenant data: project + enterprise project on every row) -------

@@ -208,6 +208,31 @@ class FileLayerCache:
             raise
 
 
+class TieredLayerCache:
+    """A near cache in front of a far one: a far hit is kept near, what is analysed goes to both.
+
+    The agent's: its own files first, then the server's shared cache (agent/layer_cache.py). The far
+    cache is an optimisation only; its implementations answer a miss on any failure.
+    """
+
+    def __init__(self, near: LayerCache, far: LayerCache | None) -> None:
+        self.near = near
+        self.far = far
+
+    def get(self, key: str) -> LayerAnalysis | None:
+        found = self.near.get(key)
+        if found is None and self.far is not None:
+            found = self.far.get(key)
+            if found is not None:
+                self.near.put(key, found)
+        return found
+
+    def put(self, key: str, analysis: LayerAnalysis) -> None:
+        self.near.put(key, analysis)
+        if self.far is not None:
+            self.far.put(key, analysis)
+
+
 def default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "openhss" / "layers"

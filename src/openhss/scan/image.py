@@ -248,10 +248,16 @@ def manifest_kind(obj: Mapping[str, Any], declared: str = "") -> str:
     raise CorruptImage(f"unknown manifest media type {mt!r}")
 
 
+def index_manifests(index: Mapping[str, Any]) -> list[Descriptor]:
+    """The per-platform image manifests an OCI index / Docker manifest list names, in its order
+    (attestations and nested indexes, which are not images, left out)."""
+    descriptors = [parse_descriptor(d, "index") for d in _manifests(index)]
+    return [d for d in descriptors if d.media_type in MANIFEST_TYPES or d.media_type == ""]
+
+
 def select_platform(index: Mapping[str, Any], platform: Platform) -> Descriptor:
     """Pick the manifest for `platform` from an OCI index / Docker manifest list."""
-    descriptors = [parse_descriptor(d, "index") for d in _manifests(index)]
-    candidates = [d for d in descriptors if d.media_type in MANIFEST_TYPES or d.media_type == ""]
+    candidates = index_manifests(index)
     for desc in candidates:
         if desc.platform is not None and platform.matches(desc.platform):
             return desc
@@ -261,12 +267,7 @@ def select_platform(index: Mapping[str, Any], platform: Platform) -> Descriptor:
 
 def index_platforms(index: Mapping[str, Any]) -> list[Platform]:
     """All platforms an index offers, for scanning every platform on request."""
-    out = []
-    for raw in _manifests(index):
-        desc = parse_descriptor(raw, "index")
-        if desc.platform is not None and desc.media_type in (*MANIFEST_TYPES, ""):
-            out.append(desc.platform)
-    return out
+    return [d.platform for d in index_manifests(index) if d.platform is not None]
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,9 +2,11 @@
 
 An agent sends its whole inventory (images and running containers) whenever it changed; the server
 works out what is new, removed or retagged, so a lost or repeated report can never leave the tables
-out of step with the host. One image present on many hosts is one `images` row with many
-`image_hosts` rows; `host_num` and `container_num` are recounted for every image a report touched,
-under a row lock, so concurrent reports from different hosts keep them exact.
+out of step with the host. One image is one `images` row per tag (HSS lists local images by
+`image_name` + `image_version`; services/image_tags.py lets the tag rows share one scan), and one such
+row present on many hosts has many `image_hosts` rows; `host_num` and `container_num` are recounted
+for every image a report touched, under a row lock, so concurrent reports from different hosts keep
+them exact.
 
 New image rows are created each in a short transaction of its own before the report is applied: two
 hosts reporting the same new image at once then race only on one unique key (the loser re-reads the
@@ -26,62 +28,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from openhss.config import Settings
 from openhss.db.engine import transaction
 from openhss.db.models import Container, Host, Image, ImageHost
-from openhss.db.scheduling import LayerCacheEntry
 from openhss.db.tenancy import scoped, unscoped
 from openhss.domain.errors import Conflict, InvalidRequest, NotFound
+from openhss.domain.inventory import HostInfo, HostInventory, LocalImage
 from openhss.domain.upload import ScanUpload
 from openhss.scan.applier import Inventory as ScanInventory
-from openhss.scan.cache import CODEC_VERSION
 from openhss.scan.cache import decode as decode_layer
-from openhss.services import agent_jobs, scan_tasks
+from openhss.services import agent_jobs, image_tags, layer_cache, scan_tasks
 from openhss.services.identity import Scope
 from openhss.services.vulndb import MatcherCache
-
-NONE_TAG = "<none>"
-
-
-@dataclass(frozen=True, slots=True)
-class HostInfo:
-    agent_id: str
-    host_id: str
-    host_name: str
-    private_ip: str = ""
-    public_ip: str = ""
-    os_type: str = "Linux"
-    version: str = ""
-    docker_type: str = ""
-    docker_name: str = ""
-    cluster_id: str = ""
-    cluster_name: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class LocalImage:
-    """An image in a host's local store; `image_id` is the config digest (`sha256:...`)."""
-
-    image_id: str
-    repo_tags: tuple[str, ...] = ()
-    repo_digests: tuple[str, ...] = ()
-    size: int = 0
-    created_ms: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class LocalContainer:
-    container_id: str
-    image_id: str
-    container_name: str = ""
-    pod_id: str = ""
-    pod_name: str = ""
-    namespace: str = ""
-    entry_point: str = ""
-    status: str = "running"
-
-
-@dataclass(frozen=True, slots=True)
-class Inventory:
-    images: Sequence[LocalImage] = ()
-    containers: Sequence[LocalContainer] = ()
 
 
 @dataclass(slots=True)
@@ -168,30 +123,17 @@ def mark_offline(session: Session, offline_seconds: int, now: datetime | None = 
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def _split_tag(repo_tag: str) -> tuple[str, str]:
-    """`registry/repo:tag` → (`registry/repo`, `tag`); the tag is after the last colon past the last /."""
-    slash = repo_tag.rfind("/")
-    colon = repo_tag.rfind(":")
-    if colon > slash:
-        return repo_tag[:colon], repo_tag[colon + 1 :]
-    return repo_tag, "latest"
+def _key(row: Image) -> tuple[str, str, str]:
+    return row.image_id, row.image_name, row.image_version
 
 
-def _name_of(img: LocalImage) -> tuple[str, str]:
-    tags = [t for t in img.repo_tags if t and not t.startswith(NONE_TAG)]
-    if tags:
-        return _split_tag(sorted(tags)[0])
-    for d in img.repo_digests:
-        if "@" in d:
-            return d.split("@", 1)[0], NONE_TAG
-    return NONE_TAG, NONE_TAG
-
-
-def _digest_of(img: LocalImage) -> str:
-    for d in sorted(img.repo_digests):
-        if "@" in d:
-            return d.split("@", 1)[1]
-    return ""
+def _rows_of(inv_images: Sequence[LocalImage]) -> dict[tuple[str, str, str], LocalImage]:
+    """Every (image_id, image_name, image_version) row the reported images are listed as."""
+    out: dict[tuple[str, str, str], LocalImage] = {}
+    for img in inv_images:
+        for name, version in img.name_versions():
+            out.setdefault((img.image_id, name, version), img)
+    return out
 
 
 def ensure_images(
@@ -201,41 +143,48 @@ def ensure_images(
     agent_id: str,
     images: Sequence[LocalImage],
 ) -> list[str]:
-    """Create the rows of images this project has never seen (each in its own transaction).
+    """Create the rows (one per image and tag) this project has never seen, each batch in its own
+    transaction; a new tag of an image already scanned starts with that scan's results.
 
-    Returns the image ids that were created here.
+    Returns the image ids that got a new row here.
     """
+    wanted = _rows_of(images)
     with transaction(sessions) as session:
         host = _host(session, scope, agent_id)
         ep, cluster_id, cluster_name = host.enterprise_project_id, host.cluster_id, host.cluster_name
-        # Project-wide on purpose: an image another enterprise project already holds is not created
-        # again (the unique key is per project); the report then leaves it alone (apply_inventory).
-        known = set(
-            session.scalars(
+        # Project-wide on purpose: an image another enterprise project already holds gets no row
+        # here, under any tag (a host cannot list itself into another tenant's image); the report
+        # then leaves it alone (apply_inventory).
+        known: set[tuple[str, str, str]] = set()
+        foreign: set[str] = set()
+        ids = sorted({i.image_id for i in images})
+        for i in range(0, len(ids), 1000):
+            for image_id, name, version, row_ep in session.execute(
                 unscoped(
-                    select(Image.image_id).where(
+                    select(
+                        Image.image_id, Image.image_name, Image.image_version, Image.enterprise_project_id
+                    ).where(
                         Image.project_id == scope.project_id,
                         Image.image_type == "local",
                         Image.registry_name == "",
-                        Image.image_id.in_([i.image_id for i in images]),
+                        Image.image_id.in_(ids[i : i + 1000]),
                     ),
                     "existence check against the per-project unique key; no row is returned",
                 )
-            )
-        )
-    pending: dict[str, LocalImage] = {}
-    for img in images:
-        if img.image_id not in known:
-            pending.setdefault(img.image_id, img)
+            ):
+                known.add((image_id, name, version))
+                if row_ep != ep:
+                    foreign.add(image_id)
+    pending = {k: img for k, img in wanted.items() if k not in known and k[0] not in foreign}
 
-    def make(img: LocalImage) -> Image:
-        name, version = _name_of(img)
+    def make(key: tuple[str, str, str], img: LocalImage) -> Image:
+        image_id, name, version = key
         return Image(
             project_id=scope.project_id,
             enterprise_project_id=ep,
             image_type="local",
-            image_id=img.image_id,
-            image_digest=_digest_of(img),
+            image_id=image_id,
+            image_digest=img.digest(),
             image_name=name,
             image_version=version,
             local_image_type="other_image",
@@ -247,61 +196,70 @@ def ensure_images(
             scan_status="unscan",
         )
 
+    def announce(session: Session, row: Image) -> None:
+        # A tag of content already scanned needs no scan: it takes the sibling's results instead.
+        if not image_tags.adopt_scan(session, row.id):
+            scan_tasks.on_new_image(session, row.id, settings)
+
     if not pending:
         return []
     try:  # the common case: nobody else is creating these, one transaction for all
         with transaction(sessions) as session:
-            rows = [make(i) for i in pending.values()]
+            rows = [make(k, i) for k, i in pending.items()]
             session.add_all(rows)
             session.flush()
             for row in rows:
-                scan_tasks.on_new_image(session, row.id, settings)
-        return list(pending)
+                announce(session, row)
+        return sorted({k[0] for k in pending})
     except IntegrityError:
         pass  # another host's report created some of them at the same time: one at a time, then
-    created: list[str] = []
-    for img in pending.values():
+    created: set[str] = set()
+    for key, img in pending.items():
         try:
             with transaction(sessions) as session:
-                row = make(img)
+                row = make(key, img)
                 session.add(row)
                 session.flush()
-                scan_tasks.on_new_image(session, row.id, settings)
+                announce(session, row)
         except IntegrityError:
             continue  # another host's report created it first; that row is the one
-        created.append(img.image_id)
-    return created
+        created.add(key[0])
+    return sorted(created)
 
 
 def apply_inventory(
-    session: Session, scope: Scope, agent_id: str, inv: Inventory, now: datetime | None = None
+    session: Session, scope: Scope, agent_id: str, inv: HostInventory, now: datetime | None = None
 ) -> Changes:
     """Make the host's image links and containers equal to `inv` and recount the images touched.
 
-    The image rows must exist (`ensure_images` first); an unknown image id in `inv` is skipped.
+    The image rows must exist (`ensure_images` first); a reported row that does not is skipped. An
+    image with several tags is linked through each of its tag rows; its containers count on its first
+    tag's row (the runtime reports which image a container runs, not under which of its tags).
     """
     changes = Changes()
     host = _host(session, scope, agent_id, lock=True)
     host.last_heartbeat = now or _now()
     host.agent_status = "online"
-    reported = {i.image_id: i for i in inv.images}
-    rows = {
-        img.image_id: img
+    reported = _rows_of(inv.images)
+    ids = sorted({i.image_id for i in inv.images})
+    rows: dict[tuple[str, str, str], Image] = {}
+    for i in range(0, len(ids), 1000):
         for img in session.scalars(
             scoped(
                 select(Image).where(
                     Image.image_type == "local",
                     Image.registry_name == "",
-                    Image.image_id.in_(list(reported)),
+                    Image.image_id.in_(ids[i : i + 1000]),
                 ),
                 scope,
             )
-        )
-    }
+        ):
+            if _key(img) in reported:
+                rows[_key(img)] = img
     linked = {
-        pk: image_id
-        for pk, image_id in session.execute(
-            select(ImageHost.image_pk, Image.image_id)
+        pk: (image_id, name, version)
+        for pk, image_id, name, version in session.execute(
+            select(ImageHost.image_pk, Image.image_id, Image.image_name, Image.image_version)
             .join(Image, Image.id == ImageHost.image_pk)
             .where(ImageHost.host_pk == host.id)
         ).all()
@@ -309,8 +267,10 @@ def apply_inventory(
     old_containers = {
         c.container_id: c for c in session.scalars(select(Container).where(Container.host_pk == host.id))
     }
-    now_linked = {rows[i].id for i in reported if i in rows}
-    by_image_id = {i: r.id for i, r in rows.items()}
+    now_linked = {r.id for r in rows.values()}
+    by_image_id: dict[str, int] = {}
+    for key in sorted(rows):  # the first tag's row of each image carries its containers
+        by_image_id.setdefault(key[0], rows[key].id)
     reported_containers = {c.container_id: c for c in inv.containers}
     counts_change = (
         now_linked != set(linked)
@@ -338,20 +298,18 @@ def apply_inventory(
     gone = set(linked) - now_linked
     if gone:
         session.execute(delete(ImageHost).where(ImageHost.host_pk == host.id, ImageHost.image_pk.in_(gone)))
-        changes.removed_images.extend(sorted(linked[pk] for pk in gone))
-    changes.new_images.extend(
-        sorted(rows[i].image_id for i in reported if i in rows and rows[i].id not in linked)
-    )
+    before: dict[str, set[tuple[str, str]]] = {}
+    for image_id, name, version in linked.values():
+        before.setdefault(image_id, set()).add((name, version))
+    after: dict[str, set[tuple[str, str]]] = {}
+    for image_id, name, version in rows:
+        after.setdefault(image_id, set()).add((name, version))
+    changes.new_images.extend(sorted(set(after) - set(before)))
+    changes.removed_images.extend(sorted(set(before) - set(after)))
+    changes.retagged_images.extend(sorted(i for i in set(before) & set(after) if before[i] != after[i]))
 
-    for image_id, img in reported.items():
-        row = rows.get(image_id)
-        if row is None:
-            continue
-        tags = {_split_tag(t) for t in img.repo_tags if t and not t.startswith(NONE_TAG)}
-        if tags and (row.image_name, row.image_version) not in tags:
-            row.image_name, row.image_version = sorted(tags)[0]
-            changes.retagged_images.append(image_id)
-        digest = _digest_of(img)
+    for key, row in rows.items():
+        digest = reported[key].digest()
         if digest and not row.image_digest:
             row.image_digest = digest
 
@@ -428,7 +386,7 @@ def report(
     settings: Settings,
     scope: Scope,
     agent_id: str,
-    inv: Inventory,
+    inv: HostInventory,
     now: datetime | None = None,
 ) -> Changes:
     """The whole inventory report: create unseen images (queued for a scan when `settings` say so), then
@@ -506,12 +464,7 @@ def get_layer(session: Session, scope: Scope, key: str) -> bytes | None:
     Never a worker's entry: serving those to an agent that merely names a diff_id would hand any
     tenant the packages and secrets of every layer the server ever scanned for anyone.
     """
-    blob = session.scalar(
-        select(LayerCacheEntry.blob).where(
-            LayerCacheEntry.key == _agent_key(scope, key), LayerCacheEntry.codec == CODEC_VERSION
-        )
-    )
-    return bytes(blob) if blob is not None else None
+    return layer_cache.read_blob(session, _agent_key(scope, key))
 
 
 def put_layer(session: Session, scope: Scope, key: str, blob: bytes) -> bool:
@@ -523,16 +476,4 @@ def put_layer(session: Session, scope: Scope, key: str, blob: bytes) -> bool:
         analysis = decode_layer(blob)
     except (ValueError, KeyError, TypeError, zstandard.ZstdError) as exc:
         raise InvalidRequest(f"not a layer analysis of this server's codec: {exc}") from None
-    own_key = _agent_key(scope, key)
-    if session.get(LayerCacheEntry, own_key) is not None:
-        return False
-    try:
-        with session.begin_nested():
-            session.add(
-                LayerCacheEntry(
-                    key=own_key, diff_id=analysis.diff_id[:80], codec=CODEC_VERSION, size=len(blob), blob=blob
-                )
-            )
-    except IntegrityError:
-        return False
-    return True
+    return layer_cache.store_blob(session, _agent_key(scope, key), analysis.diff_id, blob)

@@ -23,25 +23,51 @@ from openhss.scan.walk import LayerAnalysis
 TOUCH_EVERY = timedelta(hours=1)
 
 
+def read_blob(session: Session, key: str) -> bytes | None:
+    """The encoded analysis stored under `key`, if it is of this codec; refreshes `last_used_at`.
+
+    The one reader of the table: the workers' `DbLayerCache` and the agents' shared cache
+    (services/agents.py, under keys of their tenant) both come through here.
+    """
+    row = session.execute(
+        select(LayerCacheEntry.blob, LayerCacheEntry.codec, LayerCacheEntry.last_used_at).where(
+            LayerCacheEntry.key == key
+        )
+    ).one_or_none()
+    if row is None or row.codec != CODEC_VERSION:
+        return None
+    now = utcnow()
+    if now - row.last_used_at > TOUCH_EVERY:
+        session.execute(update(LayerCacheEntry).where(LayerCacheEntry.key == key).values(last_used_at=now))
+    return bytes(row.blob)
+
+
+def store_blob(session: Session, key: str, diff_id: str, blob: bytes) -> bool:
+    """Store an encoded analysis under `key` (in a savepoint); False when the key is already taken.
+
+    Entries are immutable: whoever stored a key first wins, a second writer changes nothing.
+    """
+    if session.get(LayerCacheEntry, key) is not None:
+        return False
+    try:
+        with session.begin_nested():
+            session.add(
+                LayerCacheEntry(key=key, diff_id=diff_id[:80], codec=CODEC_VERSION, size=len(blob), blob=blob)
+            )
+    except IntegrityError:
+        return False  # another worker stored the same immutable entry first
+    return True
+
+
 class DbLayerCache:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self.sessions = sessions
 
     def get(self, key: str) -> LayerAnalysis | None:
         with transaction(self.sessions) as session:
-            row = session.execute(
-                select(LayerCacheEntry.blob, LayerCacheEntry.codec, LayerCacheEntry.last_used_at).where(
-                    LayerCacheEntry.key == key
-                )
-            ).one_or_none()
-            if row is None or row.codec != CODEC_VERSION:
-                return None
-            now = utcnow()
-            if now - row.last_used_at > TOUCH_EVERY:
-                session.execute(
-                    update(LayerCacheEntry).where(LayerCacheEntry.key == key).values(last_used_at=now)
-                )
-            blob = bytes(row.blob)
+            blob = read_blob(session, key)
+        if blob is None:
+            return None
         try:
             return decode(blob)
         except (ValueError, KeyError, TypeError):
@@ -49,15 +75,8 @@ class DbLayerCache:
 
     def put(self, key: str, analysis: LayerAnalysis) -> None:
         blob = encode(analysis)
-        try:
-            with transaction(self.sessions) as session:
-                session.add(
-                    LayerCacheEntry(
-                        key=key, diff_id=analysis.diff_id, codec=CODEC_VERSION, size=len(blob), blob=blob
-                    )
-                )
-        except IntegrityError:
-            pass  # another worker stored the same immutable entry first
+        with transaction(self.sessions) as session:
+            store_blob(session, key, analysis.diff_id, blob)
 
     def prune(self, unused_for: timedelta) -> int:
         """Drop entries nobody read for `unused_for`; returns how many."""

@@ -31,13 +31,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from openhss.config import RegistryTargets, Settings
 from openhss.db.engine import transaction
-from openhss.db.models import Image, Registry, RegistryImage
+from openhss.db.models import Image, Registry, RegistryImage, RegistryImageArch
 from openhss.db.tenancy import scoped, unscoped
 from openhss.domain.errors import Conflict, InvalidRequest, NotFound
 from openhss.scan.errors import AuthenticationFailed, DownloadFailed, ScanError
 from openhss.scan.image import (
     INDEX_TYPES,
     Platform,
+    index_manifests,
     load_json,
     parse_manifest,
     select_platform,
@@ -53,6 +54,8 @@ from openhss.services.results import now_ms
 log = logging.getLogger(__name__)
 
 SYNC_TASK = "openhss.sync_registry"
+#: Platform images kept per multi-arch tag (real indexes name a dozen at most; a hostile one, more).
+MAX_ARCHS = 64
 REGISTRY_TYPES = ("Harbor", "Jfrog", "SwrPrivate", "SwrShared", "SwrEnterprise", "Other")
 #: `registry_type` → the `image_type` value registry-image rows show (RegistryImagesInfo).
 IMAGE_TYPE_OF = {
@@ -113,6 +116,17 @@ class RegistryFields:
 
 
 @dataclass(frozen=True, slots=True)
+class ArchImage:
+    """One platform manifest of a multi-architecture tag's index."""
+
+    digest: str
+    os: str
+    architecture: str
+    variant: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
 class TagInfo:
     """One repository:tag as the registry has it now."""
 
@@ -122,6 +136,8 @@ class TagInfo:
     size: int
     created_ms: int
     multi_arch: bool
+    #: The platform images of a multi-arch tag (empty for a single manifest).
+    archs: tuple[ArchImage, ...] = ()
 
 
 # --- connection and the connectivity check ---------------------------------------------------------
@@ -447,17 +463,29 @@ def _describe(client: RegistryClient, repository: str, tag: str, known: dict[str
     digest, data, kind = client.manifest(tag)
     old = known.get(digest)
     if old is not None:
-        return TagInfo(repository, tag, digest, old.size, old.created_ms, old.multi_arch)
+        return TagInfo(repository, tag, digest, old.size, old.created_ms, old.multi_arch, old.archs)
     multi = kind in INDEX_TYPES
+    archs: tuple[ArchImage, ...] = ()
     if multi:
-        chosen = select_platform(load_json(data, "index"), Platform())
+        index = load_json(data, "index")
+        archs = tuple(
+            ArchImage(
+                d.digest[:128],
+                d.platform.os[:32] if d.platform else "",
+                d.platform.architecture[:32] if d.platform else "",
+                d.platform.variant[:32] if d.platform else "",
+                d.size,
+            )
+            for d in index_manifests(index)[:MAX_ARCHS]
+        )
+        chosen = select_platform(index, Platform())
         _, data, kind = client.manifest(chosen.digest)
     manifest = parse_manifest(data, kind)
     size = manifest.config.size + sum(layer.size for layer in manifest.layers)
     config = load_json(client.blob(manifest.config.digest), "image config")
     created = config.get("created")
     return TagInfo(
-        repository, tag, digest, size, _created_ms(created if isinstance(created, str) else ""), multi
+        repository, tag, digest, size, _created_ms(created if isinstance(created, str) else ""), multi, archs
     )
 
 
@@ -522,18 +550,57 @@ class SyncResult:
     total: int
 
 
+def _archs(session: Session, image_pks: Sequence[int]) -> dict[int, tuple[ArchImage, ...]]:
+    out: dict[int, list[ArchImage]] = {}
+    for i in range(0, len(image_pks), 1000):
+        for row in session.scalars(
+            select(RegistryImageArch)
+            .where(RegistryImageArch.image_pk.in_(image_pks[i : i + 1000]))
+            .order_by(RegistryImageArch.id)
+        ):
+            out.setdefault(row.image_pk, []).append(
+                ArchImage(row.digest, row.os, row.architecture, row.variant, row.size)
+            )
+    return {pk: tuple(v) for pk, v in out.items()}
+
+
 def _known(session: Session, registry_pk: int) -> dict[str, TagInfo]:
+    """What the last sync learnt per manifest digest. A multi-arch tag stored without its platform
+    images (synced before they were kept) is left out, so the next walk describes it again."""
     rows = session.execute(
         select(RegistryImage, Image)
         .join(Image, Image.id == RegistryImage.image_pk)
         .where(RegistryImage.registry_pk == registry_pk)
     ).all()
+    archs = _archs(session, [img.id for _ri, img in rows if img.is_multi_arch])
     return {
         img.image_digest: TagInfo(
-            ri.repository, ri.tag, img.image_digest, img.image_size, img.latest_update_time, img.is_multi_arch
+            ri.repository,
+            ri.tag,
+            img.image_digest,
+            img.image_size,
+            img.latest_update_time,
+            img.is_multi_arch,
+            archs.get(img.id, ()),
         )
         for ri, img in rows
+        if not img.is_multi_arch or img.id in archs
     }
+
+
+def _set_archs(session: Session, image_pk: int, archs: Sequence[ArchImage]) -> None:
+    session.execute(delete(RegistryImageArch).where(RegistryImageArch.image_pk == image_pk))
+    session.add_all(
+        RegistryImageArch(
+            image_pk=image_pk,
+            digest=a.digest,
+            os=a.os,
+            architecture=a.architecture,
+            variant=a.variant,
+            size=a.size,
+        )
+        for a in archs
+    )
 
 
 def apply_sync(
@@ -552,6 +619,7 @@ def apply_sync(
             .where(RegistryImage.registry_pk == reg.id)
         ).all()
     }
+    stored_archs = _archs(session, [img.id for _ri, img in existing.values() if img.is_multi_arch])
     added = updated = 0
     seen: set[tuple[str, str]] = set()
     for t in tags:
@@ -588,6 +656,7 @@ def apply_sync(
                     latest_sync_time=at,
                 )
             )
+            _set_archs(session, img.id, t.archs)
             added += 1
             scan_tasks.on_new_image(session, img.id, settings)
             continue
@@ -595,6 +664,9 @@ def apply_sync(
         ri.latest_version = key in latest
         ri.latest_sync_time = at
         img.registry_name, img.registry_type = reg.registry_name, reg.registry_type
+        if t.archs != stored_archs.get(img.id, ()):
+            _set_archs(session, img.id, t.archs)
+            img.is_multi_arch = t.multi_arch
         if img.image_digest != t.digest:
             # The tag now names other content: earlier results describe an image no longer there.
             img.image_digest = t.digest

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
-from openhss.db.models import Image, Registry, RegistryImage
+from openhss.db.models import Image, Registry, RegistryImage, RegistryImageArch
 from openhss.db.tenancy import scoped
+from openhss.scan.image import Platform
 from openhss.services.identity import Scope
 
 
@@ -116,3 +117,38 @@ def list_cicd_images(
         key = Image.latest_scan_time.desc() if q.sort_desc else Image.latest_scan_time.asc()
         ordered = stmt.order_by(key, Image.id)
     return total, list(session.scalars(ordered.offset(offset).limit(limit)))
+
+
+@dataclass(frozen=True, slots=True)
+class ArchImageView:
+    """One platform image of a listed multi-arch image, with the scan state it has.
+
+    A registry image is scanned for one platform, the one the scanner picks from the index (the
+    default `Platform()`, linux/amd64): that platform image carries the row's scan status and counts,
+    the others are `unscan` with no counts, which is what they are.
+    """
+
+    id: int
+    digest: str
+    platform: str
+    scanned: bool
+
+
+def association_images(session: Session, image_pks: list[int]) -> dict[int, list[ArchImageView]]:
+    """The platform images of each multi-arch image in `image_pks` (one query for a page)."""
+    out: dict[int, list[ArchImageView]] = {}
+    if not image_pks:
+        return out
+    scanned_platform = Platform()
+    rows = session.scalars(
+        select(RegistryImageArch)
+        .where(RegistryImageArch.image_pk.in_(image_pks))
+        .order_by(RegistryImageArch.image_pk, RegistryImageArch.id)
+    )
+    for row in rows:
+        views = out.setdefault(row.image_pk, [])
+        platform = Platform(row.os, row.architecture, row.variant)
+        # The scanner takes the first manifest matching its platform, so only that one was scanned.
+        first_match = not any(v.scanned for v in views) and scanned_platform.matches(platform)
+        views.append(ArchImageView(row.id, row.digest, str(platform), first_match))
+    return out

@@ -26,7 +26,7 @@ from openhss.db.scheduling import RematchHit, RematchRun
 from openhss.services import dispatch
 from openhss.services.results import now_ms
 
-#: The Celery task that runs one re-match run (`worker/tasks.py`); `services.scans` names it too.
+#: The Celery task that runs one re-match run (`worker/tasks.py`); `services.rematch` names it too.
 REMATCH_TASK = "openhss.rematch"
 
 

@@ -46,7 +46,7 @@ from openhss.domain.models import Finding
 from openhss.domain.report import ImageReport
 from openhss.domain.vulnerability import VulnerabilityFinding
 from openhss.scan.applier import Inventory
-from openhss.services import dispatch, events, results, vex, whitelists
+from openhss.services import dispatch, events, image_tags, results, vex, whitelists
 from openhss.services.rematch import store_inventory
 from openhss.services.results import now_ms
 
@@ -377,6 +377,8 @@ def finish_job(
             image.latest_scan_time = at
             events.scan_finished(session, image, status.value, reason[:1000])
         counter = {} if status is ScanStatus.STOPPED else {"failed_num": ScanTask.failed_num + 1}
+    # The image's other tags hold the same bytes: they get this scan's outcome, not a scan of their own.
+    image_tags.share_scan(session, image_pk)
     if counter:
         session.execute(update(ScanTask).where(ScanTask.id == task_pk).values(**counter))
     _close_task_if_done(session, task_pk, at)

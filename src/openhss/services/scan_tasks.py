@@ -28,6 +28,7 @@ from openhss.db.tenancy import scoped
 from openhss.domain.enums import ACTIVE_SCAN_STATUSES, FAILED_SCAN_STATUSES, ScanScope, ScanStatus
 from openhss.domain.errors import InvalidRequest, NotFound
 from openhss.domain.scope import DEFAULT_EP
+from openhss.services import image_tags
 from openhss.services.identity import Scope
 from openhss.services.images import ImageFilter, apply_filter, scoped_images
 from openhss.services.results import now_ms
@@ -196,7 +197,10 @@ def _queue(
                 )
             )
         )
-    queue = [pk for pk in image_pks if pk not in busy]
+    wanted = [pk for pk in image_pks if pk not in busy]
+    # Tag rows of one local image are scanned once: the first takes the job, its siblings its results.
+    shared = image_tags.covered(session, wanted)
+    queue = [pk for pk in wanted if pk not in shared]
     at = now_ms()
     task = ScanTask(
         task_id=uuid.uuid4().hex,
@@ -218,17 +222,18 @@ def _queue(
     )
     session.add(task)
     session.flush()
+    # Rows left to a sibling's job wait too: that job's outcome is theirs (image_tags.share_scan).
+    for i in range(0, len(wanted), 1000):
+        session.execute(
+            update(Image)
+            .where(Image.id.in_(wanted[i : i + 1000]))
+            .values(scan_status=ScanStatus.WAITING.value, scan_failed_desc="")
+        )
     if queue:
         session.execute(
             insert(ScanTaskImage),
             [{"task_pk": task.id, "image_pk": pk, "status": ScanStatus.WAITING.value} for pk in queue],
         )
-        for i in range(0, len(queue), 1000):
-            session.execute(
-                update(Image)
-                .where(Image.id.in_(queue[i : i + 1000]))
-                .values(scan_status=ScanStatus.WAITING.value, scan_failed_desc="")
-            )
         queue_task_jobs(session, task)
     return task
 

@@ -2,14 +2,14 @@
 
 Agents authenticate like any SDK caller (AK/SK signature or token) and need the operator role, since
 they write the host's inventory. Every body is bounded: a host reports at most 20 000 images and
-50 000 containers per snapshot.
+50 000 containers per snapshot (the bounds of `domain/inventory.py`, which both ends share).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, ValidationError
 
@@ -18,32 +18,11 @@ from openhss.api.schemas import StrictBody
 from openhss.db.engine import transaction
 from openhss.domain import upload as upload_json
 from openhss.domain.errors import InvalidRequest, NotFound
+from openhss.domain.inventory import HostInfo, Id128, InventoryReport
 from openhss.domain.upload import ScanUpload
 from openhss.services import agents
 
 router = APIRouter(prefix="/v5/{project_id}/agent", tags=["agent"])
-
-Id128 = Annotated[str, Field(min_length=1, max_length=128)]
-Str64 = Annotated[str, Field(max_length=64)]
-Str128 = Annotated[str, Field(max_length=128)]
-Str256 = Annotated[str, Field(max_length=256)]
-Ref = Annotated[str, Field(max_length=512)]
-ImageId = Annotated[str, Field(min_length=1, max_length=256)]
-NonNeg = Annotated[int, Field(ge=0, le=9_223_372_036_854_775_807)]
-
-
-class AgentRegisterBody(StrictBody):
-    agent_id: Id128
-    host_id: Str128 = ""
-    host_name: Str256 = ""
-    private_ip: Str64 = ""
-    public_ip: Str64 = ""
-    os_type: Annotated[str, Field(max_length=32)] = "Linux"
-    version: Str64 = ""
-    docker_type: Annotated[str, Field(max_length=32)] = ""
-    docker_name: Str128 = ""
-    cluster_id: Str128 = ""
-    cluster_name: Str256 = ""
 
 
 class AgentRegisterResponse(BaseModel):
@@ -61,31 +40,6 @@ class AgentHeartbeatResponse(BaseModel):
     hosts_marked_offline: int
 
 
-class AgentImage(StrictBody):
-    image_id: ImageId
-    repo_tags: Annotated[list[Ref], Field(max_length=256)] = Field(default_factory=list)
-    repo_digests: Annotated[list[Ref], Field(max_length=256)] = Field(default_factory=list)
-    size: NonNeg = 0
-    created_ms: NonNeg = 0
-
-
-class AgentContainer(StrictBody):
-    container_id: Id128
-    image_id: Annotated[str, Field(max_length=256)] = ""
-    container_name: Str256 = ""
-    pod_id: Str128 = ""
-    pod_name: Str256 = ""
-    namespace: Str256 = ""
-    entry_point: Annotated[str, Field(max_length=4096)] = ""
-    status: Annotated[str, Field(max_length=32)] = "running"
-
-
-class AgentInventoryBody(StrictBody):
-    agent_id: Id128
-    images: Annotated[list[AgentImage], Field(max_length=20_000)] = Field(default_factory=list)
-    containers: Annotated[list[AgentContainer], Field(max_length=50_000)] = Field(default_factory=list)
-
-
 class AgentInventoryResponse(BaseModel):
     new_images: list[str]
     removed_images: list[str]
@@ -96,10 +50,8 @@ class AgentInventoryResponse(BaseModel):
 
 @router.post("/register", response_model=AgentRegisterResponse, summary="RegisterAgent")
 async def register_agent(
-    scope: ProjectScope, ctx: Ctx, _op: OperatorPrincipal, body: AgentRegisterBody
+    scope: ProjectScope, ctx: Ctx, _op: OperatorPrincipal, info: Annotated[HostInfo, Body()]
 ) -> AgentRegisterResponse:
-    info = agents.HostInfo(**body.model_dump())
-
     def work() -> AgentRegisterResponse:
         with transaction(ctx.sessions) as session:
             agents.register(session, scope, info)
@@ -130,15 +82,9 @@ async def agent_heartbeat(
 
 @router.put("/inventory", response_model=AgentInventoryResponse, summary="ReportAgentInventory")
 async def report_inventory(
-    scope: ProjectScope, ctx: Ctx, _op: OperatorPrincipal, body: AgentInventoryBody
+    scope: ProjectScope, ctx: Ctx, _op: OperatorPrincipal, body: Annotated[InventoryReport, Body()]
 ) -> AgentInventoryResponse:
-    inv = agents.Inventory(
-        images=[
-            agents.LocalImage(i.image_id, tuple(i.repo_tags), tuple(i.repo_digests), i.size, i.created_ms)
-            for i in body.images
-        ],
-        containers=[agents.LocalContainer(**c.model_dump()) for c in body.containers],
-    )
+    inv = body.inventory()
 
     def work() -> AgentInventoryResponse:
         changes = agents.report(ctx.sessions, ctx.settings, scope, body.agent_id, inv)

@@ -21,7 +21,7 @@ from openhss.api.routers.agent import parse_upload
 from openhss.api.rows import wire
 from openhss.api.schemas import Limit, Offset, StrictBody
 from openhss.db.engine import transaction
-from openhss.db.models import Registry
+from openhss.db.models import Image, Registry
 from openhss.domain.errors import InvalidRequest
 from openhss.scan.refs import _HOST_RE
 from openhss.services import cicd, registries, registry_images
@@ -133,6 +133,22 @@ class ListRegistryStatisticsResponse(BaseModel):
     success_num: int
 
 
+class AssociateImagesInfo(BaseModel):
+    """One platform image of a multi-architecture registry image (SDK `AssociateImagesInfo`)."""
+
+    id: int
+    image_id: str
+    image_name: str
+    image_version: str
+    image_type: str
+    namespace: str
+    image_digest: str
+    scan_status: str
+    vul_num: int
+    unsafe_setting_num: int
+    malicious_file_num: int
+
+
 class RegistryImagesInfo(BaseModel):
     id: int
     namespace: str
@@ -163,7 +179,7 @@ class RegistryImagesInfo(BaseModel):
     instance_id: str = ""
     instance_url: str = ""
     severity_level: str
-    association_images: list[dict[str, object]] = []
+    association_images: list[AssociateImagesInfo] = []
 
 
 class ListRegistryImagesResponse(BaseModel):
@@ -214,6 +230,24 @@ async def _run(ctx: Ctx, fn: Callable[[Session], T]) -> T:
 
 def _info(r: Registry) -> RegistryInfo:
     return wire(RegistryInfo, r, id=r.registry_id)
+
+
+def _associate(img: Image, arch: registry_images.ArchImageView) -> AssociateImagesInfo:
+    """A platform image as HSS shows it: the parent's name, tag and registry, its own manifest digest
+    (whose hex is its id, 64 characters as the SDK bounds it), and the parent's scan if it was scanned."""
+    return AssociateImagesInfo(
+        id=arch.id,
+        image_id=arch.digest.partition(":")[2][:64] or arch.digest[:64],
+        image_name=img.image_name,
+        image_version=img.image_version,
+        image_type=registries.IMAGE_TYPE_OF.get(img.registry_type, "other"),
+        namespace=img.organization,
+        image_digest=arch.digest,
+        scan_status=img.scan_status if arch.scanned else "unscan",
+        vul_num=img.vul_num if arch.scanned else 0,
+        unsafe_setting_num=img.unsafe_setting_num if arch.scanned else 0,
+        malicious_file_num=img.malicious_file_num if arch.scanned else 0,
+    )
 
 
 def _types(text: str | None) -> tuple[str, ...]:
@@ -338,6 +372,7 @@ def list_registry_images(
     )
 
     total, rows = registry_images.list_registry_images(session, scope, query, offset, limit)
+    archs = registry_images.association_images(session, [img.id for img, _ri, _reg in rows])
     return ListRegistryImagesResponse(
         total_num=total,
         data_list=[
@@ -366,6 +401,7 @@ def list_registry_images(
                 scannable=True,
                 is_multiple_arch=img.is_multi_arch,
                 severity_level=img.severity_level,
+                association_images=[_associate(img, a) for a in archs.get(img.id, [])],
             )
             for img, ri, reg in rows
         ],

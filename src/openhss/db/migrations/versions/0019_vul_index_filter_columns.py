@@ -10,7 +10,7 @@ are index-only walks of the key's range; the image_id filter starts from the ima
 the new `ix_images_project_image_id`.
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0018
 """
 
 # ruff: noqa: S608  (the SQL below is assembled from module constants only)
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0019"
-down_revision = "0017"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 

@@ -9,7 +9,7 @@ results, sources without a manifest).
 worker died (or whose message was lost) is re-sent by the sweep once its lease expires.
 
 Revision ID: 0020
-Revises: 0017
+Revises: 0019
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0020"
-down_revision = "0017"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
