@@ -98,9 +98,9 @@ def test_tokens_expire_and_are_stored_hashed(runtime: Runtime) -> None:
 def test_a_signature_is_claimed_once_and_its_response_kept(runtime: Runtime) -> None:
     later = datetime.now(UTC) + timedelta(minutes=15)
     with transaction(runtime.sessions) as s:
-        assert identity.claim_signature(s, "a" * 64, later)
+        assert identity.claim_signature(s, "a" * 64, later, "AK1")
     with transaction(runtime.sessions) as s:
-        assert not identity.claim_signature(s, "a" * 64, later)
+        assert not identity.claim_signature(s, "a" * 64, later, "AK1")
         assert identity.stored_response(s, "a" * 64) is None  # still executing
     answer = identity.StoredResponse(200, [("content-type", "application/json")], b"{}")
     with transaction(runtime.sessions) as s:
