@@ -31,7 +31,7 @@ from huaweicloudsdkhss.v5 import (
     LocalImageInfo,
     StopImageScanTaskRequest,
 )
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from openhss.db.engine import transaction
 from openhss.db.models import ExportTask, Image, ImageFinding, ImageVulOperation, ScanTaskImage, VulImageIndex
@@ -441,7 +441,7 @@ def test_record_scan_replaces_results_and_keeps_verdicts(seeded: Seeded) -> None
     pk = seeded.images[f"{OTHER_PROJECT}:nginx:local"]
     with transaction(sessions) as s:
         s.execute(
-            ImageFinding.__table__.update()
+            update(ImageFinding)
             .where(ImageFinding.image_pk == pk, ImageFinding.kind == "sensitive-info")
             .values(handle_status="ignored")
         )

@@ -97,7 +97,7 @@ def _download(c: HssClient, file_id: str) -> tuple[bytes, dict[str, str]]:
 def _sheet(body: bytes, report_type: str) -> list[dict[str, Any]]:
     book = openpyxl.load_workbook(io.BytesIO(body), read_only=True)
     assert book.sheetnames == [LAYOUTS[report_type].sheet]
-    rows = list(book.active.iter_rows(values_only=True))  # type: ignore[union-attr]
+    rows = list(book.active.iter_rows(values_only=True))
     titles = [c.title for c in LAYOUTS[report_type].columns]
     assert list(rows[0]) == titles
     return [{t: ("" if v is None else v) for t, v in zip(titles, r, strict=True)} for r in rows[1:]]

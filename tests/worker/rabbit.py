@@ -65,7 +65,7 @@ class PrivateRabbit:
 
     def _accepts_amqp(self) -> bool:
         try:
-            with Connection(self.url, connect_timeout=1) as conn:  # type: ignore[no-untyped-call]
+            with Connection(self.url, connect_timeout=1) as conn:
                 conn.connect()
             return True
         except Exception:

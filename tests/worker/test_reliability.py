@@ -161,7 +161,7 @@ def _queued_messages(url: str, names: list[str]) -> int:
     from kombu import Connection  # type: ignore[attr-defined]
 
     total = 0
-    with Connection(url) as conn:  # type: ignore[no-untyped-call]
+    with Connection(url) as conn:
         for name in names:
             channel = conn.channel()
             with suppress(NotFound):  # a lane nothing was sent to was never declared
