@@ -87,6 +87,14 @@ class PrivateRabbit:
             print((self.base / "server.out").read_text(errors="replace")[-4000:])
             raise
 
+    def kill(self) -> None:
+        """The node dies hard (SIGKILL to its process group): nothing is flushed on the way out."""
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(20)
+
     def stop(self) -> None:
         """A clean `rabbitmqctl stop` (which flushes the message store), then kill as a fallback."""
         proc, self.proc = self.proc, None
