@@ -44,7 +44,11 @@ pytest: $(STAMP)
 	bash scripts/test-setup.sh
 	$(BIN)/pytest $(XDIST_ARGS) $(PYTEST_ARGS)
 
-test: lint typecheck pytest
+# Lint and typecheck run beside pytest, not before it: a fresh clone has no .mypy_cache, and mypy over
+# src and tests then takes minutes of one core while pytest mostly waits on its servers and brokers.
+# Each job's output is printed whole when it ends; any failure fails `make test`.
+test: $(STAMP)
+	$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck pytest
 
 # The inner loop: no `slow` tests, no browser (console), no broker/worker or fault-injection suites,
 # on the same xdist workers as `make test` (which stays the gate).
