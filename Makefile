@@ -31,20 +31,32 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# pytest-xdist: two workers on this 2-core machine (many tests wait on subprocesses, servers and brokers,
+# so one process leaves a core idle). `loadfile` keeps each test file on one worker, so a module's
+# fixtures (a seeded service, a private broker) are built once, not once per worker. Every PostgreSQL
+# database is a worker's own (tests/support/pg.py, copied from a template built under an advisory lock),
+# ports are free ones, brokers use per-test queue prefixes, and ~/.cache/openhss-tests is lock-protected.
+# `make test XDIST=0` runs in one process.
+XDIST ?= 2
+XDIST_ARGS := $(if $(filter-out 0,$(XDIST)),-n $(XDIST) --dist loadfile)
+
 pytest: $(STAMP)
 	bash scripts/test-setup.sh
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(XDIST_ARGS) $(PYTEST_ARGS)
 
-test: lint typecheck pytest
+# Lint and typecheck run beside pytest, not before it: a fresh clone has no .mypy_cache, and mypy over
+# src and tests then takes minutes of one core while pytest mostly waits on its servers and brokers.
+# Each job's output is printed whole when it ends; any failure fails `make test`.
+test: $(STAMP)
+	$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck pytest
 
-# The inner loop: no `slow` tests, no browser (console), no broker/worker or fault-injection suites.
-# `make test` stays the gate. `PYTEST_ARGS="-n 2"` runs it on pytest-xdist (each test's PostgreSQL
-# database is its own, from tests/support/pg.py, so workers do not share state).
+# The inner loop: no `slow` tests, no browser (console), no broker/worker or fault-injection suites,
+# on the same xdist workers as `make test` (which stays the gate).
 FAST_IGNORE := --ignore=tests/console --ignore=tests/worker --ignore=tests/foundation/test_worker.py \
 	--ignore=tests/security/test_disk_full.py
 test-fast: $(STAMP)
 	bash scripts/test-setup.sh
-	$(BIN)/pytest -m "not slow" $(FAST_IGNORE) $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not slow" $(FAST_IGNORE) $(XDIST_ARGS) $(PYTEST_ARGS)
 
 # Benchmarks print figures against baselines measured in the same run; `make bench BENCH=inventory`.
 bench: $(STAMP)

@@ -17,23 +17,17 @@ from openhss.db.models import Container, Host, Image, ImageHost
 from openhss.domain.enums import Role
 from openhss.domain.inventory import LocalImage
 from openhss.services import identity
-from tests.support.pg import temp_database
-from tests.support.service import Service, running_service
+from tests.support.service import BACKENDS, Service, service_on
 
 HOSTS = 4
 IMAGES = 30
 READER_AK, READER_SK = "AGENTREADERAK0000001", "agent-reader-sk-" + "q" * 24
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def svc(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    tmp = tmp_path_factory.mktemp("agent-api")
-    if request.param == "sqlite":
-        with running_service(tmp) as s:
-            yield s
-    else:
-        with temp_database() as url, running_service(tmp, url) as s:
-            yield s
+    with service_on(request.param, tmp_path_factory.mktemp("agent-api")) as s:
+        yield s
 
 
 def _client(svc: Service, ak: str | None = None, sk: str | None = None) -> ServerClient:

@@ -20,17 +20,17 @@ from huaweicloudsdkhss.v5 import (
 )
 
 from openhss.config import ScanSettings
-from openhss.domain import signing
 from tests.api.conftest import sdk
 from tests.scan_sources.builders import build_oci, write_docker_archive, write_oci_archive
 from tests.scan_sources.peers import podman_service
 from tests.support.service import Service, running_service
+from tests.support.signed import signed_headers
 from tests.worker.helpers import CERTIFI_VUL, ZLIB_VUL, app_layer, import_advisories, os_layer
 
 
 def _signed(svc: Service, method: str, path: str, body: bytes) -> dict[str, str]:
     headers = {"Content-Type": "application/octet-stream", "X-Project-Id": svc.project_id}
-    return {**headers, **signing.sign(svc.ak, svc.sk, method, svc.base_url + path, headers, body)}
+    return signed_headers(svc, method, svc.base_url + path, body, headers=headers)
 
 
 def _openhss(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -17,8 +17,7 @@ from openhss.domain.models import FileRecord, Finding, OSInfo, Package
 from openhss.domain.vulnerability import VulnerabilityFinding
 from openhss.scan.applier import Inventory
 from openhss.services import identity, results
-from tests.support.pg import temp_database
-from tests.support.service import PROJECT, Service, running_service
+from tests.support.service import BACKENDS, PROJECT, Service, service_on
 
 OTHER_PROJECT = "projbbbbbbbbbbbbbbbb"
 OTHER_AK = "OTHERTENANTAK0000001"
@@ -253,12 +252,7 @@ def _seed(svc: Service) -> dict[str, int]:
     return pks
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
-    tmp = tmp_path_factory.mktemp("api")
-    if request.param == "sqlite":
-        with running_service(tmp) as svc:
-            yield Seeded(svc, _seed(svc))
-    else:
-        with temp_database() as url, running_service(tmp, url) as svc:
-            yield Seeded(svc, _seed(svc))
+    with service_on(request.param, tmp_path_factory.mktemp("api")) as svc:
+        yield Seeded(svc, _seed(svc))

@@ -17,13 +17,13 @@ from sqlalchemy import select
 from openhss.console.session import COOKIE
 from openhss.db.engine import transaction
 from openhss.db.models import Image
-from openhss.domain import signing
 from openhss.domain.enums import Ecosystem, PackageType
 from openhss.domain.models import OSInfo, Package
 from openhss.scan.applier import Inventory
 from openhss.services import rematch, results
 from openhss.services.vulndb import VulnDbService
 from tests.support.service import ADMIN_PASSWORD, PROJECT, Service, running_service
+from tests.support.signed import signed_request
 from tests.vulndb.helpers import osv, write_zip
 
 IMAGE_ID = f"sha256:{7:064x}"
@@ -59,10 +59,7 @@ def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
 
 
 def _get(svc: Service, path: str) -> dict[str, Any]:
-    url = svc.base_url + f"/v5/{PROJECT}/image/{IMAGE_ID}" + path
-    headers = {"content-type": "application/json"}
-    headers.update(signing.sign(svc.ak, svc.sk, "GET", url, headers, b""))
-    resp = httpx.get(url, headers=headers)
+    resp = signed_request(svc, "GET", f"/v5/{PROJECT}/image/{IMAGE_ID}" + path)
     assert resp.status_code == 200, resp.text
     body: dict[str, Any] = resp.json()
     return body

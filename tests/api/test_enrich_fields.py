@@ -8,24 +8,19 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from openhss.db.engine import transaction
-from openhss.domain import signing
 from openhss.domain.enums import Severity
 from openhss.services import results
 from tests.api.conftest import LIBSSL, NGINX_VULS, OPENSSL, ZLIB, Seeded, vul
 from tests.support.service import PROJECT
+from tests.support.signed import signed_request
 
 NGINX_ID = f"sha256:{1:064x}"
 QUERY = "image_type=local_image&namespace=&image_name=nginx&tag_name=1.25&limit=50"
 
 
 def _list(seeded: Seeded, extra: str = "") -> dict[str, Any]:
-    url = f"{seeded.svc.base_url}/v5/{PROJECT}/image/{NGINX_ID}/vulnerabilities?{QUERY}{extra}"
-    headers = {"content-type": "application/json"}
-    headers.update(signing.sign(seeded.svc.ak, seeded.svc.sk, "GET", url, headers, b""))
-    resp = httpx.get(url, headers=headers)
+    resp = signed_request(seeded.svc, "GET", f"/v5/{PROJECT}/image/{NGINX_ID}/vulnerabilities?{QUERY}{extra}")
     assert resp.status_code == 200, resp.text
     body: dict[str, Any] = resp.json()
     return body
@@ -67,8 +62,6 @@ def test_enrichment_fields_and_filters(seeded: Seeded) -> None:
 
 def test_bad_enrichment_parameters_are_400(seeded: Seeded) -> None:
     for extra in ("&min_epss=1.5", "&severity_source=NVD;drop", "&kev=maybe"):
-        url = f"{seeded.svc.base_url}/v5/{PROJECT}/image/{NGINX_ID}/vulnerabilities?{QUERY}{extra}"
-        headers = {"content-type": "application/json"}
-        headers.update(signing.sign(seeded.svc.ak, seeded.svc.sk, "GET", url, headers, b""))
-        resp = httpx.get(url, headers=headers)
+        path = f"/v5/{PROJECT}/image/{NGINX_ID}/vulnerabilities?{QUERY}{extra}"
+        resp = signed_request(seeded.svc, "GET", path)
         assert resp.status_code == 400 and {"error_code", "error_msg"} <= set(resp.json())

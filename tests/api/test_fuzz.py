@@ -91,6 +91,7 @@ def _fuzz(operation: Any, failures: list[str], calls: list[int]) -> Any:
     return run
 
 
+@pytest.mark.slow  # 68 s at load 10 on two workers: the longest test of `make test-fast` before it was marked
 def test_no_server_errors(api_schema: Any) -> None:
     """Every operation, positive and negative data; hypothesis-driven, bounded to keep it under a minute."""
     operations = [result.ok() for result in api_schema.get_all_operations()]

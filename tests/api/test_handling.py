@@ -30,8 +30,10 @@ from huaweicloudsdkhss.v5 import (
     ListVulAffectImagesRequest,
     ShowImageWhiteListDetailRequest,
 )
+from sqlalchemy import update
 
 from openhss.db.engine import transaction
+from openhss.db.models import VulImageIndex
 from openhss.services import results, whitelists
 from tests.api.conftest import (
     NGINX_VULS,
@@ -237,8 +239,8 @@ def test_registry_flavour_rules_and_rules_applied_to_new_scans(seeded: Seeded) -
     assert affected(c, cve, True, "registry") == ["library/nginx:vul_status_ignored"]
     with transaction(seeded.svc.runtime.sessions) as s:
         s.execute(
-            results.VulImageIndex.__table__.update()
-            .where(results.VulImageIndex.image_pk == pk)
+            update(VulImageIndex)
+            .where(VulImageIndex.image_pk == pk)
             .values(status=results.UNFIXED, handled=False)
         )
         assert whitelists.apply_to_image(s, pk) == 2
@@ -537,7 +539,7 @@ def test_trigger_maintained_counts_stay_exact(seeded: Seeded) -> None:
     )
     with transaction(sessions) as s:  # manual_repair is not reopened by not_ignore: reopen by hand
         s.execute(
-            VulImageIndex.__table__.update()
+            update(VulImageIndex)
             .where(VulImageIndex.project_id == PROJECT, VulImageIndex.vul_id == ZLIB_CVE)
             .values(status=results.UNFIXED, handled=False)
         )

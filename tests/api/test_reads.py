@@ -25,6 +25,7 @@ from huaweicloudsdkhss.v5 import (
 
 from tests.api.conftest import EP_AK, EP_SK, OTHER_AK, OTHER_PROJECT, OTHER_SK, Seeded, sdk
 from tests.support.service import PROJECT
+from tests.support.signed import signed_request
 
 NGINX_ID = f"sha256:{1:064x}"
 REDIS_ID = f"sha256:{2:064x}"
@@ -299,12 +300,7 @@ LISTS = [
 
 
 def _get(seeded: Seeded, path: str) -> httpx.Response:
-    from openhss.domain import signing
-
-    url = seeded.svc.base_url + f"/v5/{PROJECT}" + path
-    headers = {"content-type": "application/json"}
-    headers.update(signing.sign(seeded.svc.ak, seeded.svc.sk, "GET", url, headers, b""))
-    return httpx.get(url, headers=headers)
+    return signed_request(seeded.svc, "GET", f"/v5/{PROJECT}" + path)
 
 
 @pytest.mark.parametrize("path", LISTS)

@@ -135,6 +135,6 @@ def test_migration_drops_the_cicd_registry_type_of_stored_images(tmp_path: Path)
             )
     upgrade(engine)
     with engine.connect() as conn:
-        types = dict(conn.execute(text("SELECT image_type, registry_type FROM images")).all())
+        types: dict[str, str] = dict(conn.execute(text("SELECT image_type, registry_type FROM images")).all())
     engine.dispose()
     assert types == {"cicd": "", "registry": "Harbor"}

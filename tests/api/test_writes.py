@@ -31,11 +31,10 @@ from huaweicloudsdkhss.v5 import (
     LocalImageInfo,
     StopImageScanTaskRequest,
 )
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from openhss.db.engine import transaction
 from openhss.db.models import ExportTask, Image, ImageFinding, ImageVulOperation, ScanTaskImage, VulImageIndex
-from openhss.domain import signing
 from openhss.domain.enums import Severity
 from openhss.scan.applier import Inventory
 from openhss.services import exports, results
@@ -52,6 +51,7 @@ from tests.api.conftest import (
     vul,
 )
 from tests.support.service import PROJECT
+from tests.support.signed import signed_request
 
 NGINX_ID = f"sha256:{1:064x}"
 REDIS_ID = f"sha256:{2:064x}"
@@ -158,11 +158,7 @@ def _task_filters(seeded: Seeded, task_id: str) -> str:
 
 
 def _post(seeded: Seeded, path: str, body: Any) -> httpx.Response:
-    url = seeded.svc.base_url + f"/v5/{PROJECT}" + path
-    raw = json.dumps(body).encode()
-    headers = {"content-type": "application/json"}
-    headers.update(signing.sign(seeded.svc.ak, seeded.svc.sk, "POST", url, headers, raw))
-    return httpx.post(url, content=raw, headers=headers)
+    return signed_request(seeded.svc, "POST", f"/v5/{PROJECT}" + path, body)
 
 
 @pytest.mark.parametrize(
@@ -441,7 +437,7 @@ def test_record_scan_replaces_results_and_keeps_verdicts(seeded: Seeded) -> None
     pk = seeded.images[f"{OTHER_PROJECT}:nginx:local"]
     with transaction(sessions) as s:
         s.execute(
-            ImageFinding.__table__.update()
+            update(ImageFinding)
             .where(ImageFinding.image_pk == pk, ImageFinding.kind == "sensitive-info")
             .values(handle_status="ignored")
         )

@@ -75,6 +75,12 @@ def scan_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, objec
     return doc
 
 
+def vulnerabilities(doc: dict[str, object]) -> list[dict[str, object]]:
+    items = doc["vulnerabilities"]
+    assert isinstance(items, list)
+    return items
+
+
 def rules(doc: dict[str, object], key: str) -> list[tuple[str, str]]:
     items = doc[key]
     assert isinstance(items, list)
@@ -242,18 +248,18 @@ def test_ignorefile_vulnerability_by_purl(
     code, _, err = run_cli(["db", "import", str(shared_dir / "data/osv/PyPI.zip")], capsys)
     assert code == 0, err
     before = scan_json(capsys, str(tmp_path / "py"), "--scanners", "vuln")
-    ids = {v["vul_id"] for v in before["vulnerabilities"]}  # type: ignore[union-attr]
+    ids = {v["vul_id"] for v in vulnerabilities(before)}
     assert "CVE-2018-18074" in ids
     (cli_env / "ignore.yaml").write_text(
         "vulnerabilities:\n  - id: CVE-2018-18074\n"
         "    purls: ['pkg:pypi/requests']\n    statement: not reachable\n"
     )
     after = scan_json(capsys, str(tmp_path / "py"), "--scanners", "vuln", "--ignorefile", "ignore.yaml")
-    left = {v["vul_id"] for v in after["vulnerabilities"]}  # type: ignore[union-attr]
+    left = {v["vul_id"] for v in vulnerabilities(after)}
     assert left == ids - {"CVE-2018-18074"}
     code, _, _ = run_cli(["scan", str(tmp_path / "py"), "--scanners", "vuln", "--exit-code", "3", "-q",
                           "--severity", "MEDIUM", "--ignorefile", "ignore.yaml"], capsys)  # fmt: skip
-    medium_left = any(v["severity"] == "Medium" for v in after["vulnerabilities"])  # type: ignore[union-attr]
+    medium_left = any(v["severity"] == "Medium" for v in vulnerabilities(after))
     assert code == (3 if medium_left else 0)
 
 

@@ -98,7 +98,7 @@ def test_forms_need_the_session_csrf_token(page: Page, seeded: Seeded) -> None:
             return s.scalar(select(func.count()).select_from(ScanTask)) or 0
 
     before = tasks()
-    form = {"image_type": "local", "image_pk": str(seeded.unscanned_pk)}
+    form: dict[str, str | float | bool] = {"image_type": "local", "image_pk": str(seeded.unscanned_pk)}
     r = page.request.post(seeded.console + "/images/scan", form=form)
     assert r.status == 403 and "did not come from this console" in r.text()
     r = page.request.post(seeded.console + "/images/scan", form={**form, "csrf": "0" * 64})
@@ -317,7 +317,8 @@ def test_read_only_user_sees_but_cannot_act(context: BrowserContext, seeded: See
     # Registries: listed, but no add/edit/sync/delete for a reader, and the server refuses them too.
     page.goto(seeded.console + "/registries")
     expect(page.locator("details.add-registry")).to_have_count(0)
-    form = {"csrf": csrf or "", "registry_name": "x", "registry_type": "Harbor", "protocol": "https"}
+    form: dict[str, str | float | bool] = {"csrf": csrf or "", "registry_name": "x"}
+    form |= {"registry_type": "Harbor", "protocol": "https"}
     form |= {"registry_addr": "harbor.example.com", "registry_username": "u", "registry_password": "p"}
     r = page.request.post(f"{seeded.console}/registries", form=form, max_redirects=0)
     assert r.status == 403 and "operator" in r.text()

@@ -323,7 +323,8 @@ def test_cicd_images_have_their_page_scan_and_export(page: Page, seeded: Seeded)
     expect(page).to_have_url(re.compile(r"/exports$"))
     with transaction(seeded.svc.runtime.sessions) as s:
         newest = s.scalars(select(ExportTask).order_by(ExportTask.id.desc())).first()
-        assert newest is not None and "cicd" in newest.export_type + newest.filters, newest.filters
+        assert newest is not None
+        assert "cicd" in newest.export_type + newest.filters, newest.filters
 
 
 def test_coverage_notices_on_the_image_page_and_overview(page: Page, seeded: Seeded) -> None:

@@ -81,7 +81,7 @@ def test_secrets_in_arg_env_and_commands_are_masked() -> None:
 
 
 def test_clean_history_has_no_findings() -> None:
-    history = [
+    history: list[str | tuple[str, bool]] = [
         "/bin/sh -c #(nop) ADD file:4e6b0d9ee3c8e3b9 in / ",
         ('/bin/sh -c #(nop)  CMD ["bash"]', True),
         "RUN /bin/sh -c apt-get update && apt-get install -y --no-install-recommends ca-certificates curl"

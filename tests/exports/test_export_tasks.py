@@ -50,22 +50,16 @@ from openhss.services import dispatch, exports
 from openhss.worker.app import make_celery
 from openhss.worker.embedded import start_embedded_worker
 from tests.api.conftest import OTHER_AK, OTHER_PROJECT, OTHER_SK, Seeded, _seed, sdk
-from tests.support.pg import temp_database
-from tests.support.service import PROJECT, running_service
+from tests.support.service import BACKENDS, PROJECT, running_service, service_on
 
 ALL = "all_granted_eps"
 LOCAL = "local_image"
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
-    tmp = tmp_path_factory.mktemp("exports")
-    if request.param == "sqlite":
-        with running_service(tmp) as svc:
-            yield Seeded(svc, _seed(svc))
-    else:
-        with temp_database() as url, running_service(tmp, url) as svc:
-            yield Seeded(svc, _seed(svc))
+    with service_on(request.param, tmp_path_factory.mktemp("exports")) as svc:
+        yield Seeded(svc, _seed(svc))
 
 
 # --- helpers ---------------------------------------------------------------------------------------------
@@ -97,7 +91,7 @@ def _download(c: HssClient, file_id: str) -> tuple[bytes, dict[str, str]]:
 def _sheet(body: bytes, report_type: str) -> list[dict[str, Any]]:
     book = openpyxl.load_workbook(io.BytesIO(body), read_only=True)
     assert book.sheetnames == [LAYOUTS[report_type].sheet]
-    rows = list(book.active.iter_rows(values_only=True))  # type: ignore[union-attr]
+    rows = list(book.active.iter_rows(values_only=True))
     titles = [c.title for c in LAYOUTS[report_type].columns]
     assert list(rows[0]) == titles
     return [{t: ("" if v is None else v) for t, v in zip(titles, r, strict=True)} for r in rows[1:]]

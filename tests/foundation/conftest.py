@@ -7,7 +7,7 @@ import pytest
 
 from openhss.services.runtime import Runtime, bootstrap_admin, open_runtime
 from tests.support.pg import temp_database
-from tests.support.service import Service, make_settings, running_service
+from tests.support.service import BACKENDS, Service, make_settings, service_on
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -27,12 +27,7 @@ def runtime(db_url: str, tmp_path: Path) -> Iterator[Runtime]:
     rt.engine.dispose()
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    tmp = tmp_path_factory.mktemp("svc")
-    if request.param == "sqlite":
-        with running_service(tmp) as svc:
-            yield svc
-    else:
-        with temp_database() as url, running_service(tmp, url) as svc:
-            yield svc
+    with service_on(request.param, tmp_path_factory.mktemp("svc")) as svc:
+        yield svc

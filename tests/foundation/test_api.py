@@ -16,10 +16,10 @@ from sqlalchemy import func, select
 
 from openhss.db.engine import transaction
 from openhss.db.models import Base, Image, VulImageIndex
-from openhss.domain import signing
 from openhss.domain.enums import Role
 from openhss.services import identity
 from tests.support.service import ADMIN_PASSWORD, PROJECT, Service
+from tests.support.signed import signed_headers, signed_request
 
 VUL = "CVE-2024-0001"
 
@@ -142,10 +142,7 @@ def test_sdk_gets_403_for_a_project_not_granted(service: Service) -> None:
 def _signed_get(
     svc: Service, path: str, sk: str | None = None, when: datetime | None = None
 ) -> httpx.Response:
-    url = svc.base_url + path
-    headers = {"content-type": "application/json", "x-project-id": svc.project_id}
-    headers.update(signing.sign(svc.ak, sk or svc.sk, "GET", url, headers, b"", when))
-    return httpx.get(url, headers=headers)
+    return signed_request(svc, "GET", path, headers={"x-project-id": svc.project_id}, sk=sk, when=when)
 
 
 QUERY = f"/v5/{PROJECT}/vulnerability/images?vul_id={VUL}&type=linux_vul&image_type=local&is_handled=false"
@@ -176,8 +173,7 @@ def test_rejections_are_401_with_hss_body_and_write_nothing(service: Service) ->
 def test_replayed_state_changing_request_gets_the_first_answer_and_does_nothing(service: Service) -> None:
     token = _password_token(service)
     url = service.base_url + "/v3/auth/tokens"
-    headers = {"content-type": "application/json", "x-subject-token": token}
-    headers.update(signing.sign(service.ak, service.sk, "DELETE", url, headers, b""))
+    headers = signed_headers(service, "DELETE", url, headers={"x-subject-token": token})
     assert httpx.delete(url, headers=headers).status_code == 204
     again = _password_token(service)
     assert again != token
@@ -262,16 +258,16 @@ def test_bad_login_malformed_json_unknown_route_and_oversized_body(service: Serv
 
 def test_read_only_user_sees_only_granted_and_project_discovery(service: Service) -> None:
     url = service.base_url + "/v3/projects?name=default"
-    headers: dict[str, str] = {"content-type": "application/json"}
-    headers.update(signing.sign("READERAK000000000001", "reader-sk-" + "x" * 30, "GET", url, headers))
+    headers = signed_headers(service, "GET", url, ak="READERAK000000000001", sk="reader-sk-" + "x" * 30)
     resp = httpx.get(url, headers=headers)
     assert resp.status_code == 200
     assert [p["id"] for p in resp.json()["projects"]] == [PROJECT]
 
 
 def test_health_and_openapi(service: Service) -> None:
-    health = httpx.get(service.base_url + "/health").json()
+    health = httpx.get(service.base_url + "/health", timeout=30).json()
     assert health["status"] == "ok" and health["database"] in {"sqlite", "postgresql"}
-    doc = httpx.get(service.base_url + "/openapi.json").json()
+    # The first /openapi.json builds the whole schema (seconds on a loaded machine; httpx's default is 5 s).
+    doc = httpx.get(service.base_url + "/openapi.json", timeout=60).json()
     assert "/v5/{project_id}/vulnerability/images" in doc["paths"]
     assert json.dumps(doc)

@@ -9,6 +9,10 @@ from pathlib import Path
 
 import pytest
 
+# A new interpreter importing the whole service per command (1-8 s each on a loaded machine): 112 s of
+# `make test-fast` over two workers. `make test` runs them; the inner loop has tests/cli in-process.
+pytestmark = pytest.mark.slow
+
 
 def run(tmp: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "OPENHSS_DATA_DIR": str(tmp), "COLUMNS": "200"}

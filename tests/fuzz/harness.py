@@ -60,8 +60,8 @@ def fuzz_settings(max_examples: int | None = None) -> Callable[[F], F]:
     """The active profile, optionally with this harness's own `ci` example count."""
     base = settings.get_profile(f"openhss-{PROFILE}")
     if max_examples is not None and PROFILE == "ci":
-        return settings(base, max_examples=max_examples)  # type: ignore[return-value]
-    return settings(base)  # type: ignore[return-value]
+        return settings(base, max_examples=max_examples)
+    return settings(base)
 
 
 class Hang(BaseException):

@@ -180,7 +180,7 @@ def layers(draw: st.DrawFn) -> bytes:
 
 
 def _check_walk(data: bytes, seekable: bool) -> None:
-    source: Any = io.BytesIO(data) if seekable else io.BufferedReader(io.BytesIO(data))  # type: ignore[arg-type]
+    source: Any = io.BytesIO(data) if seekable else io.BufferedReader(io.BytesIO(data))
     if not seekable:
         source.seekable = lambda: False
     reader = LayerReader(source, limits=LIMITS)

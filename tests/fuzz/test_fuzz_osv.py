@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 
 from openhss.vulndb.sources.base import SourceError
 from openhss.vulndb.sources.osv import parse_osv_documents
+from tests.conftest import SHARED
 
 from . import seeds as s
-from .harness import SHARED, fuzz_settings, guarded, json_mutated, mutated
+from .harness import fuzz_settings, guarded, json_mutated, mutated
 
 
 def _real_records(per_zip: int = 4) -> list[bytes]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 from openhss.domain.enums import Ecosystem, FindingKind, PackageType, Severity
 from openhss.domain.models import FileRecord, Finding, OSInfo, Package
@@ -30,13 +31,13 @@ def py(name: str, version: str) -> Package:
 def layer(
     diff_id: str,
     *,
-    packages: list[Package] = (),
-    whiteouts: list[str] = (),
-    opaque: list[str] = (),
+    packages: Sequence[Package] = (),
+    whiteouts: Sequence[str] = (),
+    opaque: Sequence[str] = (),
     os: OSInfo | None = None,
-    findings: list[Finding] = (),
-    files: list[FileRecord] = (),
-) -> LayerAnalysis:  # type: ignore[assignment]
+    findings: Sequence[Finding] = (),
+    files: Sequence[FileRecord] = (),
+) -> LayerAnalysis:
     stamped = [dataclasses.replace(p, layer_digest=diff_id) for p in packages]
     result = AnalysisResult(os=os, packages=stamped, findings=list(findings), files=list(files))
     return LayerAnalysis(diff_id=diff_id, result=result, whiteouts=list(whiteouts), opaque_dirs=list(opaque))
@@ -90,7 +91,7 @@ def test_findings_survive_later_deletion_files_do_not() -> None:
 def test_restamper_sees_final_os() -> None:
     seen: list[OSInfo] = []
 
-    def restamp(pkgs, os):  # type: ignore[no-untyped-def]
+    def restamp(pkgs, os):
         seen.append(os)
         return [dataclasses.replace(p, ecosystem=Ecosystem.UBUNTU) for p in pkgs]
 

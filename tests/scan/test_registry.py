@@ -18,8 +18,9 @@ def _all_analyzer_classes() -> set[type[Analyzer]]:
     for info in pkgutil.walk_packages(analyzers_pkg.__path__, analyzers_pkg.__name__ + "."):
         module = importlib.import_module(info.name)
         for _, obj in inspect.getmembers(module, inspect.isclass):
-            concrete = issubclass(obj, Analyzer) and obj is not Analyzer and not inspect.isabstract(obj)
-            if concrete and obj.__module__ == module.__name__:
+            if not issubclass(obj, Analyzer) or obj is Analyzer or inspect.isabstract(obj):
+                continue
+            if obj.__module__ == module.__name__:
                 found.add(obj)
     return found
 

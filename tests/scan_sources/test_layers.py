@@ -9,7 +9,7 @@ import lzma
 import tarfile
 import time
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 import pytest
@@ -316,9 +316,12 @@ def test_builder_layers_round_trip() -> None:
 @pytest.mark.parametrize("compression", ["gzip", "zstd", "tar"])
 def test_diff_id_is_verified_while_streaming(compression: str) -> None:
     raw = raw_tar(member("etc/os-release", b"ID=alpine\n"))
-    blob = {"gzip": gzip.compress, "zstd": zstandard.ZstdCompressor().compress, "tar": bytes}[compression](
-        raw
-    )
+    compress: dict[str, Callable[[bytes], bytes]] = {
+        "gzip": gzip.compress,
+        "zstd": zstandard.ZstdCompressor().compress,
+        "tar": bytes,
+    }
+    blob = compress[compression](raw)
     right = "sha256:" + hashlib.sha256(raw).hexdigest()
     reader = LayerReader(io.BytesIO(blob), expected_diff_id=right)
     assert [e.path for e, _ in reader] == ["etc/os-release"]

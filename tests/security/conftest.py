@@ -15,13 +15,13 @@ from openhss.api.app import create_app
 from openhss.config import Limits
 from openhss.db.engine import transaction
 from openhss.db.models import Host, Image
-from openhss.domain import signing
 from openhss.services import results
 from openhss.services.runtime import bootstrap_admin, open_runtime
 from tests.api.conftest import NGINX_VULS, nginx_inventory
 from tests.support.pg import temp_database
 from tests.support.server import live_server
 from tests.support.service import PROJECT, Service, make_settings, running_service
+from tests.support.signed import signed_headers
 
 LOGINS_PER_MINUTE = 5
 
@@ -64,9 +64,7 @@ def signed(
     `now` fixes `X-Sdk-Date`, as two calls of the SDK within one second would."""
     url = svc.base_url + path
     raw = b"" if body is None else json.dumps(body).encode()
-    out = {"content-type": "application/json", **(headers or {})}
-    out.update(signing.sign(svc.ak, svc.sk, method, url, out, raw, now))
-    return url, out, raw
+    return url, signed_headers(svc, method, url, raw, headers=headers, when=now), raw
 
 
 def send(method: str, url: str, headers: dict[str, str], raw: bytes) -> httpx.Response:

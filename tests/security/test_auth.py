@@ -24,6 +24,7 @@ from openhss.domain import signing
 from openhss.domain.enums import Role
 from openhss.services import identity
 from tests.support.service import ADMIN_PASSWORD, PROJECT, Service
+from tests.support.signed import signed_headers
 
 from .conftest import LOGINS_PER_MINUTE, send, signed
 
@@ -143,12 +144,7 @@ def test_tampered_body_query_and_signed_header_are_refused(pg_service: Service) 
 
 def test_signature_from_the_future_is_refused(pg_service: Service) -> None:
     url = pg_service.base_url + LIST
-    headers = {"content-type": "application/json"}
-    headers.update(
-        signing.sign(
-            pg_service.ak, pg_service.sk, "GET", url, headers, now=datetime.now(UTC) + timedelta(hours=1)
-        )
-    )
+    headers = signed_headers(pg_service, "GET", url, when=datetime.now(UTC) + timedelta(hours=1))
     _hss_error(httpx.get(url, headers=headers), 401)
 
 

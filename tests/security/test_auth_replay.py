@@ -18,8 +18,7 @@ from sqlalchemy import func, select, update
 
 from openhss.db.engine import transaction
 from openhss.db.models import ExportTask
-from tests.support.pg import temp_database
-from tests.support.service import PROJECT, Service, running_service
+from tests.support.service import BACKENDS, PROJECT, Service, service_on
 
 from .conftest import send, signed
 
@@ -32,15 +31,10 @@ RULE = {"vul_type": "linux_vul", "vul_ids": [RULE_CVE], "rule_type": "all_images
 IGNORE_ALL = {"image_type": "local", "type": "linux_vul", "operate_type": "ignore", "select_type": "all_vul"}
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    tmp = tmp_path_factory.mktemp("replay")
-    if request.param == "sqlite":
-        with running_service(tmp) as svc:
-            yield svc
-    else:
-        with temp_database() as url, running_service(tmp, url) as svc:
-            yield svc
+    with service_on(request.param, tmp_path_factory.mktemp("replay")) as svc:
+        yield svc
 
 
 def _exports(svc: Service) -> int:

@@ -15,11 +15,11 @@ import pytest
 import zstandard
 
 from openhss.config import Limits
-from openhss.domain import signing
 from openhss.scan.analyzers.base import AnalysisResult
 from openhss.scan.cache import encode
 from openhss.scan.walk import LayerAnalysis
 from tests.support.service import PROJECT, Service, running_service
+from tests.support.signed import signed_headers
 
 from .conftest import send, signed
 
@@ -37,8 +37,7 @@ def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
 
 def _put_layer(svc: Service, blob: bytes) -> httpx.Response:
     url = svc.base_url + f"{AGENT}/layer-cache/{secrets.token_hex(32)}"
-    headers = {"content-type": "application/octet-stream"}
-    headers.update(signing.sign(svc.ak, svc.sk, "PUT", url, headers, blob))
+    headers = signed_headers(svc, "PUT", url, blob, headers={"content-type": "application/octet-stream"})
     return httpx.put(url, headers=headers, content=blob, timeout=60)
 
 

@@ -38,6 +38,7 @@ from tests.scan_sources.builders import build_oci
 from tests.support.pg import temp_database
 from tests.support.server import free_port
 from tests.support.service import ADMIN_AK, ADMIN_SK, PROJECT, make_settings, running_service
+from tests.support.signed import signed_headers
 from tests.worker.helpers import os_layer, wait_for
 
 EXPORT = f"/v5/{PROJECT}/image/local-vulnerability/export?export_size=1000"
@@ -200,8 +201,7 @@ def test_a_corrupt_advisory_database_is_one_clear_error(
         caplog.set_level(logging.INFO)
         for _ in range(2):
             url = svc.base_url + f"/v5/{PROJECT}/image/cicd/images?cicd_name=ci&image_name=app"
-            headers = {"content-type": "application/json"}
-            headers.update(signing.sign(svc.ak, svc.sk, "POST", url, headers, upload))
+            headers = signed_headers(svc, "POST", url, upload)
             resp = httpx.post(url, headers=headers, content=upload, timeout=30)
             assert resp.status_code == 503, resp.text
             assert resp.json()["error_code"] == "HSS.0503" and "unreadable" in resp.json()["error_msg"]

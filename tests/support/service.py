@@ -42,6 +42,25 @@ def make_settings(tmp: Path, database_url: str = "", **overrides: Any) -> Settin
     )
 
 
+#: The two database back-ends a service test runs on (a module fixture's `params`).
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@contextmanager
+def service_on(backend: str, tmp: Path, **overrides: Any) -> Iterator[Service]:
+    """`running_service` on SQLite in `tmp`, or on a fresh PostgreSQL database (`tests.support.pg`)."""
+    if backend == "sqlite":
+        with running_service(tmp, **overrides) as svc:
+            yield svc
+    elif backend == "postgresql":
+        from tests.support.pg import temp_database
+
+        with temp_database() as url, running_service(tmp, url, **overrides) as svc:
+            yield svc
+    else:
+        raise ValueError(f"unknown back-end {backend!r}; expected one of {BACKENDS}")
+
+
 @contextmanager
 def running_service(tmp: Path, database_url: str = "", **overrides: Any) -> Iterator[Service]:
     """The API on a free port, with this process's task sender installed (`worker.app.install`):

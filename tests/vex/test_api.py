@@ -10,20 +10,16 @@ from typing import Any
 
 import httpx
 
-from openhss.domain import signing
 from openhss.services.results import IGNORED, UNFIXED, now_ms
 from tests.support.service import PROJECT, Service, running_service
+from tests.support.signed import signed_request
 from tests.vex.test_service import REASON, Instance
 
 CVE = "CVE-2023-45853"
 
 
 def call(svc: Service, method: str, path: str, body: Any = None, raw: bytes | None = None) -> httpx.Response:
-    url = svc.base_url + f"/v5/{PROJECT}" + path
-    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
-    headers = {"content-type": "application/json"}
-    headers.update(signing.sign(svc.ak, svc.sk, method, url, headers, data))
-    return httpx.request(method, url, headers=headers, content=data, timeout=30)
+    return signed_request(svc, method, f"/v5/{PROJECT}" + path, body, raw=raw)
 
 
 def handle(svc: Service, image_id: str, **extra: Any) -> httpx.Response:

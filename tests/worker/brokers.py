@@ -18,7 +18,7 @@ BROKERS = [REDIS, RABBIT]
 
 def require_broker(url: str) -> None:
     try:
-        with Connection(url, connect_timeout=3) as conn:  # type: ignore[no-untyped-call]
+        with Connection(url, connect_timeout=3) as conn:
             conn.ensure_connection(max_retries=1)
     except Exception as exc:
         if os.environ.get("CI"):
@@ -37,7 +37,7 @@ def cleanup_broker(settings: Settings) -> None:
             client.delete(*keys)
         client.close()
     elif url.startswith("amqp"):
-        with Connection(url) as conn:  # type: ignore[no-untyped-call]
+        with Connection(url) as conn:
             channel = conn.default_channel
             for name in queue_names(settings):
                 try:

@@ -65,7 +65,7 @@ class PrivateRabbit:
 
     def _accepts_amqp(self) -> bool:
         try:
-            with Connection(self.url, connect_timeout=1) as conn:  # type: ignore[no-untyped-call]
+            with Connection(self.url, connect_timeout=1) as conn:
                 conn.connect()
             return True
         except Exception:
@@ -86,6 +86,14 @@ class PrivateRabbit:
         except AssertionError:
             print((self.base / "server.out").read_text(errors="replace")[-4000:])
             raise
+
+    def kill(self) -> None:
+        """The node dies hard (SIGKILL to its process group): nothing is flushed on the way out."""
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(20)
 
     def stop(self) -> None:
         """A clean `rabbitmqctl stop` (which flushes the message store), then kill as a fallback."""

@@ -8,6 +8,7 @@ rejected request writes nothing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import secrets
@@ -343,7 +344,7 @@ class LoginThrottle:
 def authenticate_password(session: Session, name: str, password: str) -> User:
     user = session.scalar(select(User).where(User.name == name))
     # Verify against a dummy hash for unknown users so timing does not reveal which names exist.
-    stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+    stored = user.password_hash if user is not None and user.password_hash else _dummy_hash()
     try:
         _HASHER.verify(stored, password)
     except (VerificationError, InvalidHashError):
@@ -360,7 +361,13 @@ def authenticate_key_pair(session: Session, box: SecretBox, access_key: str, sec
     return found[0]
 
 
-_DUMMY_HASH = _HASHER.hash("openhss-dummy-password")
+@functools.cache
+def _dummy_hash() -> str:
+    """Made on first use, not at import: every process importing the services (each CLI command, `--help`
+    included, and every worker) paid an argon2 hash (64 MiB; 1.6 s of `openhss --help` at load 11) for a
+    value only a password login for an unknown name reads. The first such login of a process pays for it
+    once (one request in a process's life answers slower, then timing is even again)."""
+    return _HASHER.hash("openhss-dummy-password")
 
 
 def token_digest(token: str) -> str:
