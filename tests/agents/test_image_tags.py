@@ -10,10 +10,11 @@ from __future__ import annotations
 import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from huaweicloudsdkhss.v5 import ListImageLocalRequest, ListImageVulnerabilitiesRequest
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from openhss.agent import inventory
@@ -47,7 +48,7 @@ class _TaggedHost(Agent):
         return inventory.Snapshot(images=[LocalImage(self.image_id, self.tags, (), 1234, 0)])
 
 
-def _rows(svc_client: object, **kw: object) -> dict[str, object]:
+def _rows(svc_client: object, **kw: object) -> dict[str, Any]:
     resp = svc_client.list_image_local(ListImageLocalRequest(limit=200, **kw))  # type: ignore[attr-defined]
     return {i.image_version: i for i in resp.data_list}
 
@@ -117,13 +118,20 @@ def test_two_tags_are_two_rows_sharing_one_scan(tmp_path: Path, database: str) -
         host.client.close()
 
 
+def _table(model: type) -> Table:
+    """The model's Core table: the migration test writes rows as the schema at 0017 has them."""
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, Table)
+    return table
+
+
 def test_migration_0018_keeps_images_and_their_results(tmp_path: Path) -> None:
     """SQLite rebuilds `images` for the new key: the rows that reference it must survive (with foreign
     keys on, dropping the old table would cascade into them)."""
     engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
     migrate.upgrade(engine, "0017")
     with engine.begin() as conn:
-        conn.execute(insert(Project.__table__).values(id="p1", name="p1", description="", created_at=NOW))
+        conn.execute(insert(_table(Project)).values(id="p1", name="p1", description="", created_at=NOW))
         image = {
             "project_id": "p1",
             "enterprise_project_id": "0",
@@ -133,10 +141,10 @@ def test_migration_0018_keeps_images_and_their_results(tmp_path: Path) -> None:
             "image_name": REPO,
         }
         pk = conn.execute(
-            insert(Image.__table__).values(**image, image_version="1").returning(Image.__table__.c.id)
+            insert(_table(Image)).values(**image, image_version="1").returning(Image.__table__.c.id)
         ).scalar_one()
         conn.execute(
-            insert(ImageVulnerability.__table__).values(
+            insert(_table(ImageVulnerability)).values(
                 project_id="p1",
                 image_pk=pk,
                 vul_id="CVE-1",
@@ -146,14 +154,14 @@ def test_migration_0018_keeps_images_and_their_results(tmp_path: Path) -> None:
             )
         )
         with pytest.raises(IntegrityError), conn.begin_nested():  # the old key: one row per image
-            conn.execute(insert(Image.__table__).values(**image, image_version="latest"))
+            conn.execute(insert(_table(Image)).values(**image, image_version="latest"))
     migrate.upgrade(engine, "0018")
     with engine.begin() as conn:
-        conn.execute(insert(Image.__table__).values(**image, image_version="latest"))
+        conn.execute(insert(_table(Image)).values(**image, image_version="latest"))
         assert conn.scalar(select(func.count()).select_from(ImageVulnerability.__table__)) == 1
         assert conn.scalar(select(func.count()).select_from(Image.__table__)) == 2
         with pytest.raises(IntegrityError), conn.begin_nested():  # the new key: one per image and tag
-            conn.execute(insert(Image.__table__).values(**image, image_version="latest"))
+            conn.execute(insert(_table(Image)).values(**image, image_version="latest"))
     migrate.downgrade(engine, "0017")  # the extra tag row goes, the first row and its results stay
     with engine.begin() as conn:
         assert conn.scalar(select(Image.__table__.c.image_version)) == "1"

@@ -9,6 +9,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
@@ -100,7 +101,7 @@ def _registry_id(client: HssClient) -> str:
     return str(listed.data_list[0].id)
 
 
-def _images(client: HssClient, **kw: object) -> list[dict[str, object]]:
+def _images(client: HssClient, **kw: object) -> list[dict[str, Any]]:
     resp = client.list_registry_images(ListRegistryImagesRequest(limit=200, **kw))
     return [i.to_dict() for i in resp.data_list]
 
