@@ -15,6 +15,13 @@ analyze (`observe_digest`), so a hash list applies to every file without copying
 An analyzer instance lives for one layer: `analyze` may accumulate state and `finish` returns what is
 left (e.g. a package manager whose database spans several files). Results carry the path they came from;
 the walker stamps the layer's diff_id afterwards, so analyzers need not know it.
+
+Most analyzers want a handful of paths out of an image's hundreds of thousands. Each declares in
+`interest` a cheap necessary condition of its `wants` (exact paths, path suffixes, path prefixes, mode
+bits); the walker folds every analyzer's declaration into one index per scan and calls `wants` only for
+members that meet the condition. An analyzer whose `wants` has side effects (a record kept for every
+executable, a header check of every member) or whose choice cannot be put that way keeps the default,
+`EVERYTHING`, and is asked about every member as before.
 """
 
 from __future__ import annotations
@@ -85,6 +92,37 @@ class AnalysisResult:
         self.owned.extend(other.owned)
 
 
+@dataclass(frozen=True, slots=True)
+class Interest:
+    """A necessary condition of an analyzer's `wants`: a member that meets none of these is declined.
+
+    The contract the walker relies on: for a member whose path is not in `paths`, does not end with
+    one of `suffixes`, does not start with one of `prefixes`, and whose mode has none of `mode_bits`,
+    `wants` returns False *and does nothing else* (no side effect is skipped by not calling it).
+    `tests/scan/test_dispatch.py` holds every analyzer to it over real images' members.
+    """
+
+    paths: frozenset[str] = frozenset()
+    suffixes: tuple[str, ...] = ()
+    prefixes: tuple[str, ...] = ()
+    mode_bits: int = 0
+    #: Ask `wants` about every member (the default: always correct, never fast).
+    everything: bool = False
+
+    def admits(self, path: str, mode: int) -> bool:
+        """True when a member with this path and mode may be wanted (the walker then asks `wants`)."""
+        return (
+            self.everything
+            or path in self.paths
+            or path.endswith(self.suffixes)
+            or path.startswith(self.prefixes)
+            or bool(mode & self.mode_bits)
+        )
+
+
+EVERYTHING = Interest(everything=True)
+
+
 class Analyzer(ABC):
     """Base class of every analyzer. Subclasses set the class attributes and implement two methods."""
 
@@ -96,6 +134,9 @@ class Analyzer(ABC):
     scope: ClassVar[ScanScope] = ScanScope.VULNERABILITY
     #: Largest member whose bytes are handed over; larger wanted members are reported in `skipped`.
     max_size: ClassVar[int] = 64 * 1024 * 1024
+
+    #: Which members `wants` may accept (see `Interest`); the default asks about every member.
+    interest: ClassVar[Interest] = EVERYTHING
 
     #: Leading bytes of a regular file this analyzer needs for `wants_content` (0: header-only).
     sniff_size: ClassVar[int] = 0

@@ -12,7 +12,7 @@ from typing import Any, BinaryIO, ClassVar
 
 from openhss.domain.enums import Ecosystem, PackageType
 from openhss.domain.models import Package
-from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry
+from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry, Interest
 from openhss.scan.analyzers.lang._common import (
     as_str,
     basename,
@@ -62,6 +62,7 @@ def parse_packages_lock(doc: Any, path: str) -> list[Package]:
 
 class DotnetAnalyzer(Analyzer):
     name: ClassVar[str] = "lang-dotnet"
+    interest: ClassVar[Interest] = Interest(suffixes=(".deps.json", "packages.lock.json"))
     version: ClassVar[int] = 2
 
     def wants(self, entry: FileEntry) -> bool:

@@ -14,7 +14,7 @@ from typing import BinaryIO, ClassVar
 
 from openhss.domain.enums import Ecosystem, PackageType
 from openhss.domain.models import Package
-from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry
+from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry, Interest
 from openhss.scan.analyzers.lang._binary import (
     Executable,
     is_executable_header,
@@ -154,6 +154,7 @@ def parse_modinfo(go_version: str, modinfo: str, path: str) -> list[Package]:
 
 class GoBinaryAnalyzer(Analyzer):
     name: ClassVar[str] = "lang-gobinary"
+    interest: ClassVar[Interest] = Interest(mode_bits=0o111)
     version: ClassVar[int] = 1
     max_size: ClassVar[int] = 512 * 1024 * 1024
 

@@ -27,7 +27,7 @@ from typing import BinaryIO, ClassVar
 from openhss.domain.enums import Ecosystem, EntryKind, PackageType
 from openhss.domain.models import Package
 from openhss.scan import budget as budgets
-from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry
+from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry, Interest
 from openhss.scan.analyzers.lang._common import dedupe, make_package
 
 ARCHIVE_SUFFIXES = (".jar", ".war", ".ear", ".par", ".sar", ".hpi", ".jpi", ".kar", ".rar")
@@ -229,6 +229,7 @@ _MAVEN_REPO = re.compile(r"^usr/share/maven-repo/(.+)/([^/]+)/([^/]+)/[^/]+\.jar
 
 class JavaAnalyzer(Analyzer):
     name: ClassVar[str] = "lang-java"
+    interest: ClassVar[Interest] = Interest(suffixes=_ANY_CASE_SUFFIXES, prefixes=("usr/share/maven-repo/",))
     version: ClassVar[int] = 2
     max_size: ClassVar[int] = 512 * 1024 * 1024
 

@@ -15,7 +15,7 @@ from typing import Any, BinaryIO, ClassVar
 
 from openhss.domain.enums import Ecosystem, PackageType
 from openhss.domain.models import Package
-from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry
+from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry, Interest
 from openhss.scan.analyzers.lang._common import (
     as_str,
     basename,
@@ -229,6 +229,7 @@ def _project_dir(path: str) -> str:
 
 class NodeAnalyzer(Analyzer):
     name: ClassVar[str] = "lang-node"
+    interest: ClassVar[Interest] = Interest(suffixes=_SUFFIXES)
     version: ClassVar[int] = 3
 
     def __init__(self) -> None:

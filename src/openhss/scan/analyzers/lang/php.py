@@ -7,7 +7,7 @@ from typing import Any, BinaryIO, ClassVar
 
 from openhss.domain.enums import Ecosystem, PackageType
 from openhss.domain.models import Package
-from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry
+from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry, Interest
 from openhss.scan.analyzers.lang._common import (
     as_str,
     basename,
@@ -61,6 +61,7 @@ def parse_composer(doc: Any, path: str) -> list[Package]:
 
 class PhpAnalyzer(Analyzer):
     name: ClassVar[str] = "lang-php"
+    interest: ClassVar[Interest] = Interest(suffixes=("/composer/installed.json", "composer.lock"))
     version: ClassVar[int] = 2
 
     def wants(self, entry: FileEntry) -> bool:

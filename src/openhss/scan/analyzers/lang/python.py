@@ -19,7 +19,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from openhss.domain.enums import Ecosystem, PackageType
 from openhss.domain.models import Package
-from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry
+from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry, Interest
 from openhss.scan.analyzers.lang._common import (
     as_str,
     basename,
@@ -172,6 +172,7 @@ def parse_toml_packages(doc: dict[str, Any], path: str) -> list[Package]:
 
 class PythonAnalyzer(Analyzer):
     name: ClassVar[str] = "lang-python"
+    interest: ClassVar[Interest] = Interest(suffixes=_SUFFIXES)
     version: ClassVar[int] = 2
 
     def __init__(self) -> None:

@@ -13,7 +13,7 @@ from typing import BinaryIO, ClassVar
 
 from openhss.domain.enums import Ecosystem, PackageType
 from openhss.domain.models import Package
-from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry
+from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry, Interest
 from openhss.scan.analyzers.lang._common import (
     basename,
     dedupe,
@@ -72,6 +72,7 @@ def parse_gemfile_lock(text: str, path: str) -> list[Package]:
 
 class RubyAnalyzer(Analyzer):
     name: ClassVar[str] = "lang-ruby"
+    interest: ClassVar[Interest] = Interest(suffixes=(".gemspec", "Gemfile.lock"))
     version: ClassVar[int] = 2
 
     def wants(self, entry: FileEntry) -> bool:

@@ -14,7 +14,7 @@ from typing import Any, BinaryIO, ClassVar
 
 from openhss.domain.enums import Ecosystem, PackageType
 from openhss.domain.models import Package
-from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry
+from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry, Interest
 from openhss.scan.analyzers.lang._binary import is_executable_header, open_executable, read_section
 from openhss.scan.analyzers.lang._common import (
     as_str,
@@ -76,6 +76,7 @@ def parse_auditable(doc: Any, path: str) -> list[Package]:
 
 class RustAnalyzer(Analyzer):
     name: ClassVar[str] = "lang-rust"
+    interest: ClassVar[Interest] = Interest(suffixes=("Cargo.lock",), mode_bits=0o111)
     version: ClassVar[int] = 2
     max_size: ClassVar[int] = 512 * 1024 * 1024
 

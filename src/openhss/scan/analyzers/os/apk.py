@@ -17,7 +17,7 @@ from packageurl import PackageURL
 
 from openhss.domain.enums import Ecosystem, PackageType
 from openhss.domain.models import Package
-from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry
+from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry, Interest
 from openhss.scan.analyzers.licenses import normalize_all
 from openhss.scan.analyzers.os.owned import evidence_paths
 
@@ -122,6 +122,7 @@ def owned_paths(stream: BinaryIO, db_path: str) -> list[tuple[str, str, str]]:
 
 class ApkAnalyzer(Analyzer):
     name: ClassVar[str] = "apk"
+    interest: ClassVar[Interest] = Interest(paths=frozenset(DB_PATHS))
     version: ClassVar[int] = 2
     max_size: ClassVar[int] = 512 * 1024 * 1024
 

@@ -25,7 +25,7 @@ from packageurl import PackageURL
 from openhss.domain.enums import Ecosystem, EntryKind, PackageType
 from openhss.domain.models import Package
 from openhss.scan import budget as budgets
-from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry
+from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry, Interest
 from openhss.scan.analyzers.licenses import debian_copyright
 from openhss.scan.analyzers.os.owned import evidence_paths
 
@@ -177,6 +177,9 @@ class TooManyPackages(Exception):
 
 class DpkgAnalyzer(Analyzer):
     name: ClassVar[str] = "dpkg"
+    interest: ClassVar[Interest] = Interest(
+        paths=frozenset(STATUS_PATHS), prefixes=("var/lib/dpkg/", "usr/lib/dpkg/", "usr/share/doc/")
+    )
     version: ClassVar[int] = 3
     max_size: ClassVar[int] = 512 * 1024 * 1024
 

@@ -18,7 +18,7 @@ from typing import BinaryIO, ClassVar
 from openhss.domain.distros.debian import codename_of
 from openhss.domain.enums import PackageType
 from openhss.domain.models import OSInfo, Package
-from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry
+from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry, Interest
 
 _MAX = 64 * 1024
 
@@ -193,6 +193,7 @@ def _merge(best: OSInfo, others: list[OSInfo]) -> OSInfo:
 
 class OSReleaseAnalyzer(Analyzer):
     name: ClassVar[str] = "os-release"
+    interest: ClassVar[Interest] = Interest(paths=frozenset(_FILES))
     version: ClassVar[int] = 1
     max_size: ClassVar[int] = _MAX
 

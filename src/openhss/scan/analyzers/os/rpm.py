@@ -14,7 +14,7 @@ from packageurl import PackageURL
 
 from openhss.domain.enums import Ecosystem, PackageType
 from openhss.domain.models import Package
-from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry
+from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry, Interest
 from openhss.scan.analyzers.licenses import normalize_all
 from openhss.scan.analyzers.os.owned import evidence_paths
 from openhss.scan.analyzers.os.rpmdb import (
@@ -103,6 +103,7 @@ def read_rpmdb(
 
 class RpmAnalyzer(Analyzer):
     name: ClassVar[str] = "rpm"
+    interest: ClassVar[Interest] = Interest(paths=frozenset(DB_PATHS))
     version: ClassVar[int] = 2
     max_size: ClassVar[int] = 1024 * 1024 * 1024
 
