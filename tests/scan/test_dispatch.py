@@ -47,6 +47,21 @@ EXTRAS: dict[str, bytes] = {
 }
 
 
+#: Header-only cases of the mode and cache checks: (path, mode, tar type, link target).
+ODD_MODES: list[tuple[str, int, bytes, str]] = [
+    ("app/bin/escalate", 0o4755, tarfile.REGTYPE, ""),
+    ("app/bin/group-tool", 0o2711, tarfile.REGTYPE, ""),
+    ("app/data/shared.txt", 0o666, tarfile.REGTYPE, ""),
+    ("usr/local/share/notes.txt", 0o646, tarfile.REGTYPE, ""),
+    ("app/bin/escalate-again", 0o4755, tarfile.LNKTYPE, "app/bin/escalate"),
+    ("app/bin/plain-link", 0o644, tarfile.LNKTYPE, "app/data/shared.txt"),
+    ("var/cache/apt/archives/curl_8.0_amd64.deb", 0o644, tarfile.REGTYPE, ""),
+    ("root/.cache/pip", 0o755, tarfile.DIRTYPE, ""),
+    ("tmp/drop", 0o1777, tarfile.DIRTYPE, ""),
+    ("app/world", 0o777, tarfile.DIRTYPE, ""),
+]
+
+
 def _layer(root: Path) -> bytes:
     """The root filesystem as one tar layer, with `EXTRAS`, a big executable and maven-repo links."""
     buf = io.BytesIO()
@@ -55,6 +70,12 @@ def _layer(root: Path) -> bytes:
         for name, data in EXTRAS.items():
             info = tarfile.TarInfo(name)
             info.size, info.mode, info.mtime = len(data), 0o644, int(time.time())
+            tar.addfile(info, io.BytesIO(data))
+        for name, mode, kind, target in ODD_MODES:
+            info = tarfile.TarInfo(name)
+            info.mode, info.type, info.linkname = mode, kind, target
+            data = b"#!/bin/sh\n" if kind == tarfile.REGTYPE else b""
+            info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
         big = tarfile.TarInfo("usr/local/bin/service")
         big.size, big.mode = 70 * 1024, 0o755
@@ -99,7 +120,7 @@ def test_dispatch_asks_exactly_the_analyzers_that_want_a_member() -> None:
     # Every picky analyzer was offered something of this layer, and wanted it.
     for name in ("os-release", "dpkg", "apk", "rpm", "lang-python", "lang-node", "lang-java", "lang-rust"):
         assert wanted[name] > 0, name
-    for name in ("lang-gobinary", "lang-ruby", "lang-php", "lang-dotnet"):
+    for name in ("lang-gobinary", "lang-ruby", "lang-php", "lang-dotnet", "files", "baseline-files"):
         assert wanted[name] > 0, name
     # ... and the index spared it the bulk of the members (what makes the walk cheaper).
     rare = ("os-release", "apk", "rpm", "lang-python", "lang-node", "lang-ruby", "lang-php", "lang-dotnet")

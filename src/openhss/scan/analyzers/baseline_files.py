@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import posixpath
 import stat
-from typing import BinaryIO
+from typing import BinaryIO, ClassVar
 
 from openhss.domain.enums import EntryKind, FindingKind, ScanScope, Severity
 from openhss.domain.models import Finding
-from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry
+from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry, Interest
 
 #: Configuration files whose content is checked; all are small text files.
 MAX_CONFIG_SIZE = 1024 * 1024
@@ -211,6 +211,12 @@ class BaselineFileAnalyzer(Analyzer):
     version = 1
     scope = ScanScope.BASELINE
     max_size = MAX_CONFIG_SIZE
+    #: Every check of `_header_checks` and `wants` needs one of these: a system or cache path, a
+    #: per-user cache dir, or a setuid/setgid bit. Most of an app layer (node_modules, /srv, /home)
+    #: meets none, and this analyzer is then not asked about it at all.
+    interest: ClassVar[Interest] = Interest(
+        paths=frozenset(USER_CACHES), prefixes=SYSTEM_PREFIXES + CACHE_PREFIXES, mode_bits=0o6000
+    )
 
     def __init__(self) -> None:
         self._result = AnalysisResult()

@@ -18,7 +18,7 @@ from typing import BinaryIO, ClassVar
 
 from openhss.domain.enums import EntryKind, ScanScope
 from openhss.domain.models import FileRecord
-from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry
+from openhss.scan.analyzers.base import AnalysisResult, Analyzer, FileEntry, Interest
 
 SETUID = "setuid"
 SETGID = "setgid"
@@ -49,6 +49,9 @@ def _needs_hash(mode: int) -> bool:
 
 class FilesAnalyzer(Analyzer):
     name: ClassVar[str] = "files"
+    #: `classify` reports (and `wants` records) only these mode bits: setuid, setgid, world-writable,
+    #: executable. A plain 0644 file is never looked at.
+    interest: ClassVar[Interest] = Interest(mode_bits=0o4000 | 0o2000 | 0o002 | 0o111)
     version: ClassVar[int] = 2
     scope: ClassVar[ScanScope] = ScanScope.VULNERABILITY | ScanScope.BASELINE
     max_size: ClassVar[int] = 2 * 1024 * 1024 * 1024
