@@ -119,7 +119,7 @@ class WalkBudget:
             yield fb
 
 
-@functools.cache
+@functools.lru_cache(maxsize=64)
 def _union(classes: tuple[type[Analyzer], ...]) -> Interest:
     """One `Interest` admitting whatever any of `classes` admits (the scan's analyzers, once per scan:
     every layer's fresh instances are of the same classes)."""
