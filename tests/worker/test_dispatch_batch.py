@@ -18,8 +18,8 @@ from openhss.db.engine import transaction
 from openhss.db.models import Image, ScanTaskImage
 from openhss.domain.enums import ScanScope
 from openhss.services import dispatch, scan_queue, scan_tasks
-from openhss.services.results import now_ms
 from openhss.services.identity import Scope
+from openhss.services.results import now_ms
 from openhss.services.runtime import Runtime
 from openhss.worker.app import install, make_batch_sender, make_sender
 from tests.support.service import PROJECT

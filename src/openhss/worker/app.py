@@ -171,7 +171,8 @@ def make_batch_sender(app: Celery, settings: Settings) -> dispatch.BatchSender:
     Acquiring a pooled producer per message and (on RabbitMQ) waiting for each publisher confirm made a
     10,000-image scan-all spend most of a minute sending inside its API request. Here the messages share
     one connection and one fresh channel; on RabbitMQ the confirms are awaited once after the last
-    publish. An exception stops the batch: the messages not sent are re-sent by the sweeper.
+    publish, on Redis the pushes are pipelined. An exception stops the batch: the messages not sent
+    are re-sent by the sweeper.
     """
     prefix = settings.queue_prefix
     confirm = bool(_transport_options(settings).get("confirm_publish"))
@@ -182,15 +183,18 @@ def make_batch_sender(app: Celery, settings: Settings) -> dispatch.BatchSender:
             try:
                 confirms = _Confirms(channel) if confirm else None
                 producer = app.amqp.Producer(channel, auto_declare=False)
-                for message in messages:
-                    app.send_task(
-                        message.name,
-                        args=list(message.args),
-                        queue=prefix + (message.queue or DEFAULT_QUEUE),
-                        countdown=message.countdown,
-                        priority=message.priority,
-                        producer=producer,
-                    )
+                # On Redis kombu pipelines the LPUSHes of a batch (1,000 a round trip); elsewhere it
+                # publishes each message at once. Unflushed messages of a failed batch are discarded.
+                with producer.batch(max_size=1000):
+                    for message in messages:
+                        app.send_task(
+                            message.name,
+                            args=list(message.args),
+                            queue=prefix + (message.queue or DEFAULT_QUEUE),
+                            countdown=message.countdown,
+                            priority=message.priority,
+                            producer=producer,
+                        )
                 if confirms is not None:
                     confirms.wait_for(len(messages), timeout=60.0)
             finally:
