@@ -600,6 +600,7 @@ def _queue_once(root: Path, broker: str, images: int, mode: str) -> dict[str, An
     )
     rt = open_runtime(settings)
     try:
+        bootstrap_admin(rt)
         with transaction(rt.sessions) as s:
             s.execute(
                 insert(Image),
