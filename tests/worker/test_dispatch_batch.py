@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,7 +32,15 @@ IMAGES = 1500
 
 
 def _scan_all(rt: Runtime, images: int) -> list[int]:
-    """`images` image rows (never scanned: no worker runs here) and a scan-all over them; its job ids."""
+    """`images` image rows (never scanned: no worker runs here), a scan-all over them, its messages
+    sent; its job ids."""
+    _create_scan_all(rt, images)
+    assert dispatch.drain(), "the background sender did not finish"
+    with transaction(rt.sessions) as s:
+        return list(s.scalars(select(ScanTaskImage.id).order_by(ScanTaskImage.id)))
+
+
+def _create_scan_all(rt: Runtime, images: int) -> None:
     with transaction(rt.sessions) as s:
         s.execute(
             insert(Image),
@@ -56,8 +65,6 @@ def _scan_all(rt: Runtime, images: int) -> list[int]:
             scan_scope=int(ScanScope.ALL & ~ScanScope.VULNERABILITY),
             settings=rt.settings.scans,
         )
-    with transaction(rt.sessions) as s:
-        return list(s.scalars(select(ScanTaskImage.id).order_by(ScanTaskImage.id)))
 
 
 def _bulk_queue(rt: Runtime) -> str:
@@ -96,7 +103,8 @@ def test_scan_all_messages_all_arrive(tmp_path: Path, broker: str) -> None:
     with service(tmp_path, broker) as rt:
         jobs = _scan_all(rt, IMAGES)
         assert len(jobs) == IMAGES
-        # On RabbitMQ the batch returns only after every publisher confirm, so the count is exact now.
+        # On RabbitMQ the batch returns only after every publisher confirm, so once drained the count
+        # is exact.
         assert _count(rt) == IMAGES
 
 
@@ -119,5 +127,27 @@ def test_send_failure_midway_leaves_the_rest_to_one_sweep(tmp_path: Path) -> Non
         later = now_ms() + rt.settings.scans.resend_after_seconds * 1000 + 1
         with transaction(rt.sessions) as s:
             report = scan_queue.sweep(s, rt.settings.scans, now=later, limit=IMAGES)
+        assert dispatch.drain()
         assert report.resent == IMAGES  # every waiting job is re-sent; the scan task is idempotent
         assert set(jobs) <= set(_redis_job_ids(rt)), "a job still has no message after one sweep"
+
+
+def test_large_commit_returns_before_its_messages_are_sent(tmp_path: Path) -> None:
+    """A scan-all's request does not wait for its messages: the background sender sends them after."""
+    with service(tmp_path, REDIS) as rt:
+        app = install(rt.settings)
+        real = make_batch_sender(app, rt.settings)
+        release = threading.Event()
+
+        def held(messages: Sequence[dispatch.Message]) -> None:
+            assert release.wait(60), "the test never released the batch"
+            real(messages)
+
+        dispatch.set_sender(make_sender(app, rt.settings), held)
+        try:
+            _create_scan_all(rt, dispatch.BACKGROUND_AT)
+            assert _count(rt) == 0  # committed and returned while the batch is still held
+        finally:
+            release.set()
+        assert dispatch.drain()
+        assert _count(rt) == dispatch.BACKGROUND_AT
