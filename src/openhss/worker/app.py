@@ -152,7 +152,8 @@ class _Confirms:
         channel.events["basic_nack"].add(self._nack)
 
     def _ack(self, delivery_tag: int, multiple: bool) -> None:
-        # A single ack may arrive out of order only after the lower ones (RabbitMQ confirms in order).
+        # RabbitMQ confirms in publish order and a `multiple` ack covers every lower tag, so the highest
+        # tag acked so far is the number of messages of the batch confirmed.
         self.confirmed = max(self.confirmed, delivery_tag)
 
     def _nack(self, delivery_tag: int, multiple: bool) -> None:
