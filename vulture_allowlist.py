@@ -190,3 +190,6 @@ handled_time  # unused variable (src/openhss/services/vex.py:639)
 fail_reason  # unused variable (src/openhss/api/routers/registries.py:121)
 images_num  # unused variable (src/openhss/api/routers/registries.py:122)
 cvss  # whitelist CVE wire field (api/schemas.py), filled by `api.rows.wire` / from_attributes
+_confirm_selected  # py-amqp Channel state set by worker.app._Confirms (src/openhss/worker/app.py)
+basic_publish  # py-amqp Channel method replaced per instance by worker.app._Confirms
+multiple  # py-amqp basic_ack/basic_nack event callback signature (src/openhss/worker/app.py)

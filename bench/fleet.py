@@ -26,7 +26,12 @@ Re-match: 10,000 `image_inventories` rows (the real inventory of one scanned ima
 an advisory set changed on two package keys, on SQLite (the fleet-scale figure on PostgreSQL, against the
 whole-inventory algorithm, is `bench/rematch.py`).
 
-Usage: python bench/fleet.py [--images N] [--parts lanes,unchanged,throughput,rematch]
+Queueing (`queueing`): the API request's time to create a scan-all of 10,000 images (no workers) on
+Redis and on RabbitMQ, three ways in the same run: database only (no sender: the floor), the after-commit
+messages sent one at a time (the baseline) and as one batch (`worker.app.make_batch_sender`, what the
+service installs). Goal: about the database time.
+
+Usage: python bench/fleet.py [--images N] [--parts queueing,lanes,unchanged,throughput,rematch]
 """
 
 from __future__ import annotations
@@ -59,7 +64,7 @@ from openhss.db.engine import transaction
 from openhss.db.models import Image, ScanTask, ScanTaskImage, VulImageIndex
 from openhss.db.scheduling import ImageInventory
 from openhss.domain.enums import ACTIVE_SCAN_STATUSES, Ecosystem, ScanScope
-from openhss.services import dispatch, rematch, scan_executor, scan_tasks
+from openhss.services import dispatch, rematch, scan_executor, scan_queue, scan_tasks
 from openhss.services.identity import Scope
 from openhss.services.runtime import Runtime, bootstrap_admin, open_runtime
 from openhss.services.vulndb import VulnDbService
@@ -570,6 +575,100 @@ def lanes_run(root: Path, oci: Path, tags: list[str], broker: str) -> dict[str, 
 REQUEST_TABLES = ("scan_tasks", "scan_task_images", "images")
 
 
+QUEUE_MODES = ("database only", "one at a time", "batch")
+
+
+def _queue_once(root: Path, broker: str, images: int, mode: str) -> dict[str, Any]:
+    """Queue a scan-all of `images` images (no workers) on a fresh database; time the request's work.
+
+    `database only` installs no sender (the messages are dropped: what the request costs without
+    sending), `one at a time` the single-message sender (the baseline: every message through the
+    producer pool, each RabbitMQ publish waiting for its confirm), `batch` what `install` installs (a
+    batch of `dispatch.BACKGROUND_AT` or more is sent by the background thread after the request).
+    `seconds` is the request, `all_sent_seconds` until every message is on the broker.
+    """
+    from openhss.worker.app import make_celery, make_sender, queue_names
+
+    url = _database()
+    kind = broker.split(":", 1)[0]
+    prefix = f"benchq{uuid.uuid4().hex[:8]}."
+    settings = Settings(
+        data_dir=root / f"data-queue-{kind}",
+        database_url=url,
+        broker_url=broker,
+        queue_prefix=prefix,
+        default_project_id=PROJECT,
+        scans=ScanSettings(sweep_interval_seconds=60),
+    )
+    rt = open_runtime(settings)
+    try:
+        bootstrap_admin(rt)
+        with transaction(rt.sessions) as s:
+            s.execute(
+                insert(Image),
+                [
+                    {
+                        "project_id": PROJECT,
+                        "image_type": "local",
+                        "image_id": f"sha256:{n:064x}",
+                        "image_name": f"fleet/q{n}",
+                        "image_version": "1.0",
+                        "source_ref": "oci:/nonexistent:x",
+                    }
+                    for n in range(images)
+                ],
+            )
+        if mode == "batch":
+            app = install(settings)
+        else:
+            app = make_celery(settings)
+            dispatch.set_sender(make_sender(app, settings) if mode == "one at a time" else None)
+        with app.connection_for_write() as conn:  # declare the queues first: not part of the request
+            for name in queue_names(settings):
+                conn.default_channel.queue_declare(name, durable=True, auto_delete=False)
+        t = time.perf_counter()
+        with transaction(rt.sessions) as s:
+            scan_tasks.create_task(
+                s,
+                Scope(PROJECT, None),
+                image_type="local",
+                is_all=True,
+                scan_scope=LANE_SCOPE,
+                settings=rt.settings.scans,
+            )
+        seconds = time.perf_counter() - t
+        if not dispatch.drain(timeout=600):
+            raise RuntimeError("the background sender did not finish in 600 s")
+        sent_seconds = time.perf_counter() - t
+        bulk = prefix + scan_queue.LANES["bulk"]
+        if broker.startswith("redis"):
+            import redis
+
+            client = redis.Redis.from_url(broker)
+            queued = int(client.llen(prefix + bulk))
+            client.close()
+        else:
+            with app.connection_for_write() as conn:
+                queued = int(conn.default_channel.queue_declare(bulk, passive=True).message_count)
+        return {
+            "broker": kind,
+            "mode": mode,
+            "seconds": round(seconds, 2),
+            "all_sent_seconds": round(sent_seconds, 2),
+            "messages_on_broker": queued,
+        }
+    finally:
+        dispatch.set_sender(None)
+        _purge_broker(broker, prefix, queue_names(settings))
+        rt.engine.dispose()
+        _drop(url)
+
+
+def queueing_run(root: Path, broker: str, images: int = BULK_IMAGES) -> list[dict[str, Any]]:
+    """The request time of a scan-all of `images`: database only, one-at-a-time sending, batch."""
+    return [_queue_once(root, broker, images, mode) for mode in QUEUE_MODES]
+
+
 def _rchar() -> int:
     """Bytes this process read through read()-family calls (files, pipes; the PostgreSQL socket uses
     recv(), not counted)."""
@@ -734,11 +833,16 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--images", type=int, default=200)
     ap.add_argument("--inventories", type=int, default=10_000)
-    ap.add_argument("--parts", default="lanes,unchanged,throughput,rematch", help="comma-separated subset")
+    ap.add_argument(
+        "--parts", default="queueing,lanes,unchanged,throughput,rematch", help="comma-separated subset"
+    )
+    ap.add_argument(
+        "--queue-images", type=int, default=BULK_IMAGES, help="scan-all size of the queueing part"
+    )
     ap.add_argument("--brokers", default=f"{REDIS},{RABBIT}", help="brokers of the lanes part")
     args = ap.parse_args()
     parts = set(args.parts.split(","))
-    unknown = parts - {"lanes", "unchanged", "throughput", "rematch"}
+    unknown = parts - {"queueing", "lanes", "unchanged", "throughput", "rematch"}
     if unknown:
         ap.error(f"unknown part(s): {', '.join(sorted(unknown))}")
     root = Path(tempfile.mkdtemp(prefix="openhss-fleet-"))
@@ -746,11 +850,33 @@ def main() -> int:
     rows: list[list[Any]] = []
     try:
         t = time.perf_counter()
-        tags = build_corpus(root, args.images if parts & {"throughput", "rematch"} else 50)
+        tags = (
+            build_corpus(root, args.images if parts & {"throughput", "rematch"} else 50)
+            if parts - {"queueing"}
+            else []
+        )
         print(
             f"corpus: {len(tags)} images, {BASES} bases, built in {time.perf_counter() - t:.1f} s", flush=True
         )
         oci = root / "oci"
+        if "queueing" in parts:
+            figures["queueing"] = []
+            for broker in args.brokers.split(","):
+                runs = queueing_run(root, broker, args.queue_images)
+                print(f"queueing ({broker.split(':', 1)[0]}): {runs}", flush=True)
+                figures["queueing"].extend(runs)
+                by_mode = {r["mode"]: r for r in runs}
+                rows.append(
+                    [
+                        f"queue scan-all of {args.queue_images} ({runs[0]['broker']}), request s"
+                        f" (database only {by_mode['database only']['seconds']},"
+                        f" batch all sent {by_mode['batch']['all_sent_seconds']})",
+                        by_mode["batch"]["seconds"],
+                        by_mode["one at a time"]["seconds"],
+                        "about the database time",
+                        by_mode["batch"]["messages_on_broker"] == args.queue_images,
+                    ]
+                )
         if "lanes" in parts:
             figures["lanes"] = []
             for broker in args.brokers.split(","):

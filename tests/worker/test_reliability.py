@@ -288,6 +288,7 @@ def test_thousand_queued_scans_bounded_memory(tmp_path: Path) -> None:
         with transaction(rt.sessions) as s:
             pks = list(s.scalars(select(Image.id)))
         _queue(rt, pks, scope=int(ScanScope.SOFTWARE_COMPLIANCE))
+        assert dispatch.drain(), "the background sender did not send the 1,000 messages"
         client = redis.Redis.from_url(REDIS)
         keys = [k for k in client.scan_iter(match=f"{rt.settings.queue_prefix}*") if b"scan.bulk" in k]
         assert keys, "bulk lane queue not found in Redis"

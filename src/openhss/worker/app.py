@@ -15,7 +15,10 @@ backlog; elsewhere round-robin, so it waits behind at most one bulk job per work
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
+from typing import Any
 
+from amqp import spec
 from celery import Celery
 from kombu import Queue  # type: ignore[attr-defined]
 
@@ -128,9 +131,82 @@ def make_sender(app: Celery, settings: Settings) -> dispatch.Sender:
     return send
 
 
+class _Confirms:
+    """Publisher confirms of one batch on an amqp channel, awaited once at the end.
+
+    py-amqp waits for each message's confirm inside `basic_publish` (one broker round trip a message,
+    the bulk of the ~3.8 ms a send under load). For a batch the channel publishes without waiting and
+    then drains acks until the broker has confirmed every delivery tag of the batch: the same guarantee
+    (each message accepted by RabbitMQ before the send returns) for one round trip. The batch runs on a
+    fresh channel, whose delivery tags start at 1, so "confirmed through tag n" is exact.
+    """
+
+    def __init__(self, channel: Any) -> None:
+        self.channel = channel
+        self.confirmed = 0
+        self.nacked = False
+        channel.confirm_select()
+        channel._confirm_selected = True
+        channel.basic_publish = channel._basic_publish  # no per-message wait; `wait_for` below
+        channel.events["basic_ack"].add(self._ack)
+        channel.events["basic_nack"].add(self._nack)
+
+    def _ack(self, delivery_tag: int, multiple: bool) -> None:
+        # RabbitMQ confirms in publish order and a `multiple` ack covers every lower tag, so the highest
+        # tag acked so far is the number of messages of the batch confirmed.
+        self.confirmed = max(self.confirmed, delivery_tag)
+
+    def _nack(self, delivery_tag: int, multiple: bool) -> None:
+        self.nacked = True
+
+    def wait_for(self, count: int, timeout: float) -> None:
+        while self.confirmed < count and not self.nacked:
+            self.channel.wait([spec.Basic.Ack, spec.Basic.Nack], timeout=timeout)
+        if self.nacked:
+            raise RuntimeError("the broker refused (nacked) a message of the batch")
+
+
+def make_batch_sender(app: Celery, settings: Settings) -> dispatch.BatchSender:
+    """The batch form of `make_sender`: one commit's messages over one producer and channel.
+
+    Acquiring a pooled producer per message and (on RabbitMQ) waiting for each publisher confirm made a
+    10,000-image scan-all spend most of a minute sending inside its API request. Here the messages share
+    one connection and one fresh channel; on RabbitMQ the confirms are awaited once after the last
+    publish, on Redis the pushes are pipelined. An exception stops the batch: the messages not sent
+    are re-sent by the sweeper.
+    """
+    prefix = settings.queue_prefix
+    confirm = bool(_transport_options(settings).get("confirm_publish"))
+
+    def send_all(messages: Sequence[dispatch.Message]) -> None:
+        with app.pool.acquire(block=True) as conn:
+            channel = conn.channel()
+            try:
+                confirms = _Confirms(channel) if confirm else None
+                producer = app.amqp.Producer(channel, auto_declare=False)
+                # On Redis kombu pipelines the LPUSHes of a batch (1,000 a round trip); elsewhere it
+                # publishes each message at once. Unflushed messages of a failed batch are discarded.
+                with producer.batch(max_size=1000):
+                    for message in messages:
+                        app.send_task(
+                            message.name,
+                            args=list(message.args),
+                            queue=prefix + (message.queue or DEFAULT_QUEUE),
+                            countdown=message.countdown,
+                            priority=message.priority,
+                            producer=producer,
+                        )
+                if confirms is not None:
+                    confirms.wait_for(len(messages), timeout=60.0)
+            finally:
+                channel.close()
+
+    return send_all
+
+
 def install(settings: Settings, matchers: MatcherCache | None = None) -> DeploymentCelery:
     """Configure this process (serve, worker, tests): the Celery app (with the runtime its tasks use,
     opened on first use, matching with `matchers` when given) and the task sender."""
     app = make_celery(settings, matchers)
-    dispatch.set_sender(make_sender(app, settings))
+    dispatch.set_sender(make_sender(app, settings), make_batch_sender(app, settings))
     return app
