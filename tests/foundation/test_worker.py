@@ -3,6 +3,7 @@ through `openhss worker` processes on the real Redis and RabbitMQ with PostgreSQ
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -41,6 +42,10 @@ def _wait(pred: Callable[[], bool], timeout: float = 30) -> bool:
     return False
 
 
+def _no_tokens(rt: Runtime) -> bool:
+    return _tokens(rt) == 0
+
+
 def _tokens(rt: Runtime) -> int:
     with transaction(rt.sessions) as s:
         return s.scalar(select(func.count()).select_from(AuthToken)) or 0
@@ -57,6 +62,31 @@ def test_embedded_worker_runs_tasks(tmp_path: Path) -> None:
         assert _wait(lambda: _tokens(rt) == 0), "embedded worker did not run the task"
     finally:
         worker.stop()
+
+
+def test_two_embedded_workers_in_one_process_each_run_their_own_tasks(tmp_path: Path) -> None:
+    """The second worker started becomes Celery's default app; the first one's tasks must still run with
+    the first deployment's runtime (its database), not the default's. Failed before the pool set the
+    task thread's current app: A's task purged B's tokens and A's expired token stayed."""
+    rts, workers = [], []
+    try:
+        for name in ("a", "b"):
+            settings = make_settings(tmp_path / name)
+            rt = open_runtime(settings)
+            bootstrap_admin(rt)
+            _expired_token(rt)  # purged by the worker's first periodic pass: that pass is then over
+            workers.append(start_embedded_worker(settings, concurrency=1))
+            assert _wait(functools.partial(_no_tokens, rt)), "first periodic pass did not run"
+            rts.append(rt)
+        a, b = rts
+        _expired_token(a)
+        _expired_token(b)
+        make_celery(a.settings).send_task("openhss.purge_expired_auth_state")
+        assert _wait(lambda: _tokens(a) == 0), "A's task did not run against A's database"
+        assert _tokens(b) == 1, "A's task ran against B's database"
+    finally:
+        for w in workers:
+            w.stop()
 
 
 @pytest.mark.parametrize("broker", ["redis://127.0.0.1:6379/15", "amqp://guest:guest@127.0.0.1:5672//"])

@@ -12,8 +12,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from celery.concurrency.thread import TaskPool as ThreadTaskPool
 from celery.worker import WorkController
 
 from openhss.config import Settings
@@ -23,6 +26,34 @@ from openhss.worker.app import DeploymentCelery, install, queue_names
 from openhss.worker.schedule import SCHEDULE, tick
 
 log = logging.getLogger(__name__)
+
+
+class AppThreadPool(ThreadTaskPool):  # type: ignore[misc]  # celery ships no type information
+    """Celery's thread pool, with this deployment's app made current in the thread that runs each task.
+
+    A pool thread has no current app of its own, so Celery traces the task as bound to the process's
+    *default* app (`trace_task_ret` without `app=`): with two deployments in one process (the test
+    processes start many; every one makes itself the default) the tasks of one ran with the other's
+    runtime, i.e. its database — a registry sync landed in another service's database and the console
+    test waiting for it saw 0 synced images. `current_app` is thread-local, so setting it per task is
+    exact where the process-wide default is "last one started wins"."""
+
+    def on_apply(
+        self,
+        target: Callable[..., Any],
+        args: tuple[Any, ...] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        callback: Callable[..., Any] | None = None,
+        accept_callback: Callable[..., Any] | None = None,
+        **rest: Any,
+    ) -> Any:
+        app = self.app
+
+        def run(*a: Any, **k: Any) -> Any:
+            app.set_current()
+            return target(*a, **k)
+
+        return super().on_apply(run, args, kwargs, callback, accept_callback, **rest)
 
 
 class Periodic(threading.Thread):
@@ -81,13 +112,13 @@ def start_embedded_worker(
     """Run this deployment's tasks in-process; `matchers` (the API runtime's, under `openhss serve`)
     is shared with them, so the process holds one matcher cache."""
     app = install(settings, matchers)
-    # The thread pool's threads have no current app, so Celery runs each task as bound to the default
-    # app; this one must be it, or the task would not find this deployment's runtime. (`celery worker`
-    # does the same for its app; one worker per process, as Celery's own shortcuts assume.)
+    # Each task thread gets this app as its current one (`AppThreadPool`), so the tasks find this
+    # deployment's runtime even when the process holds several; the default is set too, for code
+    # outside a task that asks Celery for "the" app (as `celery worker` does for its app).
     app.set_default()
     controller = WorkController(
         app=app,
-        pool_cls="threads",
+        pool_cls=AppThreadPool,
         concurrency=concurrency or settings.scans.embedded_concurrency,
         without_heartbeat=True,
         without_mingle=True,
@@ -95,7 +126,12 @@ def start_embedded_worker(
         hostname="embedded@openhss",
         queues=queue_names(settings),
     )
-    thread = threading.Thread(target=controller.start, name="openhss-worker", daemon=True)
+
+    def consume() -> None:
+        app.set_current()  # the consumer thread's own Celery calls see this deployment's app too
+        controller.start()
+
+    thread = threading.Thread(target=consume, name="openhss-worker", daemon=True)
     thread.start()
     periodic = Periodic(app)
     periodic.start()
