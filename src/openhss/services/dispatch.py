@@ -36,6 +36,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
@@ -60,24 +61,53 @@ class Message:
 Sender = Callable[[Message], None]
 #: Sends the messages of one commit together; raises on the first failure (the rest go to the sweeper).
 BatchSender = Callable[[Sequence[Message]], None]
-_SENDERS: list[Sender] = []
-_BATCH_SENDERS: list[BatchSender] = []
 
 
-def set_sender(sender: Sender | None, batch: BatchSender | None = None) -> None:
-    """Install the process-wide sender (None removes it), and optionally its batch form.
+@dataclass(frozen=True, slots=True)
+class _Installed:
+    sender: Sender
+    batch: BatchSender | None
+    #: The database of the deployment that installed it ("" = any: a test's capturing sender).
+    database: str
+
+
+#: Most recently installed first. A commit's messages go to the first sender installed for the
+#: database the session is bound to (or for any database): a process holding two deployments (the
+#: test processes hold many) sends each one's messages to its own broker. With one process-wide slot,
+#: the last deployment started took every other deployment's messages — a console service's registry
+#: sync was sent to another test service's broker and never ran.
+_INSTALLED: list[_Installed] = []
+
+
+def set_sender(sender: Sender | None, batch: BatchSender | None = None, *, database: str = "") -> None:
+    """Install a sender (and optionally its batch form) for the deployment on `database` ("" = for any
+    database, taking precedence over the ones installed before it). `None` removes the senders
+    installed for `database` ("" removes the any-database ones only; a deployment's own stays).
 
     Without `batch` the messages of a commit go one at a time (the behaviour the benchmark compares
     against); `batch` without `sender` is meaningless and rejected.
     """
     if batch is not None and sender is None:
         raise ValueError("a batch sender needs the single-message sender it batches")
-    _SENDERS[:] = [sender] if sender is not None else []
-    _BATCH_SENDERS[:] = [batch] if batch is not None else []
+    if database:  # spelled as a bound session's engine spells it (`database_of`)
+        database = make_url(database).render_as_string(hide_password=False)
+    _INSTALLED[:] = [i for i in _INSTALLED if i.database != database]
+    if sender is not None:
+        _INSTALLED.insert(0, _Installed(sender, batch, database))
 
 
-def current_sender() -> Sender | None:
-    return _SENDERS[0] if _SENDERS else None
+def _installed_for(database: str | None) -> _Installed | None:
+    """The sender for `database` (None: no session to tell, the most recently installed one)."""
+    for i in _INSTALLED:
+        if database is None or not i.database or i.database == database:
+            return i
+    return None
+
+
+def database_of(session: Session) -> str:
+    """The key a deployment installs its sender under: its database URL, password included (two
+    deployments differ in it only if they are different databases)."""
+    return session.get_bind().engine.url.render_as_string(hide_password=False)
 
 
 def after_commit(
@@ -142,28 +172,34 @@ def _send_batch(batch: BatchSender, messages: list[Message]) -> None:
         log.exception("could not send a batch of %d messages; the sweeper will re-send", len(messages))
 
 
-def send_now(message: Message) -> bool:
-    """Send outside any transaction (the sweeper, periodic tasks); False when no sender is installed."""
-    sender = current_sender()
-    if sender is None:
+def send_now(message: Message, session: Session | None = None) -> bool:
+    """Send outside any transaction (the sweeper, periodic tasks); False when no sender is installed.
+    `session`: a session of the deployment sending, so its own sender is used."""
+    found = _installed_for(database_of(session) if session is not None else None)
+    if found is None:
         return False
-    sender(message)
+    found.sender(message)
     return True
 
 
 @event.listens_for(Session, "after_commit")
 def _send_pending(session: Session) -> None:
     pending: list[Message] = session.info.pop(_PENDING_KEY, [])
-    if len(pending) > 1 and _BATCH_SENDERS:
+    if not pending:
+        return
+    found = _installed_for(database_of(session))
+    if found is None:
+        log.debug("no task sender installed; %d messages wait for the sweeper", len(pending))
+        return
+    if len(pending) > 1 and found.batch is not None:
         if len(pending) >= BACKGROUND_AT:
-            _BACKGROUND.submit(_BATCH_SENDERS[0], pending)
+            _BACKGROUND.submit(found.batch, pending)
         else:
-            _send_batch(_BATCH_SENDERS[0], pending)
+            _send_batch(found.batch, pending)
         return
     for message in pending:
         try:
-            if not send_now(message):
-                log.debug("no task sender installed; %s waits for the sweeper", message.name)
+            found.sender(message)
         except Exception:  # the commit already happened: a failed send is recovered by the sweeper
             log.exception("could not send %s %s; the sweeper will re-send it", message.name, message.args)
 

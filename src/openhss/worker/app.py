@@ -208,5 +208,9 @@ def install(settings: Settings, matchers: MatcherCache | None = None) -> Deploym
     """Configure this process (serve, worker, tests): the Celery app (with the runtime its tasks use,
     opened on first use, matching with `matchers` when given) and the task sender."""
     app = make_celery(settings, matchers)
-    dispatch.set_sender(make_sender(app, settings), make_batch_sender(app, settings))
+    dispatch.set_sender(
+        make_sender(app, settings),
+        make_batch_sender(app, settings),
+        database=settings.resolved_database_url,
+    )
     return app

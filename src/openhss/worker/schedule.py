@@ -52,8 +52,8 @@ def _purge(rt: Runtime, _settings: Settings) -> int:
 def _sync_registries(rt: Runtime, _settings: Settings) -> int:
     with transaction(rt.sessions) as session:
         pks = registries.all_registry_pks(session)
-    for pk in pks:
-        dispatch.send_now(dispatch.Message(registries.SYNC_TASK, (pk,)))
+        for pk in pks:  # to this deployment's broker (`session` names it), not the process's latest
+            dispatch.send_now(dispatch.Message(registries.SYNC_TASK, (pk,)), session)
     return len(pks)
 
 
