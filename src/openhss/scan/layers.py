@@ -26,7 +26,7 @@ import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Final, cast
+from typing import BinaryIO, Final, TypeVar, cast
 
 import zstandard
 from isal import igzip, isal_zlib
@@ -36,6 +36,7 @@ from openhss.scan.analyzers.base import FileEntry
 from openhss.scan.errors import CorruptImage, DiffIdMismatch, ImageOversized
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 BLOCK: Final = 512
 _ZERO_BLOCK: Final = bytes(BLOCK)
@@ -314,6 +315,18 @@ class _MemberReader(io.RawIOBase):
         return data
 
 
+def _offer(q: queue.Queue[_T], stop: threading.Event, item: _T) -> bool:
+    """Hand `item` to a reader thread's consumer through the bounded queue; False once `stop` is set
+    (the consumer gave up), so the producer ends instead of blocking on a queue nobody drains."""
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
 class Prefetcher(io.RawIOBase):
     """Reads (and so hashes) the stored blob in a background thread, `depth` chunks ahead.
 
@@ -333,13 +346,7 @@ class Prefetcher(io.RawIOBase):
         self._thread.start()
 
     def _put(self, item: bytes | BaseException | None) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+        return _offer(self._queue, self._stop, item)
 
     def _run(self) -> None:
         try:
@@ -410,13 +417,7 @@ class _Pump:
         self._thread.start()
 
     def _put(self, item: bytes | BaseException) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+        return _offer(self._queue, self._stop, item)
 
     def _run(self) -> None:
         try:
