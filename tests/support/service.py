@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -59,6 +60,24 @@ def service_on(backend: str, tmp: Path, **overrides: Any) -> Iterator[Service]:
             yield svc
     else:
         raise ValueError(f"unknown back-end {backend!r}; expected one of {BACKENDS}")
+
+
+@contextmanager
+def runtime_on(backend: str, tmp: Path, **overrides: Any) -> Iterator[Runtime]:
+    """A migrated runtime with the admin bootstrapped, no API and no worker: for service-level tests
+    that drive the queue and the executor themselves, on SQLite in `tmp` or a fresh PostgreSQL database."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown back-end {backend!r}; expected one of {BACKENDS}")
+    from tests.support.pg import temp_database
+
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(temp_database()) if backend == "postgresql" else ""
+        runtime = open_runtime(make_settings(tmp, url, **overrides))
+        try:
+            bootstrap_admin(runtime)
+            yield runtime
+        finally:
+            runtime.engine.dispose()
 
 
 @contextmanager

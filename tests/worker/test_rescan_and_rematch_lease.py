@@ -18,10 +18,9 @@ from openhss.db.scheduling import ImageInventory, RematchHit, RematchRun
 from openhss.domain.enums import ScanStatus
 from openhss.services import dispatch, rematch, rematch_lease, scan_executor, scan_tasks
 from openhss.services.identity import Scope
-from openhss.services.runtime import Runtime, bootstrap_admin, open_runtime
+from openhss.services.runtime import Runtime
 from openhss.services.vulndb import VulnDbService
-from tests.support.pg import temp_database
-from tests.support.service import PROJECT, make_settings
+from tests.support.service import BACKENDS, PROJECT, runtime_on
 from tests.vulndb.helpers import osv, write_zip
 from tests.worker.helpers import (
     CERTIFI_VUL,
@@ -46,21 +45,10 @@ def sent() -> Iterator[list[dispatch.Message]]:
     dispatch.set_sender(None)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def rt(request: pytest.FixtureRequest, tmp_path: Path, sent: list[dispatch.Message]) -> Iterator[Runtime]:
-    if request.param == "sqlite":
-        settings = make_settings(tmp_path)
-        runtime = open_runtime(settings)
-        bootstrap_admin(runtime)
+    with runtime_on(request.param, tmp_path) as runtime:
         yield runtime
-        runtime.engine.dispose()
-    else:
-        with temp_database() as url:
-            settings = make_settings(tmp_path, url)
-            runtime = open_runtime(settings)
-            bootstrap_admin(runtime)
-            yield runtime
-            runtime.engine.dispose()
 
 
 def _scan(rt: Runtime, pk: int, settings: Settings | None = None) -> ScanStatus | None:

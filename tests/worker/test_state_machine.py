@@ -18,33 +18,21 @@ from openhss.scan.refs import parse_ref
 from openhss.scan.sources.base import SourceOptions
 from openhss.services import agent_jobs, dispatch, results, scan_executor, scan_queue, scan_tasks
 from openhss.services.identity import Scope
-from openhss.services.runtime import Runtime, bootstrap_admin, open_runtime
+from openhss.services.runtime import Runtime
 from openhss.services.scanning import build_pipeline, scan_image
-from tests.support.pg import temp_database
-from tests.support.service import PROJECT, make_settings
+from tests.support.service import BACKENDS, PROJECT, runtime_on
 from tests.worker.helpers import CERTIFI_VUL, ZLIB_VUL, add_image, build_image, import_advisories
 
 SCOPE = Scope(PROJECT, None)
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def rt(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runtime]:
     sent: list[dispatch.Message] = []
     dispatch.set_sender(sent.append)
-    if request.param == "sqlite":
-        settings = make_settings(tmp_path)
-        runtime = open_runtime(settings)
-        bootstrap_admin(runtime)
+    with runtime_on(request.param, tmp_path) as runtime:
         yield runtime
-        runtime.engine.dispose()
-    else:
-        with temp_database() as url:
-            settings = make_settings(tmp_path, url)
-            runtime = open_runtime(settings)
-            bootstrap_admin(runtime)
-            yield runtime
-            runtime.engine.dispose()
     dispatch.set_sender(None)
 
 
